@@ -58,7 +58,7 @@ def _check_rows_sum_to_one(name: str, sums: np.ndarray, n_actions: int) -> None:
         s, a = divmod(row, n_actions)
         raise ValueError(
             f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); "
-            f"row (s={s}, a={a}) sums to {sums[row]!r} ({int(off.sum())} such rows)"
+            f"row (s={s}, a={a}) sums to {float(sums[row])!r} ({int(off.sum())} such rows)"
         )
 
 
@@ -175,7 +175,7 @@ class FiniteMDP:
         _check_finite("mu", mu)
         _check_nonnegative("mu", mu)
         if abs(mu.sum() - 1.0) > STOCHASTIC_ATOL:
-            raise ValueError(f"mu must sum to 1 (within {STOCHASTIC_ATOL:g}); it sums to {mu.sum()!r}")
+            raise ValueError(f"mu must sum to 1 (within {STOCHASTIC_ATOL:g}); it sums to {float(mu.sum())!r}")
         gamma = _validate_gamma(gamma)
         horizon = _validate_horizon(horizon)
         object.__setattr__(self, "P", P)

@@ -283,7 +283,7 @@ class Direct(Policy):
         bad = np.abs(sums - 1) > 1e-9
         if bad.any():
             s = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"Direct policy rows must sum to 1; row s={s} sums to {sums[s]!r}")
+            raise ValueError(f"Direct policy rows must sum to 1; row s={s} sums to {float(sums[s])!r}")
         return pi
 
     def jacobian(self, theta) -> np.ndarray:

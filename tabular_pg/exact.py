@@ -1,0 +1,241 @@
+"""Exact policy evaluation and the exact policy-gradient quantities.
+
+Conventions (DESIGN.md): :math:`J(\\pi)=\\mathbb E[\\sum_{t<H}\\gamma^t r(s_t,a_t)]`,
+:math:`s_0\\sim\\mu`; unnormalised visitation :math:`\\tilde d(s)=\\sum_t\\gamma^t P(s_t=s)`
+(``visits``); normalised :math:`d=(1-\\gamma)\\tilde d` for an infinite horizon,
+:math:`d=\\tilde d/\\sum\\tilde d` for ``gamma = 1`` episodic tasks, and the per-step
+occupancy :math:`d_h(s)=P(s_h=s)` for a finite horizon (then ``visits[h] = gamma^h d_h``).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
+
+from .linsolve import RESIDUAL_WARN, PrecisionWarning, factorize, relative_residual
+from .mdp import STOCHASTIC_ATOL, FiniteMDP
+
+__all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix"]
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Exact evaluation of a policy; arrays read-only.
+
+    Infinite horizon: ``V (S,)``, ``Q, A, d_sa (S, A)``, ``d, visits (S,)``.
+    Finite horizon ``H``: ``V (H, S)``, ``Q, A, d_sa (H, S, A)``, ``d, visits (H, S)``.
+    ``residual`` is the larger relative residual of the value and visitation solves
+    (0 for the exact finite-horizon recursions); ``solver`` names the method used.
+    """
+
+    V: np.ndarray
+    Q: np.ndarray
+    A: np.ndarray
+    d: np.ndarray
+    d_sa: np.ndarray
+    visits: np.ndarray
+    J: float
+    residual: float
+    solver: str
+    pi: np.ndarray
+
+
+def _frozen(**arrays) -> dict:
+    for a in arrays.values():
+        if isinstance(a, np.ndarray):
+            a.setflags(write=False)
+    return arrays
+
+
+def check_policy(mdp: FiniteMDP, pi, name: str = "pi") -> np.ndarray:
+    """Validate a policy ``pi (S, A)`` (or ``(H, S, A)`` for a finite horizon) for ``mdp``."""
+    try:
+        pi = np.asarray(pi, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real array of shape (S, A); got {type(pi).__name__}") from None
+    S, A = mdp.n_states, mdp.n_actions
+    shapes = [(S, A)] + ([(mdp.horizon, S, A)] if mdp.horizon is not None else [])
+    if pi.shape not in shapes:
+        raise ValueError(f"{name} must have shape {' or '.join(map(str, shapes))}; got {pi.shape}")
+    if not np.all(np.isfinite(pi)):
+        raise ValueError(f"{name} must be finite; found {pi[~np.isfinite(pi)][0]} at index "
+                         f"{tuple(int(i) for i in np.argwhere(~np.isfinite(pi))[0])}")
+    if (pi < 0).any():
+        idx = tuple(int(i) for i in np.argwhere(pi < 0)[0])
+        raise ValueError(f"{name} must be non-negative; found {pi[idx]} at index {idx}")
+    sums = pi.sum(axis=-1)
+    off = np.abs(sums - 1) > STOCHASTIC_ATOL
+    if off.any():
+        idx = tuple(int(i) for i in np.argwhere(off)[0])
+        raise ValueError(f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); row {idx} sums to {float(sums[idx])!r}")
+    return pi
+
+
+def transition_matrix(mdp: FiniteMDP, pi: np.ndarray):
+    """:math:`P_\\pi(s'|s) = \\sum_a \\pi(a|s) P(s'|s,a)`, shape ``(S, S)`` (CSR if ``mdp`` is sparse)."""
+    if not mdp.is_sparse:
+        return np.einsum("sa,sat->st", pi, mdp.P)
+    P, A = mdp.P, mdp.n_actions
+    weights = np.repeat(pi.reshape(-1), np.diff(P.indptr))
+    P_pi = sp.csr_matrix((P.data * weights, P.indices.copy(), P.indptr[::A].copy()),
+                         shape=(mdp.n_states, mdp.n_states))
+    P_pi.sum_duplicates()
+    P_pi.eliminate_zeros()
+    return P_pi
+
+
+def _q_from_v(mdp: FiniteMDP, V: np.ndarray) -> np.ndarray:
+    """:math:`Q(s,a) = r(s,a) + \\gamma \\sum_{s'} P(s'|s,a) V(s')`, shape ``(S, A)``."""
+    return mdp.R + mdp.gamma * (mdp.P_sa @ V).reshape(mdp.n_states, mdp.n_actions)
+
+
+def _identity_minus(P_pi, gamma: float):
+    S = P_pi.shape[0]
+    if sp.issparse(P_pi):
+        return (sp.identity(S, format="csr") - gamma * P_pi).tocsr()
+    return np.eye(S) - gamma * P_pi
+
+
+def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str):
+    """Solve ``M x = b`` and ``M^T y = c`` with one factorisation; return x, y, residual, name."""
+    fac = factorize(M, solver)
+    x, y = fac.solve(b), fac.solve(c, transpose=True)
+    residual = max(relative_residual(M, x, b), relative_residual(M.T, y, c))
+    if residual > RESIDUAL_WARN:
+        warnings.warn(f"evaluate: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g} "
+                      f"(solver {fac.name})", PrecisionWarning, stacklevel=4)
+    return x, y, residual, fac.name
+
+
+def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
+    """Eq. (Bellman) :math:`(I-\\gamma P_\\pi)V = r_\\pi` and :math:`(I-\\gamma P_\\pi)^\\top\\tilde d = \\mu`."""
+    r_pi = (pi * mdp.R).sum(axis=1)
+    M = _identity_minus(transition_matrix(mdp, pi), mdp.gamma)
+    V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver)
+    return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
+
+
+def _assemble(mdp, pi, V, visits, d, residual, name) -> Evaluation:
+    Q = _q_from_v(mdp, V)
+    A = Q - V[:, None]
+    J = float(mdp.mu @ V)
+    return Evaluation(**_frozen(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits),
+                      J=J, residual=residual, solver=name, pi=pi)
+
+
+def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.ndarray:
+    """Non-terminal states from which no terminal state is reachable under ``pi``.
+
+    Terminal states are the zero-reward absorbing states; from the returned states the
+    chain under ``pi`` cycles forever with probability 1 among non-terminal states.
+    """
+    S = mdp.n_states
+    terminal = mdp.terminal_states()
+    P_pi = sp.csr_matrix(transition_matrix(mdp, pi) if P_pi is None else P_pi)
+    # reversed support graph plus a super-source S pointing at every terminal state
+    rev = sp.csr_matrix(P_pi.T > 0)
+    src = sp.csr_matrix((np.ones(terminal.size), (np.full(terminal.size, S), terminal)), shape=(S + 1, S + 1))
+    graph = sp.block_diag([rev, sp.csr_matrix((1, 1))]).tocsr() + src
+    seen = breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    ok = np.zeros(S + 1, dtype=bool)
+    ok[seen] = True
+    return np.flatnonzero(~ok[:S])
+
+
+def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
+    """gamma = 1, no horizon: solve :math:`(I - P_{TT})V_T = r_T` on the transient states T."""
+    P_pi = transition_matrix(mdp, pi)
+    if mdp.terminal_states().size == 0:
+        raise ValueError("gamma = 1 with horizon=None needs zero-reward absorbing (terminal) states; "
+                         "this MDP has none (give a horizon or gamma < 1)")
+    stuck = never_terminating_states(mdp, pi, P_pi)
+    if stuck.size:
+        raise ValueError(f"gamma = 1 with horizon=None: under this policy the states {stuck[:10].tolist()}"
+                         f"{' ...' if stuck.size > 10 else ''} ({stuck.size} in all) never reach a terminal "
+                         "state, so values and visits are infinite")
+    T = np.setdiff1d(np.arange(mdp.n_states), mdp.terminal_states())
+    P_TT = P_pi[np.ix_(T, T)] if not sp.issparse(P_pi) else P_pi[T][:, T]
+    r_pi = (pi * mdp.R).sum(axis=1)
+    V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver)
+    V, visits = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
+    V[T], visits[T] = V_T, visits_T
+    total = visits.sum()
+    d = visits / total if total > 0 else visits.copy()
+    return _assemble(mdp, pi, V, visits, d, residual, name)
+
+
+def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
+    """Backward recursion :math:`V_h = \\sum_a\\pi_h(Q_h)`, :math:`Q_h = r + \\gamma P V_{h+1}`;
+    forward :math:`d_{h+1}(s') = \\sum_{s,a} d_h(s)\\pi_h(a|s)P(s'|s,a)` (lecture 003)."""
+    H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    pis = np.broadcast_to(pi, (H, S, A))
+    Q, V = np.empty((H, S, A)), np.zeros((H + 1, S))
+    for h in range(H - 1, -1, -1):
+        Q[h] = _q_from_v(mdp, V[h + 1])
+        V[h] = (pis[h] * Q[h]).sum(axis=1)
+    d = np.empty((H, S))
+    d[0] = mdp.mu
+    P_T = mdp.P_sa.T
+    for h in range(H - 1):
+        d[h + 1] = P_T @ (d[h][:, None] * pis[h]).reshape(-1)
+    V = V[:H]
+    visits = mdp.gamma ** np.arange(H)[:, None] * d
+    return Evaluation(**_frozen(V=V, Q=Q, A=Q - V[:, :, None], d=d, d_sa=d[:, :, None] * pis,
+                                visits=visits),
+                      J=float(mdp.mu @ V[0]), residual=0.0, solver="recursion", pi=pi)
+
+
+def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
+    """Exact V, Q, A, visitation and J of the policy ``pi`` on ``mdp``.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+    pi : array_like (S, A), or (H, S, A) for a per-step policy on a finite horizon
+    solver : {'auto', 'dense', 'splu', 'gmres'}
+        Linear solver for infinite horizons (see :mod:`tabular_pg.linsolve`).
+
+    Returns
+    -------
+    Evaluation
+
+    Notes
+    -----
+    Infinite horizon: :math:`V = (I-\\gamma P_\\pi)^{-1} r_\\pi`,
+    :math:`Q = r + \\gamma P V`, :math:`A = Q - V`,
+    :math:`\\tilde d^\\top = \\mu^\\top (I-\\gamma P_\\pi)^{-1}`, :math:`d = (1-\\gamma)\\tilde d`,
+    :math:`J = \\mu^\\top V = \\tfrac{1}{1-\\gamma}\\mathbb E_{s\\sim d}[r_\\pi(s)]`
+    (lecture 002 §1, definition of :math:`d^{\\pi}_{\\mu_0}`).  Finite horizon: the
+    recursions of lecture 003 (:math:`Q_h = r + \\mathbb E V_{h+1}`).
+
+    Examples
+    --------
+    >>> from tabular_pg import FiniteMDP
+    >>> P = np.zeros((2, 2, 2)); P[:, 0, 0] = 1; P[:, 1, 1] = 1
+    >>> mdp = FiniteMDP(P, np.array([[1., 0.], [0., 2.]]), np.array([.5, .5]), gamma=0.9)
+    >>> ev = evaluate(mdp, np.full((2, 2), 0.5))
+    >>> bool(np.isclose(ev.d.sum(), 1)), bool(np.allclose((ev.pi * ev.A).sum(axis=1), 0))
+    (True, True)
+    >>> bool(np.isclose(ev.J, (ev.d * (ev.pi * mdp.R).sum(1)).sum() / (1 - mdp.gamma)))
+    True
+    """
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    pi = check_policy(mdp, pi)
+    if mdp.horizon is not None:
+        return _evaluate_finite(mdp, pi)
+    if pi.ndim == 3:
+        raise ValueError("a per-step policy (H, S, A) needs a finite-horizon MDP")
+    if mdp.gamma < 1:
+        return _evaluate_discounted(mdp, pi, solver)
+    return _evaluate_episodic(mdp, pi, solver)
+
+
+from .gradient import (fisher_information, kl_divergence, natural_gradient,  # noqa: E402
+                       performance_difference, policy_gradient, trust_region_step)
+
+__all__ += ["policy_gradient", "fisher_information", "natural_gradient", "trust_region_step",
+            "kl_divergence", "performance_difference"]

@@ -1,0 +1,223 @@
+"""Exact first- and second-order policy quantities: ∇J, Fisher, NPG, trust region, KL, PDL.
+
+All are re-exported by :mod:`tabular_pg.exact`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .exact import Evaluation, check_policy, evaluate
+from .mdp import FiniteMDP
+from .policies import Policy, TabularSoftmax
+
+__all__ = ["policy_gradient", "fisher_information", "natural_gradient", "trust_region_step",
+           "kl_divergence", "performance_difference", "state_weights"]
+
+
+def _fit_to_policy(X: np.ndarray, policy: Policy) -> np.ndarray:
+    """Sum a per-step array ``(H, S, ...)`` over steps when the policy is stationary."""
+    if policy.horizon is None and X.ndim == len(policy.probs_shape) + 1:
+        return X.sum(axis=0)
+    return X
+
+
+def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluation]:
+    if not isinstance(policy, Policy):
+        raise TypeError(f"policy must be a tabular_pg Policy; got {type(policy).__name__}")
+    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
+        raise ValueError(f"policy has (S, A) = {(policy.n_states, policy.n_actions)} but the MDP has "
+                         f"{(mdp.n_states, mdp.n_actions)}")
+    if policy.horizon is not None and policy.horizon != mdp.horizon:
+        raise ValueError(f"per-step policy horizon {policy.horizon} differs from the MDP horizon {mdp.horizon}")
+    theta = policy.check_theta(theta)
+    return theta, evaluate(mdp, policy.probs(theta))
+
+
+def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluation | None = None) -> np.ndarray:
+    """Exact :math:`\\nabla_\\theta J(\\pi_\\theta)`, shape ``(d,)``.
+
+    Notes
+    -----
+    Policy-gradient theorem (lecture 002 §1; 003 "Policy Gradient w/ Q_h"):
+
+    .. math:: \\nabla J = \\sum_s \\tilde d(s) \\sum_a \\nabla\\pi(a|s) A(s,a)
+              = \\tfrac{1}{1-\\gamma}\\mathbb E_{s\\sim d, a\\sim\\pi}[\\nabla\\log\\pi(a|s) A(s,a)],
+
+    with :math:`\\sum_h \\gamma^h \\sum_s d_h(s)\\sum_a \\nabla\\pi_h(a|s) A_h(s,a)` on a
+    finite horizon.  ``A`` replaces ``Q`` since :math:`\\sum_a\\nabla\\pi(a|s)=0` (the
+    baseline identity of lecture 002); it is computed as one vector-Jacobian product.
+
+    Examples
+    --------
+    >>> import mdps, tabular_pg as tpg
+    >>> mdp = mdps.garnet(6, 3, 2, seed=0)
+    >>> pol = tpg.TabularSoftmax(6, 3); th = np.linspace(-1, 1, 18)
+    >>> e = np.eye(18)[4] * 1e-6
+    >>> fd = (tpg.evaluate(mdp, pol.probs(th + e)).J - tpg.evaluate(mdp, pol.probs(th - e)).J) / 2e-6
+    >>> bool(np.isclose(policy_gradient(mdp, pol, th)[4], fd, rtol=1e-6))
+    True
+    """
+    theta, ev = _check(mdp, policy, theta) if evaluation is None else (policy.check_theta(theta), evaluation)
+    W = _fit_to_policy(ev.visits[..., None] * ev.A, policy)
+    return policy.vjp(theta, W)
+
+
+def state_weights(ev: Evaluation, policy: Policy) -> np.ndarray:
+    """The state distribution of the Fisher matrix: ``d (S,)`` (or ``Σ_h d_h``, or ``d (H, S)``)."""
+    return _fit_to_policy(ev.d, policy)
+
+
+def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
+    """Exact Fisher matrix :math:`F = \\mathbb E_{s\\sim d, a\\sim\\pi}[\\psi\\psi^\\top]`, shape ``(d, d)``.
+
+    Notes
+    -----
+    Lecture 002 §3 with the normalised discounted visitation ``d``; on a finite horizon
+    :math:`F = \\sum_h \\mathbb E_{s\\sim d_h, a\\sim\\pi_h}[\\psi\\psi^\\top]`, the Hessian at
+    :math:`\\theta_0` of the trajectory KL :math:`KL(p_{\\theta_0}(\\tau)\\|p_\\theta(\\tau))`.
+
+    Examples
+    --------
+    >>> import mdps, tabular_pg as tpg
+    >>> mdp = mdps.garnet(4, 3, 2, seed=1); pol = tpg.TabularSoftmax(4, 3)
+    >>> F = fisher_information(mdp, pol, np.linspace(-1, 1, 12))
+    >>> bool(np.allclose(F, F.T)), bool(np.linalg.eigvalsh(F).min() > -1e-12)
+    (True, True)
+    >>> bool(np.allclose(F @ np.repeat(np.eye(4), 3, axis=1)[0], 0))  # softmax null space
+    True
+    """
+    theta, ev = _check(mdp, policy, theta)
+    w = state_weights(ev, policy)[..., None] * policy.probs(theta)
+    return policy.fisher(theta, w)
+
+
+def _tabular_natural_gradient(policy: TabularSoftmax, theta, g, w_state, damping: float) -> np.ndarray:
+    """Block-diagonal :math:`F^+g` (or :math:`(F+\\lambda I)^{-1}g`) of a tabular softmax."""
+    blocks = policy.fisher_blocks(theta, w_state)
+    gb = g.reshape(blocks.shape[0], -1)
+    if damping > 0:
+        blocks = blocks + damping * np.eye(blocks.shape[1])
+        return np.linalg.solve(blocks, gb[..., None])[..., 0].reshape(-1)
+    return np.einsum("mab,mb->ma", np.linalg.pinv(blocks, rcond=1e-10, hermitian=True), gb).reshape(-1)
+
+
+def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0) -> np.ndarray:
+    """Natural gradient :math:`F^+\\nabla J` (or :math:`(F+\\lambda I)^{-1}\\nabla J`), shape ``(d,)``.
+
+    Parameters
+    ----------
+    damping : float >= 0
+        Tikhonov damping :math:`\\lambda`; 0 gives the Moore–Penrose solution.
+
+    Notes
+    -----
+    Lecture 002 §3: :math:`\\theta_{t+1} = \\theta_t + \\alpha F^{-1} g`.  The softmax
+    Fisher is singular (constant shifts per state), hence the pseudo-inverse (singular
+    values below 1e-10 of the largest are dropped).  A tabular softmax takes a
+    block-diagonal path; its result is :math:`A(s,\\cdot)/(1-\\gamma)` minus its mean
+    over actions (Kakade 2001; Agarwal et al. 2021, Lemma 5.1).
+
+    Examples
+    --------
+    >>> import mdps, tabular_pg as tpg
+    >>> mdp = mdps.garnet(5, 3, 2, seed=2); pol = tpg.TabularSoftmax(5, 3); th = np.zeros(15)
+    >>> A = tpg.evaluate(mdp, pol.probs(th)).A / (1 - mdp.gamma)
+    >>> w = natural_gradient(mdp, pol, th).reshape(5, 3)
+    >>> bool(np.allclose(w, A - A.mean(axis=1, keepdims=True)))
+    True
+    """
+    if damping < 0 or not np.isfinite(damping):
+        raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
+    theta, ev = _check(mdp, policy, theta)
+    g = policy_gradient(mdp, policy, theta, evaluation=ev)
+    if isinstance(policy, TabularSoftmax):
+        return _tabular_natural_gradient(policy, theta, g, state_weights(ev, policy), damping)
+    F = policy.fisher(theta, state_weights(ev, policy)[..., None] * ev.pi)
+    if damping > 0:
+        return np.linalg.solve(F + damping * np.eye(len(g)), g)
+    return np.linalg.pinv(F, rcond=1e-10, hermitian=True) @ g
+
+
+def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np.ndarray:
+    """The parameters maximising the linearised J subject to the quadratic KL constraint.
+
+    Solves :math:`\\max_\\theta \\nabla J^\\top(\\theta-\\theta_0)` s.t.
+    :math:`\\tfrac12(\\theta-\\theta_0)^\\top F(\\theta-\\theta_0) \\le \\delta`, giving
+    :math:`\\theta_0 + \\alpha F^+ g` with :math:`\\alpha = \\sqrt{2\\delta / g^\\top F^+ g}`.
+
+    Notes
+    -----
+    Lecture 002 §3 writes the constraint as :math:`\\Delta^\\top F\\Delta \\le \\delta` (its
+    second-order expansion of the KL omits the 1/2) and so gets
+    :math:`\\alpha=\\sqrt{\\delta/g^\\top F^{-1}g}`; with the correct expansion
+    :math:`KL \\approx \\tfrac12\\Delta^\\top F \\Delta` the realised KL of this step is
+    :math:`\\approx\\delta` for small :math:`\\delta` (see ``proofs``).
+    """
+    if not (np.isfinite(delta) and delta > 0):
+        raise ValueError(f"delta must be a finite number > 0; got {delta!r}")
+    theta = policy.check_theta(theta)
+    w = natural_gradient(mdp, policy, theta)
+    g = policy_gradient(mdp, policy, theta)
+    gw = float(g @ w)
+    if gw <= 0:
+        return theta.copy()
+    return theta + np.sqrt(2 * delta / gw) * w
+
+
+def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """:math:`\\sum_a p\\log(p/q)` over the last axis; 0 log 0 = 0, p > 0 = q gives inf."""
+    pos = p > 0
+    safe_q = np.where(pos, q, 1.0)
+    with np.errstate(divide="ignore"):
+        terms = np.where(pos, p * (np.log(np.where(pos, p, 1.0)) - np.log(safe_q)), 0.0)
+    return terms.sum(axis=-1)
+
+
+def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
+    """:math:`d_{KL}(\\pi_{old}, \\pi_{new}) = \\mathbb E_{s\\sim d^{\\pi_{old}}}[KL(\\pi_{old}(\\cdot|s)\\|\\pi_{new}(\\cdot|s))]`.
+
+    Notes
+    -----
+    Lecture 002 §2 (``d`` the normalised discounted visitation of ``pi_old``); on a finite
+    horizon the trajectory KL :math:`\\sum_h \\mathbb E_{s\\sim d_h}[KL]`.  Returns ``inf``
+    when ``pi_new`` gives probability 0 to an action ``pi_old`` takes in a visited state.
+
+    Examples
+    --------
+    >>> import mdps
+    >>> mdp = mdps.garnet(4, 2, 2, seed=0); p = np.full((4, 2), .5)
+    >>> kl_divergence(mdp, p, p)
+    0.0
+    """
+    pi_old, pi_new = check_policy(mdp, pi_old, "pi_old"), check_policy(mdp, pi_new, "pi_new")
+    d = evaluate(mdp, pi_old).d                                    # (S,) or (H, S)
+    shape = d.shape + (mdp.n_actions,)
+    kl = _kl_rows(np.broadcast_to(pi_old, shape), np.broadcast_to(pi_new, shape))
+    visited = d > 0
+    if np.isinf(kl[visited]).any():
+        return float("inf")
+    return float(d[visited] @ kl[visited])
+
+
+def performance_difference(mdp: FiniteMDP, pi_new, pi_old) -> float:
+    """:math:`J(\\pi') - J(\\pi) = \\sum_s \\tilde d^{\\pi'}(s) \\sum_a \\pi'(a|s) A^{\\pi}(s,a)`.
+
+    Notes
+    -----
+    Performance-difference lemma (Kakade & Langford 2002, Lemma 6.1):
+    :math:`J(\\pi')-J(\\pi) = \\tfrac{1}{1-\\gamma}\\mathbb E_{s\\sim d^{\\pi'}}\\mathbb
+    E_{a\\sim\\pi'}[A^\\pi(s,a)]`; per step on a finite horizon.  Computed from the
+    right-hand side, so comparing it with the difference of the two J tests the lemma.
+
+    Examples
+    --------
+    >>> import mdps, tabular_pg as tpg
+    >>> mdp = mdps.garnet(5, 3, 2, seed=3)
+    >>> p, q = np.full((5, 3), 1/3), np.eye(3)[[0, 1, 2, 0, 1]] * .7 + .1
+    >>> lhs = tpg.evaluate(mdp, q).J - tpg.evaluate(mdp, p).J
+    >>> bool(np.isclose(performance_difference(mdp, q, p), lhs, rtol=1e-10))
+    True
+    """
+    pi_new, pi_old = check_policy(mdp, pi_new, "pi_new"), check_policy(mdp, pi_old, "pi_old")
+    ev_new, ev_old = evaluate(mdp, pi_new), evaluate(mdp, pi_old)
+    return float(np.sum(ev_new.visits[..., None] * pi_new * ev_old.A))

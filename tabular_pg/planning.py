@@ -1,0 +1,145 @@
+"""The reference optimum: policy iteration with exact evaluation, backward induction,
+and value iteration (for cross-checks).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .exact import _q_from_v, evaluate
+from .linsolve import ConvergenceWarning
+from .mdp import FiniteMDP
+
+__all__ = ["Optimum", "optimum", "value_iteration", "greedy"]
+
+
+@dataclass(frozen=True, eq=False)
+class Optimum:
+    """``V*``, ``Q*`` and a deterministic optimal policy ``pi`` (one-hot ``(S, A)``, or
+    ``(H, S, A)`` on a finite horizon), ``J* = mu . V*``, and the iterations taken."""
+
+    V: np.ndarray
+    Q: np.ndarray
+    pi: np.ndarray
+    J: float
+    iterations: int
+
+
+def greedy(Q: np.ndarray, current: np.ndarray | None = None, tol: float = 0.0) -> np.ndarray:
+    """Indices of the greedy actions of ``Q (..., A)``; keep ``current`` unless beaten by ``tol``.
+
+    Examples
+    --------
+    >>> greedy(np.array([[1., 2.], [3., 3.]]), current=np.array([0, 1])).tolist()
+    [1, 1]
+    """
+    best = Q.argmax(axis=-1)
+    if current is None:
+        return best
+    keep = np.take_along_axis(Q, current[..., None], -1)[..., 0] >= Q.max(axis=-1) - tol
+    return np.where(keep, current, best)
+
+
+def _one_hot(actions: np.ndarray, n_actions: int) -> np.ndarray:
+    return np.eye(n_actions)[actions]
+
+
+def _backward_induction(mdp: FiniteMDP) -> Optimum:
+    """:math:`Q^*_h = r + \\gamma P V^*_{h+1}`, :math:`V^*_h = \\max_a Q^*_h` (Bellman, 1957)."""
+    H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    V, Q = np.zeros((H + 1, S)), np.empty((H, S, A))
+    for h in range(H - 1, -1, -1):
+        Q[h] = _q_from_v(mdp, V[h + 1])
+        V[h] = Q[h].max(axis=1)
+    pi = _one_hot(Q.argmax(axis=2), A)
+    return Optimum(V=V[:H], Q=Q, pi=pi, J=float(mdp.mu @ V[0]), iterations=H)
+
+
+def _proper_policy(mdp: FiniteMDP) -> np.ndarray:
+    """Actions that move, with positive probability, strictly closer to a terminal state.
+
+    Breadth-first over levels from the terminal states: any such policy reaches a
+    terminal state with probability 1, which policy iteration with gamma = 1 needs to start.
+    """
+    S, A = mdp.n_states, mdp.n_actions
+    terminal = mdp.terminal_states()
+    if terminal.size == 0:
+        raise ValueError("gamma = 1 with horizon=None needs zero-reward absorbing (terminal) states; none found")
+    P = sp.csr_matrix(mdp.P_sa)
+    action = np.zeros(S, dtype=int)
+    done = np.zeros(S, dtype=bool)
+    done[terminal] = True
+    while not done.all():
+        hits = (P @ done.astype(float)).reshape(S, A) > 0
+        new = ~done & hits.any(axis=1)
+        if not new.any():
+            raise ValueError(f"gamma = 1 with horizon=None: states {np.flatnonzero(~done)[:10].tolist()} "
+                             "cannot reach a terminal state under any policy")
+        action[new] = hits[new].argmax(axis=1)
+        done |= new
+    return action
+
+
+def _policy_iteration(mdp: FiniteMDP, solver: str, max_iterations: int) -> Optimum:
+    S, A = mdp.n_states, mdp.n_actions
+    actions = _proper_policy(mdp) if mdp.gamma == 1 else mdp.R.argmax(axis=1)
+    for it in range(1, max_iterations + 1):
+        ev = evaluate(mdp, _one_hot(actions, A), solver=solver)
+        scale = max(1.0, np.abs(ev.Q).max())
+        new = greedy(ev.Q, actions, tol=1e-12 * scale)
+        if np.array_equal(new, actions):
+            return Optimum(V=ev.V, Q=ev.Q, pi=_one_hot(actions, A), J=ev.J, iterations=it)
+        actions = new
+    warnings.warn(f"policy iteration did not converge in {max_iterations} iterations", ConvergenceWarning,
+                  stacklevel=3)
+    return Optimum(V=ev.V, Q=ev.Q, pi=_one_hot(actions, A), J=ev.J, iterations=max_iterations)
+
+
+def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) -> Optimum:
+    """The exact optimum ``V*, Q*, pi*`` of ``mdp``.
+
+    Notes
+    -----
+    Infinite horizons: Howard's policy iteration with exact evaluation (every step a
+    linear solve); it stops when the greedy policy is unchanged, so ``V*`` is exact to
+    solver precision — not an epsilon-approximate value iteration.  ``gamma = 1``
+    episodic tasks start from a proper policy.  Finite horizons: backward induction.
+
+    Examples
+    --------
+    >>> import mdps
+    >>> mdp = mdps.garnet(8, 3, 3, seed=0)
+    >>> opt = optimum(mdp)
+    >>> bool(np.allclose(opt.Q.max(axis=1), opt.V, atol=1e-12))   # Bellman optimality
+    True
+    """
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    if mdp.horizon is not None:
+        return _backward_induction(mdp)
+    return _policy_iteration(mdp, solver, max_iterations)
+
+
+def value_iteration(mdp: FiniteMDP, tol: float = 1e-12, max_iterations: int = 100_000) -> np.ndarray:
+    """``V*`` by value iteration :math:`V \\leftarrow \\max_a r + \\gamma P V` (gamma < 1).
+
+    Stops when :math:`\\|V_{k+1}-V_k\\|_\\infty \\le tol (1-\\gamma)/\\gamma`, so that
+    :math:`\\|V_{k+1}-V^*\\|_\\infty \\le tol` (Puterman 1994, Thm. 6.3.1).  An independent
+    reference for :func:`optimum`.
+    """
+    if mdp.horizon is not None or mdp.gamma >= 1:
+        raise ValueError("value_iteration needs an infinite-horizon MDP with gamma < 1; "
+                         f"got gamma={mdp.gamma}, horizon={mdp.horizon}")
+    V = np.zeros(mdp.n_states)
+    stop = tol * (1 - mdp.gamma) / max(mdp.gamma, 1e-300)
+    for _ in range(max_iterations):
+        V_new = _q_from_v(mdp, V).max(axis=1)
+        if np.abs(V_new - V).max() <= stop:
+            return V_new
+        V = V_new
+    warnings.warn(f"value iteration did not reach tol={tol} in {max_iterations} iterations",
+                  ConvergenceWarning, stacklevel=2)
+    return V
