@@ -21,12 +21,18 @@ from functools import cached_property
 
 import numpy as np
 
+from . import estimators
 from .exact import Evaluation, evaluate
 from .gradient import fisher_information, natural_gradient, policy_gradient
 from .mdp import FiniteMDP
 from .policies import Policy, TabularSoftmax
+from .sampling import Trajectories, rollout
 
-__all__ = ["Cost", "PPODataset", "ExactOracle", "ExactAnswers", "check_policy_fits", "freeze_arrays"]
+__all__ = ["Cost", "PPODataset", "ExactOracle", "ExactAnswers", "SampledOracle", "SampledAnswers",
+           "check_policy_fits", "freeze_arrays", "block_natural_gradient"]
+
+#: Gradient estimators a SampledOracle can use (see :mod:`tabular_pg.estimators`).
+SAMPLED_ESTIMATORS = ("reinforce", "gae")
 
 
 def freeze_arrays(obj, names) -> None:
@@ -252,3 +258,171 @@ class ExactOracle:
         """Exact :math:`J(\\pi_\\theta)` (the fitness of zero-order methods)."""
         check_policy_fits(self.mdp, policy)
         return evaluate(self.mdp, policy.probs(theta)).J
+
+
+def _per_step_table(traj: Trajectories, x: np.ndarray, n_states: int, n_actions: int | None, stepwise: bool):
+    """Sums of ``x (n, T)`` over active steps by (step,) state(, action): ``(T?, S, A?)``."""
+    key = traj.states if n_actions is None else traj.states * n_actions + traj.actions
+    size = n_states * (1 if n_actions is None else n_actions)
+    if stepwise:
+        key = key + np.arange(traj.T)[None, :] * size
+    total = np.bincount(key[traj.mask], weights=x[traj.mask], minlength=size * (traj.T if stepwise else 1))
+    shape = (n_states,) if n_actions is None else (n_states, n_actions)
+    return total.reshape(((traj.T,) if stepwise else ()) + shape)
+
+
+@dataclass(frozen=True, eq=False)
+class SampledAnswers(Answers):
+    """Answers estimated from one batch ``traj`` of trajectories of :math:`\\pi_\\theta`.
+
+    ``Q`` is the every-visit Monte Carlo mean of :math:`\\gamma^{-t}\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}`
+    per (step,) state-action pair (0 where never visited); ``visits`` the empirical
+    :math:`\\frac1n\\sum_i\\sum_t\\gamma^t 1[s_{it}=s]` (per step on a finite horizon); ``J`` the
+    mean return.  The gradient and the PPO dataset use the oracle's estimator.
+    """
+
+    mdp: FiniteMDP
+    policy: Policy
+    theta: np.ndarray
+    traj: Trajectories
+    estimator: str
+    options: dict
+    cost: Cost
+
+    @property
+    def _stepwise(self) -> bool:
+        return self.mdp.horizon is not None
+
+    @cached_property
+    def Q(self) -> np.ndarray:
+        traj = self.traj
+        G = np.divide(traj.rewards_to_go(), traj.discounts, out=np.zeros(traj.states.shape),
+                      where=traj.discounts > 0)
+        args = (self.mdp.n_states, self.mdp.n_actions, self._stepwise)
+        sums = _per_step_table(traj, G, *args)
+        counts = _per_step_table(traj, np.ones(traj.states.shape), *args)
+        return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+
+    @cached_property
+    def visits(self) -> np.ndarray:
+        traj = self.traj
+        discounted = np.broadcast_to(traj.discounts, traj.states.shape)
+        return _per_step_table(traj, discounted, self.mdp.n_states, None, self._stepwise) / traj.n
+
+    @property
+    def J(self) -> float:
+        return float(self.traj.returns().mean())
+
+    def _step_weights(self) -> np.ndarray:
+        """:math:`W_t`, the weight of :math:`\\psi_t` in the estimator, shape ``(n, T)``."""
+        traj, opts = self.traj, self.options
+        if self.estimator == "gae":
+            values = opts.get("values", "fitted")
+            V = (estimators.step_evaluation(self.mdp, self.pi, traj.T).V if values == "exact"
+                 else estimators.fitted_values(traj, self.mdp.n_states))
+            return estimators.gae_advantages(traj, V, opts.get("lam", 0.95)) * traj.discounts
+        rtg = opts.get("reward_to_go", True)
+        G = traj.rewards_to_go() if rtg else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
+        b = estimators.baseline_values(traj, self.policy, self.theta, opts.get("baseline"), self.mdp, rtg)
+        return G - traj.discounts * b
+
+    @cached_property
+    def gradient(self) -> np.ndarray:
+        """The estimator's :math:`\\hat g = \\frac1n\\sum_i\\sum_t\\psi_{it}W_{it}`, shape ``(d,)``."""
+        return estimators.weighted_scores(self.traj, self.policy, self.theta, self._step_weights())
+
+    @cached_property
+    def fisher(self) -> np.ndarray:
+        """Sampled :math:`\\hat F` (:func:`tabular_pg.estimators.fisher`), shape ``(d, d)``."""
+        return estimators.fisher(self.traj, self.policy, self.theta)
+
+    def dataset(self) -> PPODataset:
+        """One sample per active step, weight :math:`\\gamma^t/n`, advantage :math:`W_t/\\gamma^t`.
+
+        So :math:`\\sum_i w_i A_i \\psi_i` is exactly :attr:`gradient`: the sampled surrogate's
+        gradient at :math:`\\theta_t` is the oracle's policy-gradient estimate.
+        """
+        traj = self.traj
+        keep = traj.mask & (traj.discounts > 0)[None, :]
+        i, t = np.nonzero(keep)
+        disc = traj.discounts[t]
+        s, a = traj.states[i, t], traj.actions[i, t]
+        pi = self.pi
+        old = pi[t, s, a] if pi.ndim == 3 else pi[s, a]
+        return PPODataset(states=s, actions=a, steps=t, old_probs=old,
+                          advantages=self._step_weights()[i, t] / disc, weights=disc / traj.n)
+
+
+class SampledOracle:
+    """Answers from ``n`` fresh trajectories per query; counts the samples it draws.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+    n : int >= 1
+        Trajectories per query (and per ``value`` call).
+    rng : numpy.random.Generator
+        The only randomness: a seeded generator makes every answer reproducible.
+    estimator : {"reinforce", "gae"}
+        The gradient (and PPO advantage) estimator of :mod:`tabular_pg.estimators`.
+    baseline : None, float, "fitted", "value" or "optimal"
+        REINFORCE baseline.  ``"value"``/``"optimal"`` use the *exact* :math:`V` (a perfect
+        critic): they leak exact information into the "sampled" answers, so the default
+        is None.
+    reward_to_go : bool
+        REINFORCE with reward-to-go (default) or total return.
+    lam : float in [0, 1]
+        GAE :math:`\\lambda` (with ``values="fitted"`` or ``"exact"``).
+
+    Examples
+    --------
+    >>> import tabular_pg as tpg
+    >>> P = np.ones((1, 2, 1)); mdp = tpg.FiniteMDP(P, [[1., 0.]], [1.], gamma=1.0, horizon=1)
+    >>> pol = tpg.TabularSoftmax(1, 2)
+    >>> oracle = SampledOracle(mdp, 1000, rng=np.random.default_rng(0))
+    >>> ans = oracle.query(pol, pol.initial())
+    >>> bool(abs(ans.J - 0.5) < 5 * 0.5 / np.sqrt(1000)), oracle.cost
+    (True, Cost(trajectories=1000, steps=1000))
+    """
+
+    def __init__(self, mdp: FiniteMDP, n: int, *, rng: np.random.Generator, estimator: str = "reinforce",
+                 baseline=None, reward_to_go: bool = True, lam: float = 0.95, values: str = "fitted"):
+        if not isinstance(mdp, FiniteMDP):
+            raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be an int >= 1 (trajectories per query); got {n!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator; got {rng!r}")
+        if estimator not in SAMPLED_ESTIMATORS:
+            raise ValueError(f"estimator must be one of {SAMPLED_ESTIMATORS}; got {estimator!r}")
+        if isinstance(baseline, str) and baseline not in estimators.BASELINES:
+            raise ValueError(f"baseline must be None, a number or one of {estimators.BASELINES}; got {baseline!r}")
+        if not 0 <= lam <= 1:
+            raise ValueError(f"lam must lie in [0, 1]; got {lam!r}")
+        if values not in ("fitted", "exact"):
+            raise ValueError(f"values must be 'fitted' or 'exact'; got {values!r}")
+        self.mdp, self.n, self.rng, self.estimator = mdp, int(n), rng, estimator
+        self.options = dict(baseline=baseline, reward_to_go=bool(reward_to_go), lam=float(lam), values=values)
+        self.cost = Cost()
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"SampledOracle(n={self.n}, estimator={self.estimator!r}, {opts})"
+
+    def _rollout(self, policy: Policy, theta) -> tuple[np.ndarray, Trajectories]:
+        check_policy_fits(self.mdp, policy)
+        theta = policy.check_theta(theta).copy()
+        theta.setflags(write=False)
+        traj = rollout(self.mdp, policy.probs(theta), self.n, self.rng)
+        self.cost = self.cost + Cost(traj.n, int(traj.mask.sum()))
+        return theta, traj
+
+    def query(self, policy: Policy, theta) -> SampledAnswers:
+        """Answers about :math:`\\pi_\\theta` from ``n`` new trajectories."""
+        theta, traj = self._rollout(policy, theta)
+        return SampledAnswers(self.mdp, policy, theta, traj, self.estimator, dict(self.options),
+                              Cost(traj.n, int(traj.mask.sum())))
+
+    def value(self, policy: Policy, theta) -> float:
+        """Mean return of ``n`` new trajectories: an unbiased estimate of :math:`J(\\pi_\\theta)`."""
+        return float(self._rollout(policy, theta)[1].returns().mean())
