@@ -16,19 +16,22 @@ LINE_SEARCH = tuple(2.0 ** -k for k in range(11))
 
 
 def greedy_policy(answers) -> np.ndarray:
-    """:math:`\\pi'(s) = \\arg\\max_a \\hat Q(s,a)`, one-hot ``(S, A)``; :math:`\\pi' = \\pi` where unvisited.
+    """:math:`\\pi'(s) = \\arg\\max_a \\hat Q(s,a)`, shape ``(S, A)``; :math:`\\pi' = \\pi` where unvisited.
 
     Infinite horizon: greedy in the (estimated) :math:`Q^{\\pi}` (lecture 002 §2).  A
     stationary policy on a finite horizon is greedy in :math:`\\sum_h \\gamma^h d_h(s)
     A_h(s,a)`, the direction of :math:`\\partial J/\\partial\\pi(a|s)` (Agarwal et al. 2021, eq. 3).
-    States the oracle never saw keep their current action distribution.
+    Ties share the probability equally (no action is favoured by its index: with all
+    returns 0 the greedy policy is the uniform one); states the oracle never saw keep
+    their current action distribution.
     """
     visits = answers.visits
     if visits.ndim == 1:
         score, seen = answers.Q, visits > 0
     else:
         score, seen = np.einsum("hs,hsa->sa", visits, answers.A), visits.sum(axis=0) > 0
-    best = np.eye(score.shape[1])[score.argmax(axis=1)]
+    best = (score == score.max(axis=1, keepdims=True)).astype(float)
+    best /= best.sum(axis=1, keepdims=True)
     return np.where(seen[:, None], best, answers.pi)
 
 
