@@ -23,7 +23,7 @@ import numpy as np
 
 from . import estimators
 from .exact import Evaluation, evaluate
-from .gradient import fisher_information, natural_gradient, policy_gradient
+from .gradient import fisher_information, policy_gradient
 from .mdp import FiniteMDP
 from .policies import Policy, TabularSoftmax
 from .sampling import Trajectories, rollout
@@ -108,21 +108,25 @@ def block_natural_gradient(policy: Policy, F: np.ndarray, g: np.ndarray, damping
     """:math:`F^+ g` or :math:`(F+\\lambda I)^{-1} g`; block by block for a tabular softmax.
 
     A tabular softmax has a block-diagonal Fisher matrix (one ``A x A`` block per (step,)
-    state), so the solve costs ``O(S A^3)`` instead of ``O((SA)^3)``.
+    state), so the solve costs ``O(S A^3)`` instead of ``O((SA)^3)``.  The pseudo-inverse
+    drops eigenvalues below ``1e-10`` times the largest eigenvalue of the whole ``F``
+    (as ``numpy.linalg.pinv(F)`` does), not of each block: a rarely visited state's
+    small block is inverted, a block of round-off is not.
     """
     if damping < 0 or not np.isfinite(damping):
         raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
-    if isinstance(policy, TabularSoftmax):
-        A = policy.n_actions
-        M = g.size // A
-        blocks = F.reshape(M, A, M, A)[np.arange(M), :, np.arange(M), :]
-        gb = g.reshape(M, A)
+    if not isinstance(policy, TabularSoftmax):
         if damping > 0:
-            return np.linalg.solve(blocks + damping * np.eye(A), gb[..., None])[..., 0].reshape(-1)
-        return np.einsum("mab,mb->ma", np.linalg.pinv(blocks, rcond=1e-10, hermitian=True), gb).reshape(-1)
-    if damping > 0:
-        return np.linalg.solve(F + damping * np.eye(g.size), g)
-    return np.linalg.pinv(F, rcond=1e-10, hermitian=True) @ g
+            return np.linalg.solve(F + damping * np.eye(g.size), g)
+        return np.linalg.pinv(F, rcond=1e-10, hermitian=True) @ g
+    A = policy.n_actions
+    M = g.size // A
+    blocks = F.reshape(M, A, M, A)[np.arange(M), :, np.arange(M), :]
+    vals, vecs = np.linalg.eigh(blocks + damping * np.eye(A))          # (M, A), (M, A, A)
+    keep = vals > (1e-10 * vals.max() if damping == 0 else 0.0)
+    inv = np.divide(1.0, vals, out=np.zeros_like(vals), where=keep)
+    coef = inv * np.einsum("mba,mb->ma", vecs, g.reshape(M, A))
+    return np.einsum("mab,mb->ma", vecs, coef).reshape(-1)
 
 
 class Answers:
@@ -191,9 +195,6 @@ class ExactAnswers(Answers):
     def fisher(self) -> np.ndarray:
         """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` (lecture 002 §3), shape ``(d, d)``."""
         return fisher_information(self.mdp, self.policy, self.theta)
-
-    def natural_gradient(self, damping: float = 0.0) -> np.ndarray:
-        return natural_gradient(self.mdp, self.policy, self.theta, damping=damping)
 
     def dataset(self) -> PPODataset:
         """Every visited (step,) state-action pair, weighted by :math:`\\tilde d(s)\\pi_t(a|s)`.
@@ -328,8 +329,16 @@ class SampledAnswers(Answers):
 
     @cached_property
     def gradient(self) -> np.ndarray:
-        """The estimator's :math:`\\hat g = \\frac1n\\sum_i\\sum_t\\psi_{it}W_{it}`, shape ``(d,)``."""
-        return estimators.weighted_scores(self.traj, self.policy, self.theta, self._step_weights())
+        """The estimator's :math:`\\hat g = \\frac1n\\sum_i\\sum_t\\psi_{it}W_{it}`, shape ``(d,)``.
+
+        Summed per (step,) state-action pair as one vector-Jacobian product,
+        :math:`\\sum_{s,a} \\frac{\\bar W(s,a)}{\\pi(a|s)}\\nabla\\pi(a|s)`: no score table is built,
+        so a ``Direct`` policy with zeros (where the score is undefined) works too.
+        """
+        data, pi = self._dataset, self.pi.reshape(-1)
+        W = np.bincount(data.rows(self.policy), weights=data.weights * data.advantages, minlength=pi.size)
+        W = np.divide(W, pi, out=np.zeros_like(W), where=W != 0)
+        return self.policy.vjp(self.theta, W.reshape(self.policy.probs_shape))
 
     @cached_property
     def fisher(self) -> np.ndarray:
@@ -342,6 +351,10 @@ class SampledAnswers(Answers):
         So :math:`\\sum_i w_i A_i \\psi_i` is exactly :attr:`gradient`: the sampled surrogate's
         gradient at :math:`\\theta_t` is the oracle's policy-gradient estimate.
         """
+        return self._dataset
+
+    @cached_property
+    def _dataset(self) -> PPODataset:
         traj = self.traj
         keep = traj.mask & (traj.discounts > 0)[None, :]
         i, t = np.nonzero(keep)
@@ -389,18 +402,19 @@ class SampledOracle:
                  baseline=None, reward_to_go: bool = True, lam: float = 0.95, values: str = "fitted"):
         if not isinstance(mdp, FiniteMDP):
             raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be an int >= 1 (trajectories per query); got {n!r}")
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator; got {rng!r}")
-        if estimator not in SAMPLED_ESTIMATORS:
-            raise ValueError(f"estimator must be one of {SAMPLED_ESTIMATORS}; got {estimator!r}")
-        if isinstance(baseline, str) and baseline not in estimators.BASELINES:
-            raise ValueError(f"baseline must be None, a number or one of {estimators.BASELINES}; got {baseline!r}")
-        if not 0 <= lam <= 1:
-            raise ValueError(f"lam must lie in [0, 1]; got {lam!r}")
-        if values not in ("fitted", "exact"):
-            raise ValueError(f"values must be 'fitted' or 'exact'; got {values!r}")
+        checks = [
+            ("n", "an int >= 1 (trajectories per query)", n,
+             isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1),
+            ("rng", "a numpy.random.Generator", rng, isinstance(rng, np.random.Generator)),
+            ("estimator", f"one of {SAMPLED_ESTIMATORS}", estimator, estimator in SAMPLED_ESTIMATORS),
+            ("baseline", f"None, a number or one of {estimators.BASELINES}", baseline,
+             not isinstance(baseline, str) or baseline in estimators.BASELINES),
+            ("lam", "a number in [0, 1]", lam, 0 <= lam <= 1),
+            ("values", "'fitted' or 'exact'", values, values in ("fitted", "exact")),
+        ]
+        for name, expected, got, ok in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {expected}; got {got!r}")
         self.mdp, self.n, self.rng, self.estimator = mdp, int(n), rng, estimator
         self.options = dict(baseline=baseline, reward_to_go=bool(reward_to_go), lam=float(lam), values=values)
         self.cost = Cost()

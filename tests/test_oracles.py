@@ -25,7 +25,9 @@ def test_exact_answers_are_the_engine_quantities(rng, horizon):
     ev = tpg.evaluate(mdp, policy.probs(theta))
     np.testing.assert_array_equal(ans.gradient, tpg.policy_gradient(mdp, policy, theta))
     np.testing.assert_array_equal(ans.fisher, tpg.fisher_information(mdp, policy, theta))
-    np.testing.assert_array_equal(ans.natural_gradient(0.1), tpg.natural_gradient(mdp, policy, theta, 0.1))
+    for damping in (0.0, 0.1):
+        np.testing.assert_allclose(ans.natural_gradient(damping), tpg.natural_gradient(mdp, policy, theta, damping),
+                                   rtol=1e-9, atol=1e-10)
     for name in ("Q", "A", "visits"):
         np.testing.assert_array_equal(getattr(ans, name), getattr(ev, name))
     np.testing.assert_allclose(ans.V, ev.V, atol=1e-12)
@@ -42,6 +44,19 @@ def test_block_natural_gradient_equals_the_dense_solve(rng, damping):
     np.testing.assert_allclose(block_natural_gradient(policy, F, g, damping), dense, atol=1e-10)
     with pytest.raises(ValueError, match="damping"):
         block_natural_gradient(policy, F, g, -1.0)
+
+
+def test_block_natural_gradient_inverts_the_small_block_of_a_rarely_visited_state(rng):
+    """The cut-off is relative to the whole F (as in pinv(F)), not to each block."""
+    policy = tpg.TabularSoftmax(2, 2)
+    F = np.zeros((4, 4))
+    F[:2, :2] = [[1.0, -1.0], [-1.0, 1.0]]
+    F[2:, 2:] = 1e-8 * np.array([[1.0, -1.0], [-1.0, 1.0]])
+    g = np.array([0.5, -0.5, 1e-8, -1e-8])
+    np.testing.assert_allclose(block_natural_gradient(policy, F, g, 0.0), np.linalg.pinv(F, hermitian=True) @ g,
+                               rtol=1e-8)
+    F[2:, 2:] *= 1e-300                                               # round-off: dropped, no overflow
+    assert np.all(np.isfinite(block_natural_gradient(policy, F, g, 0.0)))
 
 
 @pytest.mark.parametrize("horizon", [None, 3])
@@ -173,3 +188,12 @@ def test_sampled_oracle_rejects_bad_arguments(rng, kwargs, name):
     args = dict(n=10, rng=np.random.default_rng(0)) | kwargs
     with pytest.raises(ValueError, match=name):
         SampledOracle(mdp, args.pop("n"), **args)
+
+
+def test_sampled_gradient_of_a_direct_policy_with_zeros(rng):
+    """No score table is built, so zero probabilities are fine; unsampled actions get 0."""
+    mdp = random_mdp(rng, S=3, A=3, gamma=0.5)
+    policy = tpg.Direct(3, 3)
+    pi = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    g = SampledOracle(mdp, 500, rng=np.random.default_rng(9)).query(policy, pi.reshape(-1)).gradient
+    assert np.all(np.isfinite(g)) and np.all(g.reshape(3, 3)[pi == 0] == 0)
