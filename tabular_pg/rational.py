@@ -110,13 +110,27 @@ def _solve(M: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------ the exact MDP
 def _check_stochastic(name: str, probs: np.ndarray) -> None:
+    """ValueError unless ``probs`` holds distributions over its last axis (within STOCHASTIC_ATOL)."""
     if any(v < 0 for v in probs.reshape(-1)):
         raise ValueError(f"{name} must be non-negative")
     sums = np.asarray(probs.sum(axis=-1), dtype=object).reshape(-1)
     bad = [i for i, v in enumerate(sums) if abs(float(v) - 1.0) > STOCHASTIC_ATOL]
     if bad:
-        raise ValueError(f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); "
-                         f"row {np.unravel_index(bad[0], probs.shape[:-1])} sums to {sums[bad[0]]}")
+        row = tuple(int(i) for i in np.unravel_index(bad[0], probs.shape[:-1]))
+        raise ValueError(f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); row {row} sums to {sums[bad[0]]}")
+
+
+def _distributions(name: str, x, max_denominator: int | None) -> np.ndarray:
+    """Distributions over the last axis as QQ: exact, or snapped and renormalised to sum to 1."""
+    exact = _qq(name, x)
+    _check_stochastic(name, exact)
+    if max_denominator is None:
+        return exact
+    snapped = _qq(name, x, max_denominator)
+    sums = np.asarray(snapped.sum(axis=-1), dtype=object)
+    if any(v == 0 for v in sums.reshape(-1)):
+        raise ValueError(f"{name}: a row snaps to all zeros with max_denominator={max_denominator}; use a larger one")
+    return snapped / sums[..., None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +151,9 @@ class RationalMDP:
     horizon : int >= 1 or None
     max_denominator : int, optional
         Snap float inputs to the nearest fraction with at most this denominator
-        (``0.1 -> 1/10``); exact inputs are never changed.
+        (``0.1 -> 1/10``), then divide the rows of ``P`` and ``mu`` by their (exact)
+        sums so that they are exact distributions; exact inputs that already sum to 1
+        are unchanged.
 
     Examples
     --------
@@ -153,20 +169,18 @@ class RationalMDP:
     horizon: int | None = None
 
     def __init__(self, P, R, mu, gamma, horizon: int | None = None, max_denominator: int | None = None):
-        P = _qq("P", P, max_denominator)
+        P = _distributions("P", P, max_denominator)
         if P.ndim != 3 or P.shape[0] != P.shape[2] or 0 in P.shape:
             raise ValueError(f"P must have shape (S, A, S) with S, A >= 1; got {P.shape}")
         S, A, _ = P.shape
-        _check_stochastic("P", P)
         R = _qq("R", R, max_denominator)
         if R.shape == (S, A, S):
             R = (P * R).sum(axis=2)
         elif R.shape != (S, A):
             raise ValueError(f"R must have shape (S, A) = {(S, A)} or (S, A, S); got {R.shape}")
-        mu = _qq("mu", mu, max_denominator)
+        mu = _distributions("mu", mu, max_denominator)
         if mu.shape != (S,):
             raise ValueError(f"mu must have shape (S,) = ({S},); got {mu.shape}")
-        _check_stochastic("mu", mu)
         g = _qq("gamma", gamma, max_denominator).reshape(-1)
         if g.size != 1 or not 0 <= g[0] <= 1:
             raise ValueError(f"gamma must be one number in [0, 1]; got {gamma!r}")
@@ -238,13 +252,12 @@ def _as_rational_mdp(mdp, max_denominator) -> RationalMDP:
 
 def _check_policy(mdp: RationalMDP, pi, max_denominator) -> np.ndarray:
     """``pi (S, A)``, or ``(H, S, A)`` with a horizon, as QQ; validated."""
-    pi = _qq("pi", pi, max_denominator)
+    pi = _distributions("pi", pi, max_denominator)
     shapes = [(mdp.n_states, mdp.n_actions)]
     if mdp.horizon is not None:
         shapes.append((mdp.horizon, mdp.n_states, mdp.n_actions))
     if pi.shape not in shapes:
         raise ValueError(f"pi must have shape {' or '.join(map(str, shapes))}; got {pi.shape}")
-    _check_stochastic("pi", pi)
     return pi
 
 
@@ -340,7 +353,8 @@ def evaluate(mdp, pi, max_denominator: int | None = None) -> RationalEvaluation:
         Action probabilities, floats (read exactly) or exact numbers.
     max_denominator : int, optional
         Snap float inputs (of ``mdp`` and ``pi``) to fractions with at most this
-        denominator first, e.g. so that ``0.8, 0.1, 0.1`` sum to exactly 1.
+        denominator first, e.g. ``0.8, 0.1, 0.1 -> 4/5, 1/10, 1/10``, and renormalise
+        the rows of ``P``, ``mu`` and ``pi`` exactly (see :class:`RationalMDP`).
 
     Returns
     -------

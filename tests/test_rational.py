@@ -135,6 +135,22 @@ def test_floats_are_read_exactly_and_agree_with_a_float_solve():
     assert set(floats) == {"V", "Q", "A", "d", "d_sa", "visits", "J"}
 
 
+def test_snapping_makes_random_float_mdps_exact_distributions():
+    mdp = garnet(8, 3, 4, seed=2)
+    pi = np.random.default_rng(2).dirichlet(np.ones(3), size=8)
+    assert sum(evaluate(mdp, pi).d) != 1                      # the float rows are not exactly stochastic
+    ev = evaluate(mdp, pi, max_denominator=1000)
+    assert sum(ev.d) == 1
+    assert np.allclose(ev.to_float()["V"], evaluate(mdp, pi).to_float()["V"], rtol=1e-2)
+
+
+def test_chain_with_uniform_reset_has_the_hand_computed_value():
+    """H = 2: from s_0 J = 1/9, from s_1 J = 1/3 (advance at once); mu uniform gives 2/9."""
+    third = np.full((3, 3), sympy.Rational(1, 3), dtype=object)
+    ev = evaluate(chain(2, reset="uniform"), third)
+    assert ev.J == sympy.Rational(2, 9) and ev.V[0, :2].tolist() == [sympy.Rational(1, 9), sympy.Rational(1, 3)]
+
+
 def test_sparse_float_mdp_is_accepted():
     mdp = garnet(6, 2, 3, seed=0, sparse=True)
     dense = garnet(6, 2, 3, seed=0, sparse=False)
