@@ -1,39 +1,29 @@
 """Exact policy evaluation in rational arithmetic: the oracle the float engine is tested against.
 
-Every quantity of :mod:`tabular_pg.exact` -- ``V, Q, A, d, d_sa, visits, J`` -- computed
-with no rounding at all: floats are read as the exact dyadic rationals they are
-(``0.1`` is :math:`3602879701896397/2^{55}`), exact inputs (``int``,
-:class:`fractions.Fraction`, :class:`sympy.Rational`, strings such as ``"1/3"``) stay
-exact, and the linear systems are solved over :math:`\\mathbb{Q}` with
-:class:`sympy.polys.matrices.DomainMatrix` (fraction-free LU; practical for ``S`` up to
-about 30).  Results are numpy object arrays of :class:`sympy.Rational`.
-
-Conventions (as in the float engine, ``DESIGN.md``):
-
-* infinite horizon, :math:`\\gamma < 1`: :math:`V = (I-\\gamma P_\\pi)^{-1} r_\\pi`,
-  :math:`Q = r + \\gamma P V`, :math:`A = Q - V`,
-  :math:`\\tilde d^\\top = \\mu^\\top (I-\\gamma P_\\pi)^{-1}` (``visits``),
-  :math:`d = (1-\\gamma)\\tilde d`, :math:`d_{sa} = d\\,\\pi`, :math:`J = \\mu^\\top V`
-  (lecture 000; Agarwal et al., 2021, §2);
-* :math:`\\gamma = 1`, no horizon: the same on the non-terminal states (terminal =
-  zero-reward absorbing), :math:`V = 0` and visits 0 on terminal states,
-  :math:`d = \\tilde d / \\sum \\tilde d`;
-* finite horizon ``H``: arrays gain a leading step axis, :math:`V_h(s) =
-  \\mathbb{E}[\\sum_{t=h}^{H-1}\\gamma^{t-h} r_t \\mid s_h = s]`, :math:`d_h(s) = P(s_h = s)`,
-  ``visits[h] =`` :math:`\\gamma^h d_h`, :math:`J = \\mu^\\top V_0` (lecture 003).
+The quantities of :mod:`tabular_pg.exact` -- ``V, Q, A, d, d_sa, visits, J``, with the
+same conventions and shapes -- computed with no rounding at all: floats are read as the
+exact dyadic rationals they are (``0.1`` is :math:`3602879701896397/2^{55}`), exact
+inputs (``int``, :class:`fractions.Fraction`, :class:`sympy.Rational`, strings such as
+``"1/3"``) stay exact, and the linear systems are solved by LU over :math:`\\mathbb{Q}`
+with :class:`sympy.polys.matrices.DomainMatrix` (practical for ``S`` up to about 30).
+Results are numpy object arrays of :class:`sympy.Rational`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import sympy
 from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
+from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from tabular_pg.mdp import STOCHASTIC_ATOL, FiniteMDP
+
+_MPQ = type(QQ(0))
 
 __all__ = ["RationalMDP", "RationalEvaluation", "evaluate", "policy_gradient_direct", "to_rational"]
 
@@ -43,20 +33,18 @@ def _qq_scalar(x, max_denominator: int | None):
     """One number as an element of QQ; floats exactly, or snapped to ``max_denominator``."""
     if isinstance(x, sympy.Rational):
         return QQ(int(x.p), int(x.q))
-    if isinstance(x, (Integral, Fraction)):
-        return QQ(int(Fraction(x).numerator), int(Fraction(x).denominator))
+    if type(x) is _MPQ:
+        return x
     if isinstance(x, (float, np.floating)):
         if not np.isfinite(x):
             raise ValueError(f"cannot convert the non-finite value {x!r} to a rational")
         f = Fraction(float(x))
         f = f if max_denominator is None else f.limit_denominator(max_denominator)
-        return QQ(f.numerator, f.denominator)
-    if isinstance(x, str):
+    elif isinstance(x, (Integral, Fraction, str)):
         f = Fraction(x)
-        return QQ(f.numerator, f.denominator)
-    if type(x) is type(QQ(0)):
-        return x
-    raise TypeError(f"cannot convert {type(x).__name__} {x!r} to an exact rational")
+    else:
+        raise TypeError(f"cannot convert {type(x).__name__} {x!r} to an exact rational")
+    return QQ(f.numerator, f.denominator)
 
 
 def _qq(name: str, x, max_denominator: int | None = None) -> np.ndarray:
@@ -101,7 +89,7 @@ def _solve(M: np.ndarray, b: np.ndarray) -> np.ndarray:
     bd = DomainMatrix([[v] for v in b], (n, 1), QQ)
     try:
         x = Md.lu_solve(bd)
-    except Exception as exc:   # sympy raises its own NonInvertibleMatrixError
+    except DMNonInvertibleMatrixError as exc:
         raise ValueError(f"the linear system I - gamma P_pi is singular ({exc})") from None
     out = np.empty(n, dtype=object)
     out[:] = [row[0] for row in x.to_list()]
@@ -187,8 +175,7 @@ class RationalMDP:
         if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, Integral) or horizon < 1):
             raise ValueError(f"horizon must be None or an int >= 1; got {horizon!r}")
         for name, value in (("P", P), ("r", R), ("mu", mu)):
-            value.setflags(write=False)
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, name, to_rational(value))
         object.__setattr__(self, "gamma", sympy.Rational(int(g[0].numerator), int(g[0].denominator)))
         object.__setattr__(self, "horizon", None if horizon is None else int(horizon))
 
@@ -242,6 +229,21 @@ class RationalEvaluation:
                 for f in fields(self) for v in [getattr(self, f.name)]}
 
 
+class _InQQ(NamedTuple):
+    """A :class:`RationalMDP` with its arrays as QQ elements (fast exact arithmetic)."""
+
+    P: np.ndarray
+    r: np.ndarray
+    mu: np.ndarray
+    gamma: object
+    horizon: int | None
+
+
+def _in_qq(mdp: RationalMDP) -> _InQQ:
+    gamma = QQ(int(mdp.gamma.p), int(mdp.gamma.q))
+    return _InQQ(_qq("P", mdp.P), _qq("r", mdp.r), _qq("mu", mdp.mu), gamma, mdp.horizon)
+
+
 def _as_rational_mdp(mdp, max_denominator) -> RationalMDP:
     if isinstance(mdp, RationalMDP):
         return mdp
@@ -267,16 +269,16 @@ def _result(V, Q, d, d_sa, visits, J) -> RationalEvaluation:
                               J=sympy.Rational(int(J.numerator), int(J.denominator)))
 
 
-def _policy_transitions(mdp: RationalMDP, pi: np.ndarray):
+def _policy_transitions(mdp: _InQQ, pi: np.ndarray):
     """:math:`P_\\pi(s, s') = \\sum_a \\pi(a|s) P(s'|s,a)` and :math:`r_\\pi(s) = \\sum_a \\pi(a|s) r(s,a)`."""
     return (pi[:, :, None] * mdp.P).sum(axis=1), (pi * mdp.r).sum(axis=1)
 
 
-def _evaluate_discounted(mdp: RationalMDP, pi: np.ndarray) -> RationalEvaluation:
+def _evaluate_discounted(mdp: _InQQ, pi: np.ndarray) -> RationalEvaluation:
     """:math:`(I-\\gamma P_\\pi) V = r_\\pi`, :math:`(I-\\gamma P_\\pi)^\\top \\tilde d = \\mu` (lecture 000)."""
-    gamma = QQ(int(mdp.gamma.p), int(mdp.gamma.q))
+    gamma = mdp.gamma
     P_pi, r_pi = _policy_transitions(mdp, pi)
-    M = _identity(mdp.n_states) - gamma * P_pi
+    M = _identity(len(mdp.mu)) - gamma * P_pi
     V, visits = _solve(M, r_pi), _solve(M.T.copy(), mdp.mu)
     Q = mdp.r + gamma * (mdp.P @ V)
     d = (1 - gamma) * visits
@@ -302,9 +304,9 @@ def never_terminating_states(P_pi: np.ndarray, terminal: np.ndarray) -> np.ndarr
         reaches = grown
 
 
-def _evaluate_episodic(mdp: RationalMDP, pi: np.ndarray) -> RationalEvaluation:
+def _evaluate_episodic(mdp: _InQQ, pi: np.ndarray, terminal: np.ndarray) -> RationalEvaluation:
     """:math:`\\gamma = 1`: solve on the non-terminal states; terminal V = 0, visits 0."""
-    terminal = mdp.terminal_states()
+    S = len(mdp.mu)
     if terminal.size == 0:
         raise ValueError("gamma = 1 with horizon=None needs zero-reward absorbing (terminal) states; the MDP has none")
     P_pi, r_pi = _policy_transitions(mdp, pi)
@@ -312,9 +314,9 @@ def _evaluate_episodic(mdp: RationalMDP, pi: np.ndarray) -> RationalEvaluation:
     if stuck.size:
         raise ValueError(f"gamma = 1 with horizon=None: under pi the non-terminal states {stuck.tolist()} "
                          "never reach a terminal state, so their values and visits are infinite")
-    T = np.setdiff1d(np.arange(mdp.n_states), terminal)
+    T = np.setdiff1d(np.arange(S), terminal)
     M = _identity(T.size) - P_pi[np.ix_(T, T)]
-    V, visits = np.full(mdp.n_states, QQ(0), dtype=object), np.full(mdp.n_states, QQ(0), dtype=object)
+    V, visits = np.full(S, QQ(0), dtype=object), np.full(S, QQ(0), dtype=object)
     V[T], visits[T] = _solve(M, r_pi[T]), _solve(M.T.copy(), mdp.mu[T])
     Q = mdp.r + mdp.P @ V
     total = visits.sum()
@@ -322,10 +324,9 @@ def _evaluate_episodic(mdp: RationalMDP, pi: np.ndarray) -> RationalEvaluation:
     return _result(V, Q, d, d[:, None] * pi, visits, mdp.mu @ V)
 
 
-def _evaluate_finite(mdp: RationalMDP, pi: np.ndarray) -> RationalEvaluation:
+def _evaluate_finite(mdp: _InQQ, pi: np.ndarray) -> RationalEvaluation:
     """Backward :math:`Q_h = r + \\gamma P V_{h+1}`, forward :math:`d_{h+1} = \\sum d_h \\pi_h P` (lecture 003)."""
-    H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
-    gamma = QQ(int(mdp.gamma.p), int(mdp.gamma.q))
+    (S, A, _), H, gamma = mdp.P.shape, mdp.horizon, mdp.gamma
     pi = np.broadcast_to(pi, (H, S, A))
     V, Q = np.empty((H, S), dtype=object), np.empty((H, S, A), dtype=object)
     V_next = np.full(S, QQ(0), dtype=object)
@@ -384,10 +385,10 @@ def evaluate(mdp, pi, max_denominator: int | None = None) -> RationalEvaluation:
     mdp = _as_rational_mdp(mdp, max_denominator)
     pi = _check_policy(mdp, pi, max_denominator)
     if mdp.horizon is not None:
-        return _evaluate_finite(mdp, pi)
+        return _evaluate_finite(_in_qq(mdp), pi)
     if mdp.gamma == 1:
-        return _evaluate_episodic(mdp, pi)
-    return _evaluate_discounted(mdp, pi)
+        return _evaluate_episodic(_in_qq(mdp), pi, mdp.terminal_states())
+    return _evaluate_discounted(_in_qq(mdp), pi)
 
 
 def policy_gradient_direct(mdp, pi, max_denominator: int | None = None) -> np.ndarray:
