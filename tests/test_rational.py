@@ -5,6 +5,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mdps import chain, garnet, russell_norvig_grid, sutton_barto_grid
 from tabular_pg import rational
@@ -205,3 +207,24 @@ def test_bad_inputs_name_the_argument():
 
 def test_module_exports():
     assert set(rational.__all__) >= {"evaluate", "policy_gradient_direct", "RationalMDP", "RationalEvaluation"}
+
+
+@st.composite
+def exact_mdps_and_policies(draw):
+    """Small MDPs and policies with exact rational entries (rows of small integer weights)."""
+    S, A = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    gamma = draw(st.sampled_from(["0", "1/3", "1/2", "99/100"]))
+    rng = np.random.default_rng(seed)
+    return random_exact_mdp(seed, S=S, A=A, gamma=gamma), random_distribution(rng, (S, A))
+
+
+@settings(max_examples=25, deadline=None)
+@given(exact_mdps_and_policies())
+def test_invariants_hold_exactly_on_generated_mdps(case):
+    mdp, pi = case
+    ev = evaluate(mdp, pi)
+    P_pi, r_pi, pi = policy_matrices(mdp, pi)
+    assert (ev.V - (r_pi + mdp.gamma * P_pi @ ev.V) == 0).all()
+    assert ((pi * ev.A).sum(axis=1) == 0).all() and sum(ev.d) == 1
+    assert ev.J == (ev.d_sa * mdp.r).sum() / (1 - mdp.gamma)

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mdps.gridworld import RUSSELL_NORVIG_LAYOUT
 from mdps import (ZOO, agarwal_chain, bandit, chain, from_spec, garnet, grid_cells, gridworld,
@@ -249,3 +251,11 @@ def test_from_spec_parses_parameters_and_aliases():
 def test_from_spec_errors_name_the_problem(spec, match):
     with pytest.raises(ValueError, match=match):
         from_spec(spec)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 4), st.data(), st.integers(0, 10 ** 6))
+def test_garnet_branching_holds_for_generated_sizes(S, A, data, seed):
+    b = data.draw(st.integers(1, S))
+    P = dense_P(garnet(S, A, b, seed=seed))
+    assert ((P > 0).sum(axis=2) == b).all() and np.allclose(P.sum(axis=2), 1)
