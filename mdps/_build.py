@@ -13,6 +13,8 @@ from tabular_pg.mdp import FiniteMDP
 
 #: Above this many states a zoo MDP is stored sparse unless told otherwise.
 SPARSE_ABOVE = 1000
+#: Largest dense ``P`` (entries) a zoo constructor will build when told ``sparse=False``.
+DENSE_MAX = 10 ** 8
 
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
@@ -33,12 +35,15 @@ def probability(name: str, value) -> float:
     return p
 
 
-def use_sparse(sparse, n_states: int) -> bool:
-    """Resolve ``sparse=None`` to ``n_states > SPARSE_ABOVE``."""
+def use_sparse(sparse, n_states: int, n_actions: int) -> bool:
+    """Resolve ``sparse=None`` to ``n_states > SPARSE_ABOVE``; refuse a dense ``P`` over ``DENSE_MAX``."""
     if sparse is None:
         return n_states > SPARSE_ABOVE
     if not isinstance(sparse, (bool, np.bool_)):
         raise ValueError(f"sparse must be None, True or False; got {sparse!r}")
+    if not sparse and n_states * n_actions * n_states > DENSE_MAX:
+        raise ValueError(f"sparse=False would store a dense P of {n_states}*{n_actions}*{n_states} "
+                         f"entries (more than {DENSE_MAX:.0e}); use sparse=None or True")
     return bool(sparse)
 
 
@@ -76,7 +81,7 @@ def assemble(rows, cols, probs, n_states: int, n_actions: int, reward, mu, gamma
         weighted = sp.csr_matrix((probs[keep] * reward[keep], (rows[keep], cols[keep])), shape=(S * A, S))
         R = P.copy()
         R.data = weighted.data / P.data       # same triplets, same CSR structure
-    if not use_sparse(sparse, S):
+    if not use_sparse(sparse, S, A):
         P = P.toarray().reshape(S, A, S)
         if sp.issparse(R):
             R = R.toarray().reshape(S, A, S)

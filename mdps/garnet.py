@@ -101,11 +101,12 @@ def garnet(S: int, A: int, branching: int, seed, gamma: float = 0.99, sparse=Non
         raise ValueError(f"branching must be <= S = {S}; got {b}")
     if not 0.0 <= float(gamma) < 1.0:
         raise ValueError(f"gamma must lie in [0, 1) for a Garnet (infinite horizon); got {gamma!r}")
+    sparse = use_sparse(sparse, S, A)
     rng = np.random.default_rng(seed)
     successors = distinct_successors(S * A, S, b, rng)
     probs = uniform_partition(S * A, b, rng)
     R = rng.random((S, A))
     P = sp.csr_matrix((probs.ravel(), successors.ravel(), np.arange(0, S * A * b + 1, b)), shape=(S * A, S))
-    if not use_sparse(sparse, S):
+    if not sparse:
         P = P.toarray().reshape(S, A, S)
     return FiniteMDP(P, R, np.full(S, 1.0 / S), gamma=gamma)

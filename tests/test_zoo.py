@@ -131,7 +131,8 @@ def test_garnet_successor_subsets_are_uniform():
 
 
 @pytest.mark.parametrize("kwargs, name", [({"branching": 0}, "branching"), ({"branching": 11}, "branching"),
-                                          ({"S": 0}, "S"), ({"gamma": 1.0}, "gamma")])
+                                          ({"S": 0}, "S"), ({"gamma": 1.0}, "gamma"),
+                                          ({"S": 10 ** 5, "sparse": False}, "sparse")])
 def test_garnet_rejects_bad_arguments(kwargs, name):
     args = {"S": 10, "A": 2, "branching": 2, "seed": 0, **kwargs}
     with pytest.raises(ValueError, match=name):
