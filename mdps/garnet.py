@@ -99,7 +99,7 @@ def garnet(S: int, A: int, branching: int, seed, gamma: float = 0.99, sparse=Non
     b = positive_int("branching", branching)
     if b > S:
         raise ValueError(f"branching must be <= S = {S}; got {b}")
-    if not 0.0 <= float(gamma) < 1.0:
+    if not isinstance(gamma, (int, float, np.floating)) or not 0.0 <= gamma < 1.0:
         raise ValueError(f"gamma must lie in [0, 1) for a Garnet (infinite horizon); got {gamma!r}")
     sparse = use_sparse(sparse, S, A)
     rng = np.random.default_rng(seed)

@@ -60,6 +60,11 @@ def _outcomes(grid, index, cells, slip: float):
     return nxt, np.broadcast_to(probs, nxt.shape).copy(), off
 
 
+def _go_surely(nxt, prob, reward, rows, target, r) -> None:
+    """Make every action of the states ``rows`` lead to ``target`` with probability 1 and reward ``r``."""
+    nxt[rows], prob[rows], reward[rows] = target, [1.0, 0.0, 0.0], r
+
+
 def gridworld(layout, terminals=None, teleports=None, step_reward: float = 0.0,
               off_grid_reward: float = 0.0, slip: float = 0.0, gamma: float = 0.9,
               horizon: int | None = None, sparse=None):
@@ -124,16 +129,19 @@ def gridworld(layout, terminals=None, teleports=None, step_reward: float = 0.0,
     index[cells[:, 0], cells[:, 1]] = np.arange(S)
     label = grid[cells[:, 0], cells[:, 1]]
     nxt, prob, off = _outcomes(grid, index, cells, slip)
-    term_reward = np.array([terminals.get(c, 0.0) for c in label], dtype=float)
-    reward = step_reward + off_grid_reward * off + term_reward[nxt]
+    entry_reward = np.zeros(S)
+    for name, r in terminals.items():
+        entry_reward[label == name] = r
+    reward = step_reward + off_grid_reward * off + entry_reward[nxt]
     for src, (dst, r) in teleports.items():
-        rows = label == src
-        nxt[rows], prob[rows], reward[rows] = index[grid == dst][0], [1.0, 0.0, 0.0], r
+        _go_surely(nxt, prob, reward, label == src, index[grid == dst][0], r)
     is_terminal = np.isin(label, list(terminals))
-    nxt[is_terminal], prob[is_terminal], reward[is_terminal] = np.arange(S)[is_terminal, None, None], [1.0, 0.0, 0.0], 0.0
+    _go_surely(nxt, prob, reward, is_terminal, np.flatnonzero(is_terminal)[:, None, None], 0.0)
     start = label == START
     if not start.any():
         start = ~is_terminal
+    if not start.any():
+        raise ValueError("layout needs an 'S' cell or a non-terminal cell to start from")
     rows = np.broadcast_to(np.arange(S * A).reshape(S, A, 1), nxt.shape)
     return assemble(rows.ravel(), nxt.ravel(), prob.ravel(), S, A, reward.ravel(),
                     start / start.sum(), gamma, horizon=horizon, sparse=sparse)

@@ -131,7 +131,7 @@ def test_garnet_successor_subsets_are_uniform():
 
 
 @pytest.mark.parametrize("kwargs, name", [({"branching": 0}, "branching"), ({"branching": 11}, "branching"),
-                                          ({"S": 0}, "S"), ({"gamma": 1.0}, "gamma"),
+                                          ({"S": 0}, "S"), ({"gamma": 1.0}, "gamma"), ({"gamma": "x"}, "gamma"),
                                           ({"S": 10 ** 5, "sparse": False}, "sparse")])
 def test_garnet_rejects_bad_arguments(kwargs, name):
     args = {"S": 10, "A": 2, "branching": 2, "seed": 0, **kwargs}
@@ -190,7 +190,8 @@ def test_gridworld_large_is_sparse_and_agrees_with_dense():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"layout": ["S.X"]}, "X"), ({"layout": ["S.", "."]}, "layout"), ({"layout": "S.."}, "layout"),
-    ({"layout": ["SA."], "teleports": {"A": ("a", 1.0)}}, "a"), ({"layout": ["S.."], "slip": 1.5}, "slip")])
+    ({"layout": ["SA."], "teleports": {"A": ("a", 1.0)}}, "a"), ({"layout": ["S.."], "slip": 1.5}, "slip"),
+    ({"layout": ["GG"], "terminals": {"G": 1.0}}, "start")])
 def test_gridworld_rejects_bad_layouts(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gridworld(**kwargs)
