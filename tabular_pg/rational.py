@@ -363,7 +363,7 @@ def evaluate(mdp, pi, max_denominator: int | None = None) -> RationalEvaluation:
 
     Notes
     -----
-    Infinite horizon (lecture 000; Agarwal et al., 2021, eqs. 1-4):
+    Infinite horizon (lecture 000; Agarwal et al., 2021, §3, definitions of V, Q, d):
 
     .. math:: V = (I - \\gamma P_\\pi)^{-1} r_\\pi, \\quad Q = r + \\gamma P V, \\quad
               \\tilde d^\\top = \\mu^\\top (I - \\gamma P_\\pi)^{-1}, \\quad d = (1-\\gamma)\\tilde d.
