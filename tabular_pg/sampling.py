@@ -1,0 +1,357 @@
+"""Vectorised rollouts: a batch of trajectories advanced together, one numpy step per time step.
+
+All ``n`` trajectories move in lock-step.  Actions are drawn by inverse-CDF sampling from
+the cumulative rows of ``pi``; successors by ``searchsorted`` on the cumulative data of
+the CSR rows of ``P`` (no dense row is ever built), so dense and sparse MDPs share one
+code path.  Episodes stop at the zero-reward absorbing (terminal) states of the MDP;
+later steps are masked.  Randomness comes only from the ``rng`` argument.
+
+Horizons: the MDP's own ``horizon`` when it has one; otherwise a truncation ``T`` at which
+the neglected discounted return is below ``tol`` (:func:`truncation_horizon`), or, for
+``gamma = 1`` episodic tasks, until every episode has terminated.  The
+state-action samples :math:`(s, a) \\sim d^\\pi` of lecture 002 come from geometric
+stopping (:func:`sample_visitation`), which is exactly unbiased.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .exact import check_policy
+from .mdp import FiniteMDP
+
+__all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
+           "truncation_horizon", "reward_bound"]
+
+#: Default bound on the discounted return neglected by truncating an infinite horizon.
+TRUNCATION_TOL = 1e-8
+#: Episodic (gamma = 1, no horizon) rollouts stop with an error after this many steps.
+MAX_EPISODE_STEPS = 1_000_000
+
+
+def _readonly(x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x)
+    x.setflags(write=False)
+    return x
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectories:
+    """A batch of ``n`` trajectories padded to ``T`` steps; arrays read-only.
+
+    Attributes
+    ----------
+    states, actions : ndarray of int, shape (n, T)
+        :math:`s_t, a_t`; entries past the end of an episode are padding.
+    rewards : ndarray of float, shape (n, T)
+        :math:`r_t` (``r(s,a,s')`` when the MDP has full rewards, else ``r(s,a)``), 0 past the end.
+    mask : ndarray of bool, shape (n, T)
+        True where step ``t`` belongs to the episode (``s_t`` not terminal).
+    gamma : float
+        Discount of the MDP the batch came from.
+    horizon : int or None
+        The MDP's finite horizon (per-step policies index steps by it), else None.
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    gamma: float
+    horizon: int | None = None
+
+    def __post_init__(self):
+        shape = np.shape(self.states)
+        for name in ("actions", "rewards", "mask"):
+            if np.shape(getattr(self, name)) != shape or len(shape) != 2:
+                raise ValueError(f"Trajectories.{name} must have the shape (n, T) of states {shape}; "
+                                 f"got {np.shape(getattr(self, name))}")
+        for name, dtype in (("states", np.intp), ("actions", np.intp), ("rewards", float), ("mask", bool)):
+            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name), dtype=dtype)))
+        rewards = self.rewards * self.mask
+        object.__setattr__(self, "rewards", _readonly(rewards))
+
+    @property
+    def n(self) -> int:
+        return self.states.shape[0]
+
+    @property
+    def T(self) -> int:
+        return self.states.shape[1]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of steps of each episode, shape ``(n,)``."""
+        return self.mask.sum(axis=1)
+
+    @property
+    def discounts(self) -> np.ndarray:
+        """:math:`\\gamma^t`, shape ``(T,)``."""
+        return self.gamma ** np.arange(self.T)
+
+    def returns(self) -> np.ndarray:
+        """Discounted returns :math:`R(\\tau) = \\sum_t \\gamma^t r_t`, shape ``(n,)`` (lecture 000 eq. 3)."""
+        return self.rewards @ self.discounts
+
+    def rewards_to_go(self) -> np.ndarray:
+        """:math:`\\sum_{t' \\ge t} \\gamma^{t'} r_{t'}` (full discount from 0), shape ``(n, T)``."""
+        discounted = self.rewards * self.discounts
+        return np.cumsum(discounted[:, ::-1], axis=1)[:, ::-1]
+
+
+@dataclass(frozen=True, eq=False)
+class StateActionSamples:
+    """``n`` samples :math:`(s, a) \\sim d^\\pi` with a Monte Carlo :math:`\\hat Q(s, a)` each.
+
+    Attributes
+    ----------
+    states, actions : ndarray of int, shape (n,)
+    q_returns : ndarray of float, shape (n,)
+        :math:`\\hat Q = \\sum_{k=0}^{K} r_{t+k}` with :math:`K \\sim \\mathrm{Geom}(1-\\gamma)`
+        independent: :math:`\\mathbb E[\\hat Q \\mid s, a] = Q^\\pi(s, a)` exactly.
+    gamma : float
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    q_returns: np.ndarray
+    gamma: float
+
+    def __post_init__(self):
+        for name in ("states", "actions", "q_returns"):
+            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name))))
+
+    @property
+    def n(self) -> int:
+        return self.states.shape[0]
+
+
+def reward_bound(mdp: FiniteMDP) -> float:
+    """:math:`r_{\\max} = \\max |r|` over the rewards a rollout can emit (full rewards if given)."""
+    R = mdp.R if mdp.R_full is None else mdp.R_full
+    values = R.data if sp.issparse(R) else np.asarray(R)
+    return float(np.max(np.abs(values), initial=0.0))
+
+
+def truncation_horizon(gamma: float, rmax: float, tol: float = TRUNCATION_TOL) -> int:
+    """Smallest ``T`` with :math:`\\gamma^T r_{\\max}/(1-\\gamma) \\le` ``tol``.
+
+    Notes
+    -----
+    The return neglected after ``T`` steps is at most
+    :math:`\\sum_{t\\ge T}\\gamma^t r_{\\max} = \\gamma^T r_{\\max}/(1-\\gamma)`, hence
+    :math:`T = \\lceil \\log(\\mathrm{tol}(1-\\gamma)/r_{\\max}) / \\log\\gamma \\rceil`.
+
+    Examples
+    --------
+    >>> T = truncation_horizon(0.9, 1.0, 1e-6)
+    >>> bool(0.9 ** T / 0.1 <= 1e-6 < 0.9 ** (T - 1) / 0.1)
+    True
+    """
+    if not (0.0 <= gamma < 1.0):
+        raise ValueError(f"gamma must lie in [0, 1) for a truncation horizon; got {gamma!r}")
+    if not (tol > 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number > 0; got {tol!r}")
+    if rmax <= tol * (1 - gamma) or gamma == 0.0:
+        return 1
+    return max(1, math.ceil(math.log(tol * (1 - gamma) / rmax) / math.log(gamma)))
+
+
+def _cumulative_rows(weights: np.ndarray, row_of: np.ndarray, n_rows: int) -> np.ndarray:
+    """Globally increasing CDF: row ``k``'s cumulative weights shifted by ``k`` (last entry = k+1)."""
+    totals = np.bincount(row_of, weights=weights, minlength=n_rows)
+    starts = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=n_rows))))
+    cdf = np.cumsum(weights) - np.repeat(np.cumsum(totals) - totals, np.diff(starts))
+    cdf = cdf / np.repeat(np.where(totals > 0, totals, 1.0), np.diff(starts))
+    cdf[starts[1:][totals > 0] - 1] = 1.0
+    return cdf + row_of
+
+
+def _draw(cdf: np.ndarray, ends: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Index of the entry of row ``rows`` drawn by ``u ~ U[0,1)`` (inverse CDF, vectorised)."""
+    return np.minimum(np.searchsorted(cdf, rows + u, side="right"), ends[rows] - 1)
+
+
+@dataclass(frozen=True, eq=False)
+class _Sampler:
+    """Precomputed cumulative tables of ``pi`` and ``P`` for repeated vectorised steps."""
+
+    n_actions: int
+    action_cdf: np.ndarray        # (M*S*A,) shifted CDF over the actions of each (step, state) row
+    action_ends: np.ndarray       # (M*S,) one past the last entry of each row
+    succ_cdf: np.ndarray          # (nnz,) shifted CDF over the successors of each (s, a) row
+    succ_ends: np.ndarray         # (S*A,)
+    succ: np.ndarray              # (nnz,) successor state of each entry
+    succ_reward: np.ndarray       # (nnz,) reward r(s, a, s') of each entry
+    terminal: np.ndarray          # (S,) bool
+    per_step: bool
+
+    def actions(self, h: int, s: np.ndarray, u: np.ndarray) -> np.ndarray:
+        rows = s + (h * self.terminal.size if self.per_step else 0)
+        return _draw(self.action_cdf, self.action_ends, rows, u) - rows * self.n_actions
+
+    def step(self, s: np.ndarray, a: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = _draw(self.succ_cdf, self.succ_ends, s * self.n_actions + a, u)
+        return self.succ[k], self.succ_reward[k]
+
+
+def _rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """``r(s, a, s')`` at each nonzero of ``P`` (row ``s*A+a``), or ``r(s, a)`` without full rewards."""
+    if mdp.R_full is None:
+        return mdp.R.reshape(-1)[rows]
+    if sp.issparse(mdp.R_full):
+        return np.asarray(sp.csr_matrix(mdp.R_full)[rows, P.indices]).ravel()
+    return mdp.R_full.reshape(P.shape)[rows, P.indices]
+
+
+def _sampler(mdp: FiniteMDP, pi: np.ndarray) -> _Sampler:
+    S, A = mdp.n_states, mdp.n_actions
+    P = sp.csr_matrix(mdp.P_sa, copy=True)   # validated MDPs hold no explicit zeros when sparse
+    P.eliminate_zeros()
+    rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
+    flat = pi.reshape(-1)
+    action_rows = np.repeat(np.arange(flat.size // A), A)
+    terminal = np.zeros(S, dtype=bool)
+    terminal[mdp.terminal_states()] = True
+    return _Sampler(A, _cumulative_rows(flat, action_rows, flat.size // A),
+                    np.arange(1, flat.size // A + 1) * A, _cumulative_rows(P.data, rows, S * A),
+                    P.indptr[1:].copy(), P.indices.astype(np.intp), _rewards_on_support(mdp, P, rows),
+                    terminal, pi.ndim == 3)
+
+
+def _check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an int >= 1 (number of trajectories); got {n!r}")
+    return int(n)
+
+
+def _check_rng(rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
+
+
+def _rollout_horizon(mdp: FiniteMDP, horizon, tol: float) -> int | None:
+    if horizon is not None:
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ValueError(f"horizon must be None or an int >= 1; got {horizon!r}")
+        if mdp.horizon is not None and horizon != mdp.horizon:
+            raise ValueError(f"horizon={horizon} differs from the MDP's horizon {mdp.horizon}")
+        return int(horizon)
+    if mdp.horizon is not None:
+        return mdp.horizon
+    if mdp.gamma < 1:
+        return truncation_horizon(mdp.gamma, reward_bound(mdp), tol)
+    if mdp.terminal_states().size == 0:
+        raise ValueError("gamma = 1 with horizon=None needs terminal states or a horizon argument")
+    return None
+
+
+def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int | None = None,
+            tol: float = TRUNCATION_TOL) -> Trajectories:
+    """Sample ``n`` trajectories of ``pi`` on ``mdp``, all advanced together.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+    pi : array_like (S, A), or (H, S, A) for a per-step policy on a finite horizon
+    n : int >= 1
+    rng : numpy.random.Generator
+        The only source of randomness: the same seed gives identical trajectories.
+    horizon : int, optional
+        Number of steps.  Default: the MDP's horizon; for an infinite horizon with
+        ``gamma < 1`` the truncation of :func:`truncation_horizon` at ``tol``; for
+        ``gamma = 1`` episodic tasks, until every episode has reached a terminal state.
+    tol : float
+        Bound on the neglected discounted return when truncating.
+
+    Returns
+    -------
+    Trajectories
+        states, actions, rewards, mask of shape ``(n, T)``.
+
+    Notes
+    -----
+    Samples :math:`\\tau \\sim \\pi_\\theta(\\tau) = p_0(s_0)\\prod_t \\pi(a_t|s_t) p(s_{t+1}|s_t,a_t)`
+    (lecture 000 eq. 2).  One step costs two uniform draws per trajectory and two
+    ``searchsorted`` calls.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.zeros((2, 1, 2)); P[0, 0, 1] = 1; P[1, 0, 1] = 1       # 0 -> 1 (terminal)
+    >>> mdp = FiniteMDP(P, np.array([[1.], [0.]]), np.array([1., 0.]), gamma=1.0)
+    >>> traj = rollout(mdp, np.ones((2, 1)), 3, np.random.default_rng(0))
+    >>> traj.lengths.tolist(), traj.returns().tolist()
+    ([1, 1, 1], [1.0, 1.0, 1.0])
+    """
+    n, rng = _check_n(n), _check_rng(rng)
+    pi = check_policy(mdp, pi)
+    T = _rollout_horizon(mdp, horizon, tol)
+    smp = _sampler(mdp, pi)
+    s = _draw(np.cumsum(mdp.mu) / mdp.mu.sum(), np.array([mdp.n_states]), np.zeros(n, np.intp), rng.random(n))
+    columns = []
+    t = 0
+    while (t < T) if T is not None else not smp.terminal[s].all():
+        if T is None and t >= MAX_EPISODE_STEPS:
+            raise ValueError(f"episodes did not terminate within {MAX_EPISODE_STEPS} steps; give a horizon")
+        u = rng.random((2, n))
+        a = smp.actions(t, s, u[0])
+        s_next, r = smp.step(s, a, u[1])
+        columns.append((s, a, r, ~smp.terminal[s]))
+        s, t = s_next, t + 1
+    if not columns:
+        return Trajectories(*(np.zeros((n, 0)),) * 4, mdp.gamma, mdp.horizon)
+    states, actions, rewards, mask = (np.stack(c, axis=1) for c in zip(*columns))
+    return Trajectories(states, actions, rewards, mask, mdp.gamma, mdp.horizon)
+
+
+def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> StateActionSamples:
+    """``n`` samples :math:`(s,a)\\sim d^\\pi` with unbiased Monte Carlo :math:`\\hat Q(s,a)`, by geometric stopping.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP with ``gamma < 1`` and no horizon
+    pi : array_like (S, A)
+    n : int >= 1
+    rng : numpy.random.Generator
+
+    Notes
+    -----
+    Lecture 002 §1: :math:`d(s,a) = (1-\\gamma)\\sum_t \\gamma^t P(s_t=s, a_t=a)`.  With
+    :math:`T \\sim \\mathrm{Geom}(1-\\gamma)` on :math:`\\{0,1,\\dots\\}`, :math:`P(T=t)=(1-\\gamma)\\gamma^t`,
+    so :math:`(s_T, a_T) \\sim d` exactly.  Continuing from there for an independent
+    :math:`K \\sim \\mathrm{Geom}(1-\\gamma)` steps, the undiscounted sum
+    :math:`\\hat Q = \\sum_{k=0}^{K} r_{T+k}` has :math:`\\mathbb E[\\hat Q|s_T,a_T] = \\sum_k \\gamma^k
+    \\mathbb E[r_{T+k}] = Q(s_T,a_T)`, since :math:`P(K \\ge k) = \\gamma^k`.  No truncation, no bias.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.ones((1, 1, 1)); mdp = FiniteMDP(P, np.ones((1, 1)), np.ones(1), gamma=0.75)
+    >>> x = sample_visitation(mdp, np.ones((1, 1)), 20000, np.random.default_rng(1))
+    >>> bool(abs(x.q_returns.mean() - 4.0) < 0.1)      # Q = 1 / (1 - 0.75)
+    True
+    """
+    n, rng = _check_n(n), _check_rng(rng)
+    if mdp.horizon is not None or not mdp.gamma < 1:
+        raise ValueError(f"sample_visitation needs an infinite horizon with gamma < 1; got gamma={mdp.gamma}, "
+                         f"horizon={mdp.horizon}")
+    pi = check_policy(mdp, pi)
+    smp = _sampler(mdp, pi)
+    stop = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
+    extra = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
+    s = _draw(np.cumsum(mdp.mu) / mdp.mu.sum(), np.array([mdp.n_states]), np.zeros(n, np.intp), rng.random(n))
+    states, actions, q = np.zeros(n, np.intp), np.zeros(n, np.intp), np.zeros(n)
+    for t in range(int((stop + extra).max()) + 1):
+        u = rng.random((2, n))
+        a = smp.actions(0, s, u[0])
+        s_next, r = smp.step(s, a, u[1])
+        here = stop == t
+        states[here], actions[here] = s[here], a[here]
+        q += np.where((t >= stop) & (t <= stop + extra), r, 0.0)
+        s = s_next
+    return StateActionSamples(states, actions, q, mdp.gamma)
