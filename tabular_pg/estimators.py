@@ -208,8 +208,9 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     >>> bool(np.allclose(g, tpg.policy_gradient(mdp, pol, th)))
     True
     """
-    need = isinstance(baseline, str) and baseline != "fitted"
-    theta = _check(traj, policy, theta, mdp, need)
+    if isinstance(baseline, str) and baseline not in BASELINES:
+        raise ValueError(f"baseline must be None, a number, or one of {BASELINES}; got {baseline!r}")
+    theta = _check(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
     G = traj.rewards_to_go() if reward_to_go else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
     b = baseline_values(traj, policy, theta, baseline, mdp, reward_to_go)
     return weighted_scores(traj, policy, theta, G - traj.discounts * b, per_trajectory)
