@@ -94,12 +94,6 @@ def weighted_scores(traj: Trajectories, policy: Policy, theta, W: np.ndarray, pe
     return np.bincount(idx.ravel(), weights=w.ravel(), minlength=K) @ psi / traj.n
 
 
-def _per_step(X: np.ndarray, T: int) -> np.ndarray:
-    """A per-state array ``(S, ...)`` or per-step ``(T, S, ...)`` as per-step ``(T, S, ...)``."""
-    X = np.asarray(X, dtype=float)
-    return X if X.ndim >= 2 and X.shape[0] == T else np.broadcast_to(X, (T, *X.shape))
-
-
 def _lookup(traj: Trajectories, V: np.ndarray) -> np.ndarray:
     """:math:`V_t(s_t)` for a per-step table ``V (T, S)``, shape ``(n, T)``."""
     return V[np.arange(traj.T)[None, :], traj.states]
@@ -273,7 +267,7 @@ def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", m
     ----------
     lam : float in [0, 1]
     values : ``"exact"`` (exact :math:`V_t`, needs ``mdp``), ``"fitted"`` (per-(step, state)
-        Monte Carlo average from this batch), or an array ``(S,)`` / ``(T, S)``.
+        Monte Carlo average from this batch), or a number / an array ``(S,)`` / ``(T, S)``.
 
     Notes
     -----
@@ -300,9 +294,11 @@ def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", m
         V = (step_evaluation(mdp, policy.probs(theta), traj.T).V if values == "exact"
              else fitted_values(traj, policy.n_states))
     else:
-        V = _per_step(values, traj.T)
-        if V.shape != (traj.T, policy.n_states):
-            raise ValueError(f"values must have shape (S,) or (T, S) = {(traj.T, policy.n_states)}; got {np.shape(values)}")
+        try:
+            V = np.broadcast_to(np.asarray(values, dtype=float), (traj.T, policy.n_states))
+        except ValueError:
+            raise ValueError(f"values must be a number or have shape (S,) or (T, S) = "
+                             f"{(traj.T, policy.n_states)}; got {np.shape(values)}") from None
     W = gae_advantages(traj, V, lam) * traj.discounts
     return weighted_scores(traj, policy, theta, W, per_trajectory)
 

@@ -33,7 +33,7 @@ MAX_EPISODE_STEPS = 1_000_000
 
 
 def _readonly(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x)
+    x = np.asarray(x)
     x.setflags(write=False)
     return x
 
@@ -44,7 +44,7 @@ class Trajectories:
 
     Attributes
     ----------
-    states, actions : ndarray of int, shape (n, T)
+    states, actions : ndarray of int32, shape (n, T)
         :math:`s_t, a_t`; entries past the end of an episode are padding.
     rewards : ndarray of float, shape (n, T)
         :math:`r_t` (``r(s,a,s')`` when the MDP has full rewards, else ``r(s,a)``), 0 past the end.
@@ -69,10 +69,10 @@ class Trajectories:
             if np.shape(getattr(self, name)) != shape or len(shape) != 2:
                 raise ValueError(f"Trajectories.{name} must have the shape (n, T) of states {shape}; "
                                  f"got {np.shape(getattr(self, name))}")
-        for name, dtype in (("states", np.intp), ("actions", np.intp), ("rewards", float), ("mask", bool)):
+        for name, dtype in (("states", np.int32), ("actions", np.int32), ("rewards", float), ("mask", bool)):
             object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name), dtype=dtype)))
-        rewards = self.rewards * self.mask
-        object.__setattr__(self, "rewards", _readonly(rewards))
+        if not self.mask.all():
+            object.__setattr__(self, "rewards", _readonly(np.where(self.mask, self.rewards, 0.0)))
 
     @property
     def n(self) -> int:
@@ -160,42 +160,79 @@ def truncation_horizon(gamma: float, rmax: float, tol: float = TRUNCATION_TOL) -
     return max(1, math.ceil(math.log(tol * (1 - gamma) / rmax) / math.log(gamma)))
 
 
-def _cumulative_rows(weights: np.ndarray, row_of: np.ndarray, n_rows: int) -> np.ndarray:
-    """Globally increasing CDF: row ``k``'s cumulative weights shifted by ``k`` (last entry = k+1)."""
+#: Rows with at most this many entries are sampled from a padded table (compare and count),
+#: wider rows by ``searchsorted`` on their cumulative data.
+NARROW_ROWS = 16
+
+
+def _cumulative_rows(weights: np.ndarray, row_of: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative weights within each row, normalised so that the row's last entry is exactly 1."""
+    n_rows = starts.size - 1
     totals = np.bincount(row_of, weights=weights, minlength=n_rows)
-    starts = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=n_rows))))
     cdf = np.cumsum(weights) - np.repeat(np.cumsum(totals) - totals, np.diff(starts))
     cdf = cdf / np.repeat(np.where(totals > 0, totals, 1.0), np.diff(starts))
     cdf[starts[1:][totals > 0] - 1] = 1.0
-    return cdf + row_of
+    return cdf
 
 
-def _draw(cdf: np.ndarray, ends: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Index of the entry of row ``rows`` drawn by ``u ~ U[0,1)`` (inverse CDF, vectorised)."""
-    return np.minimum(np.searchsorted(cdf, rows + u, side="right"), ends[rows] - 1)
+@dataclass(frozen=True, eq=False)
+class _RowSampler:
+    """Inverse-CDF sampling of one entry from each of many rows of a CSR-like table.
+
+    Narrow rows: a padded ``(rows, width)`` table of cumulative weights, the draw is the
+    count of entries ``<= u``; wide rows: ``searchsorted`` on the concatenated
+    cumulative data, row ``k`` shifted by ``k`` so that the whole array is increasing.
+    Both return the index of the drawn entry in the CSR data.
+    """
+
+    starts: np.ndarray
+    cdf: np.ndarray
+    narrow: bool
+
+    @classmethod
+    def build(cls, weights: np.ndarray, starts: np.ndarray) -> "_RowSampler":
+        counts = np.diff(starts)
+        row_of = np.repeat(np.arange(counts.size), counts)
+        cdf = _cumulative_rows(weights, row_of, starts)
+        width = int(counts.max(initial=1))
+        if width > NARROW_ROWS:
+            return cls(starts, cdf + row_of, False)
+        table = np.ones((width, counts.size))                      # column j: j-th cumulative weight
+        table[np.arange(cdf.size) - starts[row_of], row_of] = cdf
+        return cls(starts, table, True)
+
+    def draw(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+        if self.narrow:
+            index = np.take(self.starts, rows)
+            for column in self.cdf[:-1]:                           # loop over <= 16 columns, not rows
+                index += np.take(column, rows) <= u
+            return index
+        return np.minimum(np.searchsorted(self.cdf, rows + u, side="right"), self.starts[rows + 1] - 1)
 
 
 @dataclass(frozen=True, eq=False)
 class _Sampler:
-    """Precomputed cumulative tables of ``pi`` and ``P`` for repeated vectorised steps."""
+    """Precomputed row samplers of ``mu``, ``pi`` and ``P`` for repeated vectorised steps."""
 
     n_actions: int
-    action_cdf: np.ndarray        # (M*S*A,) shifted CDF over the actions of each (step, state) row
-    action_ends: np.ndarray       # (M*S,) one past the last entry of each row
-    succ_cdf: np.ndarray          # (nnz,) shifted CDF over the successors of each (s, a) row
-    succ_ends: np.ndarray         # (S*A,)
-    succ: np.ndarray              # (nnz,) successor state of each entry
+    start: _RowSampler            # one row: mu
+    action: _RowSampler           # rows (step,) state: pi
+    succ: _RowSampler             # rows s*A + a: P
+    succ_state: np.ndarray        # (nnz,) successor state of each entry of P
     succ_reward: np.ndarray       # (nnz,) reward r(s, a, s') of each entry
     terminal: np.ndarray          # (S,) bool
     per_step: bool
 
+    def states(self, u: np.ndarray) -> np.ndarray:
+        return self.start.draw(np.zeros(u.size, np.intp), u)
+
     def actions(self, h: int, s: np.ndarray, u: np.ndarray) -> np.ndarray:
         rows = s + (h * self.terminal.size if self.per_step else 0)
-        return _draw(self.action_cdf, self.action_ends, rows, u) - rows * self.n_actions
+        return self.action.draw(rows, u) - rows * self.n_actions
 
     def step(self, s: np.ndarray, a: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = _draw(self.succ_cdf, self.succ_ends, s * self.n_actions + a, u)
-        return self.succ[k], self.succ_reward[k]
+        k = self.succ.draw(s * self.n_actions + a, u)
+        return self.succ_state[k], self.succ_reward[k]
 
 
 def _rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -213,13 +250,12 @@ def _sampler(mdp: FiniteMDP, pi: np.ndarray) -> _Sampler:
     P.eliminate_zeros()
     rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
     flat = pi.reshape(-1)
-    action_rows = np.repeat(np.arange(flat.size // A), A)
     terminal = np.zeros(S, dtype=bool)
     terminal[mdp.terminal_states()] = True
-    return _Sampler(A, _cumulative_rows(flat, action_rows, flat.size // A),
-                    np.arange(1, flat.size // A + 1) * A, _cumulative_rows(P.data, rows, S * A),
-                    P.indptr[1:].copy(), P.indices.astype(np.intp), _rewards_on_support(mdp, P, rows),
-                    terminal, pi.ndim == 3)
+    return _Sampler(A, _RowSampler.build(mdp.mu, np.array([0, S])),
+                    _RowSampler.build(flat, np.arange(0, flat.size + 1, A)),
+                    _RowSampler.build(P.data, P.indptr.astype(np.intp)), P.indices.astype(np.intp),
+                    _rewards_on_support(mdp, P, rows), terminal, pi.ndim == 3)
 
 
 def _check_n(n) -> int:
@@ -248,6 +284,31 @@ def _rollout_horizon(mdp: FiniteMDP, horizon, tol: float) -> int | None:
     if mdp.terminal_states().size == 0:
         raise ValueError("gamma = 1 with horizon=None needs terminal states or a horizon argument")
     return None
+
+
+class _Steps:
+    """Step-major buffers ``(T, n)`` (grown when ``T`` is unknown); the batch sees them as ``(n, T)``."""
+
+    def __init__(self, n: int, T: int | None):
+        self.t, self.n = 0, n
+        self.buffers = self._allocate(T if T is not None else 64)
+
+    def _allocate(self, T: int):
+        n = self.n
+        return [np.empty((T, n), np.int32), np.empty((T, n), np.int32), np.empty((T, n)), np.empty((T, n), bool)]
+
+    def record(self, *columns) -> None:
+        if self.t == self.buffers[0].shape[0]:
+            bigger = self._allocate(2 * self.t)
+            for new, old in zip(bigger, self.buffers):
+                new[:self.t] = old
+            self.buffers = bigger
+        for buffer, column in zip(self.buffers, columns):
+            buffer[self.t] = column
+        self.t += 1
+
+    def arrays(self):
+        return [b[:self.t].T for b in self.buffers]
 
 
 def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int | None = None,
@@ -292,21 +353,17 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     pi = check_policy(mdp, pi)
     T = _rollout_horizon(mdp, horizon, tol)
     smp = _sampler(mdp, pi)
-    s = _draw(np.cumsum(mdp.mu) / mdp.mu.sum(), np.array([mdp.n_states]), np.zeros(n, np.intp), rng.random(n))
-    columns = []
-    t = 0
-    while (t < T) if T is not None else not smp.terminal[s].all():
-        if T is None and t >= MAX_EPISODE_STEPS:
+    s = smp.states(rng.random(n))
+    steps = _Steps(n, T)
+    while (steps.t < T) if T is not None else not smp.terminal[s].all():
+        if T is None and steps.t >= MAX_EPISODE_STEPS:
             raise ValueError(f"episodes did not terminate within {MAX_EPISODE_STEPS} steps; give a horizon")
         u = rng.random((2, n))
-        a = smp.actions(t, s, u[0])
+        a = smp.actions(steps.t, s, u[0])
         s_next, r = smp.step(s, a, u[1])
-        columns.append((s, a, r, ~smp.terminal[s]))
-        s, t = s_next, t + 1
-    if not columns:
-        return Trajectories(*(np.zeros((n, 0)),) * 4, mdp.gamma, mdp.horizon)
-    states, actions, rewards, mask = (np.stack(c, axis=1) for c in zip(*columns))
-    return Trajectories(states, actions, rewards, mask, mdp.gamma, mdp.horizon)
+        steps.record(s, a, r, ~smp.terminal[s])
+        s = s_next
+    return Trajectories(*steps.arrays(), mdp.gamma, mdp.horizon)
 
 
 def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> StateActionSamples:
@@ -344,7 +401,7 @@ def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> S
     smp = _sampler(mdp, pi)
     stop = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
     extra = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
-    s = _draw(np.cumsum(mdp.mu) / mdp.mu.sum(), np.array([mdp.n_states]), np.zeros(n, np.intp), rng.random(n))
+    s = smp.states(rng.random(n))
     states, actions, q = np.zeros(n, np.intp), np.zeros(n, np.intp), np.zeros(n)
     for t in range(int((stop + extra).max()) + 1):
         u = rng.random((2, n))
