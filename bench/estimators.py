@@ -149,7 +149,7 @@ def estimator_table(name: str, mdp, policy, theta, ns, reps: int, figures, tol: 
     n_fit = 10
     fitted = fitted_baseline_mean(mdp, policy, theta, n_fit, tol=tol)
     print(f"{'rtg + fitted b, n=' + str(n_fit):20s} {np.linalg.norm(fitted - g):9.2e} (exact bias of the batch "
-          f"estimator; = grad J * (1 - 1/n) when d_t(s) in {{0, 1}})")
+          f"estimator with a per-(t, s) fitted baseline; its mean is grad J (1 - 1/n) where d_t(s) is 0 or 1)")
     _plot_mse(figures, name, ns, curves)
     return curves
 
@@ -199,7 +199,8 @@ def _plot_mse(figures, name, ns, curves) -> None:
         ax.loglog(ns, c, marker="o", label=label)
     ax.set(xlabel="n (trajectories)", ylabel="E|g_hat - grad J|^2 (Monte Carlo)", title=name)
     ax.legend(fontsize=7)
-    fig.savefig(Path(figures) / f"mse_{name.split()[0].lower()}.png", dpi=120, bbox_inches="tight")
+    slug = "_".join(name.split("(")[0].split()).lower().replace("=", "")
+    fig.savefig(Path(figures) / f"mse_{slug}.png", dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

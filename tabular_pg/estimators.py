@@ -139,6 +139,14 @@ def optimal_baseline(mdp: FiniteMDP, policy: Policy, theta, T: int, reward_to_go
 
     with :math:`\\mathbb E[W_t|s_t,a_t] = \\gamma^t Q_t(s_t,a_t)` for reward-to-go, plus the
     expected past return given :math:`s_t` for the total return (lecture 002, baselines).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
+    >>> pol = tpg.TabularSoftmax(1, 2)                 # |psi|^2 is the same for both actions,
+    >>> optimal_baseline(mdp, pol, pol.initial(), 1).tolist()   # so b* = E[Q] = V
+    [[0.5]]
     """
     theta = policy.check_theta(theta)
     ev = step_evaluation(mdp, policy.probs(theta), T)
@@ -339,6 +347,16 @@ def fisher(traj, policy: Policy, theta) -> np.ndarray:
     to truncation), :math:`\\sum_t \\psi_t\\psi_t^\\top` (finite horizon, the convention of
     :func:`tabular_pg.fisher_information`), or for ``gamma = 1`` episodes
     :math:`\\sum_{i,t}\\psi\\psi^\\top / \\sum_i L_i` (ratio estimator of :math:`d = \\tilde d/\\sum\\tilde d`).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> from tabular_pg.sampling import rollout
+    >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
+    >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
+    >>> F = fisher(rollout(mdp, pol.probs(th), 10, np.random.default_rng(0)), pol, th)
+    >>> bool(np.allclose(F, tpg.fisher_information(mdp, pol, th)))   # psi psi^T equal for both actions
+    True
     """
     theta = _check(traj, policy, theta, None, False)
     psi = _score_rows(policy, theta)

@@ -302,6 +302,15 @@ def visitation_moments(mdp: FiniteMDP, policy: Policy, theta, critic: str = "exa
     -----
     Lecture 002 §1.  Mean :math:`\\frac{1}{1-\\gamma}\\sum d(s,a)\\psi Q`; second moment
     :math:`\\frac{1}{(1-\\gamma)^2}\\sum d(s,a)\\,\\mathbb E[(\\hat Q-b)^2|s,a]\\,\\psi\\psi^\\top`.
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> mdp = tpg.FiniteMDP(np.full((2, 2, 2), .5), [[1., 0.], [0., 2.]], [.5, .5], gamma=0.8)
+    >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([.3, -.2, .1, .5])
+    >>> m, C = visitation_moments(mdp, pol, th, critic="monte_carlo", advantage=True)
+    >>> bool(np.allclose(m, tpg.policy_gradient(mdp, pol, th)))
+    True
     """
     if critic not in ("exact", "monte_carlo"):
         raise ValueError(f"critic must be one of ('exact', 'monte_carlo'); got {critic!r}")
@@ -333,6 +342,14 @@ def fitted_baseline_mean(mdp: FiniteMDP, policy: Policy, theta, n: int, tol: flo
               \\sum_a \\nabla\\pi_t(a|s) Q_t(s,a),
 
     for both total return and reward-to-go (past rewards are independent of :math:`a_t`).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> mdp = tpg.FiniteMDP(np.full((2, 2, 2), .5), [[1., 0.], [0., 2.]], [1., 0.], 0.9, horizon=2)
+    >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([.3, -.2, .1, .5])
+    >>> bool(np.allclose(fitted_baseline_mean(mdp, pol, th, 1), 0))    # n = 1: the baseline is the return
+    True
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be an int >= 1; got {n!r}")
@@ -357,6 +374,16 @@ def truncation_bias_bound(mdp: FiniteMDP, policy: Policy, theta, T: int) -> floa
     .. math:: \\|\\nabla J - \\nabla J_T\\| \\le \\gamma^T \\bar\\psi\\, r_{\\max}
               \\frac{T + 1/(1-\\gamma)}{1-\\gamma}, \\quad
               \\bar\\psi = \\max_s \\mathbb E_{a\\sim\\pi}\\|\\psi(s,a)\\|.
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> mdp = tpg.FiniteMDP(np.full((2, 2, 2), .5), [[1., 0.], [0., 2.]], [.5, .5], gamma=0.5)
+    >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([.3, -.2, .1, .5])
+    >>> m, _ = estimator_moments(mdp, pol, th, "qvalue", tol=1e-3)
+    >>> T = moment_horizon(mdp, 1e-3)
+    >>> bool(np.linalg.norm(m - tpg.policy_gradient(mdp, pol, th)) <= truncation_bias_bound(mdp, pol, th, T))
+    True
     """
     if mdp.horizon is not None or not mdp.gamma < 1:
         raise ValueError("truncation_bias_bound is for infinite horizons with gamma < 1")

@@ -67,6 +67,17 @@ def brute_force_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = 
     """Exact mean ``(d,)`` and covariance ``(d, d)`` of a trajectory estimator by enumeration.
 
     ``T`` defaults to the MDP's horizon (needed for infinite horizons: the truncation).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> from tabular_pg.moments import estimator_moments
+    >>> mdp = tpg.FiniteMDP(np.full((2, 2, 2), .5), [[1., 0.], [0., 2.]], [1., 0.], 0.9, horizon=3)
+    >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([.3, -.2, .1, .5])
+    >>> m, C = brute_force_moments(mdp, pol, th, "reinforce", reward_to_go=True)
+    >>> m2, C2 = estimator_moments(mdp, pol, th, "reinforce", reward_to_go=True)
+    >>> bool(np.allclose(m, m2, rtol=1e-12) and np.allclose(C, C2, rtol=1e-12))
+    True
     """
     T = mdp.horizon if T is None else T
     if T is None:

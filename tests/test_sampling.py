@@ -23,6 +23,14 @@ def chain(H: int) -> tpg.FiniteMDP:
     return tpg.FiniteMDP(P, R, np.eye(S)[0], gamma=1.0, horizon=H)
 
 
+def test_chain_matches_the_zoo():
+    from mdps import chain as zoo_chain
+    for H in (1, 3, 6):
+        mine, zoo = chain(H), zoo_chain(H)
+        assert np.array_equal(np.asarray(sp.csr_matrix(zoo.P_sa).todense()), mine.P_sa)
+        assert np.array_equal(zoo.R, mine.R) and np.array_equal(zoo.mu, mine.mu) and zoo.horizon == H
+
+
 def within(p_hat, p, n, k=5.0):
     """Binomial frequencies within k standard errors (plus rounding slack)."""
     return np.all(np.abs(p_hat - p) <= k * np.sqrt(p * (1 - p) / n) + 1e-12)
@@ -53,6 +61,8 @@ def test_same_seed_same_trajectories_dense_and_sparse(rng):
     assert not rollout(mdp, pi, 50, np.random.default_rng(8), tol=1e-3).states.tolist() == a.states.tolist()
     with pytest.raises(ValueError):
         a.states[0, 0] = 1
+    x, y = (sample_visitation(sparse, pi, 300, np.random.default_rng(3)) for _ in range(2))
+    assert all(np.array_equal(getattr(x, k), getattr(y, k)) for k in ("states", "actions", "q_returns"))
 
 
 def test_state_action_frequencies_match_occupancy(rng):
