@@ -336,8 +336,8 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
     return g if per_trajectory else g.mean(axis=0)
 
 
-def fisher(traj, policy: Policy, theta) -> np.ndarray:
-    """Sampled Fisher matrix :math:`\\hat F`, shape ``(d, d)``.
+def fisher(traj, policy: Policy, theta, mdp: FiniteMDP | None = None, per_trajectory: bool = False) -> np.ndarray:
+    """Sampled Fisher matrix :math:`\\hat F`, shape ``(d, d)`` (or ``(n, d, d)`` per trajectory / sample).
 
     Notes
     -----
@@ -347,6 +347,8 @@ def fisher(traj, policy: Policy, theta) -> np.ndarray:
     to truncation), :math:`\\sum_t \\psi_t\\psi_t^\\top` (finite horizon, the convention of
     :func:`tabular_pg.fisher_information`), or for ``gamma = 1`` episodes
     :math:`\\sum_{i,t}\\psi\\psi^\\top / \\sum_i L_i` (ratio estimator of :math:`d = \\tilde d/\\sum\\tilde d`).
+    Episodes stop at terminal states, so their (irrelevant) blocks are not sampled: with
+    terminal states the mean differs from :func:`tabular_pg.fisher_information` there only.
 
     Examples
     --------
@@ -358,19 +360,28 @@ def fisher(traj, policy: Policy, theta) -> np.ndarray:
     >>> bool(np.allclose(F, tpg.fisher_information(mdp, pol, th)))   # psi psi^T equal for both actions
     True
     """
-    theta = _check(traj, policy, theta, None, False)
+    theta = _check(traj, policy, theta, mdp, False)
     psi = _score_rows(policy, theta)
     if isinstance(traj, StateActionSamples):
-        counts = np.bincount(traj.states * policy.n_actions + traj.actions, minlength=psi.shape[0]) / traj.n
+        rows = traj.states * policy.n_actions + traj.actions
+        if per_trajectory:
+            return psi[rows][:, :, None] * psi[rows][:, None, :]
+        counts = np.bincount(rows, minlength=psi.shape[0]) / traj.n
+        return (psi * counts[:, None]).T @ psi
+    if traj.horizon is not None:
+        w = np.ones(traj.T)
+    elif traj.gamma < 1:
+        w = (1 - traj.gamma) * traj.discounts
     else:
-        if traj.horizon is not None:
-            w = np.ones(traj.T)
-        elif traj.gamma < 1:
-            w = (1 - traj.gamma) * traj.discounts
-        else:
-            w = np.full(traj.T, traj.n / max(traj.mask.sum(), 1))
-        weights = np.where(traj.mask, w[None, :], 0.0)
-        counts = np.bincount(_index(traj, policy).ravel(), weights=weights.ravel(), minlength=psi.shape[0]) / traj.n
+        w = np.full(traj.T, traj.n / max(traj.mask.sum(), 1))
+    weights = np.where(traj.mask, w[None, :], 0.0)
+    idx = _index(traj, policy)
+    if per_trajectory:
+        K = psi.shape[0]
+        counts = np.bincount((np.arange(traj.n)[:, None] * K + idx).ravel(), weights=weights.ravel(),
+                             minlength=traj.n * K).reshape(traj.n, K)
+        return np.einsum("nk,ki,kj->nij", counts, psi, psi)
+    counts = np.bincount(idx.ravel(), weights=weights.ravel(), minlength=psi.shape[0]) / traj.n
     return (psi * counts[:, None]).T @ psi
 
 
@@ -385,7 +396,7 @@ def natural_gradient(g: np.ndarray, F: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(np.asarray(F, float), np.asarray(g, float), rcond=None)[0]
 
 
-ESTIMATORS = {"reinforce": reinforce, "qvalue": qvalue, "gae": gae, "visitation": visitation}
+ESTIMATORS = {"reinforce": reinforce, "qvalue": qvalue, "gae": gae, "visitation": visitation, "fisher": fisher}
 
 
 def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **options) -> np.ndarray:
@@ -397,7 +408,7 @@ def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **option
     ...     estimate(None, None, None, estimator="nope")
     ... except ValueError as e:
     ...     print(e)
-    estimator must be one of ['gae', 'qvalue', 'reinforce', 'visitation']; got 'nope'
+    estimator must be one of ['fisher', 'gae', 'qvalue', 'reinforce', 'visitation']; got 'nope'
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}")

@@ -32,8 +32,8 @@ from .mdp import FiniteMDP
 from .policies import Policy
 from .sampling import TRUNCATION_TOL, _rewards_on_support, reward_bound, truncation_horizon
 
-__all__ = ["estimator_moments", "truncation_bias_bound", "fitted_baseline_mean", "LinearSpec",
-           "linear_moments", "moment_horizon"]
+__all__ = ["estimator_moments", "truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
+           "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon"]
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,12 @@ def _signal_matrices(P: sp.csr_matrix, rows, cols, r_support, spec: LinearSpec, 
             sp.csr_matrix((P.data * rho ** 2, P.indices, P.indptr), shape=shape))
 
 
-def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Exact mean ``(d,)`` and covariance ``(d, d)`` of :math:`Y_0` for the recursion ``spec``.
+def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
+                   features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact mean ``(p,)`` and covariance ``(p, p)`` of :math:`Y_0` for the recursion ``spec``.
+
+    ``features (T, S, A, p)`` take the place of the score :math:`\\psi` (default: the
+    policy's score, ``p = d``), e.g. :math:`\\mathrm{vec}(\\psi\\psi^\\top)` for the Fisher matrix.
 
     Examples
     --------
@@ -136,9 +140,10 @@ def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec) -> t
     rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
     r_support = _rewards_on_support(mdp, P, rows)
     pis = np.broadcast_to(policy.probs(theta), (T, S, A))
-    psis = np.broadcast_to(policy.score(theta), (T, S, A, policy.n_params))
+    psi = policy.score(theta) if features is None else features
+    psis = np.broadcast_to(psi, (T, S, A, psi.shape[-1]))
     stopped = mdp.terminal_states()
-    m = _Moments.zeros(S, policy.n_params)
+    m = _Moments.zeros(S, psi.shape[-1])
     for t in range(T - 1, -1, -1):
         Pk = _signal_matrices(P, rows, P.indices, r_support, spec, t)
         m_sa = _backward_step(m, Pk, psis[t].reshape(S * A, -1), spec.u[t].reshape(-1),
@@ -240,12 +245,13 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     mdp : FiniteMDP
     policy : Policy
     theta : array_like (d,)
-    estimator : one of ``"reinforce"``, ``"qvalue"``, ``"gae"``, ``"visitation"``
+    estimator : one of ``"reinforce"``, ``"qvalue"``, ``"gae"``, ``"visitation"``, ``"fisher"``
     tol : float
         Infinite horizon: truncation of :func:`tabular_pg.sampling.rollout` (same ``T``).
     **options
         As for the estimator in :mod:`tabular_pg.estimators` (``reward_to_go``,
-        ``baseline``, ``critic``, ``advantage``, ``lam``, ``values``).
+        ``baseline``, ``critic``, ``advantage``, ``lam``, ``values``; ``samples`` for
+        ``"fisher"``, whose mean is ``(d, d)`` and covariance that of the row-major vec).
 
     Returns
     -------
@@ -274,6 +280,8 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     theta = policy.check_theta(theta)
     if estimator == "visitation":
         return visitation_moments(mdp, policy, theta, **options)
+    if estimator == "fisher":
+        return fisher_moments(mdp, policy, theta, tol=tol, **options)
     T = moment_horizon(mdp, tol)
     spec = _SPECS[estimator](mdp, policy, theta, T, **options)
     return linear_moments(mdp, policy, theta, spec)
@@ -327,6 +335,49 @@ def visitation_moments(mdp: FiniteMDP, policy: Policy, theta, critic: str = "exa
     second = scale ** 2 * np.einsum("sa,sai,saj->ij", ev.d_sa * sq, psi, psi)
     cov = second - np.outer(mean, mean)
     return mean, (cov + cov.T) / 2
+
+
+def fisher_moments(mdp: FiniteMDP, policy: Policy, theta, samples: str = "trajectories",
+                   tol: float = TRUNCATION_TOL) -> tuple[np.ndarray, np.ndarray]:
+    """Exact mean ``(d, d)`` and covariance ``(d*d, d*d)`` (of the row-major vec) of one sampled Fisher term.
+
+    Notes
+    -----
+    Lecture 002 §3.  ``samples="visitation"``: :math:`\\psi\\psi^\\top` at :math:`(s,a)\\sim d`
+    (closed form).  ``"trajectories"``: the additive functional :math:`\\sum_t w_t\\,\\psi_t\\psi_t^\\top`
+    with :math:`w_t = 1` (finite horizon) or :math:`(1-\\gamma)\\gamma^t` (truncated infinite
+    horizon), by the recursion of the module docstring with
+    :math:`\\mathrm{vec}(w_t\\psi\\psi^\\top)` in place of the score.  Its mean is
+    :func:`tabular_pg.fisher_information` (of the truncation).  Cost grows as :math:`d^4`.
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> mdp = tpg.FiniteMDP(np.full((2, 2, 2), .5), [[1., 0.], [0., 2.]], [1., 0.], 0.9, horizon=3)
+    >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([.3, -.2, .1, .5])
+    >>> F, C = fisher_moments(mdp, pol, th)
+    >>> bool(np.allclose(F, tpg.fisher_information(mdp, pol, th)))
+    True
+    """
+    if samples not in ("trajectories", "visitation"):
+        raise ValueError(f"samples must be one of ('trajectories', 'visitation'); got {samples!r}")
+    theta = policy.check_theta(theta)
+    psi = policy.score(theta)
+    d = psi.shape[-1]
+    outer = (psi[..., :, None] * psi[..., None, :]).reshape(*psi.shape[:-1], d * d)
+    if samples == "visitation":
+        if mdp.horizon is not None or not mdp.gamma < 1:
+            raise ValueError("samples='visitation' needs an infinite horizon with gamma < 1")
+        d_sa = evaluate(mdp, policy.probs(theta)).d_sa
+        mean = np.einsum("sa,sai->i", d_sa, outer)
+        cov = np.einsum("sa,sai,saj->ij", d_sa, outer, outer) - np.outer(mean, mean)
+        return mean.reshape(d, d), (cov + cov.T) / 2
+    T = moment_horizon(mdp, tol)
+    w = np.ones(T) if mdp.horizon is not None else (1 - mdp.gamma) * mdp.gamma ** np.arange(T)
+    features = w[:, None, None, None] * np.broadcast_to(outer, (T, *outer.shape[-3:]))
+    spec = _spec(T, mdp.n_states, mdp.n_actions, u=np.ones((T, mdp.n_states, mdp.n_actions)))
+    mean, cov = linear_moments(mdp, policy, theta, spec, features)
+    return mean.reshape(d, d), cov
 
 
 def fitted_baseline_mean(mdp: FiniteMDP, policy: Policy, theta, n: int, tol: float = TRUNCATION_TOL) -> np.ndarray:

@@ -85,6 +85,7 @@ def brute_force_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = 
     theta = policy.check_theta(theta)
     traj, p = enumerate_trajectories(mdp, policy.probs(theta), T)
     g = estimate(traj, policy, theta, estimator, mdp=mdp, per_trajectory=True, **options)
+    g = g.reshape(g.shape[0], -1)                                # the Fisher estimator is matrix-valued
     mean = p @ g
     centred = g - mean
     return mean, (centred * p[:, None]).T @ centred

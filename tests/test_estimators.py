@@ -132,9 +132,18 @@ def test_sampled_fisher_and_natural_gradient(rng):
     assert np.abs(E.fisher(traj, pol, th) - tpg.fisher_information(finite, pol, th)).max() < 0.05
 
 
+@pytest.mark.parametrize("setup", ["finite_setup", "infinite_setup"])
+def test_sampled_fisher_within_5_standard_errors(request, setup):
+    mdp, pol, th, traj = request.getfixturevalue(setup)
+    F, C = estimator_moments(mdp, pol, th, "fisher", tol=1e-4)
+    per = E.fisher(traj, pol, th, per_trajectory=True)
+    assert np.allclose(per.mean(axis=0), E.fisher(traj, pol, th), atol=1e-12)
+    assert_within_5_se(per.reshape(traj.n, -1), F.ravel(), C)
+
+
 def test_bad_names_and_missing_mdp(finite_setup):
     mdp, pol, th, traj = finite_setup
-    with pytest.raises(ValueError, match=r"estimator must be one of \['gae', 'qvalue', 'reinforce', 'visitation'\]"):
+    with pytest.raises(ValueError, match=r"estimator must be one of \['fisher', 'gae', 'qvalue', 'reinforce', 'visitation'\]"):
         E.estimate(traj, pol, th, "reinforse")
     with pytest.raises(ValueError, match="baseline must be None, a number, or one of"):
         E.reinforce(traj, pol, th, baseline="avg")

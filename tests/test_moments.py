@@ -62,6 +62,37 @@ def test_dp_equals_enumeration_and_unbiased_mean_equals_gradient(estimator, opti
             assert unbiased == ((estimator, options) in UNBIASED)
 
 
+def fisher_at_acting_states(mdp, pol, th):
+    """sum_h E_{d_h}[psi psi^T] over the states where episodes act (terminal states excluded:
+    rollouts stop there, and those states affect neither J nor its gradient)."""
+    w = tpg.evaluate(mdp, pol.probs(th)).d_sa.copy()
+    w[..., mdp.terminal_states(), :] = 0.0
+    return pol.fisher(th, w if pol.horizon is not None else w.sum(axis=0))
+
+
+def test_fisher_moments_equal_enumeration_and_fisher_information():
+    rng = np.random.default_rng(22)
+    for mdp in tiny_mdps(rng):
+        for pol in policies(rng):
+            th = rng.normal(size=pol.n_params)
+            F, C = estimator_moments(mdp, pol, th, "fisher")
+            m_bf, c_bf = brute_force_moments(mdp, pol, th, "fisher")
+            assert np.allclose(F.ravel(), m_bf, rtol=1e-10, atol=1e-12)
+            assert np.allclose(C, c_bf, rtol=1e-10, atol=1e-10 * np.abs(c_bf).max())
+            assert np.allclose(F, fisher_at_acting_states(mdp, pol, th), rtol=1e-10, atol=1e-12)
+            if mdp.terminal_states().size == 0:
+                assert np.allclose(F, tpg.fisher_information(mdp, pol, th), rtol=1e-10, atol=1e-12)
+    mdp = random_mdp(rng, S=3, A=2, gamma=0.6)
+    pol = tpg.TabularSoftmax(3, 2)
+    th = rng.normal(size=6)
+    F_exact = tpg.fisher_information(mdp, pol, th)
+    F_d, _ = estimator_moments(mdp, pol, th, "fisher", samples="visitation")
+    F_t, _ = estimator_moments(mdp, pol, th, "fisher", tol=1e-13)
+    assert np.allclose(F_d, F_exact, rtol=1e-10, atol=1e-13) and np.allclose(F_t, F_exact, rtol=1e-10, atol=1e-13)
+    with pytest.raises(ValueError, match="samples must be one of"):
+        estimator_moments(mdp, pol, th, "fisher", samples="both")
+
+
 def test_infinite_horizon_truncation_and_its_bound(rng):
     mdp = random_mdp(rng, S=4, A=3, gamma=0.5, sparse=True)
     pol = tpg.TabularSoftmax(4, 3)
