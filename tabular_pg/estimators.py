@@ -51,6 +51,9 @@ def _check(traj, policy: Policy, theta, mdp: FiniteMDP | None, need_mdp: bool) -
                          f"{(policy.n_states, policy.n_actions)}")
     if mdp is not None and mdp.gamma != traj.gamma:
         raise ValueError(f"traj was sampled with gamma={traj.gamma}, mdp has gamma={mdp.gamma}")
+    if policy.horizon is not None and not (isinstance(traj, Trajectories) and traj.T == policy.horizon):
+        raise ValueError(f"a per-step policy (horizon {policy.horizon}) needs trajectories of exactly that "
+                         f"many steps; got {type(traj).__name__} with T={getattr(traj, 'T', None)}")
     return policy.check_theta(theta)
 
 
@@ -86,12 +89,23 @@ def weighted_scores(traj: Trajectories, policy: Policy, theta, W: np.ndarray, pe
     Weights are accumulated per (step,) state-action row, so no ``(n, T, d)`` array is built.
     """
     psi = _score_rows(policy, theta)
-    K = psi.shape[0]
     idx, w = _index(traj, policy), np.where(traj.mask, W, 0.0)
     if per_trajectory:
-        rows = (np.arange(traj.n)[:, None] * K + idx).ravel()
-        return np.bincount(rows, weights=w.ravel(), minlength=traj.n * K).reshape(traj.n, K) @ psi
-    return np.bincount(idx.ravel(), weights=w.ravel(), minlength=K) @ psi / traj.n
+        return np.concatenate([c @ psi for c in _row_weights(idx, w, psi.shape[0])])
+    return np.bincount(idx.ravel(), weights=w.ravel(), minlength=psi.shape[0]) @ psi / traj.n
+
+
+#: Per-trajectory weight tables are built this many entries (trajectories x rows) at a time.
+CHUNK_ENTRIES = 1 << 22
+
+
+def _row_weights(idx: np.ndarray, w: np.ndarray, K: int):
+    """Per-trajectory sums of ``w`` per row ``idx``, as ``(chunk, K)`` blocks of trajectories."""
+    step = max(1, CHUNK_ENTRIES // K)
+    for start in range(0, idx.shape[0], step):
+        i, x = idx[start:start + step], w[start:start + step]
+        rows = (np.arange(i.shape[0])[:, None] * K + i).ravel()
+        yield np.bincount(rows, weights=x.ravel(), minlength=i.shape[0] * K).reshape(i.shape[0], K)
 
 
 def _lookup(traj: Trajectories, V: np.ndarray) -> np.ndarray:
@@ -377,10 +391,8 @@ def fisher(traj, policy: Policy, theta, mdp: FiniteMDP | None = None, per_trajec
     weights = np.where(traj.mask, w[None, :], 0.0)
     idx = _index(traj, policy)
     if per_trajectory:
-        K = psi.shape[0]
-        counts = np.bincount((np.arange(traj.n)[:, None] * K + idx).ravel(), weights=weights.ravel(),
-                             minlength=traj.n * K).reshape(traj.n, K)
-        return np.einsum("nk,ki,kj->nij", counts, psi, psi)
+        return np.concatenate([np.einsum("nk,ki,kj->nij", c, psi, psi)
+                               for c in _row_weights(idx, weights, psi.shape[0])])
     counts = np.bincount(idx.ravel(), weights=weights.ravel(), minlength=psi.shape[0]) / traj.n
     return (psi * counts[:, None]).T @ psi
 

@@ -150,6 +150,9 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}")
     theta = policy.check_theta(theta)
+    if policy.horizon is not None and policy.horizon != mdp.horizon:
+        raise ValueError(f"a per-step policy (horizon {policy.horizon}) needs an MDP with that horizon; "
+                         f"got horizon={mdp.horizon}")
     if estimator == "visitation":
         return visitation_moments(mdp, policy, theta, **options)
     if estimator == "fisher":

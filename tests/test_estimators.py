@@ -168,3 +168,14 @@ def test_per_step_policy_estimates(rng):
         assert np.allclose(mean, tpg.policy_gradient(mdp, pol, th), rtol=1e-10, atol=1e-13)
         assert_within_5_se(E.estimate(traj, pol, th, est, mdp=mdp, per_trajectory=True, **opts), mean, cov)
     assert random_policy(rng, 3, 2, H).shape == (H, 3, 2)
+
+
+def test_chunked_per_trajectory_estimates_agree(finite_setup, monkeypatch):
+    mdp, pol, th, traj = finite_setup
+    whole = E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True), E.fisher(traj, pol, th, per_trajectory=True)
+    monkeypatch.setattr(E, "CHUNK_ENTRIES", 50)                  # a few trajectories per block
+    chunked = E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True), E.fisher(traj, pol, th, per_trajectory=True)
+    for a, b in zip(whole, chunked):
+        assert a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="per-step policy"):
+        E.reinforce(traj, tpg.TabularSoftmax(4, 2, horizon=3), np.zeros(24))
