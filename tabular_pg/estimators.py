@@ -60,14 +60,22 @@ def _check(traj, policy: Policy, theta, mdp: FiniteMDP | None, need_mdp: bool) -
 def step_evaluation(mdp: FiniteMDP, pi: np.ndarray, T: int) -> Evaluation:
     """Exact per-step evaluation (``V (T, S)``, ``Q (T, S, A)``, ``d (T, S)``) on ``T`` steps.
 
-    The MDP's own recursion for a finite horizon; otherwise that of its truncation at
-    ``T`` steps (the objective a length-``T`` rollout estimates).
+    The MDP's own recursion for a finite horizon; for ``gamma < 1`` that of its truncation
+    at ``T`` steps (the objective a length-``T`` rollout estimates); for ``gamma = 1``
+    episodic tasks (rollouts run to termination, ``T`` is only the longest episode) the
+    stationary ``V, Q, A`` repeated at every step, with the per-step occupancies ``d_t``.
     """
     if mdp.horizon is not None:
         return evaluate(mdp, pi)
     R = mdp.R if mdp.R_full is None else mdp.R_full
     P = mdp.P.copy() if mdp.is_sparse else mdp.P          # FiniteMDP.with_ fails on read-only CSR
-    return evaluate(FiniteMDP(P, R, mdp.mu, mdp.gamma, horizon=int(T)), pi)
+    steps = evaluate(FiniteMDP(P, R, mdp.mu, mdp.gamma, horizon=int(T)), pi)
+    if mdp.gamma < 1:
+        return steps
+    ev = evaluate(mdp, pi)
+    V, Q = (np.broadcast_to(x, (int(T), *x.shape)) for x in (ev.V, ev.Q))
+    return Evaluation(V=V, Q=Q, A=Q - V[..., None], d=steps.d, d_sa=steps.d_sa, visits=steps.visits,
+                      J=ev.J, residual=ev.residual, solver=ev.solver, pi=steps.pi)
 
 
 def _score_rows(policy: Policy, theta: np.ndarray) -> np.ndarray:

@@ -179,3 +179,20 @@ def test_chunked_per_trajectory_estimates_agree(finite_setup, monkeypatch):
         assert a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="per-step policy"):
         E.reinforce(traj, tpg.TabularSoftmax(4, 2, horizon=3), np.zeros(24))
+
+
+def test_episodic_estimators_are_unbiased(rng):
+    """gamma = 1, no horizon: episodes run to termination and the exact critic is the
+    stationary Q.  No moment recursion exists for unbounded episodes, so here the standard
+    error is the empirical one (per coordinate, 5 SE)."""
+    from conftest import episodic_mdp
+    mdp = episodic_mdp(rng, S=4, A=2)
+    pol = tpg.TabularSoftmax(4, 2)
+    th = rng.normal(size=8)
+    g = tpg.policy_gradient(mdp, pol, th)
+    traj = rollout(mdp, pol.probs(th), 20000, np.random.default_rng(13))
+    for est, opts in [("qvalue", {}), ("qvalue", {"advantage": True}), ("gae", {"lam": 0.5}),
+                      ("reinforce", {"reward_to_go": True, "baseline": "optimal"})]:
+        x = E.estimate(traj, pol, th, est, mdp=mdp, per_trajectory=True, **opts)
+        se = x.std(axis=0) / np.sqrt(traj.n)
+        assert np.all(np.abs(x.mean(axis=0) - g) <= 5 * se + 1e-12), (est, opts)
