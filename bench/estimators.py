@@ -146,12 +146,30 @@ def estimator_table(name: str, mdp, policy, theta, ns, reps: int, figures, tol: 
         print(f"{label:20s} {np.linalg.norm(bias):9.2e} {tr:10.3e} {_n_for_cosine(g, bias, tr):>10s} | "
               + " | ".join(cells))
         curves[label] = curve
-    n_fit = 10
-    fitted = fitted_baseline_mean(mdp, policy, theta, n_fit, tol=tol)
-    print(f"{'rtg + fitted b, n=' + str(n_fit):20s} {np.linalg.norm(fitted - g):9.2e} (exact bias of the batch "
-          f"estimator with a per-(t, s) fitted baseline; its mean is grad J (1 - 1/n) where d_t(s) is 0 or 1)")
+    fitted_rows(mdp, policy, theta, g, big, reps, tol)
     _plot_mse(figures, name, ns, curves)
     return curves
+
+
+def _batches(traj, n: int, reps: int):
+    """``reps`` consecutive batches of ``n`` trajectories of ``traj``."""
+    for i in range(reps):
+        sl = slice(i * n, (i + 1) * n)
+        yield E.Trajectories(traj.states[sl], traj.actions[sl], traj.rewards[sl], traj.mask[sl],
+                             traj.gamma, traj.horizon)
+
+
+def fitted_rows(mdp, policy, theta, g, big, reps: int, tol: float, n: int = 10) -> None:
+    """Estimators that fit V or b on the batch itself: exact bias where known, Monte Carlo bias."""
+    exact = fitted_baseline_mean(mdp, policy, theta, n, tol=tol) - g
+    for label, f, known in [
+            ("rtg + fitted b", lambda t: E.reinforce(t, policy, theta, reward_to_go=True, baseline="fitted"), exact),
+            ("GAE(0.9) fitted V", lambda t: E.gae(t, policy, theta, 0.9, values="fitted"), None)]:
+        est = np.array([f(t) for t in _batches(big, n, reps)]) - g
+        mc, se = est.mean(axis=0), est.std(axis=0) / np.sqrt(reps)
+        exact_txt = f"exact |bias| {np.linalg.norm(known):.3e}, " if known is not None else "exact bias: not derived, "
+        print(f"{label + ', n=' + str(n):20s} {exact_txt}Monte Carlo |bias| {np.linalg.norm(mc):.3e} "
+              f"(+- {np.linalg.norm(se):.1e}; {reps} batches; fitted on the same samples)")
 
 
 def _n_for_cosine(g, bias, tr, target: float = 0.9) -> str:
@@ -162,6 +180,43 @@ def _n_for_cosine(g, bias, tr, target: float = 0.9) -> str:
         return "never"
     need = ((g @ m) / (np.linalg.norm(g) * target)) ** 2 - m @ m
     return f"{int(np.ceil(tr / need)):d}"
+
+
+def cosine_check(mdp, policy, theta, budget: int = 200_000, reps: int = 100, tol: float = 1e-4) -> None:
+    """Monte Carlo median cosine at the predicted n(cos .9), where n * reps fits the budget."""
+    g = tpg.policy_gradient(mdp, policy, theta)
+    print(f"\n{'estimator':20s} {'n(cos .9)':>10s} {'MC median cos at n':>20s}")
+    for label, est, opts in ESTIMATORS:
+        mean, cov = estimator_moments(mdp, policy, theta, est, tol=tol, **opts)
+        n = _n_for_cosine(g, mean - g, np.trace(cov))
+        if n == "never" or int(n) * reps > budget:
+            print(f"{label:20s} {n:>10s} {'(over budget)':>20s}")
+            continue
+        traj = rollout(mdp, policy.probs(theta), int(n) * reps, np.random.default_rng(SEED + 2), tol=tol)
+        batch = E.estimate(traj, policy, theta, est, mdp=mdp, per_trajectory=True, **opts)
+        cos = np.median(_cos(batch.reshape(reps, int(n), -1).mean(axis=1), g))
+        print(f"{label:20s} {n:>10s} {cos:20.3f}")
+
+
+def natural_gradient_table(mdp, policy, theta, ns, reps: int) -> None:
+    """Sampled NPG direction F_hat^+ g_hat from (s, a) ~ d samples vs the exact F^+ grad J."""
+    w = tpg.natural_gradient(mdp, policy, theta)
+    print(f"\n## Sampled natural gradient (s,a)~d, exact critic A: cosine with exact F^+ grad J (|w| = "
+          f"{np.linalg.norm(w):.3e})\n")
+    from tabular_pg.sampling import sample_visitation
+    x = sample_visitation(mdp, policy.probs(theta), max(ns) * reps, np.random.default_rng(SEED + 3))
+    F_per = E.fisher(x, policy, theta, per_trajectory=True)
+    g = tpg.policy_gradient(mdp, policy, theta)
+    print("  (exact A with a tabular softmax: F_hat^+ g_hat is the least-squares fit of A/(1-gamma) by psi.w,\n"
+          "   compatible function approximation, exact as soon as the batch has seen every (s, a))")
+    for critic in ("exact", "monte_carlo"):
+        g_per = E.visitation(x, policy, theta, mdp, critic=critic, advantage=True, per_trajectory=True)
+        for n in ns:
+            blocks = [slice(i * n, (i + 1) * n) for i in range(reps)]
+            cos = [_cos(E.natural_gradient(g_per[b].mean(0), F_per[b].mean(0))[None], w)[0] for b in blocks]
+            cos_g = [_cos(g_per[b].mean(0)[None], g)[0] for b in blocks]
+            print(f"  critic={critic:11s} n={n:6d}  median cos(NPG_hat, NPG) = {np.median(cos):.3f}   "
+                  f"median cos(g_hat, grad J) = {np.median(cos_g):.3f}")
 
 
 def variance_vs_horizon(Hs, figures) -> None:
@@ -246,6 +301,8 @@ def main(argv=None) -> None:
     th = np.random.default_rng(SEED).normal(size=pol.n_params)
     estimator_table("garnet S=8 A=3 b=3 gamma=0.9 (truncated at tol 1e-4)", g_mdp, pol, th, ns,
                     reps // 2, figures, tol=1e-4)
+    cosine_check(g_mdp, pol, th)
+    natural_gradient_table(g_mdp, pol, th, ns, reps // 2)
     variance_vs_horizon([4, 8, 16, 32] if args.quick else [4, 8, 16, 32, 64], figures)
 
 
