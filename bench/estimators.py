@@ -201,7 +201,7 @@ def cosine_check(mdp, policy, theta, budget: int = 200_000, reps: int = 100, tol
 def natural_gradient_table(mdp, policy, theta, ns, reps: int) -> None:
     """Sampled NPG direction F_hat^+ g_hat from (s, a) ~ d samples vs the exact F^+ grad J."""
     w = tpg.natural_gradient(mdp, policy, theta)
-    print(f"\n## Sampled natural gradient (s,a)~d, exact critic A: cosine with exact F^+ grad J (|w| = "
+    print(f"\n## Sampled natural gradient from (s,a)~d samples, advantage critic: cosine with exact F^+ grad J (|w| = "
           f"{np.linalg.norm(w):.3e})\n")
     from tabular_pg.sampling import sample_visitation
     x = sample_visitation(mdp, policy.probs(theta), max(ns) * reps, np.random.default_rng(SEED + 3))
