@@ -1,9 +1,11 @@
 """Vectorised rollouts: a batch of trajectories advanced together, one numpy step per time step.
 
 All ``n`` trajectories move in lock-step.  Actions are drawn by inverse-CDF sampling from
-the cumulative rows of ``pi``; successors by ``searchsorted`` on the cumulative data of
-the CSR rows of ``P`` (no dense row is ever built), so dense and sparse MDPs share one
-code path.  Episodes stop at the zero-reward absorbing (terminal) states of the MDP;
+the cumulative rows of ``pi``; successors from the cumulative data of the CSR rows of
+``P`` (no dense row is ever built), so dense and sparse MDPs share one code path.  Rows
+with at most :data:`NARROW_ROWS` entries are sampled by comparing ``u`` with a padded
+table of their cumulative weights (a loop over columns, vectorised over trajectories);
+wider rows by ``searchsorted`` on the concatenated cumulative data.  Episodes stop at the zero-reward absorbing (terminal) states of the MDP;
 later steps are masked.  Randomness comes only from the ``rng`` argument.
 
 Horizons: the MDP's own ``horizon`` when it has one; otherwise a truncation ``T`` at which
@@ -338,7 +340,7 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     -----
     Samples :math:`\\tau \\sim \\pi_\\theta(\\tau) = p_0(s_0)\\prod_t \\pi(a_t|s_t) p(s_{t+1}|s_t,a_t)`
     (lecture 000 eq. 2).  One step costs two uniform draws per trajectory and two
-    ``searchsorted`` calls.
+    vectorised inverse-CDF look-ups (see the module docstring).
 
     Examples
     --------
