@@ -14,9 +14,9 @@ __all__ = ["policy_gradient", "fisher_information", "natural_gradient", "trust_r
            "kl_divergence", "performance_difference", "state_weights"]
 
 
-def _fit_to_policy(X: np.ndarray, policy: Policy) -> np.ndarray:
-    """Sum a per-step array ``(H, S, ...)`` over steps when the policy is stationary."""
-    if policy.horizon is None and X.ndim == len(policy.probs_shape) + 1:
+def _fit_to_policy(X: np.ndarray, ev: Evaluation, policy: Policy) -> np.ndarray:
+    """Sum a per-step array ``(H, S, ...)`` of ``ev`` over steps when the policy is stationary."""
+    if policy.horizon is None and ev.d.ndim == 2:
         return X.sum(axis=0)
     return X
 
@@ -58,13 +58,13 @@ def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluatio
     True
     """
     theta, ev = _check(mdp, policy, theta) if evaluation is None else (policy.check_theta(theta), evaluation)
-    W = _fit_to_policy(ev.visits[..., None] * ev.A, policy)
+    W = _fit_to_policy(ev.visits[..., None] * ev.A, ev, policy)
     return policy.vjp(theta, W)
 
 
 def state_weights(ev: Evaluation, policy: Policy) -> np.ndarray:
     """The state distribution of the Fisher matrix: ``d (S,)`` (or ``Σ_h d_h``, or ``d (H, S)``)."""
-    return _fit_to_policy(ev.d, policy)
+    return _fit_to_policy(ev.d, ev, policy)
 
 
 def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:

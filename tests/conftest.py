@@ -48,3 +48,16 @@ def random_policy(rng, S, A, H=None, temperature=1.0):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261122)
+
+
+# Hypothesis profiles: "ci" (the default, >= 200 examples per property) and "thorough"
+# (>= 1000); choose with HYPOTHESIS_PROFILE=thorough.
+import os  # noqa: E402
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
