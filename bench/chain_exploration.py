@@ -26,6 +26,7 @@ import argparse
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,7 @@ def plot(curves: dict, H: int, figures: Path) -> None:
 
 
 def main(argv=None) -> None:
+    warnings.simplefilter("ignore", tpg.ConvergenceWarning)     # runs that miss the target are the data
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a smaller grid (seconds)")
     ap.add_argument("--figures", type=Path, default=None, help="write a figure to this folder")

@@ -182,6 +182,8 @@ def test_run_measures_J_on_its_own_mdp_and_stops_at_target(rng):
     stop = run(NaturalPolicyGradient(delta=0.05), test, policy, policy.initial(), ExactOracle(train), 50,
                target=hist.J[4])
     assert stop.iterations == hist.first_reaching(hist.J[4])
+    with pytest.warns(tpg.ConvergenceWarning, match="did not reach"):
+        run(NaturalPolicyGradient(delta=0.05), test, policy, policy.initial(), ExactOracle(train), 2, target=1e9)
 
 
 BAD = [

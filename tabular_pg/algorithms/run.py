@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..exact import evaluate
+from ..linsolve import ConvergenceWarning
 from ..mdp import FiniteMDP
 from ..oracles import check_policy_fits, freeze_arrays
 from ..policies import Policy
@@ -151,7 +153,8 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
         Randomness of the algorithm itself (PPO minibatches, CEM); the sampled oracle has
         its own.  Required by algorithms with ``needs_rng``.
     target : float, optional
-        Stop as soon as the exact ``J >= target``.
+        Stop as soon as the exact ``J >= target``; a ``ConvergenceWarning`` says when the
+        budget ran out first.
     progress : bool, optional
         Show a tqdm bar (if installed); default: only when stderr is a terminal.
 
@@ -188,6 +191,9 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
             bar.set_postfix(J=f"{J[-1]:.4g}")
     if bar is not None:
         bar.close()
+    if target is not None and J[-1] < target:
+        warnings.warn(f"{algorithm!r} did not reach J >= {target:.6g} in {iterations} iterations "
+                      f"(J = {J[-1]:.6g})", ConvergenceWarning, stacklevel=2)
     thetas, trajs, steps, times = zip(*rows)
     return History(algorithm=repr(algorithm), J=np.array(J), theta=np.array(thetas),
                    pi=np.array([policy.probs(t) for t in thetas]), trajectories=np.array(trajs),
