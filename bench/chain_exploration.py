@@ -149,7 +149,7 @@ def per_step_row(H: int, n: int, budget: int) -> None:
 
 def agarwal_table(Hs, budget: int) -> None:
     print(f"\n## 3. Exact softmax PG vs NPG on agarwal_chain(H): J/J* after k iterations "
-          f"(stop at {TARGET} J*, budget {budget})")
+          f"(runs stop at {TARGET} J*: 'done' = reached before k; budget {budget})")
     print(f"{'H':>3} {'algorithm':>28} {'k=10':>7} {'k=100':>7} {'k=1000':>7} {'k=10000':>8} {'iters to 0.9J*':>15}")
     for H in Hs:
         mdp = agarwal_chain(H)
