@@ -110,7 +110,7 @@ def main(argv=None) -> None:
             ("sutton_barto_grid(gamma=0.9)", sutton_barto_grid(gamma=0.9))]
     for name, mdp in mdps:
         exact_table(name, mdp, 300 if args.quick else 3000)
-        sampled_table(name, mdp, 20 if args.quick else 50, 30 if args.quick else 100, 2 if args.quick else 5)
+        sampled_table(name, mdp, 20 if args.quick else 50, 30 if args.quick else 100, 2 if args.quick else 3)
     print(f"\n# total {time.perf_counter() - t0:.0f} s")
 
 
