@@ -23,7 +23,7 @@ import numpy as np
 
 from . import estimators
 from .exact import Evaluation, evaluate
-from .gradient import fisher_information, policy_gradient
+from .gradient import FISHER_RCOND, block_pinv_solve, check_policy_fits, fisher_information, policy_gradient
 from .mdp import FiniteMDP
 from .policies import Policy, TabularSoftmax
 from .sampling import Trajectories, rollout
@@ -93,40 +93,22 @@ class PPODataset:
         return flat
 
 
-def check_policy_fits(mdp: FiniteMDP, policy: Policy) -> None:
-    """Raise ``ValueError`` unless ``policy`` has the states, actions and horizon of ``mdp``."""
-    if not isinstance(policy, Policy):
-        raise TypeError(f"policy must be a tabular_pg Policy; got {type(policy).__name__}")
-    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
-        raise ValueError(f"policy has (S, A) = {(policy.n_states, policy.n_actions)} but the MDP has "
-                         f"{(mdp.n_states, mdp.n_actions)}")
-    if policy.horizon is not None and policy.horizon != mdp.horizon:
-        raise ValueError(f"policy horizon {policy.horizon} differs from the MDP horizon {mdp.horizon}")
-
-
 def block_natural_gradient(policy: Policy, F: np.ndarray, g: np.ndarray, damping: float) -> np.ndarray:
     """:math:`F^+ g` or :math:`(F+\\lambda I)^{-1} g`; block by block for a tabular softmax.
 
     A tabular softmax has a block-diagonal Fisher matrix (one ``A x A`` block per (step,)
     state), so the solve costs ``O(S A^3)`` instead of ``O((SA)^3)``.  The pseudo-inverse
-    drops eigenvalues below ``1e-10`` times the largest eigenvalue of the whole ``F``
-    (as ``numpy.linalg.pinv(F)`` does), not of each block: a rarely visited state's
-    small block is inverted, a block of round-off is not.
+    uses the cut-off of the whole ``F`` (:func:`tabular_pg.gradient.block_pinv_solve`).
     """
     if damping < 0 or not np.isfinite(damping):
         raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
     if not isinstance(policy, TabularSoftmax):
         if damping > 0:
             return np.linalg.solve(F + damping * np.eye(g.size), g)
-        return np.linalg.pinv(F, rcond=1e-10, hermitian=True) @ g
+        return np.linalg.pinv(F, rcond=FISHER_RCOND, hermitian=True) @ g
     A = policy.n_actions
     M = g.size // A
-    blocks = F.reshape(M, A, M, A)[np.arange(M), :, np.arange(M), :]
-    vals, vecs = np.linalg.eigh(blocks + damping * np.eye(A))          # (M, A), (M, A, A)
-    keep = vals > (1e-10 * vals.max() if damping == 0 else 0.0)
-    inv = np.divide(1.0, vals, out=np.zeros_like(vals), where=keep)
-    coef = inv * np.einsum("mba,mb->ma", vecs, g.reshape(M, A))
-    return np.einsum("mab,mb->ma", vecs, coef).reshape(-1)
+    return block_pinv_solve(F.reshape(M, A, M, A)[np.arange(M), :, np.arange(M), :], g, damping)
 
 
 class Answers:
