@@ -15,7 +15,7 @@ from ._symbolic import (expectation, finite_mdp, grad, objective, rewards, score
                         total_return, trajectories, trajectory_score)
 
 gamma = sp.Symbol("gamma", positive=True)
-DOM = {gamma: (0, 1)}
+DOM = {gamma: (sp.Rational(1, 10), sp.Rational(9, 10))}
 
 
 @lru_cache(maxsize=None)

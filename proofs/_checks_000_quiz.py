@@ -116,7 +116,7 @@ def quiz10() -> Finding:
     g = sp.Symbol("gamma", positive=True)
     m, trajs, gJ = _mdp_lr(g)
     rhs = expectation(lambda t: total_return(m, t) * trajectory_score(m, t), trajs)
-    r = identity(gJ, rhs, domains={g: (0, 1)})
+    r = identity(gJ, rhs, domains={g: (sp.Rational(1, 10), sp.Rational(9, 10))})
     res = "blank: (sum_t gamma^t r(s_t,a_t)) (sum_t grad log pi(a_t|s_t)). " + r.report()
     return holds_if(r.zero, res, r.counterexample())
 
