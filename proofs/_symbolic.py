@@ -120,14 +120,18 @@ class Trajectory:
     dynamics: sp.Expr
 
 
-def trajectories(m: FiniteMDP, policy: Policy | None = None) -> list:
-    """Every trajectory of length ``H`` with its exact probability under ``policy``."""
+def trajectories(m: FiniteMDP, policy: Policy | None = None, final_state: bool = False) -> list:
+    """Every trajectory of length ``H`` with its exact probability under ``policy``.
+
+    ``final_state=True`` appends ``s_H`` (and the factor ``P(s_H|s_{H-1}, a_{H-1})``).
+    """
     pi = (policy or m.policy).pi
     out = []
-    for states in itertools.product(range(m.S), repeat=m.H):
+    n_trans = m.H if final_state else m.H - 1
+    for states in itertools.product(range(m.S), repeat=n_trans + 1):
         dyn = m.mu[states[0]]
         for actions in itertools.product(range(m.A), repeat=m.H):
-            d = dyn * sp.Mul(*[m.P[states[t]][actions[t]][states[t + 1]] for t in range(m.H - 1)])
+            d = dyn * sp.Mul(*[m.P[states[t]][actions[t]][states[t + 1]] for t in range(n_trans)])
             pol = sp.Mul(*[pi[s][a] for s, a in zip(states, actions)])
             out.append(Trajectory(states, actions, d * pol, d))
     return out
