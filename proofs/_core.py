@@ -149,12 +149,23 @@ def _is_zero(value) -> bool:
     return abs(sp.N(value, 60)) < sp.Float("1e-45")
 
 
+def _rational_zero(e) -> bool:
+    """Exact zero test of a rational function: the numerator over a common denominator."""
+    num, _ = sp.fraction(sp.together(e))
+    gens = sorted(num.free_symbols, key=str)
+    return sp.Poly(num, *gens).is_zero if gens else sp.simplify(num) == 0
+
+
 def _symbolic_zero(expr):
     out = []
     for e in _flat(expr):
+        e = sp.sympify(e)
+        if e.is_rational_function() and _rational_zero(e):
+            out.append(sp.Integer(0))
+            continue
         r = sp.cancel(sp.together(e))
-        if r != 0:
-            r = sp.simplify(r)
+        if r != 0 and not r.is_rational_function():
+            r = sp.simplify(r)  # cancel is decisive for rational functions; simplify only beyond them
         out.append(r)
     return out[0] if len(out) == 1 else sp.Matrix(out)
 
@@ -185,7 +196,7 @@ def identity(lhs, rhs, seed: int = 0, n: int = 3, domains: Mapping | None = None
 
 
 def _value(e, point):
-    v = sp.sympify(e).subs(point)
+    v = sp.sympify(e).xreplace(point)
     return v if v.is_Rational else sp.simplify(v)
 
 

@@ -2,7 +2,8 @@
 
 Claims (id: source):
 
-- 000.quiz1 ... 000.quiz10: the ungraded calculus quiz, items 1-10, blanks filled
+- 000.quiz1, 000.quiz2, 000.quiz3, 000.quiz4, 000.quiz5, 000.quiz6, 000.quiz7, 000.quiz8,
+  000.quiz9, 000.quiz10: the ungraded calculus quiz, items 1-10, blanks filled
 - 000.sec3.inside: §3 "a common mistake" (gradient inside the expectation)
 - 000.eq7-10: eqs. (7)-(10), (11) log-derivative trick on trajectories
 - 000.eq12-13: eqs. (12)-(13), Monte Carlo estimate
