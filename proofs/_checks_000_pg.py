@@ -168,3 +168,27 @@ def weighted_bc() -> Finding:
     r = identity(lhs, gJ.subs(at_old), domains=DOM)
     return holds_if(r.zero, "grad_theta E_{tau~theta0}[R(tau) sum_t log pi_theta(a_t|s_t)] at theta=theta0 - grad J(theta0): "
                     + r.report(), r.counterexample())
+
+
+def variance_claim() -> Finding:
+    """'Removing [past rewards] decreases variance': not always (one state, 2 actions, H = 2)."""
+    m = finite_mdp(S=1, A=2, H=2, seed=0, gamma=1)
+    trajs = trajectories(m)
+    sq = lambda v: (v.T * v)[0]
+    delta = lambda t: full_return(m, t) - reward_to_go(m, t)  # sum_t score_t * (rewards before t)
+    second_full = expectation(lambda t: sq(full_return(m, t)), trajs)
+    second_rtg = expectation(lambda t: sq(reward_to_go(m, t)), trajs)
+    decomposition = identity(second_full - second_rtg,
+                             expectation(lambda t: 2 * (reward_to_go(m, t).T * delta(t))[0] + sq(delta(t)), trajs))
+    means = identity(expectation(lambda t: full_return(m, t), trajs), expectation(lambda t: reward_to_go(m, t), trajs))
+    z0, z1 = m.policy.params
+    point = {m.r[0][0]: 4, m.r[0][1]: -5, z0: 15, z1: 1}
+    gap = sp.cancel(second_full - second_rtg).xreplace(point)
+    return Finding("erratum" if gap < 0 else "holds",
+                   f"Var(full) - Var(reward-to-go) (equal means: {means.zero}) at r = (4, -5), pi = (15/16, 1/16): {gap}",
+                   f"one state, actions with rewards r = (4, -5), softmax z = (15, 1) (pi = (15/16, 1/16)), H = 2, "
+                   f"gamma = 1: Var(full return) - Var(reward to go) = {gap} < 0 (trace of the covariance)",
+                   "dropping past rewards keeps the estimator unbiased (footnote 1); the variance changes by "
+                   "Var(full) - Var(rtg) = E[2 g_rtg . D + ||D||^2], D = sum_t grad log pi(a_t|s_t) sum_{t'<t} "
+                   "gamma^t' r_t', which can have either sign: " + decomposition.report(),
+                   decomposition.zero and means.zero)

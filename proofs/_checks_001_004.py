@@ -103,7 +103,7 @@ def mc_equality_004() -> Finding:
     est = _mean_of_n(m, trajs, 2, lambda t: trajectory_score(m, t) * total_return(m, t), sp.Rational(1, 2))
     rc = identity(est, gJ)
     return Finding("holds" if r.zero else "erratum", "N = 1, tau = (s=0, a=0, s'=0): estimate - grad J: " + r.report(),
-                   r.counterexample(), "E[(1/N) sum_i (sum_t grad log pi(a_t^i|s_t^i)) r(tau^i)] = grad J "
+                   "N = 1, tau = (s_1, a_1, s_2) = (0, 0, 0): estimate - grad J " + (r.counterexample() or ""), "E[(1/N) sum_i (sum_t grad log pi(a_t^i|s_t^i)) r(tau^i)] = grad J "
                    "(the sample average only estimates it; N = 2, exact over all pairs): " + rc.report(), rc.zero)
 
 

@@ -60,7 +60,7 @@ def rho_typo() -> Finding:
     r = identity(wrong, objective(m), symbolic=False)
     rc = identity(objective(m), sum(m.mu[s] * V[0][s] for s in range(m.S)))
     return Finding("holds" if r.zero else "erratum", "E under the printed rho (pi(a_1|s_0)) - J: " + r.report(),
-                   r.counterexample(), "rho_theta(tau) = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_1) ... "
+                   "E_{printed rho}[R] - J " + (r.counterexample() or ""), "rho_theta(tau) = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_1) ... "
                    "(each action conditioned on its own state; tau ends at a_{H-1}): " + rc.report(), rc.zero)
 
 

@@ -108,6 +108,8 @@ class Identity:
     def report(self) -> str:
         """One line: the symbolic residual and the substituted values."""
         vals = ", ".join(str(v) for v in self.values)
+        if self.symbolic is None:
+            return f"simplify skipped; at {len(self.points)} random rational points -> [{vals}]"
         sym = str(self.symbolic)
         sym = sym if len(sym) <= 240 else sym[:240] + " ...(non-zero, truncated)"
         return f"simplify -> {sym}; at {len(self.points)} random rational points -> [{vals}]"
@@ -181,7 +183,7 @@ def identity(lhs, rhs, seed: int = 0, n: int = 3, domains: Mapping | None = None
     diff = sp.Matrix(lhs) - sp.Matrix(rhs) if isinstance(lhs, (list, sp.MatrixBase)) else lhs - rhs
     rng = random.Random(seed)
     free = set().union(*(sp.sympify(e).free_symbols for e in _flat(diff)))
-    sym = _symbolic_zero(diff) if symbolic else sp.nan
+    sym = _symbolic_zero(diff) if symbolic else None
     points, values = [], []
     for _ in range(n):
         p = random_point(free, rng, domains)

@@ -10,7 +10,7 @@ Claims (id: source):
 - 000.sec3.1.mc-grad-p: §3.1 incorrect Monte Carlo of int R grad p
 - 000.eq14-16: eqs. (14)-(16), dynamics terms vanish
 - 000.eq17-19, 000.eq20, 000.eq21-22, 000.eq23, 000.eq24-25, 000.eq26, 000.eq27,
-  000.footnote1: §3.2 breaking up time (causality / reward to go)
+  000.footnote1, 000.sec3.2.variance: §3.2 breaking up time (causality / reward to go)
 - 000.eq28-29, 000.sec3.4: behavioural cloning and reward-weighted BC
 - 000.eq33, 000.eq34, 000.eq35, 000.eq36, 000.eq36.fixed-point: §4 CEM
 - 000.eq37-38, 000.eq39, 000.eq39.equality, 000.eq40: §5 EM
@@ -67,6 +67,9 @@ CLAIMS = [
        "erratum", pg.eq_27),
     _c("footnote1", "footnote 1 to eq. (25)", "the expectation of the removed term is exactly zero", "holds",
        pg.footnote_1),
+    _c("sec3.2.variance", "§3.2 text after eq. (27)",
+       "removing the rewards before t (reward to go) decreases the variance of the estimator", "erratum",
+       pg.variance_claim),
     _c("eq28-29", "eqs. (28)-(29)", "grad E_D[log pi(a|s)] = E_D[grad log pi(a|s)]", "holds", pg.eqs_28_29),
     _c("sec3.4", "§3.4 reward-weighted regression",
        "the policy gradient is behavioural cloning on on-policy data with each term weighted by its reward",
