@@ -211,3 +211,12 @@ def holds_if(ok: bool, residual: str, counterexample: str | None = None,
     """A ``holds`` finding when ``ok``; otherwise an erratum with what was given."""
     return Finding("holds" if ok else "erratum", residual, counterexample, correction,
                    correction_holds)
+
+
+def registrar(lecture: str, seed: str) -> Callable[..., Claim]:
+    """A constructor of the claims of one lecture: ``c(id, where, statement, expected, check)``."""
+    def make(id_: str, where: str, statement: str, expected: str, check: Callable[[], Finding]) -> Claim:
+        if expected not in KINDS:
+            raise ValueError(f"expected must be one of {KINDS}, found {expected!r}")
+        return Claim(f"{lecture}.{id_}", f"{seed} {where}", statement, expected, check)
+    return make

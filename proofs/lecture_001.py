@@ -10,13 +10,11 @@ Claims (id: source):
 from __future__ import annotations
 
 from . import _checks_001_004 as chk
-from ._core import Claim
+from ._core import registrar
 
 SEED = "001_13849aebfa6f60ab.txt"
 
-
-def _c(id_, where, statement, expected, check):
-    return Claim(f"001.{id_}", f"{SEED} {where}", statement, expected, check)
+_c = registrar("001", SEED)
 
 
 CLAIMS = [

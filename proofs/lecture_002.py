@@ -22,13 +22,11 @@ from __future__ import annotations
 
 from . import _checks_002_kl as kl
 from . import _checks_002_pg as pg
-from ._core import Claim
+from ._core import registrar
 
 SEED = "002_099b4b2cf722b980.txt"
 
-
-def _c(id_, where, statement, expected, check):
-    return Claim(f"002.{id_}", f"{SEED} {where}", statement, expected, check)
+_c = registrar("002", SEED)
 
 
 CLAIMS = [

@@ -23,13 +23,11 @@ from __future__ import annotations
 
 from . import _checks_003_pg as pg
 from . import _checks_003_ppo as ppo
-from ._core import Claim
+from ._core import registrar
 
 SEED = "003_fe6af039f4cd914b.txt"
 
-
-def _c(id_, where, statement, expected, check):
-    return Claim(f"003.{id_}", f"{SEED} {where}", statement, expected, check)
+_c = registrar("003", SEED)
 
 
 CLAIMS = [

@@ -12,13 +12,11 @@ Claims (id: source):
 from __future__ import annotations
 
 from . import _checks_001_004 as chk
-from ._core import Claim
+from ._core import registrar
 
 SEED = "004_91ea8fbd0a5474df.txt"
 
-
-def _c(id_, where, statement, expected, check):
-    return Claim(f"004.{id_}", f"{SEED} {where}", statement, expected, check)
+_c = registrar("004", SEED)
 
 
 CLAIMS = [

@@ -1,13 +1,11 @@
 """Every claim of every lecture reaches its registered verdict; errata carry evidence."""
-import subprocess
-import sys
 
 import pytest
 
 import proofs
-from proofs import CLAIMS, check_all, report
+from proofs import CLAIMS
 
-SLOW = {"000.eq27", "000.eq20", "000.eq24-25"}
+SLOW = {"000.eq27", "000.eq24-25", "002.one-step", "002.pg-q", "003.surrogate", "003.variance-h3", "004.indices"}
 
 
 def _param(c):
