@@ -183,3 +183,13 @@ def dynamics_vanish(H: int = 2) -> Finding:
     res = f"all {len(reports)} trajectories (transition and start symbols p..., m...): " + reports[0].report()
     return holds_if(ok, res, next((r.counterexample() for r in reports if not r.zero), None))
 
+
+
+def trajectory_distribution() -> Finding:
+    """eq. (2): p_0(s_0) prod_{t=0}^T p(s_{t+1}|s_t,a_t) pi(a_t|s_t) sums to 1 over (s_0..s_{T+1}, a_0..a_T)."""
+    m = finite_mdp(S=2, A=2, H=2, dynamics="symbolic")
+    trajs = trajectories(m, final_state=True)
+    dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for t in trajs for s in t.dynamics.free_symbols}
+    r = identity(sum(t.prob for t in trajs), 1, domains=dom)
+    return holds_if(r.zero, f"T = 1, {len(trajs)} trajectories, symbolic p_0, p and softmax pi: sum - 1: " + r.report(),
+                    r.counterexample())

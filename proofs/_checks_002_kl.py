@@ -181,3 +181,18 @@ def trust_region_kl_scale() -> Finding:
                    f"d_KL of the printed step is delta/2 to second order (ratio {printed}), not delta",
                    "with d_KL ~ (1/2) D^T F D the trust region D^T F D <= 2 delta gives "
                    "alpha = sqrt(2 delta / (grad J^T F^-1 grad J))", fixed == 1)
+
+
+def linear_step() -> Finding:
+    """max_D grad J^T D over ||D|| <= eps is attained at D = eps g/||g|| (parallel to the gradient)."""
+    g = sp.Matrix(sp.symbols("g0:2", real=True))
+    D = sp.Matrix(sp.symbols("D0:2", real=True))
+    eps = sp.Symbol("epsilon", positive=True)
+    norm_g = sp.sqrt((g.T * g)[0])
+    Dstar = eps * g / norm_g
+    r_val = identity((g.T * Dstar)[0], eps * norm_g)
+    r_cs = identity((g.T * g)[0] * (D.T * D)[0] - (g.T * D)[0] ** 2, (g[0] * D[1] - g[1] * D[0]) ** 2)
+    return holds_if(r_val.zero and r_cs.zero,
+                    f"g^T D* = eps ||g||: {r_val.report()}; Lagrange identity ||g||^2 ||D||^2 - (g^T D)^2 = "
+                    f"(g x D)^2 >= 0, so g^T D <= eps ||g|| for every feasible D: {r_cs.report()}. Without a bound "
+                    "on ||D|| the linear model has no maximum, hence the step-size question that follows")

@@ -2,6 +2,7 @@
 
 Claims (id: source):
 
+- 000.eq2: eq. (2), the trajectory distribution
 - 000.quiz1, 000.quiz2, 000.quiz3, 000.quiz4, 000.quiz5, 000.quiz6, 000.quiz7, 000.quiz8,
   000.quiz9, 000.quiz10: the ungraded calculus quiz, items 1-10, blanks filled
 - 000.sec3.inside: §3 "a common mistake" (gradient inside the expectation)
@@ -28,6 +29,8 @@ _c = registrar("000", SEED)
 
 
 CLAIMS = [
+    _c("eq2", "eq. (2)", "pi_theta(tau) = p_0(s_0) prod_{t=0}^T p(s_{t+1}|s_t,a_t) pi_theta(a_t|s_t) is a distribution",
+       "holds", quiz.trajectory_distribution),
     _c("quiz1", "quiz item 1", "grad_x log x = 1/x", "holds", quiz.quiz1),
     _c("quiz2", "quiz item 2", "grad_x log f(x) = f'(x)/f(x)", "holds", quiz.quiz2),
     _c("quiz3", "quiz item 3", "grad_theta log f_theta(x) = grad_theta f_theta(x)/f_theta(x)", "holds", quiz.quiz3),

@@ -7,6 +7,7 @@ Claims (id: source):
 - 002.visitation: §1 proof, "definition of d" (normalised discounted visitation)
 - 002.baseline: §1, action-independent baselines are unbiased
 - 002.advantage: §1, advantage-based PG
+- 002.linear-step: §2, first-order model maximised along the gradient
 - 002.cpi-mixture: §2, CPI incremental update stays a distribution
 - 002.cpi-improvement: §2, CPI update (performance difference of the mixture)
 - 002.kl-nonneg: §2 "Fact: KL >= 0 and = 0 iff P = Q"
@@ -40,6 +41,9 @@ CLAIMS = [
        pg.baseline),
     _c("advantage", "§1 'advantage function-based PG'", "grad J = 1/(1-gamma) E_d[grad log pi (Q - b(s))], b = V gives A",
        "holds", pg.advantage_form),
+    _c("linear-step", "§2 'The maximum occurs when theta - theta0 is parallel to grad J(theta0)'",
+       "the maximiser of the first-order model is theta - theta0 = alpha grad J(theta0), alpha > 0", "holds",
+       kl.linear_step),
     _c("cpi-mixture", "§2 CPI incremental update", "pi^{t+1} = (1-alpha) pi^t + alpha pi' is a policy", "holds",
        pg.cpi_mixture),
     _c("cpi-improvement", "§2 CPI incremental update (why it is conservative)",
