@@ -196,3 +196,22 @@ def linear_step() -> Finding:
                     f"g^T D* = eps ||g||: {r_val.report()}; Lagrange identity ||g||^2 ||D||^2 - (g^T D)^2 = "
                     f"(g x D)^2 >= 0, so g^T D <= eps ||g|| for every feasible D: {r_cs.report()}. Without a bound "
                     "on ||D|| the linear model has no maximum, hence the step-size question that follows")
+
+
+def npg_fisher_estimate() -> Finding:
+    """One sample's F_t = score score^T has rank 1, so F_t^-1 does not exist; the expectation F does."""
+    p = _softmax(z)
+    scores = [grad(sp.log(pa), z) for pa in p]
+    single = [identity((s * s.T).det(), 0) for s in scores]
+    F = _fisher()
+    p0 = _softmax(y)
+    r_det = identity(F.det(), p0[0] * p0[1] * p0[2])
+    at = {y[0]: 1, y[1]: 1}
+    return Finding("erratum" if all(r.zero for r in single) else "holds",
+                   "det(score score^T) for each of the 3 actions: " + "; ".join(r.report() for r in single),
+                   "one state, 3 actions, theta = (0, 0), a = 0: score = "
+                   f"{list(scores[0].subs(dict(zip(z, (1, 1)))))}, F_t = score score^T = "
+                   f"{(scores[0] * scores[0].T).subs(dict(zip(z, (1, 1)))).tolist()} is singular (det 0)",
+                   "F = E_{s,a~d}[score score^T] (averaged over the samples, or the exact expectation; a "
+                   "pseudo-inverse where F is singular, as for the over-parametrised tabular softmax); here "
+                   f"det F = pi_0 pi_1 pi_2 > 0 (= {F.det().subs(at)} at theta = 0): " + r_det.report(), r_det.zero)

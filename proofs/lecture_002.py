@@ -12,6 +12,7 @@ Claims (id: source):
 - 002.cpi-improvement: §2, CPI update (performance difference of the mixture)
 - 002.kl-nonneg: §2 "Fact: KL >= 0 and = 0 iff P = Q"
 - 002.kl-gauss: §2 "Ex: Gaussian KL"
+- 002.npg-fisher: §3 Alg: Natural PG, the Fisher estimate and its inverse
 - 002.ell-hessian: §3, ell(theta) as printed and "Claim: Hess ell(theta0) = F"
 - 002.ell-zero-grad: §3, "ell(theta0) = 0, grad ell(theta0) = 0"
 - 002.ell-expansion: §3, the second-order approximation
@@ -51,6 +52,9 @@ CLAIMS = [
        "holds", pg.cpi_performance_difference),
     _c("kl-nonneg", "§2 'Fact'", "KL(P|Q) >= 0 and KL(P|Q) = 0 <=> P = Q", "holds", kl.kl_nonnegative),
     _c("kl-gauss", "§2 'Ex'", "KL(N(mu1, s^2 I) | N(mu2, s^2 I)) = ||mu1 - mu2||^2 / s^2", "erratum", kl.kl_gaussian),
+    _c("npg-fisher", "§3 Alg: Natural PG ('Estimate Fisher information matrix by F_t = ...')",
+       "F_t = grad log pi(a|s) grad log pi(a|s)^T for s,a ~ d, then theta_{t+1} = theta_t + alpha F_t^-1 g_t",
+       "erratum", kl.npg_fisher_estimate),
     _c("ell-hessian", "§3 definition of ell and 'Claim: Hess ell(theta0) = F'",
        "ell(theta) = E[log(pi_theta/pi_theta0)] has Hess ell(theta0) = F", "erratum", kl.ell_sign_and_hessian),
     _c("ell-zero-grad", "§3 Claim and proof", "ell(theta0) = 0 and grad ell(theta0) = 0", "holds",
