@@ -28,14 +28,17 @@ def softmax(z: np.ndarray) -> np.ndarray:
     >>> softmax(np.array([1000.0, 1000.0, -1000.0])).round(6).tolist()
     [0.5, 0.5, 0.0]
     """
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):       # z - max < -1.8e308 rounds to -inf: exp gives the exact limit 0
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """Stable :math:`z_a - \\log\\sum_b e^{z_b}` over the last axis (finite for finite z)."""
     m = z.max(axis=-1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):       # as in softmax: -inf is log of a probability that is exactly 0
+        shifted = z - m
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 #: Largest dense array (in float64 entries) that ``score``/``fisher`` of a tabular softmax
