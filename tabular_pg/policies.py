@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mdp import _as_float_array
+
 __all__ = ["Policy", "TabularSoftmax", "LogLinear", "Direct", "softmax", "log_softmax"]
 
 
@@ -76,10 +78,7 @@ class Policy:
 
     def check_theta(self, theta) -> np.ndarray:
         """Return ``theta`` as a float array of shape ``(d,)``, or raise naming the problem."""
-        try:
-            theta = np.asarray(theta, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError(f"theta must be a real array of shape ({self.n_params},); got {type(theta).__name__}") from None
+        theta = _as_float_array("theta", theta)
         if theta.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},) for {self!r}; got {theta.shape}")
         if not np.all(np.isfinite(theta)):
