@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import breadth_first_order
 
 from .linsolve import (RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize,
                        relative_residual)
-from .mdp import STOCHASTIC_ATOL, FiniteMDP
+from .mdp import STOCHASTIC_ATOL, FiniteMDP, _as_float_array
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix"]
 
@@ -53,10 +53,9 @@ def _frozen(**arrays) -> dict:
 
 def check_policy(mdp: FiniteMDP, pi, name: str = "pi") -> np.ndarray:
     """Validate a policy ``pi (S, A)`` (or ``(H, S, A)`` for a finite horizon) for ``mdp``."""
-    try:
-        pi = np.asarray(pi, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real array of shape (S, A); got {type(pi).__name__}") from None
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    pi = _as_float_array(name, pi)
     S, A = mdp.n_states, mdp.n_actions
     shapes = [(S, A)] + ([(mdp.horizon, S, A)] if mdp.horizon is not None else [])
     if pi.shape not in shapes:
