@@ -11,7 +11,7 @@ from .mdp import FiniteMDP
 from .policies import Policy, TabularSoftmax
 
 __all__ = ["policy_gradient", "fisher_information", "natural_gradient", "trust_region_step",
-           "kl_divergence", "performance_difference", "state_weights"]
+           "kl_divergence", "performance_difference", "state_weights", "check_model"]
 
 
 def _fit_to_policy(X: np.ndarray, ev: Evaluation, policy: Policy) -> np.ndarray:
@@ -21,7 +21,17 @@ def _fit_to_policy(X: np.ndarray, ev: Evaluation, policy: Policy) -> np.ndarray:
     return X
 
 
-def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluation]:
+def _real(name: str, x) -> float:
+    """``x`` as a float, or TypeError naming ``name`` (strings and None are not numbers)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {type(x).__name__} {x!r}")
+    return float(x)
+
+
+def check_model(mdp: FiniteMDP, policy: Policy) -> None:
+    """TypeError unless ``mdp`` is a FiniteMDP and ``policy`` a Policy; ValueError if their (S, A) differ."""
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     if not isinstance(policy, Policy):
         raise TypeError(f"policy must be a tabular_pg Policy; got {type(policy).__name__}")
     if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
@@ -29,6 +39,10 @@ def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluatio
                          f"{(mdp.n_states, mdp.n_actions)}")
     if policy.horizon is not None and policy.horizon != mdp.horizon:
         raise ValueError(f"per-step policy horizon {policy.horizon} differs from the MDP horizon {mdp.horizon}")
+
+
+def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluation]:
+    check_model(mdp, policy)
     theta = policy.check_theta(theta)
     return theta, evaluate(mdp, policy.probs(theta))
 
@@ -57,6 +71,8 @@ def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluatio
     >>> bool(np.isclose(policy_gradient(mdp, pol, th)[4], fd, rtol=1e-6))
     True
     """
+    if evaluation is not None and not isinstance(evaluation, Evaluation):
+        raise TypeError(f"evaluation must be None or an Evaluation (tabular_pg.evaluate); got {type(evaluation).__name__}")
     theta, ev = _check(mdp, policy, theta) if evaluation is None else (policy.check_theta(theta), evaluation)
     W = _fit_to_policy(ev.visits[..., None] * ev.A, ev, policy)
     return policy.vjp(theta, W)
@@ -126,6 +142,7 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
     >>> bool(np.allclose(w, A - A.mean(axis=1, keepdims=True)))
     True
     """
+    damping = _real("damping", damping)
     if damping < 0 or not np.isfinite(damping):
         raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
     theta, ev = _check(mdp, policy, theta)
@@ -153,8 +170,9 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
     :math:`KL \\approx \\tfrac12\\Delta^\\top F \\Delta` the realised KL of this step is
     :math:`\\approx\\delta` for small :math:`\\delta` (see ``proofs``).
     """
-    if not (np.isfinite(delta) and delta > 0):
+    if not (np.isfinite(_real("delta", delta)) and delta > 0):
         raise ValueError(f"delta must be a finite number > 0; got {delta!r}")
+    check_model(mdp, policy)
     theta = policy.check_theta(theta)
     w = natural_gradient(mdp, policy, theta)
     g = policy_gradient(mdp, policy, theta)
