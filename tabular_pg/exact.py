@@ -80,7 +80,16 @@ def transition_matrix(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
     The rows ``s*A .. s*A+A-1`` of the sparse ``(S*A, S)`` transitions are contiguous, so
     ``P_pi`` is those rows weighted by ``pi`` under the row pointer ``indptr[::A]``; with
     ``canonical=False`` the duplicate entries are left unsummed (fine for matvecs).
+    ``pi`` is validated (:func:`check_policy`); the solvers call :func:`_policy_transitions`.
     """
+    pi = check_policy(mdp, pi)
+    if pi.ndim != 2:
+        raise ValueError(f"pi must have shape (S, A) = {(mdp.n_states, mdp.n_actions)} here; got {pi.shape}")
+    return _policy_transitions(mdp, pi, canonical)
+
+
+def _policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
+    """:func:`transition_matrix` of an already validated ``pi (S, A)``."""
     if not mdp.is_sparse:
         return np.einsum("sa,sat->st", pi, mdp.P)
     P, A = mdp.P, mdp.n_actions
@@ -122,9 +131,9 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     if solver == "auto" and mdp.is_sparse:
         solver = choose_solver(mdp.n_states, mdp.bandwidth)
     if solver == "gmres" and mdp.is_sparse:
-        M = IdentityMinusGammaP(transition_matrix(mdp, pi, canonical=False), mdp.gamma)
+        M = IdentityMinusGammaP(_policy_transitions(mdp, pi, canonical=False), mdp.gamma)
     else:
-        M = _identity_minus(transition_matrix(mdp, pi), mdp.gamma)
+        M = _identity_minus(_policy_transitions(mdp, pi), mdp.gamma)
     V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
     return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
 
@@ -145,7 +154,7 @@ def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.nd
     """
     S = mdp.n_states
     terminal = mdp.terminal_states()
-    P_pi = sp.csr_matrix(transition_matrix(mdp, pi) if P_pi is None else P_pi)
+    P_pi = sp.csr_matrix(_policy_transitions(mdp, pi) if P_pi is None else P_pi)
     # reversed support graph plus a super-source S pointing at every terminal state
     rev = sp.csr_matrix(P_pi.T > 0)
     src = sp.csr_matrix((np.ones(terminal.size), (np.full(terminal.size, S), terminal)), shape=(S + 1, S + 1))
@@ -158,7 +167,7 @@ def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.nd
 
 def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
     """gamma = 1, no horizon: solve :math:`(I - P_{TT})V_T = r_T` on the transient states T."""
-    P_pi = transition_matrix(mdp, pi)
+    P_pi = _policy_transitions(mdp, pi)
     if mdp.terminal_states().size == 0:
         raise ValueError("gamma = 1 with horizon=None needs zero-reward absorbing (terminal) states; "
                          "this MDP has none (give a horizon or gamma < 1)")
