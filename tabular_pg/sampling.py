@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
 
-from .exact import check_policy
+from .exact import _policy_transitions, check_policy, never_terminating_states
 from .mdp import FiniteMDP
 
 __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
@@ -153,8 +154,13 @@ def truncation_horizon(gamma: float, rmax: float, tol: float = TRUNCATION_TOL) -
     >>> bool(0.9 ** T / 0.1 <= 1e-6 < 0.9 ** (T - 1) / 0.1)
     True
     """
+    for name, x in (("gamma", gamma), ("rmax", rmax), ("tol", tol)):
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a real number; got {type(x).__name__} {x!r}")
     if not (0.0 <= gamma < 1.0):
         raise ValueError(f"gamma must lie in [0, 1) for a truncation horizon; got {gamma!r}")
+    if not (rmax >= 0 and math.isfinite(rmax)):
+        raise ValueError(f"rmax must be a finite number >= 0; got {rmax!r}")
     if not (tol > 0 and math.isfinite(tol)):
         raise ValueError(f"tol must be a finite number > 0; got {tol!r}")
     if rmax <= tol * (1 - gamma) or gamma == 0.0:
@@ -288,6 +294,28 @@ def _rollout_horizon(mdp: FiniteMDP, horizon, tol: float) -> int | None:
     return None
 
 
+def _check_episodes_end(mdp: FiniteMDP, pi: np.ndarray) -> None:
+    """ValueError if, under ``pi``, a state reachable from ``mu`` can never reach a terminal state.
+
+    Such an episode would never end: refuse before sampling instead of after
+    :data:`MAX_EPISODE_STEPS` steps.
+    """
+    stuck = never_terminating_states(mdp, pi)
+    if stuck.size == 0:
+        return
+    S = mdp.n_states
+    start = np.flatnonzero(mdp.mu > 0)
+    support = sp.csr_matrix(_policy_transitions(mdp, pi)) > 0
+    source = sp.csr_matrix((np.ones(start.size), (np.full(start.size, S), start)), shape=(S + 1, S + 1))
+    graph = (sp.block_diag([support, sp.csr_matrix((1, 1))]) + source).tocsr()
+    reached = breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    bad = np.intersect1d(stuck, reached)
+    if bad.size:
+        raise ValueError(f"gamma = 1 with horizon=None: under pi the states {bad[:10].tolist()}"
+                         f"{' ...' if bad.size > 10 else ''} are reachable from mu but never reach a terminal "
+                         "state, so episodes through them never end (give a horizon or change pi)")
+
+
 class _Steps:
     """Step-major buffers ``(T, n)`` (grown when ``T`` is unknown); the batch sees them as ``(n, T)``."""
 
@@ -354,6 +382,8 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     n, rng = _check_n(n), _check_rng(rng)
     pi = check_policy(mdp, pi)
     T = _rollout_horizon(mdp, horizon, tol)
+    if T is None:
+        _check_episodes_end(mdp, pi)
     smp = _sampler(mdp, pi)
     s = smp.states(rng.random(n))
     steps = _Steps(n, T)
@@ -396,6 +426,8 @@ def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> S
     True
     """
     n, rng = _check_n(n), _check_rng(rng)
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     if mdp.horizon is not None or not mdp.gamma < 1:
         raise ValueError(f"sample_visitation needs an infinite horizon with gamma < 1; got gamma={mdp.gamma}, "
                          f"horizon={mdp.horizon}")
