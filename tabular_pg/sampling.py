@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
 from .exact import _policy_transitions, check_policy, never_terminating_states
-from .mdp import FiniteMDP
+from .mdp import FiniteMDP, _as_float_array, _check_finite, _validate_gamma, _validate_horizon
 
 __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
            "truncation_horizon", "reward_bound"]
@@ -39,6 +39,20 @@ def _readonly(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     x.setflags(write=False)
     return x
+
+
+def _indices(name: str, x) -> np.ndarray:
+    """State or action indices as int32: integer-valued and >= 0 (a float 0.5 is not truncated to 0)."""
+    arr = _as_float_array(name, x) if np.asarray(x).dtype.kind not in "iub" else np.asarray(x)
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must hold integer indices; found {arr[idx]} at {idx}")
+    if arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.int32).max):
+        idx = tuple(int(i) for i in np.argwhere((arr < 0) | (arr > np.iinfo(np.int32).max))[0])
+        raise ValueError(f"{name} must hold indices in [0, 2**31); found {arr[idx]} at {idx}")
+    return arr.astype(np.int32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,8 +86,17 @@ class Trajectories:
             if np.shape(getattr(self, name)) != shape or len(shape) != 2:
                 raise ValueError(f"Trajectories.{name} must have the shape (n, T) of states {shape}; "
                                  f"got {np.shape(getattr(self, name))}")
-        for name, dtype in (("states", np.int32), ("actions", np.int32), ("rewards", float), ("mask", bool)):
-            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name), dtype=dtype)))
+        for name in ("states", "actions"):
+            object.__setattr__(self, name, _readonly(_indices(f"Trajectories.{name}", getattr(self, name))))
+        rewards = _as_float_array("Trajectories.rewards", self.rewards)
+        _check_finite("Trajectories.rewards", rewards)
+        mask = np.asarray(self.mask)
+        if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
+            raise ValueError("Trajectories.mask must hold booleans (or 0/1)")
+        object.__setattr__(self, "rewards", _readonly(rewards))
+        object.__setattr__(self, "mask", _readonly(mask.astype(bool)))
+        object.__setattr__(self, "gamma", _validate_gamma(self.gamma))
+        object.__setattr__(self, "horizon", _validate_horizon(self.horizon))
         if not self.mask.all():
             object.__setattr__(self, "rewards", _readonly(np.where(self.mask, self.rewards, 0.0)))
 
@@ -124,8 +147,19 @@ class StateActionSamples:
     gamma: float
 
     def __post_init__(self):
-        for name in ("states", "actions", "q_returns"):
-            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name))))
+        q = _as_float_array("StateActionSamples.q_returns", self.q_returns)
+        _check_finite("StateActionSamples.q_returns", q)
+        for name in ("states", "actions"):
+            x = _indices(f"StateActionSamples.{name}", getattr(self, name))
+            if x.shape != q.shape or x.ndim != 1:
+                raise ValueError(f"StateActionSamples.{name} must have the shape (n,) of q_returns {q.shape}; "
+                                 f"got {x.shape}")
+            object.__setattr__(self, name, _readonly(x))
+        object.__setattr__(self, "q_returns", _readonly(q))
+        gamma = _validate_gamma(self.gamma)
+        if gamma >= 1:
+            raise ValueError(f"StateActionSamples.gamma must lie in [0, 1); got {gamma!r}")
+        object.__setattr__(self, "gamma", gamma)
 
     @property
     def n(self) -> int:
