@@ -180,6 +180,9 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
     P_TT = P_pi[np.ix_(T, T)] if not sp.issparse(P_pi) else P_pi[T][:, T]
     r_pi = (pi * mdp.R).sum(axis=1)
     V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
+    if not (np.all(np.abs(V_T) <= VALUE_LIMIT) and np.all(visits_T <= VALUE_LIMIT)):
+        raise ValueError(f"gamma = 1: values or expected visits exceed {VALUE_LIMIT:g} (max |V| = {np.abs(V_T).max():.3g}, "
+                         f"max visits = {visits_T.max():.3g}); episodes are too long for these rewards")
     V, visits = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
     V[T], visits[T] = V_T, visits_T
     total = visits.sum()
@@ -206,6 +209,22 @@ def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
     return Evaluation(**_frozen(V=V, Q=Q, A=Q - V[:, :, None], d=d, d_sa=d[:, :, None] * pis,
                                 visits=visits),
                       J=float(mdp.mu @ V[0]), residual=0.0, solver="recursion", pi=pi)
+
+
+#: Largest value bound :math:`r_{\\max} H` (``H`` the horizon or :math:`1/(1-\\gamma)`) evaluated;
+#: beyond it V, Q or J could overflow to inf and A = Q - V become NaN.
+VALUE_LIMIT = 1e300
+
+
+def _check_value_range(mdp: FiniteMDP) -> None:
+    """ValueError if :math:`|V| \\le r_{\\max} H` may leave the float range (a priori, gamma < 1 or a horizon)."""
+    if mdp.horizon is None and mdp.gamma >= 1:
+        return                                  # episodic: checked after the solve
+    rmax = float(np.abs(mdp.R).max(initial=0.0))
+    span = mdp.horizon if mdp.horizon is not None else 1.0 / (1.0 - mdp.gamma)
+    if rmax * span > VALUE_LIMIT:
+        raise ValueError(f"R is too large for this MDP: values reach max|r| * H = {rmax:.3g} * {span:.3g}, beyond "
+                         f"{VALUE_LIMIT:g} (V, Q, J would overflow); rescale the rewards")
 
 
 def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
@@ -245,6 +264,7 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     pi = check_policy(mdp, pi)
+    _check_value_range(mdp)
     if mdp.horizon is not None:
         return _evaluate_finite(mdp, pi)
     if pi.ndim == 3:

@@ -68,6 +68,12 @@ def never_terminating():
 
 
 EPISODIC = never_terminating()
+
+
+def slow_exit(reward, p):
+    """gamma = 1: state 0 pays ``reward`` a step and ends the episode w.p. ``p`` (state 1 terminal): V = reward / p."""
+    P = np.array([[[1 - p, p]], [[0.0, 1.0]]])
+    return tpg.FiniteMDP(P, [[reward], [0.0]], [1.0, 0.0], gamma=1.0)
 LOOP = np.array([[0.0, 1.0], [0.5, 0.5], [0.5, 0.5]])          # never takes the exit action
 
 
@@ -153,6 +159,10 @@ EVALUATE = [
      r"gamma = 1 with horizon=None needs zero-reward absorbing \(terminal\) states; this MDP has none"),
     ("evaluate: gamma = 1, policy never terminates", lambda: tpg.evaluate(EPISODIC, LOOP), ValueError,
      r"states \[0, 1\] .* never reach a terminal state"),
+    ("evaluate: rewards whose values overflow", lambda: tpg.evaluate(MDP.with_(R=np.full((2, 2), 1e308)), PI), ValueError,
+     r"R is too large for this MDP: values reach max\|r\| \* H = 1e\+308 \* 10"),
+    ("evaluate: gamma = 1, episodes too long for the rewards", lambda: tpg.evaluate(slow_exit(1e295, 1e-6), [[1.0], [1.0]]),
+     ValueError, r"gamma = 1: values or expected visits exceed 1e\+300 \(max \|V\| = 1e\+301"),
     ("transition_matrix: pi shape", lambda: tpg.transition_matrix(MDP, np.ones((3, 3)) / 3), ValueError,
      r"pi must have shape \(2, 2\); got \(3, 3\)"),
     ("transition_matrix: mdp None", lambda: tpg.transition_matrix(None, PI), TypeError, r"mdp must be a FiniteMDP"),
