@@ -227,3 +227,22 @@ def test_one_state_one_action_and_horizon_one(name):
         assert all_finite(mean, cov)
     if A == 1:                                          # no choice, no gradient, no variance
         assert np.all(g == 0) and np.all(estimator_moments(m, pol, th)[1] == 0)
+
+
+def test_kl_of_near_deterministic_policies_never_rounds_below_zero():
+    # found by the thorough hypothesis profile of tests/test_invariants.py: sum p log(p/q) gave
+    # -6e-28 for these rows, p = (1, 1.3e-27, 1.2e-32), q = (1, 2.0e-27, 1.2e-32); the KL is 1.7e-28
+    mdp = tpg.FiniteMDP(np.ones((1, 3, 1)), np.zeros((1, 3)), [1.0], gamma=0.0)
+    pol = tpg.TabularSoftmax(1, 3)
+    theta = np.array([66.45999033, 4.51573226, -7.05261589])
+    other = theta + np.random.default_rng(1).normal(size=3)
+    p, q = pol.probs(theta), pol.probs(other)
+    kl = tpg.kl_divergence(mdp, p, q)
+    # reference from the log-probabilities, where the small entries keep their precision:
+    # KL = sum_a p_a (log p_a - log q_a), with the a0 term p0 (log p0 - log q0) = log1p(-x) - log1p(-y)
+    lp, lq = pol.log_probs(theta)[0], pol.log_probs(other)[0]
+    x, y = p[0, 1:].sum(), q[0, 1:].sum()
+    reference = p[0, 0] * (np.log1p(-x) - np.log1p(-y)) + (p[0, 1:] * (lp[1:] - lq[1:])).sum()
+    # the two forms differ by O(x^2) = 1e-54 plus rounding of a few terms: 1e-12 relative
+    assert 0.0 < kl and abs(kl - reference) <= 1e-12 * reference
+    assert tpg.kl_divergence(mdp, p, p) == 0.0
