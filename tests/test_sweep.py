@@ -14,10 +14,13 @@ from tabular_pg.sweep import grid, point_seed, sweep, write_table
 
 
 def exact_and_sampled(point, rng):
-    """J and ||grad J|| of a random softmax policy on a random MDP, and a REINFORCE estimate."""
-    mdp = random_mdp(np.random.default_rng(point["mdp_seed"]), S=6, A=3, gamma=point["gamma"])
-    policy = tpg.TabularSoftmax(6, 3)
-    theta = rng.normal(size=18)
+    """J and ||grad J|| of a random softmax policy on a random MDP, and a REINFORCE estimate.
+
+    S = 200: a dense LU that multi-threaded OpenBLAS would round differently from one
+    thread, so the rows are bit-identical only because the runner pins BLAS threads."""
+    mdp = random_mdp(np.random.default_rng(point["mdp_seed"]), S=200, A=3, gamma=point["gamma"])
+    policy = tpg.TabularSoftmax(200, 3)
+    theta = rng.normal(size=600)
     g = tpg.policy_gradient(mdp, policy, theta)
     traj = rollout(mdp, policy.probs(theta), n=point["n"], rng=rng)
     g_hat = tpg.estimators.reinforce(traj, policy, theta, reward_to_go=True)
