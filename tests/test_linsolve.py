@@ -79,3 +79,19 @@ def test_evaluate_on_a_large_garnet_agrees_with_sparse_lu(gamma):
     tol = 10 * cond * max(ev.residual, ref.residual)
     assert np.abs(ev.V - ref.V).max() <= tol * np.abs(ref.V).max()
     assert np.abs(ev.d - ref.d).max() <= tol * np.abs(ref.d).max()
+
+
+@pytest.mark.parametrize("gamma", [0.99, 1.0])
+def test_sparse_lu_of_a_slippery_grid_matches_dense_lu(gamma):
+    """gamma < 1: pivot-free minimum-degree LU (diagonally dominant); gamma = 1: the
+    transient block of an episodic grid, pivoting kept."""
+    layout = ["G" + "." * 29] + ["." * 30] * 29
+    mdp = mdps.gridworld(layout, terminals={"G": 1.0}, step_reward=-0.01, slip=0.2, gamma=gamma)
+    pi = tpg.policies.softmax(np.random.default_rng(2).normal(size=(mdp.n_states, 4)))
+    ev = tpg.evaluate(mdp, pi, solver="splu")
+    ref = tpg.evaluate(mdp, pi, solver="dense")
+    assert ev.solver == "splu" and ev.residual < L.RESIDUAL_WARN
+    # forward error <= cond * backward error; cond grows like the expected episode length
+    tol = 1e-7 if gamma == 1 else 1e-10
+    np.testing.assert_allclose(ev.V, ref.V, rtol=tol, atol=tol * np.abs(ref.V).max())
+    np.testing.assert_allclose(ev.visits, ref.visits, rtol=tol, atol=tol * np.abs(ref.visits).max())
