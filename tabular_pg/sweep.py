@@ -141,10 +141,14 @@ def sweep(fn, points, scheduler=None, progress: bool = True, n_workers: int | No
     -----
     ``rng = default_rng(point_seed(point))`` with :func:`point_seed` a hash of the point,
     so the same point gives the same row wherever and in whatever order it runs.  ``fn``
-    runs with one BLAS thread (``threadpoolctl``): a multi-threaded LU blocks its
-    reductions differently and changes the last bits (measured on a 1000-state dense
-    solve), while the grid already keeps every core busy.  Bit-identity across machines
-    further needs the same BLAS build and kernel.
+    runs with one BLAS thread: a multi-threaded LU blocks its reductions differently and
+    changes the last bits (measured on a 200-state dense solve), while the grid already
+    keeps every core busy.  The limit is set (``threadpoolctl``) in the calling thread for
+    the whole sweep, which covers workers that are threads of this process (a limit set
+    from a worker thread was measured not to take effect with OpenBLAS 0.3.31), and again
+    around each task; Dask's nannies start worker processes with
+    ``OPENBLAS_NUM_THREADS=1`` already.  Bit-identity across machines further needs the
+    same BLAS build and kernel.
 
     Examples
     --------
@@ -159,7 +163,13 @@ def sweep(fn, points, scheduler=None, progress: bool = True, n_workers: int | No
     points = list(points)
     for point in points:
         _canonical(point)
-    bar = _Progress(len(points), progress)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _dispatch(fn, points, scheduler, _Progress(len(points), progress), n_workers)
+
+
+def _dispatch(fn, points: list[dict], scheduler, bar: _Progress, n_workers: int | None) -> list[dict]:
     if isinstance(scheduler, str) and scheduler == "serial":
         return _run_serial(fn, points, bar)
     from distributed import Client, LocalCluster

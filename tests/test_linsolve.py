@@ -95,3 +95,29 @@ def test_sparse_lu_of_a_slippery_grid_matches_dense_lu(gamma):
     tol = 1e-7 if gamma == 1 else 1e-10
     np.testing.assert_allclose(ev.V, ref.V, rtol=tol, atol=tol * np.abs(ref.V).max())
     np.testing.assert_allclose(ev.visits, ref.visits, rtol=tol, atol=tol * np.abs(ref.visits).max())
+
+
+def cycle_mdp(S, gamma):
+    """A directed cycle (one action): every eigenvalue of P on the unit circle."""
+    P = sp.csr_matrix((np.ones(S), (np.arange(S), (np.arange(S) + 1) % S)), shape=(S, S))
+    R = np.random.default_rng(0).random((S, 1))
+    return tpg.FiniteMDP(P, R, np.full(S, 1 / S), gamma=gamma)
+
+
+def test_small_slowly_mixing_systems_switch_to_dense_lu():
+    mdp = cycle_mdp(1000, 0.99)                     # not banded (the wrap-around entry)
+    assert L.choose_solver(1000, mdp.bandwidth, 0.99) == "gmres"
+    ev = tpg.evaluate(mdp, np.ones((1000, 1)))
+    assert ev.solver == "dense" and ev.residual < 1e-13
+    # V(s) = sum_k gamma^k r(s + k mod S), summed in closed form over the cycle
+    r = mdp.R[:, 0]
+    V = np.array([np.dot(0.99 ** np.arange(1000), np.roll(r, -s)) for s in range(0, 1000, 97)]) / (1 - 0.99 ** 1000)
+    np.testing.assert_allclose(ev.V[::97], V, rtol=1e-12)
+
+
+def test_solver_choice_by_size_pattern_and_discount():
+    assert L.choose_solver(L.KRYLOV_MIN, 10**6, 0.99) == "dense"
+    assert L.choose_solver(1000, 10**6, 0.99) == "gmres"
+    assert L.choose_solver(1000, 10**6, 1.0) == L.choose_solver(1000, 10**6) == "dense"
+    assert L.choose_solver(1000, 20, 0.99) == "splu"
+    assert L.choose_solver(10**5, 10**5, None) == "gmres"
