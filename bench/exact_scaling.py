@@ -163,6 +163,37 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def batch_rows(shapes=((10, 3, 1000), (50, 4, 1000), (200, 4, 200)), repeats: int = 3) -> list[dict]:
+    """:func:`tabular_pg.batch.evaluate_batch` against a Python loop of ``evaluate`` calls.
+
+    Garnets with 3 successors, gamma = 0.99; policies softmax(N(0, 1)) with the benchmark seed.
+    """
+    from tabular_pg.batch import evaluate_batch
+
+    rows = []
+    for S, A, B in shapes:
+        mdp = mdps.garnet(S, A, 3, seed=SEED, gamma=0.99)
+        pis = tpg.policies.softmax(np.random.default_rng(SEED).normal(size=(B, S, A)))
+        t_batch, out = best_time(lambda: evaluate_batch(mdp, pis), repeats)
+        t_loop, J = best_time(lambda: np.array([tpg.evaluate(mdp, pi).J for pi in pis]), repeats)
+        rows.append({"S": S, "A": A, "B": B, "batch_s": t_batch, "loop_s": t_loop,
+                     "max_dJ": float(np.abs(out.J - J).max() / np.abs(J).max())})
+    return rows
+
+
+def batch_table(rows: list[dict]) -> str:
+    lines = ["| S | A | policies B | evaluate_batch | loop of evaluate | speed-up | max rel. diff of J |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['S']} | {r['A']} | {r['B']:,} | {r['batch_s'] * 1e3:,.1f} ms | {r['loop_s'] * 1e3:,.1f} ms | "
+              f"{r['loop_s'] / r['batch_s']:.1f}× | {r['max_dJ']:.1e} |" for r in rows]
+    return "\n".join(lines)
+
+
+def table_or_error(rows, make_table) -> str:
+    """``make_table(rows)``, or the child's error when it failed."""
+    return make_table(rows) if isinstance(rows, list) else f"not measured: {rows['error']}"
+
+
 def scaling_rows(kinds, sizes, repeats: int = 3, progress: bool = True) -> list[dict]:
     rows = []
     for kind in kinds:
@@ -180,10 +211,16 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", default=",".join(f"{s:.0e}" for s in SIZES))
     ap.add_argument("--kinds", default="garnet,grid")
     ap.add_argument("--blas-threads", type=int, default=BLAS_THREADS)
+    ap.add_argument("--batch", action="store_true", help="batched evaluation against the loop")
     args = ap.parse_args(argv)
     globals()["BLAS_THREADS"] = args.blas_threads
     if args.child:
-        print(json.dumps(child(args.child[0], int(float(args.child[1])), args.repeats)))
+        kind = args.child[0]
+        print(json.dumps(batch_rows() if kind == "batch" else child(kind, int(float(args.child[1])), args.repeats)))
+        return
+    if args.batch:
+        print(machine())
+        print(table_or_error(run_child("batch", 0, args.repeats), batch_table))
         return
     print(machine())
     rows = scaling_rows(args.kinds.split(","), [int(float(s)) for s in args.sizes.split(",")], args.repeats)

@@ -175,6 +175,14 @@ def quantecon_run(mdp, P):
     return run
 
 
+def accuracy_note(row: dict) -> str:
+    """Say whether a peer's V is exact, and whether its policy is optimal anyway."""
+    if row["err_V"] <= 1e-10:
+        return "exact to solver precision"
+    policy = "its policy is optimal" if row["gap"] <= 1e-9 * 100 else f"its policy loses {row['gap']:.1e} in J"
+    return f"only ε-accurate: V off by {row['err_V']:.0e} (relative); {policy}"
+
+
 def optimum_child(S: int, skip: list[str]) -> list[dict]:
     mdp = xs.make_mdp("garnet", S)
     t, mem, opt = timed(lambda: tpg.optimum(mdp), 3)
@@ -186,8 +194,9 @@ def optimum_child(S: int, skip: list[str]) -> list[dict]:
             continue
         t, mem, (V, actions) = timed(run)
         J_peer = tpg.evaluate(mdp, np.eye(mdp.n_actions)[actions]).J
-        rows.append({"method": name, "s": t, "mb": mem, "err_V": rel(V, opt.V), "gap": opt.J - J_peer,
-                     "same": float((actions == opt.pi.argmax(axis=1)).mean())})
+        row = {"method": name, "s": t, "mb": mem, "err_V": rel(V, opt.V), "gap": opt.J - J_peer,
+               "same": float((actions == opt.pi.argmax(axis=1)).mean())}
+        rows.append({**row, "note": accuracy_note(row)})
     return rows
 
 
@@ -345,11 +354,36 @@ def report(quick: bool) -> str:
     optimum = sized_part("optimum", sizes)
     rollouts = run_child("rollouts", 0, [])
     alone = xs.scaling_rows(["garnet", "grid"], big, repeats=2)
-    return "\n".join(head + ["", "## 1. Policy evaluation of a stochastic policy", "",
+    batch = xs.run_child("batch", 0, 3)
+    data = {"evaluation": evaluation, "optimum": optimum}
+    return data, "\n".join(head + ["", "## 1. Policy evaluation of a stochastic policy", "",
                              evaluation_table(evaluation), "",
                              "## 2. The optimum", "", optimum_table(optimum), "",
                              "## 3. Rollouts (FrozenLake 8x8, uniform policy)", "", rollout_table(rollouts), "",
-                             "## 4. Ours alone at scale", "", xs.table(alone), ""])
+                             "## 4. Ours alone at scale", "", xs.table(alone), "",
+                             "## 5. Batched evaluation (`tabular_pg.batch.evaluate_batch`) against a loop", "",
+                             xs.table_or_error(batch, xs.batch_table), ""])
+
+
+def figure(data: dict, path: str) -> None:
+    """Time against S per method, log-log, for the evaluation and the optimum (matplotlib)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (part, parts) in zip(axes, data.items()):
+        series: dict = {}
+        for S, rows in parts.items():
+            for r in rows:
+                if "s" in r:
+                    series.setdefault(f"{r['method']} {r.get('what', '')}".strip(), []).append((S, r["s"]))
+        for name, pts in series.items():
+            ax.loglog(*zip(*pts), marker="o", label=name)
+        ax.set(title=part, xlabel="states S", ylabel="seconds")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def main(argv=None) -> None:
@@ -359,6 +393,7 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     ap.add_argument("--write", action="store_true", help=f"write the report to {RESULTS}")
     ap.add_argument("--blas-threads", type=int, default=xs.BLAS_THREADS)
+    ap.add_argument("--figure", default=None, help="save a log-log figure here (needs matplotlib)")
     args = ap.parse_args(argv)
     xs.BLAS_THREADS = args.blas_threads
     if args.child:
@@ -367,8 +402,10 @@ def main(argv=None) -> None:
         rows = rollouts_child(skip) if part == "rollouts" else CHILDREN[part](S, skip)
         print(json.dumps(rows))
         return
-    text = report(args.quick)
+    data, text = report(args.quick)
     print(text)
+    if args.figure:
+        figure(data, args.figure)
     if args.write:
         RESULTS.write_text("# Benchmark results\n\nWritten by `python bench/peers.py --write`.\n\n" + text)
 
