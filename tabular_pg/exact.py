@@ -129,7 +129,7 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     """Eq. (Bellman) :math:`(I-\\gamma P_\\pi)V = r_\\pi` and :math:`(I-\\gamma P_\\pi)^\\top\\tilde d = \\mu`."""
     r_pi = (pi * mdp.R).sum(axis=1)
     if solver == "auto" and mdp.is_sparse:
-        solver = choose_solver(mdp.n_states, mdp.bandwidth)
+        solver = choose_solver(mdp.n_states, mdp.bandwidth, mdp.gamma)
     if solver == "gmres" and mdp.is_sparse:
         M = IdentityMinusGammaP(_policy_transitions(mdp, pi, canonical=False), mdp.gamma)
     else:

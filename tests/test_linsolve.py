@@ -1,0 +1,123 @@
+"""The Krylov path of the solver: the fixed-point iteration's free residuals, its stopping
+rule and hand-over to GMRES, against direct solves."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import mdps
+import tabular_pg as tpg
+from tabular_pg import linsolve as L
+from tabular_pg.exact import transition_matrix
+
+
+def operator(mdp, seed=0):
+    pi = tpg.policies.softmax(np.random.default_rng(seed).normal(size=(mdp.n_states, mdp.n_actions)))
+    P_pi = transition_matrix(mdp, pi, canonical=False)
+    return pi, L.IdentityMinusGammaP(P_pi, mdp.gamma), P_pi
+
+
+@pytest.mark.parametrize("left", [False, True])
+def test_shifted_residual_is_the_true_residual_of_the_previous_estimate(left):
+    mdp = mdps.garnet(400, 3, 4, seed=2, gamma=0.95)
+    pi, M, _ = operator(mdp)
+    Mx = M.T if left else M
+    b = mdp.mu if left else (pi * mdp.R).sum(axis=1)
+    x, est, shift = b.copy(), b, (0.0, None)
+    for _ in range(12):
+        x_new = b + (x - Mx @ x)
+        delta = x_new - x
+        free = L._shifted_residual(delta, shift, mdp.gamma, left)
+        np.testing.assert_allclose(free, b - Mx @ est, rtol=0, atol=1e-13 * np.abs(est).max())
+        est, shift = L._slow_mode_step(x_new, delta, b, mdp.gamma, left)
+        x = x_new
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.99])
+def test_iteration_alone_solves_well_mixing_systems(gamma):
+    """(At gamma = 0.9999 the d-system meets the rounding floor first and GMRES refines:
+    covered by the evaluate test below.)"""
+    mdp = mdps.garnet(3000, 4, 5, seed=0, gamma=gamma)
+    pi, M, P_pi = operator(mdp)
+    dense = np.eye(3000) - gamma * P_pi.toarray()
+    for left, b in ((False, (pi * mdp.R).sum(axis=1)), (True, mdp.mu)):
+        Mx = M.T if left else M
+        x = L.extrapolated_iteration(Mx, b, gamma, left)
+        assert L._converged(b - Mx @ x, x, np.abs(b).max())
+        ref = np.linalg.solve(dense.T if left else dense, b)
+        cond = (1 + gamma) / (1 - gamma)
+        assert np.abs(x - ref).max() <= 1e-13 * cond * np.abs(ref).max()
+
+
+def test_slow_mixing_hands_over_to_gmres_and_still_converges():
+    """A directed cycle mixes slowly (all eigenvalues of P on the unit circle): the
+    iteration stops early and the refined GMRES finishes the solve."""
+    S, gamma = 2500, 0.9
+    P = sp.csr_matrix((np.ones(S), (np.arange(S), (np.arange(S) + 1) % S)), shape=(S, S))
+    M = L.IdentityMinusGammaP(P, gamma)
+    b = np.random.default_rng(0).random(S)
+    x = L.extrapolated_iteration(M, b, gamma, left=False)
+    assert not L._converged(b - M @ x, x, np.abs(b).max())
+    x = L.factorize(M, "gmres", gamma=gamma).solve(b)
+    assert L.relative_residual(M, x, b) <= L._REFINED_RTOL * 10
+
+
+def test_converged_keeps_the_relative_residual_below_the_warning():
+    x = np.full(4, 1e4)
+    r = np.full(4, 1e-11)                        # backward error 5e-16, relative residual 1e-11
+    assert L._converged(r, x, 1.0)
+    assert not L._converged(np.full(4, 5e-10), x, 1.0)
+
+
+@pytest.mark.parametrize("gamma", [0.99, 0.9999])
+def test_evaluate_on_a_large_garnet_agrees_with_sparse_lu(gamma):
+    mdp = mdps.garnet(2500, 2, 3, seed=5, gamma=gamma)
+    pi = tpg.policies.softmax(np.random.default_rng(1).normal(size=(2500, 2)))
+    ev = tpg.evaluate(mdp, pi)
+    ref = tpg.evaluate(mdp, pi, solver="splu")
+    assert ev.solver == "gmres" and ev.residual < L.RESIDUAL_WARN
+    cond = (1 + gamma) / (1 - gamma)
+    tol = 10 * cond * max(ev.residual, ref.residual)
+    assert np.abs(ev.V - ref.V).max() <= tol * np.abs(ref.V).max()
+    assert np.abs(ev.d - ref.d).max() <= tol * np.abs(ref.d).max()
+
+
+@pytest.mark.parametrize("gamma", [0.99, 1.0])
+def test_sparse_lu_of_a_slippery_grid_matches_dense_lu(gamma):
+    """gamma < 1: pivot-free minimum-degree LU (diagonally dominant); gamma = 1: the
+    transient block of an episodic grid, pivoting kept."""
+    layout = ["G" + "." * 29] + ["." * 30] * 29
+    mdp = mdps.gridworld(layout, terminals={"G": 1.0}, step_reward=-0.01, slip=0.2, gamma=gamma)
+    pi = tpg.policies.softmax(np.random.default_rng(2).normal(size=(mdp.n_states, 4)))
+    ev = tpg.evaluate(mdp, pi, solver="splu")
+    ref = tpg.evaluate(mdp, pi, solver="dense")
+    assert ev.solver == "splu" and ev.residual < L.RESIDUAL_WARN
+    # forward error <= cond * backward error; cond grows like the expected episode length
+    tol = 1e-7 if gamma == 1 else 1e-10
+    np.testing.assert_allclose(ev.V, ref.V, rtol=tol, atol=tol * np.abs(ref.V).max())
+    np.testing.assert_allclose(ev.visits, ref.visits, rtol=tol, atol=tol * np.abs(ref.visits).max())
+
+
+def cycle_mdp(S, gamma):
+    """A directed cycle (one action): every eigenvalue of P on the unit circle."""
+    P = sp.csr_matrix((np.ones(S), (np.arange(S), (np.arange(S) + 1) % S)), shape=(S, S))
+    R = np.random.default_rng(0).random((S, 1))
+    return tpg.FiniteMDP(P, R, np.full(S, 1 / S), gamma=gamma)
+
+
+def test_small_slowly_mixing_systems_switch_to_dense_lu():
+    mdp = cycle_mdp(1000, 0.99)                     # not banded (the wrap-around entry)
+    assert L.choose_solver(1000, mdp.bandwidth, 0.99) == "gmres"
+    ev = tpg.evaluate(mdp, np.ones((1000, 1)))
+    assert ev.solver == "dense" and ev.residual < 1e-13
+    # V(s) = sum_k gamma^k r(s + k mod S), summed in closed form over the cycle
+    r = mdp.R[:, 0]
+    V = np.array([np.dot(0.99 ** np.arange(1000), np.roll(r, -s)) for s in range(0, 1000, 97)]) / (1 - 0.99 ** 1000)
+    np.testing.assert_allclose(ev.V[::97], V, rtol=1e-12)
+
+
+def test_solver_choice_by_size_pattern_and_discount():
+    assert L.choose_solver(L.KRYLOV_MIN, 10**6, 0.99) == "dense"
+    assert L.choose_solver(1000, 10**6, 0.99) == "gmres"
+    assert L.choose_solver(1000, 10**6, 1.0) == L.choose_solver(1000, 10**6) == "dense"
+    assert L.choose_solver(1000, 20, 0.99) == "splu"
+    assert L.choose_solver(10**5, 10**5, None) == "gmres"
