@@ -1,0 +1,139 @@
+"""The ``tabular-pg`` command end to end: in-process ``main([...])`` and real subprocesses."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import random_mdp
+
+import tabular_pg as tpg
+from tabular_pg import io
+from tabular_pg.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv):
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.fixture
+def mdp_file(tmp_path, rng):
+    mdp = random_mdp(rng, S=4, A=2, gamma=0.8)
+    path = tmp_path / "m.json"
+    io.save(mdp, path, states=["a", "b", "c", "d"], actions=["left", "right"])
+    return mdp, path
+
+
+def test_solve_file_text_and_json(capsys, mdp_file):
+    mdp, path = mdp_file
+    code, out, err = run(capsys, "solve", str(path))
+    assert code == 0 and err == ""
+    assert "Q[left]" in out and "residual" in out
+    data = run_json(capsys, "solve", str(path))
+    ev = tpg.evaluate(mdp, np.full((4, 2), 0.5))
+    assert data["J"] == pytest.approx(ev.J, rel=1e-14)
+    np.testing.assert_allclose(data["V"], ev.V, rtol=1e-13)
+    np.testing.assert_allclose(data["d"], ev.d, rtol=1e-13)
+    assert data["states"] == ["a", "b", "c", "d"]
+    g = tpg.policy_gradient(mdp, tpg.TabularSoftmax(4, 2), np.zeros(8))
+    assert data["gradient_norm"] == pytest.approx(np.linalg.norm(g), rel=1e-12)
+
+
+def test_solve_optimal_and_policy_file(capsys, mdp_file, tmp_path):
+    mdp, path = mdp_file
+    data = run_json(capsys, "solve", str(path), "--policy", "optimal")
+    assert data["J"] == pytest.approx(data["J_star"], rel=1e-12)
+    assert data["gradient_norm"] < 1e-10                      # a stationary point of J
+    pi = np.array([[0.3, 0.7]] * 4)
+    np.save(tmp_path / "pi.npy", pi)
+    data = run_json(capsys, "solve", str(path), "--policy", str(tmp_path / "pi.npy"))
+    assert data["J"] == pytest.approx(tpg.evaluate(mdp, pi).J, rel=1e-14)
+
+
+def test_solve_zoo_chain(capsys):
+    data = run_json(capsys, "solve", "chain:H=5")
+    assert data["J"] == pytest.approx(3.0 ** -5, rel=1e-12)    # lecture 003: A^-H
+    assert data["J_star"] == pytest.approx(1.0)
+    code, out, _ = run(capsys, "solve", "garnet:S=30,A=2,b=2,seed=3", "--rows", "5")
+    assert code == 0 and "25 more states" in out
+
+
+def test_zoo_lists_the_mdps(capsys):
+    code, out, _ = run(capsys, "zoo")
+    assert code == 0 and "chain" in out and "garnet" in out
+    data = run_json(capsys, "zoo")
+    assert data["chain"]["parameters"]["H"] == 10
+
+
+def test_tour_small(capsys, tmp_path):
+    code, out, err = run(capsys, "tour", "--small", "--out", str(tmp_path / "t"), "--quiet")
+    assert code == 0, err
+    assert "J(uniform)" in out and "3^-4" in out
+    report = (tmp_path / "t" / "report.md").read_text()
+    assert report.startswith("# tabular-pg tour") and "## Exact quantities" in report
+    for line in out.splitlines():
+        if line.startswith("figures: ") and "none" not in line:
+            for f in line[len("figures: "):].split(", "):
+                assert (tmp_path / "t" / f.split("/")[-1]).stat().st_size > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["solve", "absent.json"], "No such file"),
+    (["solve", "nosuchmdp:H=3"], "unknown MDP name"),
+    (["solve", "chain:H=0"], "H"),
+    (["solve", "chain:H=3", "--policy", "absent.npy"], "absent.npy"),
+    (["frobnicate"], "invalid choice"),
+    (["solve"], "required"),
+    (["train", "chain:H=3", "--algo", "pg", "--iters", "0"], "--iters must be a positive integer"),
+    (["solve", "chain:H=3", "--rows", "x"], "invalid int"),
+])
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+    assert err.startswith("tabular-pg")
+
+
+def test_malformed_file_exit_2(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"states": 2, "actions": 1, "transitions": [[[1, 0]], [[0, 1]]], "rewards": [[1], [0]], "mu": [1, 0]')
+    code, _, err = run(capsys, "solve", str(bad))
+    assert code == 2 and "not valid JSON" in err and len(err.strip().splitlines()) == 1
+    bad.write_text('{"states": 2, "actions": 1, "transitions": [[[1, 0]], [[0, 1]]], "rewards": [[1], [0]], "mu": [1, 0]}')
+    code, _, err = run(capsys, "solve", str(bad))
+    assert code == 2 and "'gamma' is missing" in err
+
+
+def console_command():
+    """The installed console script, or the same ``main`` through ``python -m``."""
+    exe = shutil.which("tabular-pg")
+    return [exe] if exe else [sys.executable, "-m", "tabular_pg.cli"]
+
+
+def test_console_entry_subprocess(mdp_file, tmp_path):
+    mdp, path = mdp_file
+    done = subprocess.run(console_command() + ["solve", str(path), "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["J"] == pytest.approx(tpg.evaluate(mdp, np.full((4, 2), 0.5)).J)
+    bad = subprocess.run(console_command() + ["solve", str(tmp_path / "nope.npz")], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+def test_gym_mdp_argument(capsys):
+    pytest.importorskip("gymnasium")
+    data = run_json(capsys, "solve", "gym:FrozenLake-v1:gamma=1.0", "--policy", "optimal")
+    assert data["J"] == pytest.approx(14 / 17, abs=1e-12)
+    code, _, err = run(capsys, "solve", "gym:NoSuchEnv-v0")
+    assert code == 2 and "NoSuchEnv" in err
