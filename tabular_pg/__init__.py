@@ -4,6 +4,7 @@ The public API (see DESIGN.md): build a :class:`FiniteMDP`, choose a policy
 parameterisation, and ask for exact quantities (:func:`evaluate`, :func:`policy_gradient`,
 :func:`fisher_information`, :func:`natural_gradient`, :func:`kl_divergence`, ...).
 """
+from . import rational
 from .exact import (Evaluation, evaluate, fisher_information, kl_divergence, natural_gradient,
                     performance_difference, policy_gradient, transition_matrix, trust_region_step)
 from .linsolve import ConvergenceWarning, PrecisionWarning
@@ -17,5 +18,5 @@ __all__ = [
     "FiniteMDP", "Policy", "TabularSoftmax", "LogLinear", "Direct",
     "Evaluation", "evaluate", "policy_gradient", "fisher_information", "natural_gradient",
     "trust_region_step", "kl_divergence", "performance_difference", "transition_matrix",
-    "Optimum", "optimum", "value_iteration", "ConvergenceWarning", "PrecisionWarning",
+    "Optimum", "optimum", "value_iteration", "ConvergenceWarning", "PrecisionWarning", "rational",
 ]

@@ -15,7 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from .linsolve import RESIDUAL_WARN, PrecisionWarning, factorize, relative_residual
+from .linsolve import (RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize,
+                       relative_residual)
 from .mdp import STOCHASTIC_ATOL, FiniteMDP
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix"]
@@ -74,16 +75,22 @@ def check_policy(mdp: FiniteMDP, pi, name: str = "pi") -> np.ndarray:
     return pi
 
 
-def transition_matrix(mdp: FiniteMDP, pi: np.ndarray):
-    """:math:`P_\\pi(s'|s) = \\sum_a \\pi(a|s) P(s'|s,a)`, shape ``(S, S)`` (CSR if ``mdp`` is sparse)."""
+def transition_matrix(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
+    """:math:`P_\\pi(s'|s) = \\sum_a \\pi(a|s) P(s'|s,a)`, shape ``(S, S)`` (CSR if ``mdp`` is sparse).
+
+    The rows ``s*A .. s*A+A-1`` of the sparse ``(S*A, S)`` transitions are contiguous, so
+    ``P_pi`` is those rows weighted by ``pi`` under the row pointer ``indptr[::A]``; with
+    ``canonical=False`` the duplicate entries are left unsummed (fine for matvecs).
+    """
     if not mdp.is_sparse:
         return np.einsum("sa,sat->st", pi, mdp.P)
     P, A = mdp.P, mdp.n_actions
     weights = np.repeat(pi.reshape(-1), np.diff(P.indptr))
     P_pi = sp.csr_matrix((P.data * weights, P.indices.copy(), P.indptr[::A].copy()),
                          shape=(mdp.n_states, mdp.n_states))
-    P_pi.sum_duplicates()
-    P_pi.eliminate_zeros()
+    if canonical:
+        P_pi.sum_duplicates()
+        P_pi.eliminate_zeros()
     return P_pi
 
 
@@ -99,9 +106,9 @@ def _identity_minus(P_pi, gamma: float):
     return np.eye(S) - gamma * P_pi
 
 
-def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str):
+def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str, gamma: float):
     """Solve ``M x = b`` and ``M^T y = c`` with one factorisation; return x, y, residual, name."""
-    fac = factorize(M, solver)
+    fac = factorize(M, solver, gamma=gamma)
     x, y = fac.solve(b), fac.solve(c, transpose=True)
     residual = max(relative_residual(M, x, b), relative_residual(M.T, y, c))
     if residual > RESIDUAL_WARN:
@@ -113,8 +120,13 @@ def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str):
 def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
     """Eq. (Bellman) :math:`(I-\\gamma P_\\pi)V = r_\\pi` and :math:`(I-\\gamma P_\\pi)^\\top\\tilde d = \\mu`."""
     r_pi = (pi * mdp.R).sum(axis=1)
-    M = _identity_minus(transition_matrix(mdp, pi), mdp.gamma)
-    V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver)
+    if solver == "auto" and mdp.is_sparse:
+        solver = choose_solver(mdp.n_states, mdp.bandwidth)
+    if solver == "gmres" and mdp.is_sparse:
+        M = IdentityMinusGammaP(transition_matrix(mdp, pi, canonical=False), mdp.gamma)
+    else:
+        M = _identity_minus(transition_matrix(mdp, pi), mdp.gamma)
+    V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
     return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
 
 
@@ -159,7 +171,7 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
     T = np.setdiff1d(np.arange(mdp.n_states), mdp.terminal_states())
     P_TT = P_pi[np.ix_(T, T)] if not sp.issparse(P_pi) else P_pi[T][:, T]
     r_pi = (pi * mdp.R).sum(axis=1)
-    V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver)
+    V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
     V, visits = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
     V[T], visits[T] = V_T, visits_T
     total = visits.sum()

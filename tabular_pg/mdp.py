@@ -11,6 +11,7 @@ with ``H = horizon`` (``None`` for an infinite horizon), as in lecture 000 eq. (
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -197,6 +198,12 @@ class FiniteMDP:
     @property
     def is_sparse(self) -> bool:
         return sp.issparse(self.P)
+
+    @functools.cached_property
+    def bandwidth(self) -> int:
+        """:math:`\\max |s - s'|` over the transitions with ``P(s'|s,a) > 0`` (state order)."""
+        P = sp.coo_matrix(self.P_sa)
+        return int(np.abs(P.row // self.n_actions - P.col).max(initial=0))
 
     @property
     def P_sa(self):

@@ -38,6 +38,17 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
 
 
+#: Largest dense array (in float64 entries) that ``score``/``fisher`` of a tabular softmax
+#: will materialise; beyond it they refuse instead of exhausting memory.
+MAX_DENSE_ENTRIES = 2 * 10**8
+
+
+def _check_dense_size(what: str, n_entries: int, instead: str) -> None:
+    if n_entries > MAX_DENSE_ENTRIES:
+        raise ValueError(f"{what} would be a dense array of {n_entries:,} float64 entries "
+                         f"({n_entries * 8 / 2**30:.1f} GiB); use {instead}")
+
+
 def _positive_int(name: str, x) -> int:
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
         raise ValueError(f"{name} must be an int >= 1; got {x!r}")
@@ -138,6 +149,7 @@ class TabularSoftmax(Policy):
         """:math:`\\psi(s,a)_{(s',b)} = 1[s=s'](1[a=b] - \\pi(b|s))`; dense ``probs_shape + (d,)``."""
         pi = self.probs(theta).reshape(-1, self.n_actions)          # (M, A), M = (H*)S
         M, A = pi.shape
+        _check_dense_size("the tabular softmax score", M * A * M * A, "vjp() or fisher_blocks()")
         block = np.eye(A)[None, :, :] - pi[:, None, :]               # (M, A, A)
         psi = np.zeros((M, A, M, A))
         psi[np.arange(M), :, np.arange(M), :] = block
@@ -168,6 +180,7 @@ class TabularSoftmax(Policy):
         blocks = (np.eye(self.n_actions)[None] * w[:, None, :] - cross - cross.transpose(0, 2, 1)
                   + w.sum(axis=1)[:, None, None] * pi[:, :, None] * pi[:, None, :])
         M, A = pi.shape
+        _check_dense_size("the tabular softmax Fisher matrix", (M * A) ** 2, "fisher_blocks() or natural_gradient()")
         F = np.zeros((M, A, M, A))
         F[np.arange(M), :, np.arange(M), :] = blocks
         return F.reshape(M * A, M * A)

@@ -112,3 +112,13 @@ def test_direct_rejects_non_distributions_and_projects():
 def test_bad_sizes(args):
     with pytest.raises(ValueError, match="must be an int >= 1"):
         tpg.TabularSoftmax(*args)
+
+
+def test_large_tabular_softmax_refuses_to_materialise_score_and_fisher():
+    pol = tpg.TabularSoftmax(20000, 4)
+    theta = pol.initial()
+    with pytest.raises(ValueError, match="score would be a dense array .* use vjp"):
+        pol.score(theta)
+    with pytest.raises(ValueError, match="Fisher matrix would be a dense array"):
+        pol.fisher(theta, np.ones((20000, 4)))
+    assert pol.fisher_blocks(theta, np.ones(20000)).shape == (20000, 4, 4)
