@@ -10,6 +10,7 @@ import numpy as np
 
 from . import io
 from .cli_format import num, table
+from .cli_sections import estimators_command
 from .report import exact_quantities, mdp_summary, tour
 
 __all__ = ["resolve_mdp", "COMMANDS", "ALGORITHMS"]
@@ -115,4 +116,4 @@ def zoo(args) -> dict:
             "data": entries}
 
 
-COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour}
+COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour, "estimators": estimators_command}

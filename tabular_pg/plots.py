@@ -75,19 +75,24 @@ def learning_curves(curves: dict, path, J_star: float | None = None, title: str 
     return _save(fig, path)
 
 
-def estimator_errors(n_values, errors: dict, variances: dict, path, title: str = "estimators vs exact"):
-    """Left: error ``E||g_hat - grad J||`` against n; right: variance (trace of the
-    covariance) against n; log-log.  ``errors`` and ``variances`` map a label to ``(len(n),)``."""
-    fig, (left, right) = _figure(2)
+def estimator_errors(n_values, errors: dict, variances: dict, path, exact_errors: dict | None = None,
+                     title: str = "estimators vs exact"):
+    """Left: error of the mean of ``n`` estimates against n (markers: ``errors``, sampled;
+    dashed: ``exact_errors``); right: the variance ``tr Cov / n``; log-log axes.  Each dict
+    maps an estimator's label to ``(len(n),)``."""
+    fig, (left, right) = _figure(2, size=(6.0, 5.0))
     n = np.asarray(n_values, dtype=float)
-    for label in errors:
-        left.plot(n, errors[label], "o-", label=label)
+    for label, err in errors.items():
+        line, = left.plot(n, err, "o-", label=f"{label} (sampled)")
+        if exact_errors and label in exact_errors:
+            left.plot(n, exact_errors[label], "--", color=line.get_color(), linewidth=1)
         if label in variances:
-            right.plot(n, variances[label], "o-", label=label)
-    right.plot(n, variances[next(iter(variances))][0] * n[0] / n, "k:", label="1/n")
-    for ax, ylabel in ((left, "error ||g_hat - grad J||"), (right, "variance tr Cov(g_hat)")):
+            right.plot(n, variances[label], "o-", color=line.get_color(), label=label)
+    if exact_errors:
+        left.plot([], [], "k--", linewidth=1, label="exact sqrt(tr Cov/n + |bias|^2)")
+    for ax, ylabel in ((left, "RMSE of the mean of n estimates"), (right, "exact variance tr Cov / n")):
         ax.set(xscale="log", yscale="log", xlabel="trajectories n", ylabel=ylabel)
-        ax.legend(fontsize="small")
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
     fig.suptitle(title)
     return _save(fig, path)
 

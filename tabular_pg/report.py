@@ -30,7 +30,7 @@ class Setting:
     """The MDPs and budgets of a tour (zoo specs, sample sizes, iterations, seeds)."""
 
     chain: str = "chain:H=10"
-    garnet: str = "garnet:S=20,A=4,b=3,seed=0,gamma=0.9"
+    garnet: str = "garnet:S=10,A=3,b=3,seed=0,gamma=0.9"
     n_values: tuple = (10, 30, 100, 300)
     seeds: int = 20
     horizons: tuple = (2, 3, 4, 6, 8)
