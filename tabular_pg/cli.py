@@ -18,6 +18,7 @@ import numpy as np
 
 from . import cli_commands as commands
 from .cli_format import emit_json
+from .cli_train import ALGORITHMS
 
 PROG = "tabular-pg"
 EXIT_USAGE = 2
@@ -60,11 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="run a policy-search algorithm, exact J of every iterate")
     train.add_argument("mdp", help=MDP_HELP)
-    train.add_argument("--algo", required=True, choices=sorted(commands.ALGORITHMS))
+    train.add_argument("--algo", required=True, choices=list(ALGORITHMS))
     train.add_argument("--iters", type=int, default=100)
     train.add_argument("--sampled", type=int, default=None, metavar="N",
                        help="use a sampled oracle with N trajectories per call (default: exact oracle)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="seed of the sampled oracle and of CEM")
+    train.add_argument("--step", default=None, help="the main step parameter: pg step, npg KL radius delta, "
+                       "cpi alpha (number, bound or line_search), ppo step, cem initial std")
     train.add_argument("--plot", default=None, metavar="FILE", help="write the learning curve to FILE (.png)")
     _common(train)
 

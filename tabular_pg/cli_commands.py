@@ -11,12 +11,10 @@ import numpy as np
 from . import io
 from .cli_format import num, table
 from .cli_sections import estimators_command
+from .cli_train import train_command
 from .report import exact_quantities, mdp_summary, tour
 
-__all__ = ["resolve_mdp", "COMMANDS", "ALGORITHMS"]
-
-#: Algorithms of ``train --algo``.
-ALGORITHMS = ("pg", "npg", "cpi", "ppo", "cem")
+__all__ = ["resolve_mdp", "COMMANDS"]
 
 
 def _zoo():
@@ -116,4 +114,5 @@ def zoo(args) -> dict:
             "data": entries}
 
 
-COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour, "estimators": estimators_command}
+COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour, "estimators": estimators_command,
+            "train": train_command}

@@ -167,6 +167,9 @@ def available() -> list:
     sections = []
     if _estimators_available():
         sections.append(("estimators", estimators_section))
-    if module_available("matplotlib"):
+    if module_available("tabular_pg.algorithms") and module_available("tabular_pg.oracles"):
+        from .cli_train import algorithms_section
+        sections.append(("algorithms", algorithms_section))    # draws the polytope with paths
+    elif module_available("matplotlib"):
         sections.append(("polytope", polytope_section))
     return sections

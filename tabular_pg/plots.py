@@ -70,8 +70,9 @@ def learning_curves(curves: dict, path, J_star: float | None = None, title: str 
         ax.axhline(J_star, color="k", linestyle="--", linewidth=1, label="J* (exact optimum)")
     if log_gap:
         ax.set_yscale("log")
-    ax.set(xlabel="iteration", ylabel="J* - J(pi_t)" if log_gap else "exact J(pi_t)", title=title)
-    ax.legend(fontsize="small")
+    ax.set(xlabel="iteration", ylabel="J* - J(pi_t)" if log_gap else "exact J(pi_t)")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(fontsize="small", loc="best")
     return _save(fig, path)
 
 
