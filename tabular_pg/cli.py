@@ -1,8 +1,8 @@
 """The ``tabular-pg`` command: solve, compare estimators, train, check proofs, tour.
 
 ``main(argv)`` parses the arguments, runs one subcommand and returns the exit code:
-0 on success, 2 on a bad argument or file (a one-line message on stderr, never a
-traceback).  MDP arguments are zoo specs (``chain:H=10``, ``garnet:S=50,A=4,b=3,seed=0``),
+0 on success, 2 on a bad argument or file, or a missing optional extra (a one-line
+message on stderr, never a traceback).  MDP arguments are zoo specs (``chain:H=10``, ``garnet:S=50,A=4,b=3,seed=0``),
 ``.json`` / ``.npz`` files (:mod:`tabular_pg.io`) or ``gym:ENV-ID[:gamma=..,kwarg=..]``
 (with the ``gym`` extra).
 """
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
             result = run(args)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
