@@ -224,3 +224,14 @@ def test_to_gymnasium_episodes_follow_the_mdp(rng):
     pi[0::2, :, 0] = pi[1::2, :, 1] = 1                   # the same alternating policy, exactly
     ev = tpg.evaluate(mdp, pi)
     assert abs(np.mean(returns) - ev.J) < 5 * np.std(returns) / np.sqrt(len(returns))
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_zoo_mdps_round_trip(tmp_path, suffix):
+    import mdps
+    for mdp in (mdps.garnet(1200, 2, 2, seed=0), mdps.russell_norvig_grid(), mdps.chain(5)):
+        path = tmp_path / f"zoo{suffix}"
+        io.save(mdp, path)
+        back = io.load(path)
+        assert back.is_sparse == mdp.is_sparse
+        assert_same_mdp(back, mdp)
