@@ -136,7 +136,10 @@ def algorithms_section(setting: Setting, out: Path, show: bool) -> Section:
         data[spec] = {"J_star": J_star, "rows": rows, "curves": curves}
         if module_available("matplotlib"):
             figures.append(_curve_figure(out, spec, curves, J_star))
-    md += [f"![{f['caption']}]({f['file']})" for f in figures]
+    used = "algorithms: " + ", ".join(repr(make_algorithm(name)) for name in ALGORITHMS) + (
+        f"; sampled oracle: REINFORCE reward-to-go, n = {setting.sampled_n} trajectories per query")
+    lines.append(used)
+    md += [used, ""] + [f"![{f['caption']}]({f['file']})" for f in figures]
     section = Section("Algorithms head to head", lines, "\n".join(md), data, figures)
     if module_available("matplotlib"):
         section.figures += _polytope_paths(setting, out, show, section)

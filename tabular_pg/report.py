@@ -154,9 +154,11 @@ def _grid_figure(out: Path):
 
 
 def _markdown_table(headers, rows) -> str:
-    cells = [[c if isinstance(c, str) else num(c) for c in row] for row in rows]
-    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-                     + ["| " + " | ".join(r) + " |" for r in cells])
+    """A Markdown table; ``|`` inside a cell (as in ``|grad J|``) is escaped."""
+    cells = [[(c if isinstance(c, str) else num(c)).replace("|", "\\|") for c in row]
+             for row in [headers, *rows]]
+    return "\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(headers)]
+                     + ["| " + " | ".join(r) + " |" for r in cells[1:]])
 
 
 # ---------------------------------------------------------------------------------- tour
