@@ -11,6 +11,7 @@ from conftest import random_mdp
 import tabular_pg as tpg
 from tabular_pg import io
 from tabular_pg.cli import main
+from tabular_pg.report import module_available
 
 
 def run(capsys, *argv):
@@ -137,3 +138,17 @@ def test_gym_mdp_argument(capsys):
     assert data["J"] == pytest.approx(14 / 17, abs=1e-12)
     code, _, err = run(capsys, "solve", "gym:NoSuchEnv-v0")
     assert code == 2 and "NoSuchEnv" in err
+
+
+GARNET = "garnet:S=5,A=2,b=2,seed=0,gamma=0.8"
+ALGORITHMS_LANDED = module_available("tabular_pg.algorithms") and module_available("tabular_pg.oracles")
+ESTIMATORS_LANDED = all(module_available(f"tabular_pg.{m}") for m in ("sampling", "estimators", "moments"))
+
+
+def test_commands_name_the_modules_they_need(capsys):
+    """Before its modules are installed a command says so on one line (exit 2)."""
+    for argv, landed, needs in ((["train", GARNET, "--algo", "pg", "--iters", "1"], ALGORITHMS_LANDED, "algorithms"),
+                                (["estimators", GARNET, "--n", "2", "--seeds", "2"], ESTIMATORS_LANDED, "estimators")):
+        code, _, err = run(capsys, *argv)
+        assert code == (0 if landed else 2), err
+        assert landed or (needs in err and len(err.splitlines()) == 1)
