@@ -9,13 +9,10 @@ message on stderr, never a traceback).  MDP arguments are zoo specs (``chain:H=1
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
-from pathlib import Path
 
-import numpy as np
-
+from . import __version__
 from . import cli_commands as commands
 from .cli_format import emit_json
 from .cli_train import ALGORITHMS
@@ -40,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tabular-pg`` and its subcommands."""
     parser = _Parser(prog=PROG, description="Exact and sampled policy-gradient quantities on finite MDPs.")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     tour = sub.add_parser("tour", help="the guided tour: exact quantities, estimators, algorithms, proofs")
@@ -117,6 +115,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:                       # --help and --version
+        return int(exc.code or 0)
     if args.json:
         emit_json(result["data"])
     else:

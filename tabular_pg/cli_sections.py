@@ -14,7 +14,7 @@ from .gradient import policy_gradient
 from .mdp import FiniteMDP
 from .plots import slope
 from .policies import TabularSoftmax
-from .report import Section, Setting, _markdown_table, dadashi_mdp, module_available, zoo_mdp
+from .report import Section, Setting, dadashi_mdp, module_available, zoo_mdp
 
 __all__ = ["available", "polytope_section", "estimator_rows", "estimators_section", "ESTIMATORS"]
 

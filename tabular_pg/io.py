@@ -498,7 +498,7 @@ def to_pymdptoolbox(mdp: FiniteMDP):
     >>> bool(np.array_equal(back.P, mdp.P) and np.array_equal(back.R, mdp.R))
     True
     """
-    S, A = mdp.n_states, mdp.n_actions
+    A = mdp.n_actions
     if mdp.is_sparse:
         P = tuple(sp.csr_matrix(mdp.P[a::A]) for a in range(A))
     else:

@@ -104,6 +104,13 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     assert err.startswith("tabular-pg")
 
 
+def test_help_and_version(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "tour" in out and "solve" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("tabular-pg ")
+
+
 def test_malformed_file_exit_2(capsys, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"states": 2, "actions": 1, "transitions": [[[1, 0]], [[0, 1]]], "rewards": [[1], [0]], "mu": [1, 0]')
