@@ -74,7 +74,7 @@ def _validate_dense_P(P: np.ndarray) -> np.ndarray:
 
 
 def _validate_sparse_P(P, n_actions: int | None) -> sp.csr_matrix:
-    P = sp.csr_matrix(P, dtype=float)
+    P = sp.csr_matrix(P, dtype=float, copy=True)    # never alias the caller's (or a read-only) CSR
     P.sum_duplicates()
     SA, S = P.shape
     if n_actions is None:

@@ -127,3 +127,12 @@ def test_with_replaces_and_revalidates():
         mdp.with_(gamma=2.0)
     with pytest.raises(TypeError, match="unknown fields"):
         mdp.with_(discount=0.5)
+
+
+def test_with_works_on_sparse_mdps(rng):
+    P = rng.random((4, 2, 4))
+    P /= P.sum(axis=2, keepdims=True)
+    mdp = tpg.FiniteMDP(sp.csr_matrix(P.reshape(8, 4)), np.ones((4, 2)), np.ones(4) / 4, gamma=0.9)
+    other = mdp.with_(gamma=0.5)
+    assert other.is_sparse and other.gamma == 0.5
+    np.testing.assert_array_equal(other.P_sa.toarray(), mdp.P_sa.toarray())

@@ -1,0 +1,435 @@
+"""Sampled policy-gradient estimators, their baselines, and the sampled Fisher matrix.
+
+Every trajectory estimator here has the form
+
+.. math:: \\hat g(\\tau) = \\sum_t \\psi_t(s_t, a_t)\\, W_t(\\tau), \\qquad
+          \\psi_t = \\nabla_\\theta \\log \\pi_\\theta(a_t|s_t),
+
+with a weight :math:`W_t` that carries the full discount :math:`\\gamma^t` of step ``t``
+(so that :math:`\\mathbb E[\\hat g] = \\nabla J` in the convention of DESIGN.md):
+
+* ``reinforce`` total return: :math:`W_t = R(\\tau) - \\gamma^t b_t(s_t)` (lecture 000 eq. 21);
+* ``reinforce`` reward-to-go: :math:`W_t = \\sum_{t'\\ge t}\\gamma^{t'} r_{t'} - \\gamma^t b_t(s_t)`
+  (lecture 000 eq. 26; the discount is :math:`\\gamma^{t'}`, counted from 0, not from ``t``:
+  this is the unbiased form, :math:`\\gamma^{t'-t}` would estimate a different vector);
+* ``qvalue``: :math:`W_t = \\gamma^t Q_t(s_t,a_t)` or :math:`\\gamma^t A_t(s_t,a_t)` (lecture 003,
+  "Policy Gradient w/ :math:`Q_h`"), exact critic or Monte Carlo (= reward-to-go);
+* ``gae``: :math:`W_t = \\gamma^t \\sum_{l\\ge0} (\\gamma\\lambda)^l \\delta_{t+l}`,
+  :math:`\\delta_t = r_t + \\gamma V_{t+1}(s_{t+1}) - V_t(s_t)` (Schulman et al. 2016, eq. 16).
+
+The baseline :math:`b_t(s)` is in value units (``"value"`` uses the exact :math:`V_t`), so
+a constant ``c`` subtracts :math:`\\gamma^t c`.  The state-action estimator ``visitation``
+uses :math:`(s,a)\\sim d` from geometric stopping (lecture 002 §1).  Exact per-step
+quantities of an infinite-horizon MDP are those of the horizon-``T`` truncation the
+trajectories were sampled on.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .exact import Evaluation, evaluate
+from .mdp import FiniteMDP
+from .policies import Policy
+from .sampling import StateActionSamples, Trajectories
+
+__all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "natural_gradient", "estimate",
+           "ESTIMATORS", "BASELINES", "step_evaluation", "optimal_baseline", "fitted_values"]
+
+#: Named baselines (a float is a constant baseline; None means no baseline).
+BASELINES = ("value", "fitted", "optimal")
+
+
+def _check(traj, policy: Policy, theta, mdp: FiniteMDP | None, need_mdp: bool) -> np.ndarray:
+    if not isinstance(traj, (Trajectories, StateActionSamples)):
+        raise TypeError(f"traj must be Trajectories or StateActionSamples; got {type(traj).__name__}")
+    if not isinstance(policy, Policy):
+        raise TypeError(f"policy must be a tabular_pg Policy; got {type(policy).__name__}")
+    if need_mdp and not isinstance(mdp, FiniteMDP):
+        raise ValueError(f"mdp (a FiniteMDP) is needed for this estimator/baseline; got {mdp!r}")
+    if mdp is not None and (mdp.n_states, mdp.n_actions) != (policy.n_states, policy.n_actions):
+        raise ValueError(f"mdp has (S, A) = {(mdp.n_states, mdp.n_actions)}, policy "
+                         f"{(policy.n_states, policy.n_actions)}")
+    if mdp is not None and mdp.gamma != traj.gamma:
+        raise ValueError(f"traj was sampled with gamma={traj.gamma}, mdp has gamma={mdp.gamma}")
+    if policy.horizon is not None and not (isinstance(traj, Trajectories) and traj.T == policy.horizon):
+        raise ValueError(f"a per-step policy (horizon {policy.horizon}) needs trajectories of exactly that "
+                         f"many steps; got {type(traj).__name__} with T={getattr(traj, 'T', None)}")
+    return policy.check_theta(theta)
+
+
+def step_evaluation(mdp: FiniteMDP, pi: np.ndarray, T: int) -> Evaluation:
+    """Exact per-step evaluation (``V (T, S)``, ``Q (T, S, A)``, ``d (T, S)``) on ``T`` steps.
+
+    The MDP's own recursion for a finite horizon; for ``gamma < 1`` that of its truncation
+    at ``T`` steps (the objective a length-``T`` rollout estimates); for ``gamma = 1``
+    episodic tasks (rollouts run to termination, ``T`` is only the longest episode) the
+    stationary ``V, Q, A`` repeated at every step, with the per-step occupancies ``d_t``.
+    """
+    if mdp.horizon is not None:
+        return evaluate(mdp, pi)
+    R = mdp.R if mdp.R_full is None else mdp.R_full
+    P = mdp.P.copy() if mdp.is_sparse else mdp.P          # FiniteMDP.with_ fails on read-only CSR
+    steps = evaluate(FiniteMDP(P, R, mdp.mu, mdp.gamma, horizon=int(T)), pi)
+    if mdp.gamma < 1:
+        return steps
+    ev = evaluate(mdp, pi)
+    V, Q = (np.broadcast_to(x, (int(T), *x.shape)) for x in (ev.V, ev.Q))
+    return Evaluation(V=V, Q=Q, A=Q - V[..., None], d=steps.d, d_sa=steps.d_sa, visits=steps.visits,
+                      J=ev.J, residual=ev.residual, solver=ev.solver, pi=steps.pi)
+
+
+def _score_rows(policy: Policy, theta: np.ndarray) -> np.ndarray:
+    """:math:`\\psi` as rows ``(K, d)``, K = S*A or H*S*A (per-step)."""
+    return policy.score(theta).reshape(-1, policy.n_params)
+
+
+def _index(traj: Trajectories, policy: Policy) -> np.ndarray:
+    """Row of :func:`_score_rows` used at each step, shape ``(n, T)``."""
+    idx = traj.states * policy.n_actions + traj.actions
+    if policy.horizon is not None:
+        idx = idx + (np.arange(traj.T) * policy.n_states * policy.n_actions)[None, :]
+    return idx
+
+
+def weighted_scores(traj: Trajectories, policy: Policy, theta, W: np.ndarray, per_trajectory: bool = False):
+    """:math:`\\hat g_i = \\sum_t \\psi(s_{it}, a_{it}) W_{it}` over active steps: ``(d,)`` mean or ``(n, d)``.
+
+    Weights are accumulated per (step,) state-action row, so no ``(n, T, d)`` array is built.
+    """
+    psi = _score_rows(policy, theta)
+    idx, w = _index(traj, policy), np.where(traj.mask, W, 0.0)
+    if per_trajectory:
+        return np.concatenate([c @ psi for c in _row_weights(idx, w, psi.shape[0])])
+    return np.bincount(idx.ravel(), weights=w.ravel(), minlength=psi.shape[0]) @ psi / traj.n
+
+
+#: Per-trajectory weight tables are built this many entries (trajectories x rows) at a time.
+CHUNK_ENTRIES = 1 << 22
+
+
+def _row_weights(idx: np.ndarray, w: np.ndarray, K: int):
+    """Per-trajectory sums of ``w`` per row ``idx``, as ``(chunk, K)`` blocks of trajectories."""
+    step = max(1, CHUNK_ENTRIES // K)
+    for start in range(0, idx.shape[0], step):
+        i, x = idx[start:start + step], w[start:start + step]
+        rows = (np.arange(i.shape[0])[:, None] * K + i).ravel()
+        yield np.bincount(rows, weights=x.ravel(), minlength=i.shape[0] * K).reshape(i.shape[0], K)
+
+
+def _lookup(traj: Trajectories, V: np.ndarray) -> np.ndarray:
+    """:math:`V_t(s_t)` for a per-step table ``V (T, S)``, shape ``(n, T)``."""
+    return V[np.arange(traj.T)[None, :], traj.states]
+
+
+def fitted_values(traj: Trajectories, n_states: int, reward_to_go: bool = True) -> np.ndarray:
+    r"""Per-step, per-state least-squares fit of the batch's returns, shape ``(T, S)``.
+
+    The average at each ``(t, s)`` of :math:`\gamma^{-t}\sum_{t'\ge t}\gamma^{t'} r_{t'}`
+    (or of :math:`\gamma^{-t}R(\tau)` for the total return); 0 where no episode was at
+    ``s`` at step ``t``.  Fitted on the same samples it is then used with, it makes the
+    estimator biased (:func:`tabular_pg.moments.fitted_baseline_mean` gives the exact bias).
+    """
+    G = traj.rewards_to_go() if reward_to_go else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
+    G = np.divide(G, traj.discounts, out=np.zeros(G.shape), where=traj.discounts > 0)
+    keys = (np.arange(traj.T)[None, :] * n_states + traj.states)[traj.mask]
+    sums = np.bincount(keys, weights=G[traj.mask], minlength=traj.T * n_states)
+    counts = np.bincount(keys, minlength=traj.T * n_states)
+    return (sums / np.maximum(counts, 1)).reshape(traj.T, n_states)
+
+
+def _past_rewards_given_state(ev: Evaluation, mdp: FiniteMDP) -> np.ndarray:
+    """:math:`\\mathbb E[\\sum_{t'<t}\\gamma^{t'} r_{t'} \\mid s_t = s]`, shape ``(T, S)`` (forward recursion)."""
+    T, S = ev.d.shape
+    acc = np.zeros((T, S))                                     # E[past_t 1{s_t = s}]
+    pis = np.broadcast_to(ev.pi, (T, S, mdp.n_actions))
+    Pt = mdp.P_sa.T
+    for t in range(T - 1):
+        mass = (acc[t][:, None] + ev.visits[t][:, None] * mdp.R) * pis[t]
+        acc[t + 1] = Pt @ mass.reshape(-1)
+    return np.divide(acc, ev.d, out=np.zeros_like(acc), where=ev.d > 0)
+
+
+def optimal_baseline(mdp: FiniteMDP, policy: Policy, theta, T: int, reward_to_go: bool = True) -> np.ndarray:
+    """Exact per-step, per-state variance-minimising baseline :math:`b^*_t(s)`, shape ``(T, S)``.
+
+    Notes
+    -----
+    The minimiser of :math:`\\mathbb E\\|\\psi_t(W_t - \\gamma^t b)\\|^2` given :math:`s_t=s` (the
+    per-step variance; cross-step covariances are ignored, as in Greensmith et al. 2004):
+
+    .. math:: b^*_t(s) = \\frac{\\mathbb E[\\|\\psi_t\\|^2 W_t \\mid s_t=s]}{\\gamma^t\\,\\mathbb E[\\|\\psi_t\\|^2 \\mid s_t=s]},
+
+    with :math:`\\mathbb E[W_t|s_t,a_t] = \\gamma^t Q_t(s_t,a_t)` for reward-to-go, plus the
+    expected past return given :math:`s_t` for the total return (lecture 002, baselines).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
+    >>> pol = tpg.TabularSoftmax(1, 2)                 # |psi|^2 is the same for both actions,
+    >>> optimal_baseline(mdp, pol, pol.initial(), 1).tolist()   # so b* = E[Q] = V
+    [[0.5]]
+    """
+    theta = policy.check_theta(theta)
+    ev = step_evaluation(mdp, policy.probs(theta), T)
+    sq = np.broadcast_to((policy.score(theta) ** 2).sum(axis=-1), ev.Q.shape)
+    w = ev.pi * sq
+    num, den = (w * ev.Q).sum(axis=-1), w.sum(axis=-1)
+    b = np.divide(num, den, out=ev.V.copy(), where=den > 0)
+    if not reward_to_go:
+        disc = mdp.gamma ** np.arange(T)[:, None]
+        b = b + np.divide(_past_rewards_given_state(ev, mdp), disc, out=np.zeros_like(b), where=disc > 0)
+    return b
+
+
+def baseline_values(traj: Trajectories, policy: Policy, theta, baseline, mdp, reward_to_go: bool) -> np.ndarray:
+    """:math:`b_t(s_t)` for every step, shape ``(n, T)`` (value units; the estimator scales by :math:`\\gamma^t`)."""
+    if baseline is None:
+        return np.zeros(traj.states.shape)
+    if isinstance(baseline, (int, float, np.floating, np.integer)) and not isinstance(baseline, bool):
+        return np.full(traj.states.shape, float(baseline))
+    if baseline == "fitted":
+        return _lookup(traj, fitted_values(traj, policy.n_states, reward_to_go))
+    if baseline == "value":
+        return _lookup(traj, step_evaluation(mdp, policy.probs(theta), traj.T).V)
+    if baseline == "optimal":
+        return _lookup(traj, optimal_baseline(mdp, policy, theta, traj.T, reward_to_go))
+    raise ValueError(f"baseline must be None, a number, or one of {BASELINES}; got {baseline!r}")
+
+
+def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = False, baseline=None,
+              mdp: FiniteMDP | None = None, per_trajectory: bool = False) -> np.ndarray:
+    """REINFORCE: :math:`\\hat g = \\sum_t \\psi_t (W_t - \\gamma^t b_t(s_t))`, mean ``(d,)`` or ``(n, d)``.
+
+    Parameters
+    ----------
+    traj : Trajectories
+    policy : Policy
+    theta : array_like (d,)
+    reward_to_go : bool
+        False: :math:`W_t = R(\\tau)` (lecture 000 eq. 21); True:
+        :math:`W_t = \\sum_{t' \\ge t}\\gamma^{t'} r_{t'}` (lecture 000 eq. 26, full discount).
+    baseline : None, float, or one of ``"value"`` (exact :math:`V_t`), ``"fitted"``
+        (per-(step, state) average from this batch: biased), ``"optimal"`` (exact
+        :math:`b^*`, :func:`optimal_baseline`).
+    mdp : FiniteMDP, needed by ``"value"`` and ``"optimal"``.
+    per_trajectory : bool
+        Return the per-trajectory estimates ``(n, d)`` instead of their mean.
+
+    Notes
+    -----
+    Unbiased for any action-independent baseline, since
+    :math:`\\mathbb E_{a\\sim\\pi}[\\psi(s,a)] b(s) = 0` (lecture 002, baselines).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> from tabular_pg.sampling import rollout
+    >>> P = np.zeros((1, 2, 1)) + 1; mdp = tpg.FiniteMDP(P, [[1., 0.]], [1.], gamma=1.0, horizon=1)
+    >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
+    >>> traj = rollout(mdp, pol.probs(th), 4000, np.random.default_rng(0))
+    >>> g = reinforce(traj, pol, th, baseline="value", mdp=mdp)   # one step: psi * A, A = +-1/2
+    >>> bool(np.allclose(g, tpg.policy_gradient(mdp, pol, th)))
+    True
+    """
+    if isinstance(baseline, str) and baseline not in BASELINES:
+        raise ValueError(f"baseline must be None, a number, or one of {BASELINES}; got {baseline!r}")
+    theta = _check(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
+    G = traj.rewards_to_go() if reward_to_go else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
+    b = baseline_values(traj, policy, theta, baseline, mdp, reward_to_go)
+    return weighted_scores(traj, policy, theta, G - traj.discounts * b, per_trajectory)
+
+
+def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = None, critic: str = "exact",
+           advantage: bool = False, per_trajectory: bool = False) -> np.ndarray:
+    """Critic-based estimator :math:`\\sum_t \\gamma^t \\psi_t \\hat Q_t` (or :math:`\\hat A_t`).
+
+    Notes
+    -----
+    Lecture 003 (policy gradient with :math:`Q_h`; value baseline gives :math:`A_h`) and
+    lecture 002 §1.  ``critic="exact"`` uses the exact :math:`Q_t`/:math:`A_t` (the perfect
+    critic); ``critic="monte_carlo"`` the sampled reward-to-go, which is REINFORCE with
+    reward-to-go (baseline :math:`V_t` for the advantage).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> from tabular_pg.sampling import rollout
+    >>> P = np.ones((1, 2, 1)); mdp = tpg.FiniteMDP(P, [[1., 0.]], [1.], gamma=1.0, horizon=1)
+    >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
+    >>> traj = rollout(mdp, pol.probs(th), 10, np.random.default_rng(0))
+    >>> bool(np.allclose(qvalue(traj, pol, th, mdp, advantage=True), [0.25, -0.25]))
+    True
+    """
+    if critic == "monte_carlo":
+        return reinforce(traj, policy, theta, True, "value" if advantage else None, mdp, per_trajectory)
+    if critic != "exact":
+        raise ValueError(f"critic must be one of ('exact', 'monte_carlo'); got {critic!r}")
+    theta = _check(traj, policy, theta, mdp, True)
+    ev = step_evaluation(mdp, policy.probs(theta), traj.T)
+    table = ev.A if advantage else ev.Q
+    W = table[np.arange(traj.T)[None, :], traj.states, traj.actions] * traj.discounts
+    return weighted_scores(traj, policy, theta, W, per_trajectory)
+
+
+def gae_advantages(traj: Trajectories, V: np.ndarray, lam: float) -> np.ndarray:
+    """:math:`\\hat A_t = \\sum_{l\\ge0}(\\gamma\\lambda)^l \\delta_{t+l}` for values ``V (T, S)``, shape ``(n, T)``.
+
+    :math:`V_{t+1}(s_{t+1}) = 0` after the last step and at terminal states (masked steps).
+    """
+    V_here = _lookup(traj, V) * traj.mask
+    V_next = np.zeros_like(V_here)
+    V_next[:, :-1] = V_here[:, 1:]
+    delta = (traj.rewards + traj.gamma * V_next - V_here) * traj.mask
+    adv = np.zeros_like(delta)
+    running = np.zeros(traj.n)
+    for t in range(traj.T - 1, -1, -1):                       # loop over time, vectorised over trajectories
+        running = delta[:, t] + traj.gamma * lam * running
+        adv[:, t] = running
+    return adv
+
+
+def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", mdp: FiniteMDP | None = None,
+        per_trajectory: bool = False) -> np.ndarray:
+    """GAE(λ) policy gradient :math:`\\sum_t \\gamma^t\\psi_t \\hat A^{GAE(\\gamma,\\lambda)}_t`.
+
+    Parameters
+    ----------
+    lam : float in [0, 1]
+    values : ``"exact"`` (exact :math:`V_t`, needs ``mdp``), ``"fitted"`` (per-(step, state)
+        Monte Carlo average from this batch), or a number / an array ``(S,)`` / ``(T, S)``.
+
+    Notes
+    -----
+    Schulman et al. (2016), eq. (16).  With the exact :math:`V` every :math:`\\delta_{t+l}`,
+    ``l >= 1``, has conditional mean 0, so the estimator is unbiased for every λ; with
+    an imperfect ``V`` it is biased unless λ = 1 (then it is REINFORCE with baseline V).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> from tabular_pg.sampling import rollout
+    >>> P = np.ones((1, 2, 1)); mdp = tpg.FiniteMDP(P, [[1., 0.]], [1.], gamma=1.0, horizon=2)
+    >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
+    >>> traj = rollout(mdp, pol.probs(th), 50, np.random.default_rng(0))
+    >>> bool(np.allclose(gae(traj, pol, th, 0.0, mdp=mdp), qvalue(traj, pol, th, mdp, advantage=True)))
+    True
+    """
+    if not (0.0 <= lam <= 1.0):
+        raise ValueError(f"lam must lie in [0, 1]; got {lam!r}")
+    theta = _check(traj, policy, theta, mdp, isinstance(values, str) and values == "exact")
+    if isinstance(values, str):
+        if values not in ("exact", "fitted"):
+            raise ValueError(f"values must be 'exact', 'fitted' or an array; got {values!r}")
+        V = (step_evaluation(mdp, policy.probs(theta), traj.T).V if values == "exact"
+             else fitted_values(traj, policy.n_states))
+    else:
+        try:
+            V = np.broadcast_to(np.asarray(values, dtype=float), (traj.T, policy.n_states))
+        except ValueError:
+            raise ValueError(f"values must be a number or have shape (S,) or (T, S) = "
+                             f"{(traj.T, policy.n_states)}; got {np.shape(values)}") from None
+    W = gae_advantages(traj, V, lam) * traj.discounts
+    return weighted_scores(traj, policy, theta, W, per_trajectory)
+
+
+def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMDP | None = None,
+               critic: str = "exact", advantage: bool = False, per_trajectory: bool = False) -> np.ndarray:
+    """The (s,a)~d estimator :math:`\\frac{1}{1-\\gamma}\\psi(s,a)(\\hat Q(s,a) - b(s))`.
+
+    Notes
+    -----
+    Lecture 002 §1 ("one final gradient estimate"): unbiased for
+    :math:`\\nabla J = \\frac{1}{1-\\gamma}\\mathbb E_{d}[\\psi Q]`.  ``critic="exact"``: exact
+    :math:`Q`; ``"monte_carlo"``: the geometric-length return of :func:`sample_visitation`.
+    ``advantage=True`` subtracts the exact :math:`V(s)` (the baseline of lecture 002).
+    """
+    if critic not in ("exact", "monte_carlo"):
+        raise ValueError(f"critic must be one of ('exact', 'monte_carlo'); got {critic!r}")
+    theta = _check(samples, policy, theta, mdp, critic == "exact" or advantage)
+    if not isinstance(samples, StateActionSamples):
+        raise TypeError("visitation needs StateActionSamples (tabular_pg.sampling.sample_visitation)")
+    ev = evaluate(mdp, policy.probs(theta)) if mdp is not None else None
+    q = ev.Q[samples.states, samples.actions] if critic == "exact" else samples.q_returns
+    if advantage:
+        q = q - ev.V[samples.states]
+    psi = policy.score(theta)[samples.states, samples.actions]
+    g = psi * (q / (1 - samples.gamma))[:, None]
+    return g if per_trajectory else g.mean(axis=0)
+
+
+def fisher(traj, policy: Policy, theta, mdp: FiniteMDP | None = None, per_trajectory: bool = False) -> np.ndarray:
+    """Sampled Fisher matrix :math:`\\hat F`, shape ``(d, d)`` (or ``(n, d, d)`` per trajectory / sample).
+
+    Notes
+    -----
+    Lecture 002 §3: :math:`F = \\mathbb E_{s\\sim d, a\\sim\\pi}[\\psi\\psi^\\top]`.  From
+    ``StateActionSamples`` the plain average; from trajectories
+    :math:`(1-\\gamma)\\sum_t\\gamma^t\\psi_t\\psi_t^\\top` (infinite horizon, unbiased up
+    to truncation), :math:`\\sum_t \\psi_t\\psi_t^\\top` (finite horizon, the convention of
+    :func:`tabular_pg.fisher_information`), or for ``gamma = 1`` episodes
+    :math:`\\sum_{i,t}\\psi\\psi^\\top / \\sum_i L_i` (ratio estimator of :math:`d = \\tilde d/\\sum\\tilde d`).
+    Episodes stop at terminal states, so their (irrelevant) blocks are not sampled: with
+    terminal states the mean differs from :func:`tabular_pg.fisher_information` there only.
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> from tabular_pg.sampling import rollout
+    >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
+    >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
+    >>> F = fisher(rollout(mdp, pol.probs(th), 10, np.random.default_rng(0)), pol, th)
+    >>> bool(np.allclose(F, tpg.fisher_information(mdp, pol, th)))   # psi psi^T equal for both actions
+    True
+    """
+    theta = _check(traj, policy, theta, mdp, False)
+    psi = _score_rows(policy, theta)
+    if isinstance(traj, StateActionSamples):
+        rows = traj.states * policy.n_actions + traj.actions
+        if per_trajectory:
+            return psi[rows][:, :, None] * psi[rows][:, None, :]
+        counts = np.bincount(rows, minlength=psi.shape[0]) / traj.n
+        return (psi * counts[:, None]).T @ psi
+    if traj.horizon is not None:
+        w = np.ones(traj.T)
+    elif traj.gamma < 1:
+        w = (1 - traj.gamma) * traj.discounts
+    else:
+        w = np.full(traj.T, traj.n / max(traj.mask.sum(), 1))
+    weights = np.where(traj.mask, w[None, :], 0.0)
+    idx = _index(traj, policy)
+    if per_trajectory:
+        return np.concatenate([np.einsum("nk,ki,kj->nij", c, psi, psi)
+                               for c in _row_weights(idx, weights, psi.shape[0])])
+    counts = np.bincount(idx.ravel(), weights=weights.ravel(), minlength=psi.shape[0]) / traj.n
+    return (psi * counts[:, None]).T @ psi
+
+
+def natural_gradient(g: np.ndarray, F: np.ndarray) -> np.ndarray:
+    """:math:`F^+ g` (minimum-norm least squares; the NPG direction of lecture 002 §3).
+
+    Examples
+    --------
+    >>> natural_gradient(np.array([1., 2.]), np.diag([2., 0.])).tolist()
+    [0.5, 0.0]
+    """
+    return np.linalg.lstsq(np.asarray(F, float), np.asarray(g, float), rcond=None)[0]
+
+
+ESTIMATORS = {"reinforce": reinforce, "qvalue": qvalue, "gae": gae, "visitation": visitation, "fisher": fisher}
+
+
+def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **options) -> np.ndarray:
+    """Dispatch to the estimator named ``estimator`` (one of :data:`ESTIMATORS`).
+
+    Examples
+    --------
+    >>> try:
+    ...     estimate(None, None, None, estimator="nope")
+    ... except ValueError as e:
+    ...     print(e)
+    estimator must be one of ['fisher', 'gae', 'qvalue', 'reinforce', 'visitation']; got 'nope'
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}")
+    return ESTIMATORS[estimator](traj, policy, theta, **options)

@@ -1,0 +1,416 @@
+"""Vectorised rollouts: a batch of trajectories advanced together, one numpy step per time step.
+
+All ``n`` trajectories move in lock-step.  Actions are drawn by inverse-CDF sampling from
+the cumulative rows of ``pi``; successors from the cumulative data of the CSR rows of
+``P`` (no dense row is ever built), so dense and sparse MDPs share one code path.  Rows
+with at most :data:`NARROW_ROWS` entries are sampled by comparing ``u`` with a padded
+table of their cumulative weights (a loop over columns, vectorised over trajectories);
+wider rows by ``searchsorted`` on the concatenated cumulative data.  Episodes stop at the zero-reward absorbing (terminal) states of the MDP;
+later steps are masked.  Randomness comes only from the ``rng`` argument.
+
+Horizons: the MDP's own ``horizon`` when it has one; otherwise a truncation ``T`` at which
+the neglected discounted return is below ``tol`` (:func:`truncation_horizon`), or, for
+``gamma = 1`` episodic tasks, until every episode has terminated.  The
+state-action samples :math:`(s, a) \\sim d^\\pi` of lecture 002 come from geometric
+stopping (:func:`sample_visitation`), which is exactly unbiased.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .exact import check_policy
+from .mdp import FiniteMDP
+
+__all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
+           "truncation_horizon", "reward_bound"]
+
+#: Default bound on the discounted return neglected by truncating an infinite horizon.
+TRUNCATION_TOL = 1e-8
+#: Episodic (gamma = 1, no horizon) rollouts stop with an error after this many steps.
+MAX_EPISODE_STEPS = 1_000_000
+
+
+def _readonly(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    x.setflags(write=False)
+    return x
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectories:
+    """A batch of ``n`` trajectories padded to ``T`` steps; arrays read-only.
+
+    Attributes
+    ----------
+    states, actions : ndarray of int32, shape (n, T)
+        :math:`s_t, a_t`; entries past the end of an episode are padding.
+    rewards : ndarray of float, shape (n, T)
+        :math:`r_t` (``r(s,a,s')`` when the MDP has full rewards, else ``r(s,a)``), 0 past the end.
+    mask : ndarray of bool, shape (n, T)
+        True where step ``t`` belongs to the episode (``s_t`` not terminal).
+    gamma : float
+        Discount of the MDP the batch came from.
+    horizon : int or None
+        The MDP's finite horizon (per-step policies index steps by it), else None.
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    gamma: float
+    horizon: int | None = None
+
+    def __post_init__(self):
+        shape = np.shape(self.states)
+        for name in ("actions", "rewards", "mask"):
+            if np.shape(getattr(self, name)) != shape or len(shape) != 2:
+                raise ValueError(f"Trajectories.{name} must have the shape (n, T) of states {shape}; "
+                                 f"got {np.shape(getattr(self, name))}")
+        for name, dtype in (("states", np.int32), ("actions", np.int32), ("rewards", float), ("mask", bool)):
+            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name), dtype=dtype)))
+        if not self.mask.all():
+            object.__setattr__(self, "rewards", _readonly(np.where(self.mask, self.rewards, 0.0)))
+
+    @property
+    def n(self) -> int:
+        return self.states.shape[0]
+
+    @property
+    def T(self) -> int:
+        return self.states.shape[1]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of steps of each episode, shape ``(n,)``."""
+        return self.mask.sum(axis=1)
+
+    @property
+    def discounts(self) -> np.ndarray:
+        """:math:`\\gamma^t`, shape ``(T,)``."""
+        return self.gamma ** np.arange(self.T)
+
+    def returns(self) -> np.ndarray:
+        """Discounted returns :math:`R(\\tau) = \\sum_t \\gamma^t r_t`, shape ``(n,)`` (lecture 000 eq. 3)."""
+        return self.rewards @ self.discounts
+
+    def rewards_to_go(self) -> np.ndarray:
+        """:math:`\\sum_{t' \\ge t} \\gamma^{t'} r_{t'}` (full discount from 0), shape ``(n, T)``."""
+        discounted = self.rewards * self.discounts
+        return np.cumsum(discounted[:, ::-1], axis=1)[:, ::-1]
+
+
+@dataclass(frozen=True, eq=False)
+class StateActionSamples:
+    """``n`` samples :math:`(s, a) \\sim d^\\pi` with a Monte Carlo :math:`\\hat Q(s, a)` each.
+
+    Attributes
+    ----------
+    states, actions : ndarray of int, shape (n,)
+    q_returns : ndarray of float, shape (n,)
+        :math:`\\hat Q = \\sum_{k=0}^{K} r_{t+k}` with :math:`K \\sim \\mathrm{Geom}(1-\\gamma)`
+        independent: :math:`\\mathbb E[\\hat Q \\mid s, a] = Q^\\pi(s, a)` exactly.
+    gamma : float
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    q_returns: np.ndarray
+    gamma: float
+
+    def __post_init__(self):
+        for name in ("states", "actions", "q_returns"):
+            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name))))
+
+    @property
+    def n(self) -> int:
+        return self.states.shape[0]
+
+
+def reward_bound(mdp: FiniteMDP) -> float:
+    """:math:`r_{\\max} = \\max |r|` over the rewards a rollout can emit (full rewards if given)."""
+    R = mdp.R if mdp.R_full is None else mdp.R_full
+    values = R.data if sp.issparse(R) else np.asarray(R)
+    return float(np.max(np.abs(values), initial=0.0))
+
+
+def truncation_horizon(gamma: float, rmax: float, tol: float = TRUNCATION_TOL) -> int:
+    """Smallest ``T`` with :math:`\\gamma^T r_{\\max}/(1-\\gamma) \\le` ``tol``.
+
+    Notes
+    -----
+    The return neglected after ``T`` steps is at most
+    :math:`\\sum_{t\\ge T}\\gamma^t r_{\\max} = \\gamma^T r_{\\max}/(1-\\gamma)`, hence
+    :math:`T = \\lceil \\log(\\mathrm{tol}(1-\\gamma)/r_{\\max}) / \\log\\gamma \\rceil`.
+
+    Examples
+    --------
+    >>> T = truncation_horizon(0.9, 1.0, 1e-6)
+    >>> bool(0.9 ** T / 0.1 <= 1e-6 < 0.9 ** (T - 1) / 0.1)
+    True
+    """
+    if not (0.0 <= gamma < 1.0):
+        raise ValueError(f"gamma must lie in [0, 1) for a truncation horizon; got {gamma!r}")
+    if not (tol > 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number > 0; got {tol!r}")
+    if rmax <= tol * (1 - gamma) or gamma == 0.0:
+        return 1
+    return max(1, math.ceil(math.log(tol * (1 - gamma) / rmax) / math.log(gamma)))
+
+
+#: Rows with at most this many entries are sampled from a padded table (compare and count),
+#: wider rows by ``searchsorted`` on their cumulative data.
+NARROW_ROWS = 16
+
+
+def _cumulative_rows(weights: np.ndarray, row_of: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative weights within each row, normalised so that the row's last entry is exactly 1."""
+    n_rows = starts.size - 1
+    totals = np.bincount(row_of, weights=weights, minlength=n_rows)
+    cdf = np.cumsum(weights) - np.repeat(np.cumsum(totals) - totals, np.diff(starts))
+    cdf = cdf / np.repeat(np.where(totals > 0, totals, 1.0), np.diff(starts))
+    cdf[starts[1:][totals > 0] - 1] = 1.0
+    return cdf
+
+
+@dataclass(frozen=True, eq=False)
+class _RowSampler:
+    """Inverse-CDF sampling of one entry from each of many rows of a CSR-like table.
+
+    Narrow rows: a padded ``(rows, width)`` table of cumulative weights, the draw is the
+    count of entries ``<= u``; wide rows: ``searchsorted`` on the concatenated
+    cumulative data, row ``k`` shifted by ``k`` so that the whole array is increasing.
+    Both return the index of the drawn entry in the CSR data.
+    """
+
+    starts: np.ndarray
+    cdf: np.ndarray
+    narrow: bool
+
+    @classmethod
+    def build(cls, weights: np.ndarray, starts: np.ndarray) -> "_RowSampler":
+        counts = np.diff(starts)
+        row_of = np.repeat(np.arange(counts.size), counts)
+        cdf = _cumulative_rows(weights, row_of, starts)
+        width = int(counts.max(initial=1))
+        if width > NARROW_ROWS:
+            return cls(starts, cdf + row_of, False)
+        table = np.ones((width, counts.size))                      # column j: j-th cumulative weight
+        table[np.arange(cdf.size) - starts[row_of], row_of] = cdf
+        return cls(starts, table, True)
+
+    def draw(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+        if self.narrow:
+            index = np.take(self.starts, rows)
+            for column in self.cdf[:-1]:                           # loop over <= 16 columns, not rows
+                index += np.take(column, rows) <= u
+            return index
+        return np.minimum(np.searchsorted(self.cdf, rows + u, side="right"), self.starts[rows + 1] - 1)
+
+
+@dataclass(frozen=True, eq=False)
+class _Sampler:
+    """Precomputed row samplers of ``mu``, ``pi`` and ``P`` for repeated vectorised steps."""
+
+    n_actions: int
+    start: _RowSampler            # one row: mu
+    action: _RowSampler           # rows (step,) state: pi
+    succ: _RowSampler             # rows s*A + a: P
+    succ_state: np.ndarray        # (nnz,) successor state of each entry of P
+    succ_reward: np.ndarray       # (nnz,) reward r(s, a, s') of each entry
+    terminal: np.ndarray          # (S,) bool
+    per_step: bool
+
+    def states(self, u: np.ndarray) -> np.ndarray:
+        return self.start.draw(np.zeros(u.size, np.intp), u)
+
+    def actions(self, h: int, s: np.ndarray, u: np.ndarray) -> np.ndarray:
+        rows = s + (h * self.terminal.size if self.per_step else 0)
+        return self.action.draw(rows, u) - rows * self.n_actions
+
+    def step(self, s: np.ndarray, a: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = self.succ.draw(s * self.n_actions + a, u)
+        return self.succ_state[k], self.succ_reward[k]
+
+
+def _rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """``r(s, a, s')`` at each nonzero of ``P`` (row ``s*A+a``), or ``r(s, a)`` without full rewards."""
+    if mdp.R_full is None:
+        return mdp.R.reshape(-1)[rows]
+    if sp.issparse(mdp.R_full):
+        return np.asarray(sp.csr_matrix(mdp.R_full)[rows, P.indices]).ravel()
+    return mdp.R_full.reshape(P.shape)[rows, P.indices]
+
+
+def _sampler(mdp: FiniteMDP, pi: np.ndarray) -> _Sampler:
+    S, A = mdp.n_states, mdp.n_actions
+    P = sp.csr_matrix(mdp.P_sa, copy=True)   # validated MDPs hold no explicit zeros when sparse
+    P.eliminate_zeros()
+    rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
+    flat = pi.reshape(-1)
+    terminal = np.zeros(S, dtype=bool)
+    terminal[mdp.terminal_states()] = True
+    return _Sampler(A, _RowSampler.build(mdp.mu, np.array([0, S])),
+                    _RowSampler.build(flat, np.arange(0, flat.size + 1, A)),
+                    _RowSampler.build(P.data, P.indptr.astype(np.intp)), P.indices.astype(np.intp),
+                    _rewards_on_support(mdp, P, rows), terminal, pi.ndim == 3)
+
+
+def _check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an int >= 1 (number of trajectories); got {n!r}")
+    return int(n)
+
+
+def _check_rng(rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
+
+
+def _rollout_horizon(mdp: FiniteMDP, horizon, tol: float) -> int | None:
+    if horizon is not None:
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ValueError(f"horizon must be None or an int >= 1; got {horizon!r}")
+        if mdp.horizon is not None and horizon != mdp.horizon:
+            raise ValueError(f"horizon={horizon} differs from the MDP's horizon {mdp.horizon}")
+        return int(horizon)
+    if mdp.horizon is not None:
+        return mdp.horizon
+    if mdp.gamma < 1:
+        return truncation_horizon(mdp.gamma, reward_bound(mdp), tol)
+    if mdp.terminal_states().size == 0:
+        raise ValueError("gamma = 1 with horizon=None needs terminal states or a horizon argument")
+    return None
+
+
+class _Steps:
+    """Step-major buffers ``(T, n)`` (grown when ``T`` is unknown); the batch sees them as ``(n, T)``."""
+
+    def __init__(self, n: int, T: int | None):
+        self.t, self.n = 0, n
+        self.buffers = self._allocate(T if T is not None else 64)
+
+    def _allocate(self, T: int):
+        n = self.n
+        return [np.empty((T, n), np.int32), np.empty((T, n), np.int32), np.empty((T, n)), np.empty((T, n), bool)]
+
+    def record(self, *columns) -> None:
+        if self.t == self.buffers[0].shape[0]:
+            bigger = self._allocate(2 * self.t)
+            for new, old in zip(bigger, self.buffers):
+                new[:self.t] = old
+            self.buffers = bigger
+        for buffer, column in zip(self.buffers, columns):
+            buffer[self.t] = column
+        self.t += 1
+
+    def arrays(self):
+        return [b[:self.t].T for b in self.buffers]
+
+
+def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int | None = None,
+            tol: float = TRUNCATION_TOL) -> Trajectories:
+    """Sample ``n`` trajectories of ``pi`` on ``mdp``, all advanced together.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+    pi : array_like (S, A), or (H, S, A) for a per-step policy on a finite horizon
+    n : int >= 1
+    rng : numpy.random.Generator
+        The only source of randomness: the same seed gives identical trajectories.
+    horizon : int, optional
+        Number of steps.  Default: the MDP's horizon; for an infinite horizon with
+        ``gamma < 1`` the truncation of :func:`truncation_horizon` at ``tol``; for
+        ``gamma = 1`` episodic tasks, until every episode has reached a terminal state.
+    tol : float
+        Bound on the neglected discounted return when truncating.
+
+    Returns
+    -------
+    Trajectories
+        states, actions, rewards, mask of shape ``(n, T)``.
+
+    Notes
+    -----
+    Samples :math:`\\tau \\sim \\pi_\\theta(\\tau) = p_0(s_0)\\prod_t \\pi(a_t|s_t) p(s_{t+1}|s_t,a_t)`
+    (lecture 000 eq. 2).  One step costs two uniform draws per trajectory and two
+    vectorised inverse-CDF look-ups (see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.zeros((2, 1, 2)); P[0, 0, 1] = 1; P[1, 0, 1] = 1       # 0 -> 1 (terminal)
+    >>> mdp = FiniteMDP(P, np.array([[1.], [0.]]), np.array([1., 0.]), gamma=1.0)
+    >>> traj = rollout(mdp, np.ones((2, 1)), 3, np.random.default_rng(0))
+    >>> traj.lengths.tolist(), traj.returns().tolist()
+    ([1, 1, 1], [1.0, 1.0, 1.0])
+    """
+    n, rng = _check_n(n), _check_rng(rng)
+    pi = check_policy(mdp, pi)
+    T = _rollout_horizon(mdp, horizon, tol)
+    smp = _sampler(mdp, pi)
+    s = smp.states(rng.random(n))
+    steps = _Steps(n, T)
+    while (steps.t < T) if T is not None else not smp.terminal[s].all():
+        if T is None and steps.t >= MAX_EPISODE_STEPS:
+            raise ValueError(f"episodes did not terminate within {MAX_EPISODE_STEPS} steps; give a horizon")
+        u = rng.random((2, n))
+        a = smp.actions(steps.t, s, u[0])
+        s_next, r = smp.step(s, a, u[1])
+        steps.record(s, a, r, ~smp.terminal[s])
+        s = s_next
+    return Trajectories(*steps.arrays(), mdp.gamma, mdp.horizon)
+
+
+def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> StateActionSamples:
+    """``n`` samples :math:`(s,a)\\sim d^\\pi` with unbiased Monte Carlo :math:`\\hat Q(s,a)`, by geometric stopping.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP with ``gamma < 1`` and no horizon
+    pi : array_like (S, A)
+    n : int >= 1
+    rng : numpy.random.Generator
+
+    Notes
+    -----
+    Lecture 002 §1: :math:`d(s,a) = (1-\\gamma)\\sum_t \\gamma^t P(s_t=s, a_t=a)`.  With
+    :math:`T \\sim \\mathrm{Geom}(1-\\gamma)` on :math:`\\{0,1,\\dots\\}`, :math:`P(T=t)=(1-\\gamma)\\gamma^t`,
+    so :math:`(s_T, a_T) \\sim d` exactly.  Continuing from there for an independent
+    :math:`K \\sim \\mathrm{Geom}(1-\\gamma)` steps, the undiscounted sum
+    :math:`\\hat Q = \\sum_{k=0}^{K} r_{T+k}` has :math:`\\mathbb E[\\hat Q|s_T,a_T] = \\sum_k \\gamma^k
+    \\mathbb E[r_{T+k}] = Q(s_T,a_T)`, since :math:`P(K \\ge k) = \\gamma^k`.  No truncation, no bias.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.ones((1, 1, 1)); mdp = FiniteMDP(P, np.ones((1, 1)), np.ones(1), gamma=0.75)
+    >>> x = sample_visitation(mdp, np.ones((1, 1)), 20000, np.random.default_rng(1))
+    >>> bool(abs(x.q_returns.mean() - 4.0) < 0.1)      # Q = 1 / (1 - 0.75)
+    True
+    """
+    n, rng = _check_n(n), _check_rng(rng)
+    if mdp.horizon is not None or not mdp.gamma < 1:
+        raise ValueError(f"sample_visitation needs an infinite horizon with gamma < 1; got gamma={mdp.gamma}, "
+                         f"horizon={mdp.horizon}")
+    pi = check_policy(mdp, pi)
+    smp = _sampler(mdp, pi)
+    stop = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
+    extra = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
+    s = smp.states(rng.random(n))
+    states, actions, q = np.zeros(n, np.intp), np.zeros(n, np.intp), np.zeros(n)
+    for t in range(int((stop + extra).max()) + 1):
+        u = rng.random((2, n))
+        a = smp.actions(0, s, u[0])
+        s_next, r = smp.step(s, a, u[1])
+        here = stop == t
+        states[here], actions[here] = s[here], a[here]
+        q += np.where((t >= stop) & (t <= stop + extra), r, 0.0)
+        s = s_next
+    return StateActionSamples(states, actions, q, mdp.gamma)
