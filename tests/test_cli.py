@@ -159,3 +159,17 @@ def test_commands_name_the_modules_they_need(capsys):
         code, _, err = run(capsys, *argv)
         assert code == (0 if landed else 2), err
         assert landed or (needs in err and len(err.splitlines()) == 1)
+
+
+def test_estimators_command_sampled_agrees_with_exact(capsys):
+    data = run_json(capsys, "estimators", GARNET, "--n", "20", "--seeds", "40")
+    assert data["n"] == [20] and len(data["rows"]) == 7
+    for row in data["rows"]:
+        assert row["bias"] < 1e-3 * data["gradient_norm"]           # unbiased up to the truncation
+        ratio = (row["rmse_sampled"][0] / row["rmse_exact"][0]) ** 2
+        assert 0.5 < ratio < 1.8, row                                # 40 seeds: MSE within its spread
+    rows = {r["estimator"]: r for r in data["rows"]}
+    # baselines and critics reduce the exact variance (lecture 002)
+    assert rows["rtg - V baseline"]["trace_cov"] < rows["REINFORCE reward-to-go"]["trace_cov"] < rows["REINFORCE"]["trace_cov"]
+    assert rows["exact A critic"]["trace_cov"] < rows["exact Q critic"]["trace_cov"]
+
