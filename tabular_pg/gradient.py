@@ -11,7 +11,7 @@ from .mdp import FiniteMDP
 from .policies import Policy, TabularSoftmax
 
 __all__ = ["policy_gradient", "fisher_information", "natural_gradient", "trust_region_step",
-           "kl_divergence", "performance_difference", "state_weights"]
+           "kl_divergence", "performance_difference", "state_weights", "check_policy_fits", "block_pinv_solve"]
 
 
 def _fit_to_policy(X: np.ndarray, ev: Evaluation, policy: Policy) -> np.ndarray:
@@ -21,7 +21,8 @@ def _fit_to_policy(X: np.ndarray, ev: Evaluation, policy: Policy) -> np.ndarray:
     return X
 
 
-def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluation]:
+def check_policy_fits(mdp: FiniteMDP, policy: Policy) -> None:
+    """Raise unless ``policy`` is a :class:`Policy` with the states, actions and horizon of ``mdp``."""
     if not isinstance(policy, Policy):
         raise TypeError(f"policy must be a tabular_pg Policy; got {type(policy).__name__}")
     if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
@@ -29,6 +30,10 @@ def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluatio
                          f"{(mdp.n_states, mdp.n_actions)}")
     if policy.horizon is not None and policy.horizon != mdp.horizon:
         raise ValueError(f"per-step policy horizon {policy.horizon} differs from the MDP horizon {mdp.horizon}")
+
+
+def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluation]:
+    check_policy_fits(mdp, policy)
     theta = policy.check_theta(theta)
     return theta, evaluate(mdp, policy.probs(theta))
 
@@ -91,14 +96,25 @@ def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
     return policy.fisher(theta, w)
 
 
-def _tabular_natural_gradient(policy: TabularSoftmax, theta, g, w_state, damping: float) -> np.ndarray:
-    """Block-diagonal :math:`F^+g` (or :math:`(F+\\lambda I)^{-1}g`) of a tabular softmax."""
-    blocks = policy.fisher_blocks(theta, w_state)
-    gb = g.reshape(blocks.shape[0], -1)
-    if damping > 0:
-        blocks = blocks + damping * np.eye(blocks.shape[1])
-        return np.linalg.solve(blocks, gb[..., None])[..., 0].reshape(-1)
-    return np.einsum("mab,mb->ma", np.linalg.pinv(blocks, rcond=1e-10, hermitian=True), gb).reshape(-1)
+#: Eigenvalues of the Fisher matrix below this fraction of its largest are treated as zero.
+FISHER_RCOND = 1e-10
+
+
+def block_pinv_solve(blocks: np.ndarray, g: np.ndarray, damping: float = 0.0) -> np.ndarray:
+    """:math:`F^+g` (or :math:`(F+\\lambda I)^{-1}g`) for a block-diagonal ``F`` given by ``blocks (M, A, A)``.
+
+    The cut-off is relative to the largest eigenvalue of the whole ``F``, exactly as
+    ``numpy.linalg.pinv(F, rcond=FISHER_RCOND, hermitian=True)`` would apply it, not to
+    each block: a saturated or never-visited state's block of round-off is not inverted
+    (a per-block cut-off overflowed there), and the result equals the dense pseudo-inverse.
+    Costs ``O(M A^3)`` instead of ``O((MA)^3)``.
+    """
+    M, A, _ = blocks.shape
+    vals, vecs = np.linalg.eigh(blocks + damping * np.eye(A))          # (M, A), (M, A, A)
+    keep = vals > (FISHER_RCOND * vals.max(initial=0.0) if damping == 0 else 0.0)
+    inv = np.divide(1.0, vals, out=np.zeros_like(vals), where=keep)
+    coef = inv * np.einsum("mba,mb->ma", vecs, g.reshape(M, A))
+    return np.einsum("mab,mb->ma", vecs, coef).reshape(-1)
 
 
 def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0) -> np.ndarray:
@@ -112,8 +128,9 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
     Notes
     -----
     Lecture 002 §3: :math:`\\theta_{t+1} = \\theta_t + \\alpha F^{-1} g`.  The softmax
-    Fisher is singular (constant shifts per state), hence the pseudo-inverse (singular
-    values below 1e-10 of the largest are dropped).  A tabular softmax takes a
+    Fisher is singular (constant shifts per state), hence the pseudo-inverse (eigenvalues
+    below ``FISHER_RCOND`` times the largest are dropped, so states with
+    :math:`d(s)\\pi(a|s)` below that scale get no natural-gradient component).  A tabular softmax takes a
     block-diagonal path; its result is :math:`A(s,\\cdot)/(1-\\gamma)` minus its mean
     over actions (Kakade 2001; Agarwal et al. 2021, Lemma 5.1).
 
@@ -131,11 +148,11 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
     theta, ev = _check(mdp, policy, theta)
     g = policy_gradient(mdp, policy, theta, evaluation=ev)
     if isinstance(policy, TabularSoftmax):
-        return _tabular_natural_gradient(policy, theta, g, state_weights(ev, policy), damping)
+        return block_pinv_solve(policy.fisher_blocks(theta, state_weights(ev, policy)), g, damping)
     F = policy.fisher(theta, state_weights(ev, policy)[..., None] * ev.pi)
     if damping > 0:
         return np.linalg.solve(F + damping * np.eye(len(g)), g)
-    return np.linalg.pinv(F, rcond=1e-10, hermitian=True) @ g
+    return np.linalg.pinv(F, rcond=FISHER_RCOND, hermitian=True) @ g
 
 
 def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np.ndarray:
