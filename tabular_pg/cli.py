@@ -69,8 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plot", default=None, metavar="FILE", help="write the learning curve to FILE (.png)")
     _common(train)
 
-    proofs = sub.add_parser("proofs", help="the sympy checks of the lecture derivations")
+    proofs = sub.add_parser("proofs", help="the sympy checks of the lecture derivations (exit 1 if a "
+                            "verdict is not the registered one)")
     proofs.add_argument("--errata", action="store_true", help="show only the errata, with counterexamples")
+    proofs.add_argument("--claim", action="append", metavar="ID", help="check only this claim (repeatable)")
     _common(proofs)
 
     zoo = sub.add_parser("zoo", help="list the MDPs of the zoo with their parameters")

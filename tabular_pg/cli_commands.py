@@ -10,7 +10,7 @@ import numpy as np
 
 from . import io
 from .cli_format import num, table
-from .cli_sections import estimators_command
+from .cli_sections import estimators_command, proofs_command
 from .cli_train import train_command
 from .report import exact_quantities, mdp_summary, tour
 
@@ -115,4 +115,4 @@ def zoo(args) -> dict:
 
 
 COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour, "estimators": estimators_command,
-            "train": train_command}
+            "train": train_command, "proofs": proofs_command}

@@ -158,6 +158,73 @@ def _estimator_figures(setting: Setting, out: Path, result: dict, growth: dict) 
             {"file": "variance_vs_horizon.png", "caption": "variance vs horizon"}]
 
 
+# ------------------------------------------------------------------------------- proofs
+def _proofs():
+    try:
+        import proofs
+    except ImportError:
+        proofs = None
+    if proofs is None or not hasattr(proofs, "check_all"):
+        raise ValueError("the proofs need the proofs package (sympy checks of the lectures), which this "
+                         "installation lacks")
+    return proofs
+
+
+def run_proofs(errata: bool = False, claims=None) -> list:
+    """Verdicts of every claim (or of the ``claims`` ids); only the non-holding with ``errata``."""
+    proofs = _proofs()
+    if not claims:
+        return proofs.check_all(errata_only=errata)
+    known = [c.id for c in proofs.CLAIMS]
+    unknown = [c for c in claims if c not in known]
+    if unknown:
+        raise ValueError(f"--claim {unknown[0]!r} is not a claim id; known ids start with "
+                         f"{sorted({k.split('.')[0] for k in known})} (e.g. {known[0]!r})")
+    return [v for v in (proofs.check(c) for c in claims) if not (errata and v.holds)]
+
+
+def _verdict_counts(verdicts) -> dict:
+    kinds = [v.kind for v in verdicts]
+    return {"claims": len(verdicts), **{k: kinds.count(k) for k in sorted(set(kinds))},
+            "unexpected": [v.claim_id for v in verdicts if not v.as_expected]}
+
+
+def proofs_command(args) -> dict:
+    """``tabular-pg proofs [--errata] [--claim ID ...]``; exit status 1 if a verdict is not the registered one."""
+    verdicts = run_proofs(args.errata, args.claim)
+    counts = _verdict_counts(verdicts)
+    text = _proofs().report(verdicts)
+    if counts["unexpected"]:
+        text += "\nUNEXPECTED VERDICTS: " + ", ".join(counts["unexpected"])
+    data = {"summary": counts, "verdicts": [dict(vars(v), as_expected=v.as_expected) for v in verdicts]}
+    return {"text": text, "data": data, "status": 1 if counts["unexpected"] else 0}
+
+
+def proof_verdicts(setting: Setting) -> list:
+    """The verdicts the tour shows: every claim, or the first ``setting.proof_claims``."""
+    proofs = _proofs()
+    claims = None if setting.proof_claims is None else [c.id for c in proofs.CLAIMS[:setting.proof_claims]]
+    return run_proofs(claims=claims)
+
+
+def proofs_section(setting: Setting, out: Path, show: bool, prefetched: list | None = None) -> Section:
+    """Counts of the verdicts and the errata of the lectures, with their corrections."""
+    verdicts = proof_verdicts(setting) if prefetched is None else prefetched
+    counts = _verdict_counts(verdicts)
+    of_all = "" if setting.proof_claims is None else f" (the first {counts['claims']} of {len(_proofs().CLAIMS)})"
+    head = (f"{counts['claims']} claims{of_all} checked with sympy: "
+            + ", ".join(f"{v} {k}" for k, v in counts.items() if k not in ("claims", "unexpected"))
+            + (f"; NOT AS REGISTERED: {', '.join(counts['unexpected'])}" if counts["unexpected"] else ""))
+    errata = [v for v in verdicts if not v.holds]
+    lines = [head] + [f"[{v.claim_id}] {v.kind}: {v.correction}" for v in errata]
+    md = [head, ""] + [f"- **{v.claim_id}** ({v.kind}, {v.source}): {v.statement}  \n"
+                       f"  counterexample: {v.counterexample}  \n  correction: {v.correction}" for v in errata]
+    return Section("Proofs", lines, "\n".join(md), {"summary": counts})
+
+
+proofs_section.prefetch = proof_verdicts
+
+
 def _estimators_available() -> bool:
     return all(module_available(f"tabular_pg.{m}") for m in ("sampling", "estimators", "moments"))
 
@@ -172,4 +239,6 @@ def available() -> list:
         sections.append(("algorithms", algorithms_section))    # draws the polytope with paths
     elif module_available("matplotlib"):
         sections.append(("polytope", polytope_section))
+    if module_available("proofs") and hasattr(__import__("proofs"), "check_all"):
+        sections.append(("proofs", proofs_section))
     return sections
