@@ -2,7 +2,6 @@
 ``{"text": str, "data": dict}`` (and optionally ``"status"``), printed by :func:`tabular_pg.cli.main`."""
 from __future__ import annotations
 
-import importlib
 import inspect
 from pathlib import Path
 
@@ -12,20 +11,14 @@ from . import io
 from .cli_format import num, table
 from .cli_sections import estimators_command, proofs_command
 from .cli_train import train_command
-from .report import exact_quantities, mdp_summary, tour
+from .report import exact_quantities, mdp_summary, require_module, tour
 
 __all__ = ["resolve_mdp", "COMMANDS"]
 
 
 def _zoo():
-    try:
-        zoo = importlib.import_module("mdps")
-    except ImportError:
-        zoo = None
-    if zoo is None or not hasattr(zoo, "from_spec"):
-        raise ValueError("zoo specs need the MDP zoo (the mdps package), which this installation lacks; "
-                         "give a .json/.npz file instead")
-    return zoo
+    return require_module("mdps", "from_spec", "zoo specs need the MDP zoo (the mdps package), which this "
+                          "installation lacks; give a .json/.npz file instead")
 
 
 def resolve_mdp(spec: str) -> io.NamedMDP:

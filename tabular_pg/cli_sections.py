@@ -14,7 +14,7 @@ from .gradient import policy_gradient
 from .mdp import FiniteMDP
 from .plots import slope
 from .policies import TabularSoftmax
-from .report import Section, Setting, dadashi_mdp, module_available, zoo_mdp
+from .report import Section, Setting, dadashi_mdp, module_available, require_module, zoo_mdp
 
 __all__ = ["available", "polytope_section", "estimator_rows", "estimators_section", "ESTIMATORS"]
 
@@ -160,14 +160,15 @@ def _estimator_figures(setting: Setting, out: Path, result: dict, growth: dict) 
 
 # ------------------------------------------------------------------------------- proofs
 def _proofs():
+    return require_module("proofs", "check_all", "the proofs need the proofs package (sympy checks of the "
+                          "lectures), which this installation lacks")
+
+
+def _proofs_or_none():
     try:
-        import proofs
-    except ImportError:
-        proofs = None
-    if proofs is None or not hasattr(proofs, "check_all"):
-        raise ValueError("the proofs need the proofs package (sympy checks of the lectures), which this "
-                         "installation lacks")
-    return proofs
+        return _proofs()
+    except ValueError:
+        return None
 
 
 def run_proofs(errata: bool = False, claims=None) -> list:
@@ -239,6 +240,6 @@ def available() -> list:
         sections.append(("algorithms", algorithms_section))    # draws the polytope with paths
     elif module_available("matplotlib"):
         sections.append(("polytope", polytope_section))
-    if module_available("proofs") and hasattr(__import__("proofs"), "check_all"):
+    if _proofs_or_none() is not None:
         sections.append(("proofs", proofs_section))
     return sections

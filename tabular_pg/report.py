@@ -23,7 +23,7 @@ from .planning import optimum
 from .policies import TabularSoftmax
 
 __all__ = ["Setting", "Section", "tour", "exact_quantities", "mdp_summary", "softmax_gradient",
-           "dadashi_mdp", "module_available"]
+           "dadashi_mdp", "module_available", "require_module"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,17 @@ def module_available(name: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+def require_module(name: str, attribute: str, message: str):
+    """The module ``name`` if it imports and has ``attribute``; else ``ValueError(message)``."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        module = None
+    if module is None or not hasattr(module, attribute):
+        raise ValueError(message)
+    return module
 
 
 def mdp_summary(mdp: FiniteMDP, name: str) -> dict:
