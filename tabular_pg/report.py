@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import time
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,16 +184,17 @@ def _sections():
 def tour(args) -> dict:
     """``tabular-pg tour [--out DIR] [--small]``: run the sections, write report.md.
 
-    A section with a ``prefetch(setting)`` attribute (the proofs, which run in worker
-    processes) starts that work in a background thread before the first section, so it
-    overlaps with the others.
+    A section with a ``prefetch(setting)`` attribute (the proofs) starts that work in a
+    background process before the first section, so that it overlaps with the others.
+    The process is *spawned*, not forked: forking a process whose other threads may hold
+    locks (imports, BLAS) can leave the child deadlocked.
     """
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     setting = SMALL if args.small else Setting()
     sections, timings, begin = [], {}, time.perf_counter()
     chosen = _sections()
-    with ThreadPoolExecutor(max_workers=1) as background:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as background:
         early = {name: background.submit(run.prefetch, setting) for name, run in chosen if hasattr(run, "prefetch")}
         for name, run in progress(chosen, args.progress, desc="tour"):
             start = time.perf_counter()
