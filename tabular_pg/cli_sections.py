@@ -201,6 +201,10 @@ def proofs_command(args) -> dict:
     return {"text": text, "data": data, "status": 1 if counts["unexpected"] else 0}
 
 
+#: How the tour names the verdict kinds in its summary.
+KIND_WORDS = {"holds": "hold", "erratum": "errata", "justification": "right conclusions with a wrong justification"}
+
+
 def proof_verdicts(setting: Setting) -> list:
     """The verdicts the tour shows: every claim, or the first ``setting.proof_claims``."""
     proofs = _proofs()
@@ -214,7 +218,7 @@ def proofs_section(setting: Setting, out: Path, show: bool, prefetched: list | N
     counts = _verdict_counts(verdicts)
     of_all = "" if setting.proof_claims is None else f" (the first {counts['claims']} of {len(_proofs().CLAIMS)})"
     head = (f"{counts['claims']} claims{of_all} checked with sympy: "
-            + ", ".join(f"{v} {k}" for k, v in counts.items() if k not in ("claims", "unexpected"))
+            + ", ".join(f"{v} {KIND_WORDS.get(k, k)}" for k, v in counts.items() if k not in ("claims", "unexpected"))
             + (f"; NOT AS REGISTERED: {', '.join(counts['unexpected'])}" if counts["unexpected"] else ""))
     errata = [v for v in verdicts if not v.holds]
     lines = [head] + [f"[{v.claim_id}] {v.kind}: {v.correction}" for v in errata]
