@@ -61,7 +61,7 @@ def learning_curves(curves: dict, path, J_star: float | None = None, title: str 
     With ``log_gap`` the y axis is the sub-optimality ``J* - J`` on a log scale (needs
     ``J_star``).  Exact and sampled oracles are compared by giving both as labels.
     """
-    fig, (ax,) = _figure()
+    fig, (ax,) = _figure(size=(8.6, 4.4))
     for label, Y in curves.items():
         Y = np.atleast_2d(np.asarray(Y, dtype=float))
         x = np.arange(Y.shape[1])
@@ -71,8 +71,8 @@ def learning_curves(curves: dict, path, J_star: float | None = None, title: str 
     if log_gap:
         ax.set_yscale("log")
     ax.set(xlabel="iteration", ylabel="J* - J(pi_t)" if log_gap else "exact J(pi_t)")
-    ax.set_title(title, fontsize="medium")
-    ax.legend(fontsize="small", loc="best")
+    fig.suptitle(title, fontsize="medium")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right center", fontsize="small")
     return _save(fig, path)
 
 
