@@ -59,6 +59,19 @@ def test_solve_optimal_and_policy_file(capsys, mdp_file, tmp_path):
     assert data["J"] == pytest.approx(tpg.evaluate(mdp, pi).J, rel=1e-14)
 
 
+def test_solve_gradient_at_a_stochastic_per_step_policy(capsys, tmp_path, rng):
+    mdp = random_mdp(rng, S=3, A=2, gamma=0.9, horizon=4)
+    pi = tpg.policies.softmax(rng.normal(size=(4, 3, 2)))
+    path, pol_path = tmp_path / "h.npz", tmp_path / "pi.json"
+    io.save(mdp, path)
+    pol_path.write_text(json.dumps({"pi": pi.tolist()}))
+    data = run_json(capsys, "solve", str(path), "--policy", str(pol_path))
+    policy = tpg.TabularSoftmax(3, 2, horizon=4)
+    g = tpg.policy_gradient(mdp, policy, np.log(pi).ravel())
+    assert data["gradient_norm"] == pytest.approx(np.linalg.norm(g), rel=1e-10)
+    np.testing.assert_allclose(data["V"], tpg.evaluate(mdp, pi).V, rtol=1e-13)
+
+
 def test_solve_zoo_chain(capsys):
     data = run_json(capsys, "solve", "chain:H=5")
     assert data["J"] == pytest.approx(3.0 ** -5, rel=1e-12)    # lecture 003: A^-H
