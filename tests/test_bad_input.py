@@ -386,6 +386,8 @@ ZOO = [
      r"terminals\['G'\] must be a finite real number; got nan"),
     ("gridworld: terminal label absent", lambda: mdps.gridworld(["S.G"], terminals={"G": 1.0, "Q": 5.0}), ValueError,
      r"terminals \['Q'\] do not appear in layout"),
+    ("gridworld: teleport source absent", lambda: mdps.gridworld(["S.B"], teleports={"A": ("B", 10.0)}), ValueError,
+     r"teleports \['A'\] do not appear in layout"),
     ("from_spec: unknown name", lambda: mdps.from_spec("nope:H=3"), ValueError, r"unknown MDP name 'nope' in spec 'nope:H=3'; known:"),
     ("from_spec: unknown parameter", lambda: mdps.from_spec("chain:Q=1"), ValueError, r"unknown parameter\(s\) \['Q'\] for 'chain'"),
     ("from_spec: not key=value", lambda: mdps.from_spec("chain:H"), ValueError, r"spec parameter 'H' in 'chain:H' is not of the form key=value"),
