@@ -35,6 +35,15 @@ def probability(name: str, value) -> float:
     return p
 
 
+def finite_real(name: str, value) -> float:
+    """``value`` as a finite float; TypeError for a non-number (a string is not parsed), ValueError for NaN/inf."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a finite real number; got {type(value).__name__} {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number; got {value!r}")
+    return float(value)
+
+
 def use_sparse(sparse, n_states: int, n_actions: int) -> bool:
     """Resolve ``sparse=None`` to ``n_states > SPARSE_ABOVE``; refuse a dense ``P`` over ``DENSE_MAX``."""
     if sparse is None:

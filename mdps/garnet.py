@@ -102,7 +102,11 @@ def garnet(S: int, A: int, branching: int, seed, gamma: float = 0.99, sparse=Non
     if not isinstance(gamma, (int, float, np.floating)) or not 0.0 <= gamma < 1.0:
         raise ValueError(f"gamma must lie in [0, 1) for a Garnet (infinite horizon); got {gamma!r}")
     sparse = use_sparse(sparse, S, A)
-    rng = np.random.default_rng(seed)
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"seed must be a non-negative int, a sequence of them or a SeedSequence; "
+                         f"got {seed!r} ({exc})") from None
     successors = distinct_successors(S * A, S, b, rng)
     probs = uniform_partition(S * A, b, rng)
     R = rng.random((S, A))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mdps._build import assemble, probability
+from mdps._build import assemble, finite_real, probability
 
 __all__ = ["gridworld", "grid_cells", "sutton_barto_grid", "russell_norvig_grid", "MOVES"]
 
@@ -13,7 +13,7 @@ WALL, START, OPEN = "#", "S", "."
 
 
 def _grid(layout) -> np.ndarray:
-    if isinstance(layout, str) or not len(layout):
+    if isinstance(layout, str) or not isinstance(layout, (list, tuple)) or not len(layout):
         raise ValueError("layout must be a non-empty list of equal-length strings")
     rows = [str(r) for r in layout]
     if len({len(r) for r in rows}) != 1 or not rows[0]:
@@ -38,6 +38,10 @@ def _labels(grid, terminals: dict, teleports: dict) -> None:
     if unknown:
         raise ValueError(f"layout has cells {unknown} that are neither '#', 'S', '.', "
                          f"a terminal, a teleport nor a teleport target")
+    for name, labels in (("terminals", terminals), ("teleports", teleports)):
+        absent = sorted(set(labels) - set(grid.ravel()))
+        if absent:
+            raise ValueError(f"{name} {absent} do not appear in layout (its cells: {sorted(set(grid.ravel()))})")
     for src, (dst, _) in teleports.items():
         if (grid == dst).sum() != 1:
             raise ValueError(f"teleports[{src!r}] target {dst!r} must appear exactly once in layout; "
@@ -122,6 +126,9 @@ def gridworld(layout, terminals=None, teleports=None, step_reward: float = 0.0,
     grid = _grid(layout)
     terminals, teleports = dict(terminals or {}), dict(teleports or {})
     _labels(grid, terminals, teleports)
+    step_reward, off_grid_reward = finite_real("step_reward", step_reward), finite_real("off_grid_reward", off_grid_reward)
+    terminals = {k: finite_real(f"terminals[{k!r}]", r) for k, r in terminals.items()}
+    teleports = {k: (dst, finite_real(f"teleports[{k!r}] reward", r)) for k, (dst, r) in teleports.items()}
     slip = probability("slip", slip)
     cells = grid_cells(layout)
     S, A = len(cells), len(MOVES)

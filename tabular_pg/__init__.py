@@ -4,11 +4,14 @@ The public API (see DESIGN.md): build a :class:`FiniteMDP`, choose a policy
 parameterisation, and ask for exact quantities (:func:`evaluate`, :func:`policy_gradient`,
 :func:`fisher_information`, :func:`natural_gradient`, :func:`kl_divergence`, ...).
 """
-from . import estimators, rational
+from . import algorithms, estimators, oracles, rational
+from .algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, History, NaturalPolicyGradient,
+                         PolicyGradient, run)
 from .exact import (Evaluation, evaluate, fisher_information, kl_divergence, natural_gradient,
                     performance_difference, policy_gradient, transition_matrix, trust_region_step)
 from .linsolve import ConvergenceWarning, PrecisionWarning
 from .mdp import FiniteMDP
+from .oracles import Cost, ExactOracle, PPODataset, SampledOracle
 from .moments import estimator_moments
 from .planning import Optimum, optimum, value_iteration
 from .policies import Direct, LogLinear, Policy, TabularSoftmax
@@ -22,4 +25,7 @@ __all__ = [
     "trust_region_step", "kl_divergence", "performance_difference", "transition_matrix",
     "Optimum", "optimum", "value_iteration", "ConvergenceWarning", "PrecisionWarning", "rational",
     "Trajectories", "StateActionSamples", "rollout", "sample_visitation", "estimators", "estimator_moments",
+    "oracles", "ExactOracle", "SampledOracle", "Cost", "PPODataset",
+    "algorithms", "run", "History", "Algorithm", "PolicyGradient", "NaturalPolicyGradient",
+    "ConservativePolicyIteration", "PPO", "CEM",
 ]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .exact import Evaluation, evaluate
-from .mdp import FiniteMDP
+from .mdp import FiniteMDP, _as_float_array, _check_finite
 from .policies import Policy
 from .sampling import StateActionSamples, Trajectories
 
@@ -44,8 +44,15 @@ def _check(traj, policy: Policy, theta, mdp: FiniteMDP | None, need_mdp: bool) -
         raise TypeError(f"traj must be Trajectories or StateActionSamples; got {type(traj).__name__}")
     if not isinstance(policy, Policy):
         raise TypeError(f"policy must be a tabular_pg Policy; got {type(policy).__name__}")
-    if need_mdp and not isinstance(mdp, FiniteMDP):
+    if need_mdp and mdp is None:
         raise ValueError(f"mdp (a FiniteMDP) is needed for this estimator/baseline; got {mdp!r}")
+    if mdp is not None and not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be None or a FiniteMDP; got {type(mdp).__name__}")
+    for name, n in (("states", policy.n_states), ("actions", policy.n_actions)):
+        x = getattr(traj, name)
+        if x.size and x.max() >= n:
+            idx = tuple(int(i) for i in np.argwhere(x >= n)[0])
+            raise ValueError(f"traj.{name} must be < {n} (the policy's {name}); found {x[idx]} at {idx}")
     if mdp is not None and (mdp.n_states, mdp.n_actions) != (policy.n_states, policy.n_actions):
         raise ValueError(f"mdp has (S, A) = {(mdp.n_states, mdp.n_actions)}, policy "
                          f"{(policy.n_states, policy.n_actions)}")
@@ -129,6 +136,8 @@ def fitted_values(traj: Trajectories, n_states: int, reward_to_go: bool = True) 
     ``s`` at step ``t``.  Fitted on the same samples it is then used with, it makes the
     estimator biased (:func:`tabular_pg.moments.fitted_baseline_mean` gives the exact bias).
     """
+    if traj.states.size and traj.states.max() >= n_states:
+        raise ValueError(f"n_states must exceed every state in traj; got {n_states}, found state {traj.states.max()}")
     G = traj.rewards_to_go() if reward_to_go else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
     G = np.divide(G, traj.discounts, out=np.zeros(G.shape), where=traj.discounts > 0)
     keys = (np.arange(traj.T)[None, :] * n_states + traj.states)[traj.mask]
@@ -182,11 +191,25 @@ def optimal_baseline(mdp: FiniteMDP, policy: Policy, theta, T: int, reward_to_go
     return b
 
 
+def is_number(x) -> bool:
+    """A real scalar that is not a bool."""
+    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def check_baseline(baseline) -> None:
+    """ValueError unless ``baseline`` is None, a finite number, or one of :data:`BASELINES`."""
+    if is_number(baseline):
+        if not np.isfinite(baseline):
+            raise ValueError(f"a constant baseline must be finite; got {baseline!r}")
+    elif baseline is not None and not (isinstance(baseline, str) and baseline in BASELINES):
+        raise ValueError(f"baseline must be None, a number, or one of {BASELINES}; got {baseline!r}")
+
+
 def baseline_values(traj: Trajectories, policy: Policy, theta, baseline, mdp, reward_to_go: bool) -> np.ndarray:
     """:math:`b_t(s_t)` for every step, shape ``(n, T)`` (value units; the estimator scales by :math:`\\gamma^t`)."""
     if baseline is None:
         return np.zeros(traj.states.shape)
-    if isinstance(baseline, (int, float, np.floating, np.integer)) and not isinstance(baseline, bool):
+    if is_number(baseline):
         return np.full(traj.states.shape, float(baseline))
     if baseline == "fitted":
         return _lookup(traj, fitted_values(traj, policy.n_states, reward_to_go))
@@ -232,8 +255,7 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     >>> bool(np.allclose(g, tpg.policy_gradient(mdp, pol, th)))
     True
     """
-    if isinstance(baseline, str) and baseline not in BASELINES:
-        raise ValueError(f"baseline must be None, a number, or one of {BASELINES}; got {baseline!r}")
+    check_baseline(baseline)
     theta = _check(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
     G = traj.rewards_to_go() if reward_to_go else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
     b = baseline_values(traj, policy, theta, baseline, mdp, reward_to_go)
@@ -270,6 +292,25 @@ def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = No
     table = ev.A if advantage else ev.Q
     W = table[np.arange(traj.T)[None, :], traj.states, traj.actions] * traj.discounts
     return weighted_scores(traj, policy, theta, W, per_trajectory)
+
+
+def check_lam(lam) -> None:
+    """ValueError/TypeError unless ``lam`` is a real number in [0, 1]."""
+    if not is_number(lam):
+        raise TypeError(f"lam must be a real number in [0, 1]; got {type(lam).__name__} {lam!r}")
+    if not (0.0 <= lam <= 1.0):
+        raise ValueError(f"lam must lie in [0, 1]; got {lam!r}")
+
+
+def value_table(values, T: int, S: int) -> np.ndarray:
+    """A number, ``(S,)`` or ``(T, S)`` array of finite values as a ``(T, S)`` table (a new array)."""
+    V = _as_float_array("values", values)
+    try:
+        V = np.array(np.broadcast_to(V, (T, S)))
+    except ValueError:
+        raise ValueError(f"values must be a number or have shape (S,) or (T, S) = {(T, S)}; got {V.shape}") from None
+    _check_finite("values", V)
+    return V
 
 
 def gae_advantages(traj: Trajectories, V: np.ndarray, lam: float) -> np.ndarray:
@@ -315,8 +356,7 @@ def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", m
     >>> bool(np.allclose(gae(traj, pol, th, 0.0, mdp=mdp), qvalue(traj, pol, th, mdp, advantage=True)))
     True
     """
-    if not (0.0 <= lam <= 1.0):
-        raise ValueError(f"lam must lie in [0, 1]; got {lam!r}")
+    check_lam(lam)
     theta = _check(traj, policy, theta, mdp, isinstance(values, str) and values == "exact")
     if isinstance(values, str):
         if values not in ("exact", "fitted"):
@@ -324,11 +364,7 @@ def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", m
         V = (step_evaluation(mdp, policy.probs(theta), traj.T).V if values == "exact"
              else fitted_values(traj, policy.n_states))
     else:
-        try:
-            V = np.broadcast_to(np.asarray(values, dtype=float), (traj.T, policy.n_states))
-        except ValueError:
-            raise ValueError(f"values must be a number or have shape (S,) or (T, S) = "
-                             f"{(traj.T, policy.n_states)}; got {np.shape(values)}") from None
+        V = value_table(values, traj.T, policy.n_states)
     W = gae_advantages(traj, V, lam) * traj.discounts
     return weighted_scores(traj, policy, theta, W, per_trajectory)
 
@@ -413,10 +449,21 @@ def natural_gradient(g: np.ndarray, F: np.ndarray) -> np.ndarray:
     >>> natural_gradient(np.array([1., 2.]), np.diag([2., 0.])).tolist()
     [0.5, 0.0]
     """
-    return np.linalg.lstsq(np.asarray(F, float), np.asarray(g, float), rcond=None)[0]
+    g, F = _as_float_array("g", g), _as_float_array("F", F)
+    if g.ndim != 1 or F.shape != (g.size, g.size):
+        raise ValueError(f"g must have shape (d,) and F shape (d, d); got g {g.shape}, F {F.shape}")
+    _check_finite("g", g)
+    _check_finite("F", F)
+    return np.linalg.lstsq(F, g, rcond=None)[0]
 
 
 ESTIMATORS = {"reinforce": reinforce, "qvalue": qvalue, "gae": gae, "visitation": visitation, "fisher": fisher}
+
+
+def check_estimator(estimator) -> None:
+    """ValueError unless ``estimator`` is one of the names in :data:`ESTIMATORS`."""
+    if not isinstance(estimator, str) or estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}")
 
 
 def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **options) -> np.ndarray:
@@ -430,6 +477,5 @@ def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **option
     ...     print(e)
     estimator must be one of ['fisher', 'gae', 'qvalue', 'reinforce', 'visitation']; got 'nope'
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}")
+    check_estimator(estimator)
     return ESTIMATORS[estimator](traj, policy, theta, **options)

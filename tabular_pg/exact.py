@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import breadth_first_order
 
 from .linsolve import (RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize,
                        relative_residual)
-from .mdp import STOCHASTIC_ATOL, FiniteMDP
+from .mdp import STOCHASTIC_ATOL, FiniteMDP, _as_float_array
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix"]
 
@@ -53,10 +53,9 @@ def _frozen(**arrays) -> dict:
 
 def check_policy(mdp: FiniteMDP, pi, name: str = "pi") -> np.ndarray:
     """Validate a policy ``pi (S, A)`` (or ``(H, S, A)`` for a finite horizon) for ``mdp``."""
-    try:
-        pi = np.asarray(pi, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real array of shape (S, A); got {type(pi).__name__}") from None
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    pi = _as_float_array(name, pi)
     S, A = mdp.n_states, mdp.n_actions
     shapes = [(S, A)] + ([(mdp.horizon, S, A)] if mdp.horizon is not None else [])
     if pi.shape not in shapes:
@@ -81,7 +80,16 @@ def transition_matrix(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
     The rows ``s*A .. s*A+A-1`` of the sparse ``(S*A, S)`` transitions are contiguous, so
     ``P_pi`` is those rows weighted by ``pi`` under the row pointer ``indptr[::A]``; with
     ``canonical=False`` the duplicate entries are left unsummed (fine for matvecs).
+    ``pi`` is validated (:func:`check_policy`); the solvers call :func:`_policy_transitions`.
     """
+    pi = check_policy(mdp, pi)
+    if pi.ndim != 2:
+        raise ValueError(f"pi must have shape (S, A) = {(mdp.n_states, mdp.n_actions)} here; got {pi.shape}")
+    return _policy_transitions(mdp, pi, canonical)
+
+
+def _policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
+    """:func:`transition_matrix` of an already validated ``pi (S, A)``."""
     if not mdp.is_sparse:
         return np.einsum("sa,sat->st", pi, mdp.P)
     P, A = mdp.P, mdp.n_actions
@@ -123,9 +131,9 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     if solver == "auto" and mdp.is_sparse:
         solver = choose_solver(mdp.n_states, mdp.bandwidth, mdp.gamma)
     if solver == "gmres" and mdp.is_sparse:
-        M = IdentityMinusGammaP(transition_matrix(mdp, pi, canonical=False), mdp.gamma)
+        M = IdentityMinusGammaP(_policy_transitions(mdp, pi, canonical=False), mdp.gamma)
     else:
-        M = _identity_minus(transition_matrix(mdp, pi), mdp.gamma)
+        M = _identity_minus(_policy_transitions(mdp, pi), mdp.gamma)
     V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
     return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
 
@@ -146,7 +154,7 @@ def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.nd
     """
     S = mdp.n_states
     terminal = mdp.terminal_states()
-    P_pi = sp.csr_matrix(transition_matrix(mdp, pi) if P_pi is None else P_pi)
+    P_pi = sp.csr_matrix(_policy_transitions(mdp, pi) if P_pi is None else P_pi)
     # reversed support graph plus a super-source S pointing at every terminal state
     rev = sp.csr_matrix(P_pi.T > 0)
     src = sp.csr_matrix((np.ones(terminal.size), (np.full(terminal.size, S), terminal)), shape=(S + 1, S + 1))
@@ -159,7 +167,7 @@ def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.nd
 
 def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
     """gamma = 1, no horizon: solve :math:`(I - P_{TT})V_T = r_T` on the transient states T."""
-    P_pi = transition_matrix(mdp, pi)
+    P_pi = _policy_transitions(mdp, pi)
     if mdp.terminal_states().size == 0:
         raise ValueError("gamma = 1 with horizon=None needs zero-reward absorbing (terminal) states; "
                          "this MDP has none (give a horizon or gamma < 1)")
@@ -172,6 +180,9 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
     P_TT = P_pi[np.ix_(T, T)] if not sp.issparse(P_pi) else P_pi[T][:, T]
     r_pi = (pi * mdp.R).sum(axis=1)
     V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
+    if not (np.all(np.abs(V_T) <= VALUE_LIMIT) and np.all(visits_T <= VALUE_LIMIT)):
+        raise ValueError(f"gamma = 1: values or expected visits exceed {VALUE_LIMIT:g} (max |V| = {np.abs(V_T).max():.3g}, "
+                         f"max visits = {visits_T.max():.3g}); episodes are too long for these rewards")
     V, visits = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
     V[T], visits[T] = V_T, visits_T
     total = visits.sum()
@@ -198,6 +209,22 @@ def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
     return Evaluation(**_frozen(V=V, Q=Q, A=Q - V[:, :, None], d=d, d_sa=d[:, :, None] * pis,
                                 visits=visits),
                       J=float(mdp.mu @ V[0]), residual=0.0, solver="recursion", pi=pi)
+
+
+#: Largest value bound :math:`r_{\\max} H` (``H`` the horizon or :math:`1/(1-\\gamma)`) evaluated;
+#: beyond it V, Q or J could overflow to inf and A = Q - V become NaN.
+VALUE_LIMIT = 1e300
+
+
+def _check_value_range(mdp: FiniteMDP) -> None:
+    """ValueError if :math:`|V| \\le r_{\\max} H` may leave the float range (a priori, gamma < 1 or a horizon)."""
+    if mdp.horizon is None and mdp.gamma >= 1:
+        return                                  # episodic: checked after the solve
+    rmax = float(np.abs(mdp.R).max(initial=0.0))
+    span = mdp.horizon if mdp.horizon is not None else 1.0 / (1.0 - mdp.gamma)
+    if rmax * span > VALUE_LIMIT:
+        raise ValueError(f"R is too large for this MDP: values reach max|r| * H = {rmax:.3g} * {span:.3g}, beyond "
+                         f"{VALUE_LIMIT:g} (V, Q, J would overflow); rescale the rewards")
 
 
 def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
@@ -237,6 +264,7 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     pi = check_policy(mdp, pi)
+    _check_value_range(mdp)
     if mdp.horizon is not None:
         return _evaluate_finite(mdp, pi)
     if pi.ndim == 3:

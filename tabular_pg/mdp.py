@@ -12,6 +12,7 @@ with ``H = horizon`` (``None`` for an infinite horizon), as in lecture 000 eq. (
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 
 #: Rows of ``P`` and ``mu`` must sum to 1 within this absolute tolerance.
 STOCHASTIC_ATOL = 1e-9
+_ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else np.ComplexWarning
 
 __all__ = ["FiniteMDP", "STOCHASTIC_ATOL"]
 
@@ -31,11 +33,29 @@ def _readonly(x: np.ndarray) -> np.ndarray:
 
 
 def _as_float_array(name: str, x) -> np.ndarray:
+    """``x`` as a float array; TypeError for complex numbers, strings and other non-real values.
+
+    Complex input would lose its imaginary part and strings would be parsed, both silently,
+    so neither is converted.
+    """
+    raw = np.asarray(x) if not sp.issparse(x) else None
+    if raw is not None and raw.dtype.kind == "O" and any(v is None for v in raw.reshape(-1)):
+        raise TypeError(f"{name} must be an array of real numbers; got {type(x).__name__} holding None")
+    if raw is None or raw.dtype.kind not in "biufO":
+        found = type(x).__name__ if raw is None else f"{type(x).__name__} of dtype {raw.dtype}"
+        raise TypeError(f"{name} must be an array of real numbers; got {found}")
     try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _ComplexWarning)
+            arr = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError, _ComplexWarning) as exc:
         raise TypeError(f"{name} must be an array of real numbers; got {type(x).__name__} ({exc})") from None
     return arr
+
+
+def _check_real_sparse(name: str, M) -> None:
+    if M.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got a sparse matrix of dtype {M.dtype}")
 
 
 def _check_finite(name: str, arr: np.ndarray) -> None:
@@ -74,6 +94,7 @@ def _validate_dense_P(P: np.ndarray) -> np.ndarray:
 
 
 def _validate_sparse_P(P, n_actions: int | None) -> sp.csr_matrix:
+    _check_real_sparse("P", P)
     P = sp.csr_matrix(P, dtype=float, copy=True)    # never alias the caller's (or a read-only) CSR
     P.sum_duplicates()
     SA, S = P.shape
@@ -95,6 +116,7 @@ def _validate_sparse_P(P, n_actions: int | None) -> sp.csr_matrix:
 def _expected_reward(R, P, S: int, A: int) -> np.ndarray:
     """Reduce ``R (S, A)`` or ``R (S, A, S)`` to the expected reward ``r(s, a) (S, A)``."""
     if sp.issparse(R):
+        _check_real_sparse("R", R)
         if R.shape != (S * A, S):
             raise ValueError(f"sparse R must have shape (S*A, S) = {(S * A, S)}; got {R.shape}")
         R = sp.csr_matrix(R, dtype=float)

@@ -24,8 +24,10 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .estimators import BASELINES, ESTIMATORS, optimal_baseline, step_evaluation
+from .estimators import (check_baseline, check_estimator, check_lam, is_number, optimal_baseline,
+                         step_evaluation, value_table)
 from .exact import evaluate
+from .gradient import check_policy_fits
 from .mdp import FiniteMDP
 from .policies import Policy
 from .moments_recursion import LinearSpec, linear_moments
@@ -45,20 +47,19 @@ def moment_horizon(mdp: FiniteMDP, tol: float = TRUNCATION_TOL) -> int:
 
 
 def _baseline_table(mdp, policy, theta, baseline, T, reward_to_go) -> np.ndarray:
-    """Baseline ``b_t(s)``, shape ``(T, S)``, for the names of :data:`BASELINES` (not "fitted")."""
+    """Baseline ``b_t(s)``, shape ``(T, S)``, for the baselines of :data:`~tabular_pg.estimators.BASELINES` (not "fitted")."""
     S = mdp.n_states
     if baseline is None:
         return np.zeros((T, S))
-    if isinstance(baseline, (int, float, np.floating, np.integer)) and not isinstance(baseline, bool):
+    check_baseline(baseline)
+    if is_number(baseline):
         return np.full((T, S), float(baseline))
     if baseline == "value":
         return step_evaluation(mdp, policy.probs(theta), T).V
     if baseline == "optimal":
         return optimal_baseline(mdp, policy, theta, T, reward_to_go)
-    if baseline == "fitted":
-        raise ValueError("baseline='fitted' depends on the whole batch, so it has no per-trajectory "
-                         "moments; use fitted_baseline_mean(mdp, policy, theta, n) for its exact mean")
-    raise ValueError(f"baseline must be None, a number, or one of {BASELINES}; got {baseline!r}")
+    raise ValueError("baseline='fitted' depends on the whole batch, so it has no per-trajectory "
+                     "moments; use fitted_baseline_mean(mdp, policy, theta, n) for its exact mean")
 
 
 def _spec(T, S, A, u=None, beta=0.0, zeta=0.0, eta=0.0, c=None, e=None, f=None) -> LinearSpec:
@@ -90,14 +91,13 @@ def qvalue_spec(mdp, policy, theta, T, critic="exact", advantage=False) -> Linea
 def gae_spec(mdp, policy, theta, T, lam, values="exact") -> LinearSpec:
     """Schulman et al. (2016) eq. 16: :math:`\\rho_t = \\delta_t`, :math:`\\zeta = \\gamma\\lambda`, :math:`\\beta_t = \\gamma^t`."""
     S, A = mdp.n_states, mdp.n_actions
-    if not (0.0 <= lam <= 1.0):
-        raise ValueError(f"lam must lie in [0, 1]; got {lam!r}")
+    check_lam(lam)
     if isinstance(values, str):
         if values != "exact":
             raise ValueError(f"values must be 'exact' or an array (S,) / (T, S) for moments; got {values!r}")
         V = step_evaluation(mdp, policy.probs(theta), T).V.copy()
     else:
-        V = np.array(np.broadcast_to(np.asarray(values, float), (T, S)))
+        V = value_table(values, T, S)
     V[:, mdp.terminal_states()] = 0.0
     V_next = np.vstack([V[1:], np.zeros((1, S))])
     f = np.broadcast_to(-V[:, :, None], (T, S, A))
@@ -147,8 +147,8 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     >>> bool(np.allclose(m, tpg.policy_gradient(mdp, pol, th), rtol=1e-12))
     True
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}")
+    check_estimator(estimator)
+    check_policy_fits(mdp, policy)
     theta = policy.check_theta(theta)
     if policy.horizon is not None and policy.horizon != mdp.horizon:
         raise ValueError(f"a per-step policy (horizon {policy.horizon}) needs an MDP with that horizon; "
@@ -279,6 +279,7 @@ def fitted_baseline_mean(mdp: FiniteMDP, policy: Policy, theta, n: int, tol: flo
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be an int >= 1; got {n!r}")
+    check_policy_fits(mdp, policy)
     theta = policy.check_theta(theta)
     T = moment_horizon(mdp, tol)
     ev = step_evaluation(mdp, policy.probs(theta), T)
@@ -311,8 +312,11 @@ def truncation_bias_bound(mdp: FiniteMDP, policy: Policy, theta, T: int) -> floa
     >>> bool(np.linalg.norm(m - tpg.policy_gradient(mdp, pol, th)) <= truncation_bias_bound(mdp, pol, th, T))
     True
     """
+    check_policy_fits(mdp, policy)
     if mdp.horizon is not None or not mdp.gamma < 1:
         raise ValueError("truncation_bias_bound is for infinite horizons with gamma < 1")
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 0:
+        raise ValueError(f"T must be an int >= 0 (number of steps kept); got {T!r}")
     theta = policy.check_theta(theta)
     psi_bar = float(np.max((policy.probs(theta) * np.linalg.norm(policy.score(theta), axis=-1)).sum(axis=-1)))
     g = mdp.gamma

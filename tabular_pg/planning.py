@@ -98,6 +98,13 @@ def _policy_iteration(mdp: FiniteMDP, solver: str, max_iterations: int) -> Optim
     return Optimum(V=ev.V, Q=ev.Q, pi=_one_hot(actions, A), J=ev.J, iterations=max_iterations)
 
 
+def _check_iterations(max_iterations) -> None:
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)):
+        raise TypeError(f"max_iterations must be an int >= 1; got {type(max_iterations).__name__} {max_iterations!r}")
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations must be an int >= 1; got {max_iterations}")
+
+
 def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) -> Optimum:
     """The exact optimum ``V*, Q*, pi*`` of ``mdp``.
 
@@ -118,6 +125,7 @@ def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) ->
     """
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    _check_iterations(max_iterations)
     if mdp.horizon is not None:
         return _backward_induction(mdp)
     return _policy_iteration(mdp, solver, max_iterations)
@@ -130,6 +138,13 @@ def value_iteration(mdp: FiniteMDP, tol: float = 1e-12, max_iterations: int = 10
     :math:`\\|V_{k+1}-V^*\\|_\\infty \\le tol` (Puterman 1994, Thm. 6.3.1).  An independent
     reference for :func:`optimum`.
     """
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    _check_iterations(max_iterations)
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)):
+        raise TypeError(f"tol must be a real number > 0; got {type(tol).__name__} {tol!r}")
+    if not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a finite number > 0; got {tol!r}")
     if mdp.horizon is not None or mdp.gamma >= 1:
         raise ValueError("value_iteration needs an infinite-horizon MDP with gamma < 1; "
                          f"got gamma={mdp.gamma}, horizon={mdp.horizon}")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mdp import _as_float_array, _check_finite
+
 __all__ = ["Policy", "TabularSoftmax", "LogLinear", "Direct", "softmax", "log_softmax"]
 
 
@@ -28,14 +30,17 @@ def softmax(z: np.ndarray) -> np.ndarray:
     >>> softmax(np.array([1000.0, 1000.0, -1000.0])).round(6).tolist()
     [0.5, 0.5, 0.0]
     """
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):       # z - max < -1.8e308 rounds to -inf: exp gives the exact limit 0
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """Stable :math:`z_a - \\log\\sum_b e^{z_b}` over the last axis (finite for finite z)."""
     m = z.max(axis=-1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):       # as in softmax: -inf is log of a probability that is exactly 0
+        shifted = z - m
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 #: Largest dense array (in float64 entries) that ``score``/``fisher`` of a tabular softmax
@@ -73,10 +78,7 @@ class Policy:
 
     def check_theta(self, theta) -> np.ndarray:
         """Return ``theta`` as a float array of shape ``(d,)``, or raise naming the problem."""
-        try:
-            theta = np.asarray(theta, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError(f"theta must be a real array of shape ({self.n_params},); got {type(theta).__name__}") from None
+        theta = _as_float_array("theta", theta)
         if theta.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},) for {self!r}; got {theta.shape}")
         if not np.all(np.isfinite(theta)):
@@ -88,13 +90,25 @@ class Policy:
         """:math:`\\nabla_\\theta \\pi(a|s) = \\pi(a|s)\\psi(s,a)`, shape ``probs_shape + (d,)``."""
         return self.probs(theta)[..., None] * self.score(theta)
 
+    def check_weights(self, name: str, W, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """``W`` as a finite float array broadcast to ``shape`` (default ``probs_shape``), or raise naming it."""
+        shape = self.probs_shape if shape is None else shape
+        W = _as_float_array(name, W)
+        try:
+            W = np.broadcast_to(W, shape)
+        except ValueError:
+            raise ValueError(f"{name} must have shape {shape} (or broadcast to it); got {W.shape}") from None
+        if not np.all(np.isfinite(W)):
+            raise ValueError(f"{name} must be finite; found {W[~np.isfinite(W)][0]}")
+        return W
+
     def fisher(self, theta, w: np.ndarray) -> np.ndarray:
         """:math:`\\sum_{s,a} w(s,a)\\,\\psi(s,a)\\psi(s,a)^\\top`, shape ``(d, d)``.
 
         With ``w = d(s) pi(a|s)`` this is the Fisher matrix of lecture 002 §3.
         """
         psi = self.score(theta).reshape(-1, self.n_params)
-        w = np.asarray(w, dtype=float).reshape(-1)
+        w = self.check_weights("w", w).reshape(-1)
         keep = w != 0
         psi, w = psi[keep], w[keep]
         return (psi * w[:, None]).T @ psi
@@ -159,7 +173,7 @@ class TabularSoftmax(Policy):
         """:math:`\\sum_{s,a} W(s,a)\\nabla\\pi(a|s)`; entry ``(s,b)`` is
         :math:`\\pi(b|s)(W(s,b) - \\sum_a \\pi(a|s) W(s,a))`."""
         pi = self.probs(theta)
-        W = np.broadcast_to(W, pi.shape)
+        W = self.check_weights("W", W)
         return (pi * (W - (pi * W).sum(axis=-1, keepdims=True))).reshape(-1)
 
     def fisher_blocks(self, theta, w_state: np.ndarray) -> np.ndarray:
@@ -170,12 +184,12 @@ class TabularSoftmax(Policy):
         """
         pi = self.probs(theta).reshape(-1, self.n_actions)
         blocks = pi[:, :, None] * np.eye(self.n_actions) - pi[:, :, None] * pi[:, None, :]
-        return np.asarray(w_state, dtype=float).reshape(-1)[:, None, None] * blocks
+        return self.check_weights("w_state", w_state, self.probs_shape[:-1]).reshape(-1)[:, None, None] * blocks
 
     def fisher(self, theta, w: np.ndarray) -> np.ndarray:
         """Block-diagonal :math:`\\sum_a w(s,a)(e_a-\\pi_s)(e_a-\\pi_s)^\\top`, assembled without the score."""
         pi = self.probs(theta).reshape(-1, self.n_actions)
-        w = np.asarray(w, dtype=float).reshape(pi.shape)
+        w = self.check_weights("w", w).reshape(pi.shape)
         cross = w[:, :, None] * pi[:, None, :]                        # w_a pi_b
         blocks = (np.eye(self.n_actions)[None] * w[:, None, :] - cross - cross.transpose(0, 2, 1)
                   + w.sum(axis=1)[:, None, None] * pi[:, :, None] * pi[:, None, :])
@@ -206,7 +220,7 @@ class LogLinear(Policy):
     features: np.ndarray
 
     def __post_init__(self):
-        phi = np.asarray(self.features, dtype=float)
+        phi = _as_float_array("features", self.features)
         if phi.ndim != 3 or min(phi.shape) < 1:
             raise ValueError(f"features must have shape (S, A, d) with S, A, d >= 1; got {phi.shape}")
         if not np.all(np.isfinite(phi)):
@@ -230,7 +244,15 @@ class LogLinear(Policy):
         return np.zeros(self.n_params)
 
     def logits(self, theta) -> np.ndarray:
-        return self.features @ self.check_theta(theta)
+        """:math:`\\phi(s,a)^\\top\\theta`; ValueError if it overflows (``|theta|`` near the float limit)."""
+        theta = self.check_theta(theta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = self.features @ theta
+        if not np.all(np.isfinite(z)):
+            s, a = np.argwhere(~np.isfinite(z))[0]
+            raise ValueError(f"theta is too large for these features: the logit phi(s={s}, a={a}) . theta "
+                             f"overflows to {z[s, a]} (|theta|_max = {np.abs(theta).max():.3g})")
+        return z
 
     def probs(self, theta) -> np.ndarray:
         return softmax(self.logits(theta))
@@ -245,7 +267,7 @@ class LogLinear(Policy):
 
     def vjp(self, theta, W: np.ndarray) -> np.ndarray:
         pi = self.probs(theta)
-        Wpi = np.broadcast_to(W, pi.shape) * pi
+        Wpi = self.check_weights("W", W) * pi
         phibar = np.einsum("sb,sbi->si", pi, self.features)
         return np.einsum("sa,sai->i", Wpi, self.features) - Wpi.sum(axis=1) @ phibar
 
@@ -283,7 +305,10 @@ class Direct(Policy):
 
     def from_probs(self, pi) -> np.ndarray:
         """The parameter vector of the policy ``pi (S, A)`` (validated)."""
-        theta = np.asarray(pi, dtype=float).reshape(-1)
+        pi = _as_float_array("pi", pi)
+        if pi.shape != (self.n_states, self.n_actions):
+            raise ValueError(f"pi must have shape (S, A) = {(self.n_states, self.n_actions)}; got {pi.shape}")
+        theta = pi.reshape(-1)
         self.probs(theta)
         return theta.copy()
 
@@ -313,11 +338,15 @@ class Direct(Policy):
 
     def vjp(self, theta, W: np.ndarray) -> np.ndarray:
         self.probs(theta)
-        return np.broadcast_to(W, (self.n_states, self.n_actions)).reshape(-1).astype(float)
+        return self.check_weights("W", W).reshape(-1).astype(float)
 
     def project(self, x) -> np.ndarray:
         """Euclidean projection of each row of ``x (S*A,)`` onto the simplex (Duchi et al., 2008)."""
-        v = np.asarray(x, dtype=float).reshape(self.n_states, self.n_actions)
+        v = _as_float_array("x", x)
+        if v.shape != (self.n_params,):
+            raise ValueError(f"x must have shape ({self.n_params},); got {v.shape}")
+        _check_finite("x", v)
+        v = v.reshape(self.n_states, self.n_actions)
         u = -np.sort(-v, axis=1)
         css = np.cumsum(u, axis=1) - 1.0
         k = np.arange(1, self.n_actions + 1)

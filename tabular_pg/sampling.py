@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
 
-from .exact import check_policy
-from .mdp import FiniteMDP
+from .exact import _policy_transitions, check_policy, never_terminating_states
+from .mdp import FiniteMDP, _as_float_array, _check_finite, _validate_gamma, _validate_horizon
 
 __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
            "truncation_horizon", "reward_bound"]
@@ -38,6 +39,20 @@ def _readonly(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     x.setflags(write=False)
     return x
+
+
+def _indices(name: str, x) -> np.ndarray:
+    """State or action indices as int32: integer-valued and >= 0 (a float 0.5 is not truncated to 0)."""
+    arr = _as_float_array(name, x) if np.asarray(x).dtype.kind not in "iub" else np.asarray(x)
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must hold integer indices; found {arr[idx]} at {idx}")
+    if arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.int32).max):
+        idx = tuple(int(i) for i in np.argwhere((arr < 0) | (arr > np.iinfo(np.int32).max))[0])
+        raise ValueError(f"{name} must hold indices in [0, 2**31); found {arr[idx]} at {idx}")
+    return arr.astype(np.int32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,8 +86,17 @@ class Trajectories:
             if np.shape(getattr(self, name)) != shape or len(shape) != 2:
                 raise ValueError(f"Trajectories.{name} must have the shape (n, T) of states {shape}; "
                                  f"got {np.shape(getattr(self, name))}")
-        for name, dtype in (("states", np.int32), ("actions", np.int32), ("rewards", float), ("mask", bool)):
-            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name), dtype=dtype)))
+        for name in ("states", "actions"):
+            object.__setattr__(self, name, _readonly(_indices(f"Trajectories.{name}", getattr(self, name))))
+        rewards = _as_float_array("Trajectories.rewards", self.rewards)
+        _check_finite("Trajectories.rewards", rewards)
+        mask = np.asarray(self.mask)
+        if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
+            raise ValueError("Trajectories.mask must hold booleans (or 0/1)")
+        object.__setattr__(self, "rewards", _readonly(rewards))
+        object.__setattr__(self, "mask", _readonly(mask.astype(bool)))
+        object.__setattr__(self, "gamma", _validate_gamma(self.gamma))
+        object.__setattr__(self, "horizon", _validate_horizon(self.horizon))
         if not self.mask.all():
             object.__setattr__(self, "rewards", _readonly(np.where(self.mask, self.rewards, 0.0)))
 
@@ -123,8 +147,19 @@ class StateActionSamples:
     gamma: float
 
     def __post_init__(self):
-        for name in ("states", "actions", "q_returns"):
-            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name))))
+        q = _as_float_array("StateActionSamples.q_returns", self.q_returns)
+        _check_finite("StateActionSamples.q_returns", q)
+        for name in ("states", "actions"):
+            x = _indices(f"StateActionSamples.{name}", getattr(self, name))
+            if x.shape != q.shape or x.ndim != 1:
+                raise ValueError(f"StateActionSamples.{name} must have the shape (n,) of q_returns {q.shape}; "
+                                 f"got {x.shape}")
+            object.__setattr__(self, name, _readonly(x))
+        object.__setattr__(self, "q_returns", _readonly(q))
+        gamma = _validate_gamma(self.gamma)
+        if gamma >= 1:
+            raise ValueError(f"StateActionSamples.gamma must lie in [0, 1); got {gamma!r}")
+        object.__setattr__(self, "gamma", gamma)
 
     @property
     def n(self) -> int:
@@ -153,8 +188,13 @@ def truncation_horizon(gamma: float, rmax: float, tol: float = TRUNCATION_TOL) -
     >>> bool(0.9 ** T / 0.1 <= 1e-6 < 0.9 ** (T - 1) / 0.1)
     True
     """
+    for name, x in (("gamma", gamma), ("rmax", rmax), ("tol", tol)):
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a real number; got {type(x).__name__} {x!r}")
     if not (0.0 <= gamma < 1.0):
         raise ValueError(f"gamma must lie in [0, 1) for a truncation horizon; got {gamma!r}")
+    if not (rmax >= 0 and math.isfinite(rmax)):
+        raise ValueError(f"rmax must be a finite number >= 0; got {rmax!r}")
     if not (tol > 0 and math.isfinite(tol)):
         raise ValueError(f"tol must be a finite number > 0; got {tol!r}")
     if rmax <= tol * (1 - gamma) or gamma == 0.0:
@@ -288,6 +328,28 @@ def _rollout_horizon(mdp: FiniteMDP, horizon, tol: float) -> int | None:
     return None
 
 
+def _check_episodes_end(mdp: FiniteMDP, pi: np.ndarray) -> None:
+    """ValueError if, under ``pi``, a state reachable from ``mu`` can never reach a terminal state.
+
+    Such an episode would never end: refuse before sampling instead of after
+    :data:`MAX_EPISODE_STEPS` steps.
+    """
+    stuck = never_terminating_states(mdp, pi)
+    if stuck.size == 0:
+        return
+    S = mdp.n_states
+    start = np.flatnonzero(mdp.mu > 0)
+    support = sp.csr_matrix(_policy_transitions(mdp, pi)) > 0
+    source = sp.csr_matrix((np.ones(start.size), (np.full(start.size, S), start)), shape=(S + 1, S + 1))
+    graph = (sp.block_diag([support, sp.csr_matrix((1, 1))]) + source).tocsr()
+    reached = breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    bad = np.intersect1d(stuck, reached)
+    if bad.size:
+        raise ValueError(f"gamma = 1 with horizon=None: under pi the states {bad[:10].tolist()}"
+                         f"{' ...' if bad.size > 10 else ''} are reachable from mu but never reach a terminal "
+                         "state, so episodes through them never end (give a horizon or change pi)")
+
+
 class _Steps:
     """Step-major buffers ``(T, n)`` (grown when ``T`` is unknown); the batch sees them as ``(n, T)``."""
 
@@ -354,6 +416,8 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     n, rng = _check_n(n), _check_rng(rng)
     pi = check_policy(mdp, pi)
     T = _rollout_horizon(mdp, horizon, tol)
+    if T is None:
+        _check_episodes_end(mdp, pi)
     smp = _sampler(mdp, pi)
     s = smp.states(rng.random(n))
     steps = _Steps(n, T)
@@ -396,6 +460,8 @@ def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> S
     True
     """
     n, rng = _check_n(n), _check_rng(rng)
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     if mdp.horizon is not None or not mdp.gamma < 1:
         raise ValueError(f"sample_visitation needs an infinite horizon with gamma < 1; got gamma={mdp.gamma}, "
                          f"horizon={mdp.horizon}")

@@ -241,3 +241,13 @@ def test_kl_is_zero_for_equal_policies_and_infinite_for_lost_support(rng):
 def test_dimension_mismatch_between_policy_and_mdp(rng):
     with pytest.raises(ValueError, match=r"policy has \(S, A\) = \(4, 3\)"):
         tpg.policy_gradient(random_mdp(rng), tpg.TabularSoftmax(4, 3), np.zeros(12))
+
+
+def test_natural_gradient_of_a_saturated_softmax_is_finite_and_equals_dense_pinv(rng):
+    mdp = random_mdp(rng, S=4, A=3)
+    theta = rng.normal(size=12)
+    theta[:3] = [700.0, -700.0, 0.0]                           # state 0: pi ~ (1, 1e-608, 1e-304)
+    w_tab = tpg.natural_gradient(mdp, tpg.TabularSoftmax(4, 3), theta)
+    w_gen = tpg.natural_gradient(mdp, tpg.LogLinear(np.eye(12).reshape(4, 3, 12)), theta)
+    assert np.all(np.isfinite(w_tab))
+    np.testing.assert_allclose(w_tab, w_gen, rtol=1e-9, atol=1e-11)

@@ -1,0 +1,158 @@
+"""Checks of §4 (CEM as a weighted average, eqs. 32-36) and §5 (EM bound, eqs. 37-40).
+
+CEM: ``p_mu = N(mu, 1)`` and ``f`` a cubic with symbolic coefficients (exact Gaussian
+moments).  EM: a finite trajectory space of three outcomes with a softmax ``p_theta``,
+positive returns ``R`` and a free distribution ``q``.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from ._core import Finding, holds_if, identity
+from ._gauss import gaussian_density, gaussian_expectation
+from ._symbolic import softmax_policy
+
+x = sp.Symbol("x", real=True)
+mu = sp.Symbol("mu", real=True)
+c = sp.symbols("c0:4", real=True)
+F = c[0] + c[1] * x + c[2] * x**2 + c[3] * x**3
+
+
+def _E(g):
+    return gaussian_expectation(g, x, mu, 1)
+
+
+def eq_33() -> Finding:
+    """Printed: grad E[f] = E[f grad p]; with f(x) = x, mu = 0 the two sides differ."""
+    p = gaussian_density(x, 0, 1)
+    printed = sp.integrate(x * p * sp.diff(gaussian_density(x, mu, 1), mu).subs(mu, 0), (x, -sp.oo, sp.oo))
+    truth = sp.diff(_E(x), mu).subs(mu, 0)
+    corrected = identity(sp.diff(_E(F), mu), _E(F * (x - mu)))
+    return Finding("erratum", f"f(x)=x, mu=0: E[f grad_mu p] = {sp.simplify(printed)}, grad_mu E[f] = {truth}",
+                   f"f(x) = x, mu = 0: E_p[x d/dmu p(x)] = {sp.simplify(printed)} = {sp.N(printed, 6)} but d/dmu E[x] = 1",
+                   "grad_mu E_p[f(x)] = E_p[f(x) grad_mu log p_mu(x)] (cubic f, symbolic mu): " + corrected.report(),
+                   corrected.zero) if printed != truth else holds_if(True, "printed equals truth")
+
+
+def eq_34() -> Finding:
+    """Printed score: 1/2 ||mu - x||^2; the score of N(mu, 1) is x - mu."""
+    score = sp.diff(sp.log(gaussian_density(x, mu, 1)), mu)
+    r = identity(score, (mu - x) ** 2 / 2)
+    rc = identity(score, x - mu)
+    return Finding("holds" if r.zero else "erratum", "grad_mu log N(x; mu, 1) - (1/2)(mu - x)^2: " + r.report(),
+                   f"mu=0, x=1: score = {score.subs({mu: 0, x: 1})}, printed = 1/2; " + (r.counterexample() or ""),
+                   "grad_mu log p_mu(x) = x - mu ((1/2)||mu - x||^2 is -log p_mu(x) + const): " + rc.report(),
+                   rc.zero)
+
+
+def eq_35() -> Finding:
+    """E[f(x)(x - mu)] = 0 <=> E[f] mu = E[f x]: follows from the corrected (34) only."""
+    r = identity(_E(F * (x - mu)), _E(F * x) - mu * _E(F))
+    printed = _E(F * (mu - x) ** 2 / 2)
+    r_printed = identity(printed, _E(F * x) - mu * _E(F))
+    kind = "justification" if r.zero and not r_printed.zero else ("holds" if r.zero else "erratum")
+    return Finding(kind, f"with score x-mu: E[f(x)(x-mu)] - (E[fx] - mu E[f]): {r.report()}; "
+                   f"with printed (34): {r_printed.report()}",
+                   "setting the printed (34) to zero is E[f (mu-x)^2/2] = 0, not (35): " + (r_printed.counterexample() or ""),
+                   "E[f(x)(x - mu)] = 0  <=>  E[f(x)] mu = E[f(x) x] (from grad_mu log p = x - mu)", r.zero)
+
+
+def eq_36() -> Finding:
+    """The sample form is a weighted average (weights sum to 1); f in {0,1}: mean of the elites."""
+    k = 4
+    fs, xs = sp.symbols(f"f0:{k}", positive=True), sp.symbols(f"x0:{k}", real=True)
+    ratio = (sum(f * xi for f, xi in zip(fs, xs)) / k) / (sum(fs) / k)
+    weighted = sum((f / k) / (sum(fs) / k) * xi for f, xi in zip(fs, xs))
+    r1 = identity(ratio, weighted)
+    r2 = identity(sum((f / k) / (sum(fs) / k) for f in fs), 1)
+    elite = weighted.subs({fs[0]: 1, fs[1]: 0, fs[2]: 1, fs[3]: 0})
+    r3 = identity(elite, (xs[0] + xs[2]) / 2)
+    return holds_if(r1.zero and r2.zero and r3.zero,
+                    f"ratio = weighted sum: {r1.report()}; weights sum to 1: {r2.report()}; "
+                    f"f=(1,0,1,0) gives the elite mean: {r3.report()}")
+
+
+def fixed_point_36() -> Finding:
+    """mu = E_mu[f x]/E_mu[f] is a fixed-point condition: it holds at the stationary mu of E[f]."""
+    f = c[1] * x - x**2  # E[f] = c1 mu - mu^2 - 1, maximised at mu = c1/2
+    update = _E(f * x) / _E(f)
+    star = sp.solve(sp.diff(_E(f), mu), mu)[0]
+    r_fixed = identity(update.subs(mu, star), star)
+    r_move = identity(update, mu)
+    ok = r_fixed.zero and not r_move.zero
+    return holds_if(ok, f"f = c1 x - x^2: stationary mu* = {star}; update(mu*) - mu*: {r_fixed.report()}; "
+                    f"update(mu) - mu away from mu*: {r_move.report()} (non-zero: the update moves mu)")
+
+
+def _em_space():
+    pol = softmax_policy(1, 3)
+    p = list(pol.pi[0])
+    R = sp.symbols("R0:3", positive=True)
+    q = sp.symbols("q0:2", positive=True)
+    qs = [q[0], q[1], 1 - q[0] - q[1]]
+    return pol.params, p, R, qs
+
+
+EM_DOM = {sp.Symbol("q0", positive=True): (sp.Rational(1, 9), sp.Rational(4, 9)),
+          sp.Symbol("q1", positive=True): (sp.Rational(1, 9), sp.Rational(4, 9))}
+
+
+def eqs_37_38() -> Finding:
+    """(37) is an argmax, (38) drops it: '= log E[...]' equates a parameter with a number."""
+    th = sp.Symbol("theta", real=True)
+    J = 1 + sp.Rational(1, 2) * sp.exp(-(th - 2) ** 2)  # E_pi_theta[R] > 0, maximised at theta = 2
+    argmax = sp.solve(sp.diff(sp.log(J), th), th)
+    value = sp.log(J.subs(th, 2))
+    z, p, R, q = _em_space()
+    lhs = sp.log(sum(Ri * pi for Ri, pi in zip(R, p)))
+    rhs = sp.log(sum(qi * Ri * pi / qi for Ri, pi, qi in zip(R, p, q)))
+    rc = identity(lhs, rhs, domains=EM_DOM)
+    return Finding("erratum", f"toy E[R](theta) = 1 + exp(-(theta-2)^2)/2: argmax = {argmax}, log max = {value}",
+                   f"argmax_theta log E[R] = {argmax} (a parameter) but log E[R] at the max = {value} = {sp.N(value, 6)}",
+                   "(38) should read: log E_{p_theta}[R] = log E_{q}[R p_theta / q] (no argmax; change of "
+                   "measure for q > 0), checked on 3 outcomes: " + rc.report(), rc.zero)
+
+
+def eq_39() -> Finding:
+    """ELBO: log E_p[R] - E_q[log R + log p - log q] = KL(q || R p / Z) >= 0."""
+    z, p, R, q = _em_space()
+    Z = sum(Ri * pi for Ri, pi in zip(R, p))
+    elbo = sum(qi * (sp.log(Ri) + sp.log(pi) - sp.log(qi)) for Ri, pi, qi in zip(R, p, q))
+    post = [Ri * pi / Z for Ri, pi in zip(R, p)]
+    kl = sum(qi * (sp.log(qi) - sp.log(ri)) for qi, ri in zip(q, post))
+    r = identity(sp.expand_log(sp.log(Z) - elbo, force=True), sp.expand_log(kl, force=True), domains=EM_DOM)
+    phi = lambda u: u * sp.log(u) - u + 1
+    gibbs = identity(kl, sum(ri * phi(qi / ri) for qi, ri in zip(q, post)), domains=EM_DOM)
+    return holds_if(r.zero and gibbs.zero,
+                    f"gap - KL(q||q*): {r.report()}; KL = sum q* phi(q/q*) with phi(u)=u log u-u+1 >= 0 "
+                    f"(phi(1)=0, phi'(1)=0, phi''=1/u>0): {gibbs.report()}")
+
+
+def eq_39_equality() -> Finding:
+    """Equality at q = R p / int R p."""
+    z, p, R, _ = _em_space()
+    Z = sum(Ri * pi for Ri, pi in zip(R, p))
+    q = [Ri * pi / Z for Ri, pi in zip(R, p)]
+    elbo = sum(qi * (sp.log(Ri) + sp.log(pi) - sp.log(qi)) for Ri, pi, qi in zip(R, p, q))
+    r = identity(sp.expand_log(elbo, force=True), sp.expand_log(sp.log(Z), force=True))
+    return holds_if(r.zero, "ELBO(q*) - log E[R]: " + r.report(), r.counterexample())
+
+
+def eq_40() -> Finding:
+    """'>=' holds, in fact with equality: max over q of the ELBO is log E[R] for every theta."""
+    z, p, R, q = _em_space()
+    Z = sum(Ri * pi for Ri, pi in zip(R, p))
+    elbo = sum(qi * (sp.log(Ri) + sp.log(pi) - sp.log(qi)) for Ri, pi, qi in zip(R, p, q))
+    qsyms = [s for s in q[:2]]
+    stationary = [sp.diff(elbo, s) for s in qsyms]
+    star = {qsyms[i]: R[i] * p[i] / Z for i in range(2)}
+    r = identity(sp.Matrix(stationary).subs(star), sp.zeros(2, 1))
+    hess = sp.hessian(elbo, qsyms)
+    q2 = 1 - qsyms[0] - qsyms[1]
+    minus_h = sp.diag(1 / qsyms[0], 1 / qsyms[1]) + sp.ones(2, 2) / q2
+    concave = identity(hess, -minus_h, domains=EM_DOM)
+    return holds_if(r.zero and concave.zero,
+                    f"q* is a stationary point of the ELBO in q: {r.report()}; Hessian = -(diag(1/q0,1/q1) + "
+                    f"11^T/q2), negative definite on the simplex: {concave.report()}; so max_q ELBO = log E[R] "
+                    "and the two maxima in (40) are equal ('>=' holds with equality)")
+

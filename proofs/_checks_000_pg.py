@@ -1,0 +1,194 @@
+"""Checks of §3.2 (eqs. 17-27, footnote 1) and §3.4 (eqs. 28-29) of lecture 000.
+
+All on one symbolic MDP: 2 states, 2 actions, horizon 2 (t = 0, 1, so T = 1), random
+rational dynamics, symbolic rewards ``r{s}{a}``, symbolic discount ``gamma`` in (0, 1),
+symbolic softmax policy.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sympy as sp
+
+from ._core import Finding, holds_if, identity
+from ._symbolic import (expectation, finite_mdp, grad, objective, rewards, score, softmax_policy,
+                        total_return, trajectories, trajectory_score)
+
+gamma = sp.Symbol("gamma", positive=True)
+DOM = {gamma: (sp.Rational(1, 10), sp.Rational(9, 10))}
+
+
+@lru_cache(maxsize=None)
+def _setup():
+    m = finite_mdp(S=2, A=2, H=2, seed=3, gamma=gamma)
+    trajs = trajectories(m)
+    return m, trajs, grad(objective(m), m.policy.params)
+
+
+def _zeros(m):
+    return sp.zeros(len(m.policy.params), 1)
+
+
+def reward_to_go(m, t):
+    """``sum_t grad log pi(a_t|s_t) sum_{t' >= t} gamma^t' r_t'`` (eq. 26 integrand)."""
+    rw = rewards(m, t)
+    out = _zeros(m)
+    for h in range(m.H):
+        out += score(m.policy, t.states[h], t.actions[h]) * sum(rw[h:])
+    return out
+
+
+def full_return(m, t):
+    """``(sum_t grad log pi(a_t|s_t)) (sum_t' gamma^t' r_t')`` (eqs. 22 and 27 integrand)."""
+    return trajectory_score(m, t) * total_return(m, t)
+
+
+def eqs_17_19() -> Finding:
+    m, trajs, gJ = _setup()
+    z = m.policy.params
+    e17 = sum((grad(t.prob, z) * total_return(m, t) for t in trajs), _zeros(m))
+    e19 = expectation(lambda t: grad(sp.log(t.prob), z) * total_return(m, t), trajs)
+    r1, r2 = identity(gJ, e17, domains=DOM), identity(e17, e19, seed=1, domains=DOM)
+    return holds_if(r1.zero and r2.zero, f"grad J=(17): {r1.report()} | (17)=(19): {r2.report()}")
+
+
+def eq_20() -> Finding:
+    """(20) as printed multiplies by p(s_0) outside the log."""
+    m, trajs, gJ = _setup()
+    z = m.policy.params
+    printed = expectation(lambda t: grad(sp.log(t.prob / m.mu[t.states[0]]), z) * m.mu[t.states[0]] * total_return(m, t), trajs)
+    corrected = expectation(lambda t: grad(sp.log(t.prob), z) * total_return(m, t), trajs)
+    r, rc = identity(printed, gJ, domains=DOM, symbolic=False), identity(corrected, gJ, domains=DOM)
+    return Finding("holds" if r.zero else "erratum", "printed (20) - grad J: " + r.report(),
+                   f"start distribution mu = {list(m.mu)}; " + (r.counterexample() or ""),
+                   "E[(grad log [p(s_0) prod_t p(s_{t+1}|s_t,a_t) pi(a_t|s_t)]) R(tau)]: "
+                   "p(s_0) belongs inside the log (then its gradient vanishes)", rc.zero)
+
+
+def eqs_21_22() -> Finding:
+    m, trajs, gJ = _setup()
+    r = identity(gJ, expectation(lambda t: full_return(m, t), trajs), domains=DOM)
+    return holds_if(r.zero, "grad J - (21)=(22): " + r.report(), r.counterexample())
+
+
+def eq_23() -> Finding:
+    """Splitting sum_t' into t' < t and t' >= t, trajectory by trajectory."""
+    m, trajs, _ = _setup()
+    ok, rep = True, ""
+    for t in trajs:
+        rw = rewards(m, t)
+        for h in range(m.H):
+            r = identity(sum(rw), sum(rw[:h]) + sum(rw[h:]), domains=DOM)
+            ok &= r.zero
+            rep = r.report()
+    return holds_if(ok, f"all {len(trajs)} trajectories, t=0..{m.H - 1}: " + rep)
+
+
+def _past_and_score(m, t, h):
+    return sum(rewards(m, t)[:h]), score(m.policy, t.states[h], t.actions[h])
+
+
+def eqs_24_25() -> Finding:
+    """E[past * score_t] = E[past] E[score_t] (both 0) but past and score_t are dependent."""
+    m, trajs, _ = _setup()
+    h = 1
+    E = lambda f: expectation(f, trajs)
+    exy = E(lambda t: _past_and_score(m, t, h)[0] * _past_and_score(m, t, h)[1])
+    ex_ey = E(lambda t: _past_and_score(m, t, h)[0]) * E(lambda t: _past_and_score(m, t, h)[1])
+    r_value = identity(exy, ex_ey, domains=DOM)
+    sq = lambda t: _past_and_score(m, t, h)[1].applyfunc(lambda v: v**2)
+    r_indep = identity(E(lambda t: _past_and_score(m, t, h)[0] * sq(t)),
+                       E(lambda t: _past_and_score(m, t, h)[0]) * E(sq), domains=DOM)
+    cond = [identity(sum((m.policy.pi[s][a] * score(m.policy, s, a) for a in range(m.A)), _zeros(m)),
+                     _zeros(m)) for s in range(m.S)]
+    kind = "justification" if r_value.zero and not r_indep.zero else ("holds" if r_value.zero else "erratum")
+    return Finding(kind,
+                   f"(23)=(24)+(25) in value: {r_value.report()}; independence test "
+                   f"E[X g(Y)] - E[X]E[g(Y)], g = componentwise square: {r_indep.report()}",
+                   "past reward X = r(s_0,a_0) and score Y = grad log pi(a_1|s_1) are dependent "
+                   "(s_1 depends on a_0): " + (r_indep.counterexample() or ""),
+                   "E[X Y] = E[X E[Y | s_0,a_0,s_1]] = 0 because sum_a pi(a|s) grad log pi(a|s) = 0 "
+                   "for every s; the expectation does not factorise, the cross term vanishes by the tower rule",
+                   all(r.zero for r in cond))
+
+
+def eq_26() -> Finding:
+    m, trajs, gJ = _setup()
+    r = identity(gJ, expectation(lambda t: reward_to_go(m, t), trajs), domains=DOM)
+    return holds_if(r.zero, "grad J - (26): " + r.report(), r.counterexample())
+
+
+def eq_27() -> Finding:
+    """(27) as printed is the full-return integrand: same mean, not the reward-to-go estimator."""
+    m, trajs, gJ = _setup()
+    r_mean = identity(expectation(lambda t: full_return(m, t), trajs), gJ, domains=DOM)
+    t = next(t for t in trajs if t.states == (0, 1) and t.actions == (0, 1))
+    r_int = identity(full_return(m, t), reward_to_go(m, t), domains=DOM)
+    sq = lambda v: (v.T * v)[0]
+    r_var = identity(expectation(lambda t: sq(full_return(m, t)), trajs),
+                     expectation(lambda t: sq(reward_to_go(m, t)), trajs), domains=DOM, symbolic=False)
+    kind = "erratum" if not r_int.zero else "holds"
+    return Finding(kind,
+                   f"E[(27)] - grad J: {r_mean.report()} (equal in expectation); integrand (27) - (26) "
+                   f"on tau=(s0,a0,s1,a1)=(0,0,1,1): {r_int.report()}; E||(27)||^2 - E||(26)||^2: {r_var.report()}",
+                   "the printed (27) restores the rewards before t (its integrand is eq. 22's); "
+                   + (r_int.counterexample() or "") + "; second moments differ: " + (r_var.counterexample() or ""),
+                   "(27) should read E[sum_{t=0}^T grad log pi(a_t|s_t) sum_{t'=t}^T gamma^t' r(s_t', a_t')]",
+                   identity(expectation(lambda t: reward_to_go(m, t), trajs), gJ, domains=DOM).zero)
+
+
+def footnote_1() -> Finding:
+    """The removed term E[score_t sum_{t'<t} gamma^t' r_t'] is exactly zero for each t."""
+    m, trajs, _ = _setup()
+    rs = [identity(expectation(lambda t: _past_and_score(m, t, h)[0] * _past_and_score(m, t, h)[1], trajs),
+                   _zeros(m), domains=DOM) for h in range(m.H)]
+    return holds_if(all(r.zero for r in rs), " | ".join(f"t={h}: {r.report()}" for h, r in enumerate(rs)))
+
+
+def eqs_28_29() -> Finding:
+    """BC: the data distribution is fixed, so the gradient passes inside."""
+    pol = softmax_policy(2, 2)
+    data = [(0, 1), (1, 0), (1, 1), (0, 1)]
+    obj = sum(sp.log(pol.pi[s][a]) for s, a in data) / len(data)
+    rhs = sum((score(pol, s, a) for s, a in data), sp.zeros(4, 1)) / len(data)
+    r = identity(grad(obj, pol.params), rhs)
+    return holds_if(r.zero, f"dataset {data}: " + r.report(), r.counterexample())
+
+
+def weighted_bc() -> Finding:
+    """§3.4: grad of the reward-weighted BC objective on data from pi_theta0, at theta0, is grad J."""
+    m, trajs, gJ = _setup()
+    old = softmax_policy(2, 2, name="y")
+    data = trajectories(m, old)
+    pol = m.policy
+    bc = sum(t.prob * total_return(m, t) * sum(sp.log(pol.pi[s][a]) for s, a in zip(t.states, t.actions))
+             for t in data)
+    at_old = dict(zip(pol.params, old.params))
+    lhs = grad(bc, pol.params).subs(at_old)
+    r = identity(lhs, gJ.subs(at_old), domains=DOM)
+    return holds_if(r.zero, "grad_theta E_{tau~theta0}[R(tau) sum_t log pi_theta(a_t|s_t)] at theta=theta0 - grad J(theta0): "
+                    + r.report(), r.counterexample())
+
+
+def variance_claim() -> Finding:
+    """'Removing [past rewards] decreases variance': not always (one state, 2 actions, H = 2)."""
+    m = finite_mdp(S=1, A=2, H=2, seed=0, gamma=1)
+    trajs = trajectories(m)
+    sq = lambda v: (v.T * v)[0]
+    delta = lambda t: full_return(m, t) - reward_to_go(m, t)  # sum_t score_t * (rewards before t)
+    second_full = expectation(lambda t: sq(full_return(m, t)), trajs)
+    second_rtg = expectation(lambda t: sq(reward_to_go(m, t)), trajs)
+    decomposition = identity(second_full - second_rtg,
+                             expectation(lambda t: 2 * (reward_to_go(m, t).T * delta(t))[0] + sq(delta(t)), trajs))
+    means = identity(expectation(lambda t: full_return(m, t), trajs), expectation(lambda t: reward_to_go(m, t), trajs))
+    z0, z1 = m.policy.params
+    point = {m.r[0][0]: 4, m.r[0][1]: -5, z0: 15, z1: 1}
+    gap = sp.cancel(second_full - second_rtg).xreplace(point)
+    return Finding("erratum" if gap < 0 else "holds",
+                   f"Var(full) - Var(reward-to-go) (equal means: {means.zero}) at r = (4, -5), pi = (15/16, 1/16): {gap}",
+                   f"one state, actions with rewards r = (4, -5), softmax z = (15, 1) (pi = (15/16, 1/16)), H = 2, "
+                   f"gamma = 1: Var(full return) - Var(reward to go) = {gap} < 0 (trace of the covariance)",
+                   "dropping past rewards keeps the estimator unbiased (footnote 1); the variance changes by "
+                   "Var(full) - Var(rtg) = E[2 g_rtg . D + ||D||^2], D = sum_t grad log pi(a_t|s_t) sum_{t'<t} "
+                   "gamma^t' r_t', which can have either sign: " + decomposition.report(),
+                   decomposition.zero and means.zero)

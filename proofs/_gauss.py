@@ -1,0 +1,35 @@
+"""Exact Gaussian expectations of polynomials (through the moments of N(0, 1)).
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, mu = sp.Symbol("x", real=True), sp.Symbol("mu", real=True)
+>>> gaussian_expectation(x**2, x, mu, 1)
+mu**2 + 1
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+
+def standard_normal_moment(k: int) -> sp.Integer:
+    """``E[u^k]`` for ``u ~ N(0, 1)``: ``(k-1)!!`` for even ``k``, 0 for odd."""
+    return sp.Integer(0) if k % 2 else sp.factorial2(k - 1)
+
+
+def gaussian_expectation(g, x, mu, sigma) -> sp.Expr:
+    """``E_{x ~ N(mu, sigma^2)}[g(x)]`` for a polynomial ``g`` in ``x``."""
+    u = sp.Dummy("u")
+    poly = sp.Poly(sp.expand(sp.sympify(g).subs(x, mu + sigma * u)), u)
+    return sp.expand(sum(c * standard_normal_moment(k) for (k,), c in poly.terms()))
+
+
+def gaussian_density(x, mu, sigma) -> sp.Expr:
+    """The density of ``N(mu, sigma^2)`` at ``x``."""
+    return sp.exp(-(x - mu) ** 2 / (2 * sigma**2)) / sp.sqrt(2 * sp.pi * sigma**2)
+
+
+def gaussian_log_ratio(x, mu1, mu2, sigma) -> sp.Expr:
+    """``log N(x; mu1, sigma^2) - log N(x; mu2, sigma^2)``, expanded to a polynomial in x."""
+    ratio = gaussian_density(x, mu1, sigma) / gaussian_density(x, mu2, sigma)
+    return sp.expand(sp.expand_log(sp.log(ratio), force=True))

@@ -1,0 +1,200 @@
+"""The loop shared by every algorithm: ``run(...) -> History``.
+
+An algorithm is a small update rule ``theta_{t+1} = update(theta_t, oracle)``; ``run``
+calls it ``iterations`` times, records the *exact* ``J`` of every iterate on the MDP it is
+given (whatever oracle the algorithm used), the parameters and policies, the samples
+the oracle consumed and the wall time, and returns a frozen :class:`History`.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..exact import evaluate
+from ..linsolve import ConvergenceWarning
+from ..mdp import FiniteMDP
+from ..oracles import check_policy_fits, freeze_arrays
+from ..policies import Policy
+
+try:                                     # optional: a progress bar when tqdm is installed
+    from tqdm.auto import tqdm
+except ImportError:                      # pragma: no cover - depends on the environment
+    tqdm = None
+
+__all__ = ["Algorithm", "History", "run", "positive_number", "positive_int"]
+
+
+def positive_number(name: str, x, allow_zero: bool = False) -> float:
+    """``x`` as a finite float > 0 (>= 0 with ``allow_zero``), or ``ValueError`` naming ``name``."""
+    ok = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and np.isfinite(x)
+    if not ok or x < 0 or (x == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}; got {x!r}")
+    return float(x)
+
+
+def positive_int(name: str, x) -> int:
+    """``x`` as an int >= 1, or ``ValueError`` naming ``name``."""
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {x!r}")
+    return int(x)
+
+
+class Algorithm(ABC):
+    """An update rule.  Subclasses define :meth:`update`; :meth:`start` gives their state.
+
+    ``needs_rng`` is True for rules that draw random numbers themselves (minibatches,
+    search distributions); ``run`` then requires an ``rng``.
+    """
+
+    needs_rng = False
+
+    def start(self, policy: Policy, theta: np.ndarray):
+        """The algorithm's own state before the first update (None for memoryless rules)."""
+        return None
+
+    @abstractmethod
+    def update(self, policy: Policy, theta: np.ndarray, oracle, state, rng):
+        """One iteration: return ``(theta_next, state_next)``."""
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """The record of one run; arrays read-only, index ``t = 0..T`` (``t = 0`` is ``theta0``).
+
+    Attributes
+    ----------
+    algorithm : str
+        ``repr`` of the algorithm (its parameters).
+    J : ndarray (T+1,)
+        Exact :math:`J(\\pi_{\\theta_t})` on the evaluation MDP.
+    theta : ndarray (T+1, d)
+    pi : ndarray (T+1, *probs_shape)
+    trajectories, steps : ndarray of int (T+1,)
+        Samples consumed by the oracle before iterate ``t`` was reached (cumulative).
+    wall_time : ndarray (T+1,)
+        Seconds since the start of the run (cumulative; never part of reproducibility).
+    """
+
+    algorithm: str
+    J: np.ndarray
+    theta: np.ndarray
+    pi: np.ndarray
+    trajectories: np.ndarray
+    steps: np.ndarray
+    wall_time: np.ndarray
+
+    def __post_init__(self):
+        freeze_arrays(self, ("J", "theta", "pi", "trajectories", "steps", "wall_time"))
+
+    @property
+    def iterations(self) -> int:
+        return self.J.shape[0] - 1
+
+    def first_reaching(self, level: float) -> int | None:
+        """The first ``t`` with ``J[t] >= level``, or None if never reached."""
+        hit = np.flatnonzero(self.J >= level)
+        return int(hit[0]) if hit.size else None
+
+    def trajectories_to(self, level: float) -> int | None:
+        """Trajectories consumed until ``J >= level`` was first reached, or None."""
+        t = self.first_reaching(level)
+        return None if t is None else int(self.trajectories[t])
+
+    def same_run(self, other: "History") -> bool:
+        """True when everything but the wall time is bit-identical."""
+        return self.algorithm == other.algorithm and all(
+            np.array_equal(getattr(self, k), getattr(other, k))
+            for k in ("J", "theta", "pi", "trajectories", "steps"))
+
+
+def _check_run(algorithm, mdp, policy, oracle, iterations, rng) -> int:
+    if not isinstance(algorithm, Algorithm):
+        raise TypeError(f"algorithm must be a tabular_pg Algorithm; got {type(algorithm).__name__}")
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    check_policy_fits(mdp, policy)
+    check_policy_fits(oracle.mdp, policy)
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        raise ValueError(f"iterations must be an int >= 0; got {iterations!r}")
+    if algorithm.needs_rng and not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator for {algorithm!r}; got {rng!r}")
+    return int(iterations)
+
+
+def _progress(iterations: int, progress, label: str):
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if tqdm is None or not show:
+        return None
+    return tqdm(total=iterations, desc=label, leave=False)
+
+
+def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, iterations: int, *,
+        rng: np.random.Generator | None = None, target: float | None = None, progress=None) -> History:
+    """Run ``algorithm`` from ``theta0`` for ``iterations`` updates against ``oracle``.
+
+    Parameters
+    ----------
+    algorithm : Algorithm
+    mdp : FiniteMDP
+        Where the exact ``J`` of each iterate is measured.  Usually ``oracle.mdp``; it may
+        differ in its start distribution (lecture 003's reset fix: train from a uniform
+        reset, report the start-state objective).
+    policy : Policy
+    theta0 : array_like (d,)
+    oracle : ExactOracle or SampledOracle
+    iterations : int >= 0
+    rng : numpy.random.Generator, optional
+        Randomness of the algorithm itself (PPO minibatches, CEM); the sampled oracle has
+        its own.  Required by algorithms with ``needs_rng``.
+    target : float, optional
+        Stop as soon as the exact ``J >= target``; a ``ConvergenceWarning`` says when the
+        budget ran out first.
+    progress : bool, optional
+        Show a tqdm bar (if installed); default: only when stderr is a terminal.
+
+    Returns
+    -------
+    History
+
+    Examples
+    --------
+    >>> import mdps, tabular_pg as tpg
+    >>> from tabular_pg.algorithms import PolicyGradient
+    >>> mdp = mdps.garnet(5, 2, 2, seed=0); pol = tpg.TabularSoftmax(5, 2)
+    >>> hist = run(PolicyGradient(step=1.0), mdp, pol, pol.initial(), tpg.oracles.ExactOracle(mdp), 50)
+    >>> bool(np.all(np.diff(hist.J) > -1e-12)), hist.iterations, int(hist.trajectories[-1])
+    (True, 50, 0)
+    """
+    iterations = _check_run(algorithm, mdp, policy, oracle, iterations, rng)
+    theta = policy.check_theta(theta0).copy()
+    state = algorithm.start(policy, theta)
+    start_cost, t0 = oracle.cost, time.perf_counter()
+    rows = [(theta, 0, 0, 0.0)]
+    bar = _progress(iterations, progress, type(algorithm).__name__)
+    J = [evaluate(mdp, policy.probs(theta)).J]
+    for _ in range(iterations):
+        if target is not None and J[-1] >= target:
+            break
+        theta, state = algorithm.update(policy, theta, oracle, state, rng)
+        used = oracle.cost
+        rows.append((theta, used.trajectories - start_cost.trajectories, used.steps - start_cost.steps,
+                     time.perf_counter() - t0))
+        J.append(evaluate(mdp, policy.probs(theta)).J)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(J=f"{J[-1]:.4g}")
+    if bar is not None:
+        bar.close()
+    if target is not None and J[-1] < target:
+        warnings.warn(f"{algorithm!r} did not reach J >= {target:.6g} in {iterations} iterations "
+                      f"(J = {J[-1]:.6g})", ConvergenceWarning, stacklevel=2)
+    thetas, trajs, steps, times = zip(*rows)
+    return History(algorithm=repr(algorithm), J=np.array(J), theta=np.array(thetas),
+                   pi=np.array([policy.probs(t) for t in thetas]), trajectories=np.array(trajs),
+                   steps=np.array(steps), wall_time=np.array(times))

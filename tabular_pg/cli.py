@@ -1,0 +1,130 @@
+"""The ``tabular-pg`` command: solve, compare estimators, train, check proofs, tour.
+
+``main(argv)`` parses the arguments, runs one subcommand and returns the exit code:
+0 on success, 2 on a bad argument or file, or a missing optional extra (a one-line
+message on stderr, never a traceback).  MDP arguments are zoo specs (``chain:H=10``, ``garnet:S=50,A=4,b=3,seed=0``),
+``.json`` / ``.npz`` files (:mod:`tabular_pg.io`) or ``gym:ENV-ID[:gamma=..,kwarg=..]``
+(with the ``gym`` extra).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from . import __version__
+from . import cli_commands as commands
+from .cli_format import emit_json
+from .cli_train import ALGORITHMS
+
+PROG = "tabular-pg"
+EXIT_USAGE = 2
+
+MDP_HELP = ("a zoo spec such as chain:H=10 or garnet:S=50,A=4,b=3,seed=0, a .json/.npz file, "
+            "or gym:FrozenLake-v1[:gamma=0.99,is_slippery=False]")
+
+
+class UsageError(ValueError):
+    """A bad command line (argparse's complaint), reported on one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``tabular-pg`` and its subcommands."""
+    parser = _Parser(prog=PROG, description="Exact and sampled policy-gradient quantities on finite MDPs.")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    tour = sub.add_parser("tour", help="the guided tour: exact quantities, estimators, algorithms, proofs")
+    tour.add_argument("--out", default="tabular-pg-tour", help="directory for report.md and figures")
+    tour.add_argument("--small", action="store_true", help="a tiny, fast setting (for tests)")
+    _common(tour)
+
+    solve = sub.add_parser("solve", help="V, Q, A, d, J, gradient norm and residual of a policy")
+    solve.add_argument("mdp", help=MDP_HELP)
+    solve.add_argument("--policy", default="uniform", help="uniform, optimal, or a policy file (.npy/.npz/.json/.csv)")
+    solve.add_argument("--rows", type=int, default=20, help="states shown in the text tables")
+    _common(solve)
+
+    est = sub.add_parser("estimators", help="sampled gradient estimators against the exact gradient")
+    est.add_argument("mdp", help=MDP_HELP)
+    est.add_argument("--n", type=int, default=100, help="trajectories per estimate")
+    est.add_argument("--seeds", type=int, default=20, help="independent estimates per estimator")
+    _common(est)
+
+    train = sub.add_parser("train", help="run a policy-search algorithm, exact J of every iterate")
+    train.add_argument("mdp", help=MDP_HELP)
+    train.add_argument("--algo", required=True, choices=list(ALGORITHMS))
+    train.add_argument("--iters", type=int, default=100)
+    train.add_argument("--sampled", type=int, default=None, metavar="N",
+                       help="use a sampled oracle with N trajectories per call (default: exact oracle)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the sampled oracle and of CEM")
+    train.add_argument("--step", default=None, help="the main step parameter: pg step, npg KL radius delta, "
+                       "cpi alpha (number, bound or line_search), ppo step, cem initial std")
+    train.add_argument("--plot", default=None, metavar="FILE", help="write the learning curve to FILE (.png)")
+    _common(train)
+
+    proofs = sub.add_parser("proofs", help="the sympy checks of the lecture derivations (exit 1 if a "
+                            "verdict is not the registered one)")
+    proofs.add_argument("--errata", action="store_true", help="show only the errata, with counterexamples")
+    proofs.add_argument("--claim", action="append", metavar="ID", help="check only this claim (repeatable)")
+    _common(proofs)
+
+    zoo = sub.add_parser("zoo", help="list the MDPs of the zoo with their parameters")
+    _common(zoo)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    parser.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
+
+
+def _positive(args, *names) -> None:
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name} must be a positive integer; got {value}")
+
+
+def run(args) -> dict:
+    """Run the subcommand of parsed ``args``; return its result (printed as text or JSON)."""
+    _positive(args, "n", "seeds", "iters", "sampled", "rows")
+    return commands.COMMANDS[args.command](args)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"{PROG}: {category.__name__}: {message}", file=file or sys.stderr)
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``tabular-pg`` console script; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        args.progress = not args.quiet and sys.stderr.isatty()
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            result = run(args)
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:                       # --help and --version
+        return int(exc.code or 0)
+    if args.json:
+        emit_json(result["data"])
+    else:
+        print(result["text"])
+    return int(result.get("status", 0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

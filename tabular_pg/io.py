@@ -1,0 +1,508 @@
+"""MDP files (JSON, ``.npz``) and interop with gymnasium and pymdptoolbox.
+
+JSON schema
+-----------
+A JSON MDP file holds one object with these fields::
+
+    {
+      "states":      ["s0", "s1", ...]   or the count S      (required)
+      "actions":     ["left", "right"]   or the count A      (required)
+      "transitions": nested (S, A, S) array, P[s][a][s'] = P(s'|s,a)
+                     or {"entries": [[s, a, s', p], ...]}     (required)
+      "rewards":     nested (S, A) r(s,a) or (S, A, S) r(s,a,s'),
+                     or {"entries": [[s, a, r], ...]} or {"entries": [[s, a, s', r], ...]}
+                                                              (required)
+      "mu":          [S numbers], the start distribution     (required)
+      "gamma":       number in [0, 1]                         (required)
+      "horizon":     positive integer, or null for an infinite horizon (optional)
+      "format":      "tabular-pg/mdp", "version": 1          (optional, written by save)
+    }
+
+In the entry lists ``s``, ``a`` and ``s'`` are indices or names from ``states`` /
+``actions``; unlisted entries are 0 and repeated entries add up.  Entry-form transitions
+load as a sparse ``(S*A, S)`` CSR matrix, nested ones as a dense ``(S, A, S)`` array, and
+:func:`save` writes each storage in its own form, so a round trip keeps it.
+
+``.npz`` files hold ``mu``, ``gamma``, ``horizon`` (0 for none), optionally ``states`` and
+``actions`` (unicode arrays), and ``P`` / ``R`` either dense or as CSR components
+``P_data, P_indices, P_indptr, P_shape`` (likewise ``R_*`` for a sparse ``(S*A, S)``
+reward).  They are read with ``allow_pickle=False``: a file holding object arrays is
+refused, never unpickled.
+
+Malformed files raise ``ValueError`` naming the file and the field at fault.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+from zipfile import BadZipFile
+
+import numpy as np
+import scipy.sparse as sp
+
+from .exact import check_policy
+from .mdp import FiniteMDP
+
+__all__ = ["NamedMDP", "load", "load_named", "save", "load_policy", "from_gymnasium",
+           "to_gymnasium", "from_pymdptoolbox", "to_pymdptoolbox"]
+
+FORMAT = "tabular-pg/mdp"
+VERSION = 1
+REQUIRED = ("states", "actions", "transitions", "rewards", "mu", "gamma")
+
+
+class NamedMDP(NamedTuple):
+    """An MDP with the names of its states and actions (lists of str)."""
+
+    mdp: FiniteMDP
+    states: list
+    actions: list
+
+
+def _suffix(path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".json", ".npz"):
+        raise ValueError(f"path must end in .json or .npz; got {str(path)!r}")
+    return suffix
+
+
+def load(path) -> FiniteMDP:
+    """Read an MDP from a ``.json`` or ``.npz`` file (see the module docstring).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> P = np.zeros((2, 1, 2)); P[:, 0, 1] = 1
+    >>> mdp = FiniteMDP(P, np.array([[1.], [0.]]), np.array([1., 0.]), gamma=0.5)
+    >>> path = os.path.join(tempfile.mkdtemp(), "two.json")
+    >>> save(mdp, path, states=["start", "end"])
+    >>> back = load(path)
+    >>> bool(np.array_equal(back.P, mdp.P)), load_named(path).states
+    (True, ['start', 'end'])
+    """
+    return load_named(path).mdp
+
+
+def load_named(path) -> NamedMDP:
+    """Like :func:`load`, with the state and action names (``'0', '1', ...`` when unnamed)."""
+    if _suffix(path) == ".json":
+        return _load_json(path)
+    return _load_npz(path)
+
+
+def save(mdp: FiniteMDP, path, states=None, actions=None) -> None:
+    """Write ``mdp`` to a ``.json`` or ``.npz`` file, keeping dense/sparse storage."""
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    states = _check_names("states", states, mdp.n_states)
+    actions = _check_names("actions", actions, mdp.n_actions)
+    if _suffix(path) == ".json":
+        Path(path).write_text(json.dumps(_to_json(mdp, states, actions)))
+    else:
+        with open(path, "wb") as f:
+            np.savez_compressed(f, **_to_npz(mdp, states, actions))
+
+
+def _check_names(field: str, names, n: int) -> list:
+    if names is None:
+        return [str(i) for i in range(n)]
+    names = list(names)
+    if len(names) != n or not all(isinstance(x, str) for x in names) or len(set(names)) != n:
+        raise ValueError(f"{field} must be {n} distinct strings; got {names!r:.200}")
+    return names
+
+
+# ---------------------------------------------------------------------------------- JSON
+def _to_json(mdp: FiniteMDP, states: list, actions: list) -> dict:
+    R = mdp.R if mdp.R_full is None else mdp.R_full
+    return {"format": FORMAT, "version": VERSION, "states": states, "actions": actions,
+            "transitions": {"entries": _entries(mdp.P, mdp.n_actions)} if mdp.is_sparse else mdp.P.tolist(),
+            "rewards": {"entries": _entries(R, mdp.n_actions)} if sp.issparse(R) else np.asarray(R).tolist(),
+            "mu": mdp.mu.tolist(), "gamma": mdp.gamma, "horizon": mdp.horizon}
+
+
+def _entries(M, n_actions: int) -> list:
+    """``[[s, a, s', value], ...]`` of a CSR ``(S*A, S)`` matrix."""
+    coo = sp.coo_matrix(M)
+    s, a = np.divmod(coo.row, n_actions)
+    return [[int(i), int(j), int(k), float(v)] for i, j, k, v in zip(s, a, coo.col, coo.data)]
+
+
+def _load_json(path) -> NamedMDP:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (truncated or malformed): {exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: the top level must be a JSON object; got {type(doc).__name__}")
+    missing = [k for k in REQUIRED if k not in doc]
+    if missing:
+        raise ValueError(f"{path}: field {missing[0]!r} is missing (required: {', '.join(REQUIRED)})")
+    try:
+        return _build_json(doc)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _build_json(doc: dict) -> NamedMDP:
+    states, actions = _names("states", doc["states"]), _names("actions", doc["actions"])
+    S, A = len(states), len(actions)
+    index = ({n: i for i, n in enumerate(states)}, {n: i for i, n in enumerate(actions)})
+    P = _table("transitions", doc["transitions"], S, A, index, (3,))
+    R = _table("rewards", doc["rewards"], S, A, index, (2, 3))
+    mu = _numbers("mu", doc["mu"], 1)
+    gamma, horizon = doc["gamma"], doc.get("horizon")
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+        raise ValueError(f"field 'gamma' must be a number in [0, 1]; got {gamma!r}")
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int)):
+        raise ValueError(f"field 'horizon' must be a positive integer or null; got {horizon!r}")
+    return NamedMDP(FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon), states, actions)
+
+
+def _names(field: str, value) -> list:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return [str(i) for i in range(value)]
+    if isinstance(value, list) and value and all(isinstance(x, str) for x in value):
+        if len(set(value)) != len(value):
+            raise ValueError(f"field {field!r} has repeated names")
+        return list(value)
+    raise ValueError(f"field {field!r} must be a positive count or a non-empty list of names; got {value!r:.80}")
+
+
+def _numbers(field: str, value, ndim: int) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"field {field!r} must be a nested array of numbers (ragged or non-numeric "
+                         f"entries found)") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"field {field!r} must be a {ndim}-dimensional array; got {arr.ndim} dimensions")
+    return arr
+
+
+def _table(field: str, value, S: int, A: int, index, nested_ndims):
+    """A nested array, or ``{"entries": [[s, a, (s',) x], ...]}`` turned into a matrix."""
+    if not isinstance(value, dict):
+        arr = _numbers(field, value, None)
+        if arr.ndim not in nested_ndims:
+            raise ValueError(f"field {field!r} must be a nested array with "
+                             f"{' or '.join(map(str, nested_ndims))} dimensions; got {arr.ndim}")
+        return arr
+    entries = value.get("entries")
+    widths = (4,) if field == "transitions" else (3, 4)
+    lengths = {len(e) if isinstance(e, list) else -1 for e in entries} if isinstance(entries, list) else set()
+    if len(lengths) != 1 or lengths.pop() not in widths:
+        raise ValueError(f"field {field!r} must be a nested array or {{\"entries\": [...]}} with every entry "
+                         f"a list [s, a, s', x]{'' if field == 'transitions' else ' (or every entry [s, a, x])'}")
+    return _entry_matrix(field, entries, S, A, index)
+
+
+def _entry_matrix(field: str, entries: list, S: int, A: int, index):
+    cols = list(zip(*entries))
+    s = _indices(field, "s", cols[0], index[0], S)
+    a = _indices(field, "a", cols[1], index[1], A)
+    x = _numbers(field, cols[-1], 1)
+    if len(cols) == 3:
+        out = np.zeros((S, A))
+        np.add.at(out, (s, a), x)
+        return out
+    s2 = _indices(field, "s'", cols[2], index[0], S)
+    return sp.csr_matrix((x, (s * A + a, s2)), shape=(S * A, S))
+
+
+def _indices(field: str, role: str, column, names: dict, n: int) -> np.ndarray:
+    out = np.empty(len(column), dtype=int)
+    for k, v in enumerate(column):
+        i = names.get(v, -1) if isinstance(v, str) else v
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
+            raise ValueError(f"field {field!r} entry {k}: {role} = {v!r} is not a name or an index in [0, {n})")
+        out[k] = i
+    return out
+
+
+# ----------------------------------------------------------------------------------- npz
+def _to_npz(mdp: FiniteMDP, states: list, actions: list) -> dict:
+    out = {"format_version": np.array(VERSION), "mu": mdp.mu, "gamma": np.array(mdp.gamma),
+           "horizon": np.array(mdp.horizon or 0), "states": np.array(states, dtype=str),
+           "actions": np.array(actions, dtype=str)}
+    R = mdp.R if mdp.R_full is None else mdp.R_full
+    for name, M in (("P", mdp.P), ("R", R)):
+        if sp.issparse(M):
+            M = sp.csr_matrix(M)
+            out.update({f"{name}_data": M.data, f"{name}_indices": M.indices,
+                        f"{name}_indptr": M.indptr, f"{name}_shape": np.array(M.shape)})
+        else:
+            out[name] = np.asarray(M)
+    return out
+
+
+def _load_npz(path) -> NamedMDP:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fields = {k: _npz_field(z, k) for k in z.files}
+    except (BadZipFile, EOFError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable .npz archive ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    try:
+        return _build_npz(fields)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _npz_field(z, key: str) -> np.ndarray:
+    try:
+        return z[key]
+    except ValueError:
+        raise ValueError(f"field {key!r} holds an object array, which is never unpickled "
+                         "(allow_pickle=False)") from None
+
+
+def _npz_matrix(fields: dict, name: str):
+    if name in fields:
+        return fields[name]
+    parts = [f"{name}_{k}" for k in ("data", "indices", "indptr", "shape")]
+    if not all(p in fields for p in parts):
+        raise ValueError(f"field {name!r} is missing (neither dense {name!r} nor all of {parts})")
+    data, indices, indptr, shape = (fields[p] for p in parts)
+    return sp.csr_matrix((data, indices, indptr), shape=tuple(int(n) for n in shape))
+
+
+def _build_npz(fields: dict) -> NamedMDP:
+    for key in ("mu", "gamma", "horizon"):
+        if key not in fields:
+            raise ValueError(f"field {key!r} is missing")
+    horizon = fields["horizon"]
+    if horizon.shape != () or horizon.dtype.kind not in "iu":
+        raise ValueError(f"field 'horizon' must be a scalar integer (0 for none); got {horizon!r}")
+    mdp = FiniteMDP(_npz_matrix(fields, "P"), _npz_matrix(fields, "R"), fields["mu"],
+                    gamma=float(fields["gamma"]), horizon=int(horizon) or None)
+    states = [str(x) for x in fields["states"]] if "states" in fields else None
+    actions = [str(x) for x in fields["actions"]] if "actions" in fields else None
+    return NamedMDP(mdp, _check_names("states", states, mdp.n_states),
+                    _check_names("actions", actions, mdp.n_actions))
+
+
+def load_policy(path, mdp: FiniteMDP) -> np.ndarray:
+    """A policy ``pi (S, A)`` (or ``(H, S, A)``) from ``.npy``, ``.npz`` (key ``pi``),
+    ``.json`` (an array, or an object with field ``pi``) or text (``.csv``/``.txt``)."""
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix == ".json":
+            doc = json.loads(Path(path).read_text())
+            pi = doc["pi"] if isinstance(doc, dict) else doc
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                pi = z["pi"]
+        elif suffix == ".npy":
+            pi = np.load(path, allow_pickle=False)
+        else:
+            pi = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+        return check_policy(mdp, np.array(pi, dtype=float), name=f"policy file {path}")
+    except KeyError:
+        raise ValueError(f"{path}: field 'pi' is missing") from None
+    except (json.JSONDecodeError, BadZipFile, TypeError) as exc:
+        raise ValueError(f"{path}: not a readable policy file ({exc})") from None
+
+
+
+# ----------------------------------------------------------------------------- gymnasium
+def _toy_text_table(env):
+    table = getattr(getattr(env, "unwrapped", env), "P", None)
+    if not isinstance(table, dict):
+        raise TypeError(f"env must be a toy-text environment with a transition table P "
+                        f"(FrozenLake, Taxi, CliffWalking); {type(env).__name__} has none")
+    S, A = (getattr(getattr(env, k), "n", None) for k in ("observation_space", "action_space"))
+    if S is None or A is None:
+        raise TypeError("env must have Discrete observation and action spaces")
+    rows = [(s * A + a, p, s2, r, done) for s in range(S) for a in range(A)
+            for p, s2, r, done in table[s][a] if p > 0]
+    row, p, s2, r, done = (np.array(c) for c in zip(*rows))
+    return int(S), int(A), row, p.astype(float), s2.astype(int), r.astype(float), done.astype(bool)
+
+
+def _episode_states(S: int, A: int, row, s2, keep, mu) -> np.ndarray:
+    """States an episode can be in: reachable from ``supp(mu)`` by non-terminating moves."""
+    adj = sp.csr_matrix((np.ones(keep.sum()), (row[keep] // A, s2[keep])), shape=(S, S))
+    reach = mu > 0
+    while True:
+        new = reach | (adj.T @ reach > 0)
+        if (new == reach).all():
+            return reach
+        reach = new
+
+
+def from_gymnasium(env, gamma: float, horizon: int | None = None, mu=None) -> FiniteMDP:
+    """The :class:`FiniteMDP` of a toy-text gymnasium environment, read from its ``P`` table.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+        An environment whose ``unwrapped.P[s][a]`` lists ``(p, s', r, terminated)``.
+    gamma : float in [0, 1]
+    horizon : int or None
+        The env's time limit is not applied unless given here.
+    mu : array_like (S,), optional
+        Start distribution; default ``env.unwrapped.initial_state_distrib``.
+
+    Returns
+    -------
+    FiniteMDP
+        Rewards ``r(s, a, s')`` (probability-weighted mean over table entries sharing
+        ``s'``).  A terminating transition ends the episode, so its target becomes a
+        zero-reward absorbing state when no episode continues from it (FrozenLake's holes
+        and goal, Taxi's delivered states, CliffWalking's goal); otherwise terminating
+        transitions go to one extra absorbing state appended at index ``S``.
+    """
+    S, A, row, p, s2, r, done = _toy_text_table(env)
+    mu = np.asarray(getattr(env.unwrapped, "initial_state_distrib", None) if mu is None else mu, dtype=float)
+    if mu.shape != (S,):
+        raise ValueError(f"mu must have shape ({S},); got {mu.shape} (give mu= for this env)")
+    ends = np.unique(s2[done])
+    if _episode_states(S, A, row, s2, ~done, mu)[ends].any():
+        s2 = np.where(done, S, s2)
+        ends, S, mu = np.array([S]), S + 1, np.r_[mu, 0.0]
+    keep = ~np.isin(row // A, ends)
+    loops = (ends[:, None] * A + np.arange(A)).ravel()
+    row = np.r_[row[keep], loops]
+    s2 = np.r_[s2[keep], np.repeat(ends, A)]
+    p, r = np.r_[p[keep], np.ones(loops.size)], np.r_[r[keep], np.zeros(loops.size)]
+    return _from_triplets(row, s2, p, r, S, A, mu, gamma, horizon)
+
+
+def _from_triplets(row, col, p, r, S, A, mu, gamma, horizon) -> FiniteMDP:
+    """Sum repeated ``(row, col)`` probabilities; their rewards become the weighted mean."""
+    key, inverse = np.unique(row * S + col, return_inverse=True)
+    p_sum = np.bincount(inverse, p)
+    r_mean = np.bincount(inverse, p * r) / p_sum
+    row, col = np.divmod(key, S)
+    P = sp.csr_matrix((p_sum, (row, col)), shape=(S * A, S))
+    R = sp.csr_matrix((r_mean, (row, col)), shape=(S * A, S))
+    if S <= 1000:
+        P, R = P.toarray().reshape(S, A, S), R.toarray().reshape(S, A, S)
+    return FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon)
+
+
+@lru_cache(maxsize=None)
+def _env_class():
+    import gymnasium
+    from gymnasium.spaces import Discrete
+
+    class FiniteMDPEnv(gymnasium.Env):
+        """A gymnasium view of a :class:`FiniteMDP`: observations are state indices."""
+
+        metadata = {"render_modes": []}
+
+        def __init__(self, mdp: FiniteMDP):
+            S, A = mdp.n_states, mdp.n_actions
+            self.mdp, self.observation_space, self.action_space = mdp, Discrete(S), Discrete(A)
+            self._P = sp.csr_matrix(mdp.P_sa)
+            R = mdp.R_full if mdp.R_full is not None else np.repeat(mdp.R.reshape(-1, 1), S, axis=1)
+            self._R = sp.csr_matrix(R.reshape(S * A, S) if not sp.issparse(R) else R)
+            self._terminal = np.isin(np.arange(S), mdp.terminal_states())
+            self.P = {s: {a: self._outcomes(s * A + a) for a in range(A)} for s in range(S)}
+            self.initial_state_distrib = np.array(mdp.mu)
+            self.s, self.t = 0, 0
+
+        def _outcomes(self, row: int) -> list:
+            lo, hi = self._P.indptr[row], self._P.indptr[row + 1]
+            cols, probs = self._P.indices[lo:hi], self._P.data[lo:hi]
+            rewards = self._R[row].toarray().ravel()[cols]
+            return [(float(p), int(c), float(r), bool(self._terminal[c])) for p, c, r in zip(probs, cols, rewards)]
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.s, self.t = _draw(self.mdp.mu, self.np_random), 0
+            return np.int64(self.s), {}
+
+        def step(self, action):
+            if not self.action_space.contains(action):
+                raise ValueError(f"action must be in [0, {self.action_space.n}); got {action!r}")
+            row = self.s * self.mdp.n_actions + int(action)
+            lo, hi = self._P.indptr[row], self._P.indptr[row + 1]
+            s2 = int(self._P.indices[lo + _draw(self._P.data[lo:hi], self.np_random)])
+            reward = float(self._R[row, s2])
+            self.s, self.t = s2, self.t + 1
+            terminated = bool(self._terminal[s2])
+            truncated = self.mdp.horizon is not None and self.t >= self.mdp.horizon and not terminated
+            return np.int64(s2), reward, terminated, truncated, {}
+
+    return FiniteMDPEnv
+
+
+def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    c = np.cumsum(p)
+    return int(min(np.searchsorted(c, rng.random() * c[-1], side="right"), len(p) - 1))
+
+
+def to_gymnasium(mdp: FiniteMDP):
+    """A ``gymnasium.Env`` that samples ``mdp`` (needs the ``gym`` extra).
+
+    Observations and actions are ``Discrete``; entering a terminal state (zero-reward
+    absorbing) sets ``terminated``; with a horizon ``H`` the ``H``-th step sets
+    ``truncated``.  The env carries a toy-text ``P`` table, so
+    ``from_gymnasium(to_gymnasium(mdp), mdp.gamma)`` gives ``mdp`` back.
+    """
+    if not isinstance(mdp, FiniteMDP):
+        raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+    return _env_class()(mdp)
+
+
+# ------------------------------------------------------------------------- pymdptoolbox
+def from_pymdptoolbox(P, R, gamma: float, mu=None, horizon: int | None = None) -> FiniteMDP:
+    """An MDP from pymdptoolbox's layout: ``P (A, S, S)`` (or a sequence of ``A`` sparse
+    ``(S, S)`` matrices), ``R (S, A)``, ``(S,)`` or ``(A, S, S)``; ``mu`` defaults to uniform
+    (pymdptoolbox has none)."""
+    if isinstance(P, (list, tuple)) and P and sp.issparse(P[0]):
+        A, S = len(P), P[0].shape[0]
+        P = sp.csr_matrix(sp.vstack([sp.csr_matrix(M) for M in P])[_action_major(S, A)])
+    else:
+        P = np.asarray(P, dtype=float)
+        if P.ndim != 3 or P.shape[1] != P.shape[2]:
+            raise ValueError(f"P must have shape (A, S, S); got {P.shape}")
+        A, S = P.shape[:2]
+        P = P.transpose(1, 0, 2)
+    R = np.asarray(R, dtype=float)
+    if R.shape == (A, S, S):
+        R = R.transpose(1, 0, 2)
+    elif R.shape == (S,):
+        R = np.repeat(R[:, None], A, axis=1)
+    elif R.shape != (S, A):
+        raise ValueError(f"R must have shape (S, A) = {(S, A)}, (S,) or (A, S, S); got {R.shape}")
+    mu = np.full(S, 1.0 / S) if mu is None else mu
+    return FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon)
+
+
+def _action_major(S: int, A: int) -> np.ndarray:
+    """Row order that turns an action-major stack (row ``a*S + s``) into ``s*A + a``."""
+    s, a = np.divmod(np.arange(S * A), A)
+    return a * S + s
+
+
+def to_pymdptoolbox(mdp: FiniteMDP):
+    """``(P, R, gamma)`` in pymdptoolbox's layout: ``P (A, S, S)`` (a tuple of ``A`` CSR
+    matrices when ``mdp`` is sparse), ``R (A, S, S)`` when rewards depend on ``s'`` and are
+    dense, else the expected ``R (S, A)``.
+
+    Examples
+    --------
+    >>> P = np.zeros((2, 2, 2)); P[:, 0, 0] = 1; P[:, 1, 1] = 1
+    >>> mdp = FiniteMDP(P, np.array([[0., 1.], [0., 2.]]), np.array([1., 0.]), gamma=0.5)
+    >>> back = from_pymdptoolbox(*to_pymdptoolbox(mdp), mu=mdp.mu)
+    >>> bool(np.array_equal(back.P, mdp.P) and np.array_equal(back.R, mdp.R))
+    True
+    """
+    A = mdp.n_actions
+    if mdp.is_sparse:
+        P = tuple(sp.csr_matrix(mdp.P[a::A]) for a in range(A))
+    else:
+        P = np.ascontiguousarray(mdp.P.transpose(1, 0, 2))
+    full = mdp.R_full is not None and not sp.issparse(mdp.R_full)
+    R = np.ascontiguousarray(mdp.R_full.transpose(1, 0, 2)) if full else np.array(mdp.R)
+    return P, R, mdp.gamma

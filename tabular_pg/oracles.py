@@ -1,0 +1,424 @@
+"""Oracles: what an algorithm may ask about the current policy, answered exactly or from samples.
+
+An algorithm never computes returns itself (DESIGN.md, "the one idea").  It calls
+``oracle.query(policy, theta)`` and reads the answers: the gradient, the Fisher matrix and
+natural gradient, Q and advantages, the visitation, J, and the PPO dataset.  An
+:class:`ExactOracle` answers by linear algebra (:func:`tabular_pg.evaluate`) at no sample
+cost; a :class:`SampledOracle` rolls out ``n`` trajectories per query and answers every
+question about that query from the same batch.  ``oracle.cost`` counts what all queries
+so far consumed (trajectories and environment steps).
+
+Scale conventions (DESIGN.md): ``visits`` is the unnormalised :math:`\\tilde d` (per step,
+:math:`\\gamma^h d_h`, on a finite horizon); the PPO dataset's weights carry the same
+scale, :math:`w(s,a) = \\tilde d(s)\\pi_t(a|s)`, so that
+:math:`\\sum_i w_i r_\\theta A_i = \\tfrac{1}{1-\\gamma}\\mathbb E_{d,\\pi_t}[r_\\theta A]` and the
+surrogate's gradient at :math:`\\theta_t` is :math:`\\nabla J`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from . import estimators
+from .exact import Evaluation, evaluate
+from .gradient import FISHER_RCOND, block_pinv_solve, check_policy_fits, fisher_information, policy_gradient
+from .mdp import FiniteMDP
+from .policies import Policy, TabularSoftmax
+from .sampling import Trajectories, rollout
+
+__all__ = ["Cost", "PPODataset", "ExactOracle", "ExactAnswers", "SampledOracle", "SampledAnswers",
+           "check_policy_fits", "freeze_arrays", "block_natural_gradient"]
+
+#: Gradient estimators a SampledOracle can use (see :mod:`tabular_pg.estimators`).
+SAMPLED_ESTIMATORS = ("reinforce", "gae")
+
+
+def freeze_arrays(obj, names) -> None:
+    """Replace the fields ``names`` of the frozen dataclass ``obj`` by read-only array copies."""
+    for name in names:
+        x = np.array(getattr(obj, name))
+        x.setflags(write=False)
+        object.__setattr__(obj, name, x)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Samples consumed: whole trajectories and environment steps (0 and 0 when exact)."""
+
+    trajectories: int = 0
+    steps: int = 0
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.trajectories + other.trajectories, self.steps + other.steps)
+
+
+@dataclass(frozen=True, eq=False)
+class PPODataset:
+    """The data of one PPO iteration: ``N`` weighted samples of the current policy :math:`\\pi_t`.
+
+    Attributes
+    ----------
+    states, actions, steps : ndarray of int, shape (N,)
+        :math:`s_i, a_i` and the time step ``h_i`` (0 on an infinite horizon).
+    old_probs : ndarray (N,)
+        :math:`\\pi_t(a_i|s_i)` (of step ``h_i`` for a per-step policy).
+    advantages : ndarray (N,)
+        :math:`A^{\\pi_t}(s_i, a_i)`, exact or estimated, in value units.
+    weights : ndarray (N,)
+        Exact: :math:`\\tilde d(s)\\pi_t(a|s)` over every visited (step,) state-action pair;
+        sampled: :math:`\\gamma^t/n` per sampled step.  The surrogate is :math:`\\sum_i w_i\\,\\ell_i`.
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    steps: np.ndarray
+    old_probs: np.ndarray
+    advantages: np.ndarray
+    weights: np.ndarray
+
+    def __post_init__(self):
+        freeze_arrays(self, ("states", "actions", "steps", "old_probs", "advantages", "weights"))
+
+    @property
+    def n(self) -> int:
+        return self.states.shape[0]
+
+    def rows(self, policy: Policy) -> np.ndarray:
+        """Flat index of each sample into ``policy.probs(theta).reshape(-1)``, shape ``(N,)``."""
+        flat = self.states * policy.n_actions + self.actions
+        if policy.horizon is not None:
+            flat = flat + self.steps * policy.n_states * policy.n_actions
+        return flat
+
+
+def block_natural_gradient(policy: Policy, F: np.ndarray, g: np.ndarray, damping: float) -> np.ndarray:
+    """:math:`F^+ g` or :math:`(F+\\lambda I)^{-1} g`; block by block for a tabular softmax.
+
+    A tabular softmax has a block-diagonal Fisher matrix (one ``A x A`` block per (step,)
+    state), so the solve costs ``O(S A^3)`` instead of ``O((SA)^3)``.  The pseudo-inverse
+    uses the cut-off of the whole ``F`` (:func:`tabular_pg.gradient.block_pinv_solve`).
+    """
+    if damping < 0 or not np.isfinite(damping):
+        raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
+    if not isinstance(policy, TabularSoftmax):
+        if damping > 0:
+            return np.linalg.solve(F + damping * np.eye(g.size), g)
+        return np.linalg.pinv(F, rcond=FISHER_RCOND, hermitian=True) @ g
+    A = policy.n_actions
+    M = g.size // A
+    return block_pinv_solve(F.reshape(M, A, M, A)[np.arange(M), :, np.arange(M), :], g, damping)
+
+
+class Answers:
+    """What an oracle knows about one policy; shared behaviour of exact and sampled answers.
+
+    Subclasses provide ``gradient``, ``fisher``, ``Q``, ``visits``, ``J``, ``dataset``
+    and ``policy``/``theta``; the rest is derived here.
+    """
+
+    policy: Policy
+    theta: np.ndarray
+
+    @property
+    def pi(self) -> np.ndarray:
+        """:math:`\\pi_t`, shape ``policy.probs_shape``."""
+        return self.policy.probs(self.theta)
+
+    @property
+    def V(self) -> np.ndarray:
+        """:math:`V(s) = \\sum_a \\pi(a|s) Q(s,a)` of the (estimated) Q, shape ``(S,)`` or ``(H, S)``."""
+        return (np.broadcast_to(self.pi, self.Q.shape) * self.Q).sum(axis=-1)
+
+    @property
+    def A(self) -> np.ndarray:
+        """:math:`A = Q - V`, shape of ``Q``."""
+        return self.Q - self.V[..., None]
+
+    def natural_gradient(self, damping: float = 0.0) -> np.ndarray:
+        """:math:`F^+ g` (or :math:`(F+\\lambda I)^{-1}g`) from this query's ``fisher`` and ``gradient``."""
+        return block_natural_gradient(self.policy, self.fisher, self.gradient, damping)
+
+
+@dataclass(frozen=True, eq=False)
+class ExactAnswers(Answers):
+    """Exact answers about ``policy`` at ``theta`` on ``mdp`` (from one :class:`Evaluation`)."""
+
+    mdp: FiniteMDP
+    policy: Policy
+    theta: np.ndarray
+    evaluation: Evaluation
+    cost: Cost = Cost()
+
+    @property
+    def Q(self) -> np.ndarray:
+        return self.evaluation.Q
+
+    @property
+    def A(self) -> np.ndarray:
+        return self.evaluation.A
+
+    @property
+    def visits(self) -> np.ndarray:
+        """:math:`\\tilde d(s)` ``(S,)``, or :math:`\\gamma^h d_h(s)` ``(H, S)``."""
+        return self.evaluation.visits
+
+    @property
+    def J(self) -> float:
+        return self.evaluation.J
+
+    @cached_property
+    def gradient(self) -> np.ndarray:
+        """:math:`\\nabla J` (policy-gradient theorem, lecture 002 §1), shape ``(d,)``."""
+        return policy_gradient(self.mdp, self.policy, self.theta, evaluation=self.evaluation)
+
+    @cached_property
+    def fisher(self) -> np.ndarray:
+        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` (lecture 002 §3), shape ``(d, d)``."""
+        return fisher_information(self.mdp, self.policy, self.theta)
+
+    def dataset(self) -> PPODataset:
+        """Every visited (step,) state-action pair, weighted by :math:`\\tilde d(s)\\pi_t(a|s)`.
+
+        Examples
+        --------
+        >>> import mdps, tabular_pg as tpg
+        >>> mdp = mdps.garnet(5, 3, 2, seed=0); pol = tpg.TabularSoftmax(5, 3)
+        >>> ans = ExactOracle(mdp).query(pol, np.linspace(-1, 1, 15))
+        >>> data = ans.dataset()              # sum_i w_i A_i = E_{d, pi}[A] / (1 - gamma) = 0
+        >>> bool(abs(data.weights @ data.advantages) < 1e-12)
+        True
+        """
+        ev = self.evaluation
+        pi = np.broadcast_to(ev.pi, ev.Q.shape)
+        w = ev.visits[..., None] * pi
+        if w.ndim == 2:
+            w, pi, A = w[None], pi[None], ev.A[None]
+        else:
+            A = ev.A
+        h, s, a = np.nonzero(w > 0)
+        return PPODataset(states=s, actions=a, steps=h, old_probs=pi[h, s, a],
+                          advantages=A[h, s, a], weights=w[h, s, a])
+
+
+class ExactOracle:
+    """Answers by exact evaluation; every answer costs 0 samples.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+
+    Examples
+    --------
+    >>> import mdps, tabular_pg as tpg
+    >>> mdp = mdps.garnet(6, 3, 2, seed=0); pol = tpg.TabularSoftmax(6, 3)
+    >>> oracle = ExactOracle(mdp)
+    >>> ans = oracle.query(pol, pol.initial())
+    >>> bool(np.allclose(ans.gradient, tpg.policy_gradient(mdp, pol, pol.initial())))
+    True
+    >>> oracle.cost
+    Cost(trajectories=0, steps=0)
+    """
+
+    def __init__(self, mdp: FiniteMDP):
+        if not isinstance(mdp, FiniteMDP):
+            raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+        self.mdp = mdp
+        self.cost = Cost()
+
+    def __repr__(self) -> str:
+        return "ExactOracle()"
+
+    def query(self, policy: Policy, theta) -> ExactAnswers:
+        """Exact answers about :math:`\\pi_\\theta`."""
+        check_policy_fits(self.mdp, policy)
+        theta = policy.check_theta(theta).copy()
+        theta.setflags(write=False)
+        return ExactAnswers(self.mdp, policy, theta, evaluate(self.mdp, policy.probs(theta)))
+
+    def value(self, policy: Policy, theta) -> float:
+        """Exact :math:`J(\\pi_\\theta)` (the fitness of zero-order methods)."""
+        check_policy_fits(self.mdp, policy)
+        return evaluate(self.mdp, policy.probs(theta)).J
+
+
+def _per_step_table(traj: Trajectories, x: np.ndarray, n_states: int, n_actions: int | None, stepwise: bool):
+    """Sums of ``x (n, T)`` over active steps by (step,) state(, action): ``(T?, S, A?)``."""
+    key = traj.states if n_actions is None else traj.states * n_actions + traj.actions
+    size = n_states * (1 if n_actions is None else n_actions)
+    if stepwise:
+        key = key + np.arange(traj.T)[None, :] * size
+    total = np.bincount(key[traj.mask], weights=x[traj.mask], minlength=size * (traj.T if stepwise else 1))
+    shape = (n_states,) if n_actions is None else (n_states, n_actions)
+    return total.reshape(((traj.T,) if stepwise else ()) + shape)
+
+
+@dataclass(frozen=True, eq=False)
+class SampledAnswers(Answers):
+    """Answers estimated from one batch ``traj`` of trajectories of :math:`\\pi_\\theta`.
+
+    ``Q`` is the every-visit Monte Carlo mean of :math:`\\gamma^{-t}\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}`
+    per (step,) state-action pair (0 where never visited); ``visits`` the empirical
+    :math:`\\frac1n\\sum_i\\sum_t\\gamma^t 1[s_{it}=s]` (per step on a finite horizon); ``J`` the
+    mean return.  The gradient and the PPO dataset use the oracle's estimator.
+    """
+
+    mdp: FiniteMDP
+    policy: Policy
+    theta: np.ndarray
+    traj: Trajectories
+    estimator: str
+    options: dict
+    cost: Cost
+
+    @property
+    def _stepwise(self) -> bool:
+        return self.mdp.horizon is not None
+
+    @cached_property
+    def Q(self) -> np.ndarray:
+        traj = self.traj
+        G = np.divide(traj.rewards_to_go(), traj.discounts, out=np.zeros(traj.states.shape),
+                      where=traj.discounts > 0)
+        args = (self.mdp.n_states, self.mdp.n_actions, self._stepwise)
+        sums = _per_step_table(traj, G, *args)
+        counts = _per_step_table(traj, np.ones(traj.states.shape), *args)
+        return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+
+    @cached_property
+    def visits(self) -> np.ndarray:
+        traj = self.traj
+        discounted = np.broadcast_to(traj.discounts, traj.states.shape)
+        return _per_step_table(traj, discounted, self.mdp.n_states, None, self._stepwise) / traj.n
+
+    @property
+    def J(self) -> float:
+        return float(self.traj.returns().mean())
+
+    def _step_weights(self) -> np.ndarray:
+        """:math:`W_t`, the weight of :math:`\\psi_t` in the estimator, shape ``(n, T)``."""
+        traj, opts = self.traj, self.options
+        if self.estimator == "gae":
+            values = opts.get("values", "fitted")
+            V = (estimators.step_evaluation(self.mdp, self.pi, traj.T).V if values == "exact"
+                 else estimators.fitted_values(traj, self.mdp.n_states))
+            return estimators.gae_advantages(traj, V, opts.get("lam", 0.95)) * traj.discounts
+        rtg = opts.get("reward_to_go", True)
+        G = traj.rewards_to_go() if rtg else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
+        b = estimators.baseline_values(traj, self.policy, self.theta, opts.get("baseline"), self.mdp, rtg)
+        return G - traj.discounts * b
+
+    @cached_property
+    def gradient(self) -> np.ndarray:
+        """The estimator's :math:`\\hat g = \\frac1n\\sum_i\\sum_t\\psi_{it}W_{it}`, shape ``(d,)``.
+
+        Summed per (step,) state-action pair as one vector-Jacobian product,
+        :math:`\\sum_{s,a} \\frac{\\bar W(s,a)}{\\pi(a|s)}\\nabla\\pi(a|s)`: no score table is built,
+        so a ``Direct`` policy with zeros (where the score is undefined) works too.
+        """
+        data, pi = self._dataset, self.pi.reshape(-1)
+        W = np.bincount(data.rows(self.policy), weights=data.weights * data.advantages, minlength=pi.size)
+        W = np.divide(W, pi, out=np.zeros_like(W), where=W != 0)
+        return self.policy.vjp(self.theta, W.reshape(self.policy.probs_shape))
+
+    @cached_property
+    def fisher(self) -> np.ndarray:
+        """Sampled :math:`\\hat F` (:func:`tabular_pg.estimators.fisher`), shape ``(d, d)``."""
+        return estimators.fisher(self.traj, self.policy, self.theta)
+
+    def dataset(self) -> PPODataset:
+        """One sample per active step, weight :math:`\\gamma^t/n`, advantage :math:`W_t/\\gamma^t`.
+
+        So :math:`\\sum_i w_i A_i \\psi_i` is exactly :attr:`gradient`: the sampled surrogate's
+        gradient at :math:`\\theta_t` is the oracle's policy-gradient estimate.
+        """
+        return self._dataset
+
+    @cached_property
+    def _dataset(self) -> PPODataset:
+        traj = self.traj
+        keep = traj.mask & (traj.discounts > 0)[None, :]
+        i, t = np.nonzero(keep)
+        disc = traj.discounts[t]
+        s, a = traj.states[i, t], traj.actions[i, t]
+        pi = self.pi
+        old = pi[t, s, a] if pi.ndim == 3 else pi[s, a]
+        return PPODataset(states=s, actions=a, steps=t, old_probs=old,
+                          advantages=self._step_weights()[i, t] / disc, weights=disc / traj.n)
+
+
+class SampledOracle:
+    """Answers from ``n`` fresh trajectories per query; counts the samples it draws.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+    n : int >= 1
+        Trajectories per query (and per ``value`` call).
+    rng : numpy.random.Generator
+        The only randomness: a seeded generator makes every answer reproducible.
+    estimator : {"reinforce", "gae"}
+        The gradient (and PPO advantage) estimator of :mod:`tabular_pg.estimators`.
+    baseline : None, float, "fitted", "value" or "optimal"
+        REINFORCE baseline.  ``"value"``/``"optimal"`` use the *exact* :math:`V` (a perfect
+        critic): they leak exact information into the "sampled" answers, so the default
+        is None.
+    reward_to_go : bool
+        REINFORCE with reward-to-go (default) or total return.
+    lam : float in [0, 1]
+        GAE :math:`\\lambda` (with ``values="fitted"`` or ``"exact"``).
+
+    Examples
+    --------
+    >>> import tabular_pg as tpg
+    >>> P = np.ones((1, 2, 1)); mdp = tpg.FiniteMDP(P, [[1., 0.]], [1.], gamma=1.0, horizon=1)
+    >>> pol = tpg.TabularSoftmax(1, 2)
+    >>> oracle = SampledOracle(mdp, 1000, rng=np.random.default_rng(0))
+    >>> ans = oracle.query(pol, pol.initial())
+    >>> bool(abs(ans.J - 0.5) < 5 * 0.5 / np.sqrt(1000)), oracle.cost
+    (True, Cost(trajectories=1000, steps=1000))
+    """
+
+    def __init__(self, mdp: FiniteMDP, n: int, *, rng: np.random.Generator, estimator: str = "reinforce",
+                 baseline=None, reward_to_go: bool = True, lam: float = 0.95, values: str = "fitted"):
+        if not isinstance(mdp, FiniteMDP):
+            raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+        checks = [
+            ("n", "an int >= 1 (trajectories per query)", n,
+             isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1),
+            ("rng", "a numpy.random.Generator", rng, isinstance(rng, np.random.Generator)),
+            ("estimator", f"one of {SAMPLED_ESTIMATORS}", estimator, estimator in SAMPLED_ESTIMATORS),
+            ("baseline", f"None, a number or one of {estimators.BASELINES}", baseline,
+             not isinstance(baseline, str) or baseline in estimators.BASELINES),
+            ("lam", "a number in [0, 1]", lam, 0 <= lam <= 1),
+            ("values", "'fitted' or 'exact'", values, values in ("fitted", "exact")),
+        ]
+        for name, expected, got, ok in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {expected}; got {got!r}")
+        self.mdp, self.n, self.rng, self.estimator = mdp, int(n), rng, estimator
+        self.options = dict(baseline=baseline, reward_to_go=bool(reward_to_go), lam=float(lam), values=values)
+        self.cost = Cost()
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"SampledOracle(n={self.n}, estimator={self.estimator!r}, {opts})"
+
+    def _rollout(self, policy: Policy, theta) -> tuple[np.ndarray, Trajectories]:
+        check_policy_fits(self.mdp, policy)
+        theta = policy.check_theta(theta).copy()
+        theta.setflags(write=False)
+        traj = rollout(self.mdp, policy.probs(theta), self.n, self.rng)
+        self.cost = self.cost + Cost(traj.n, int(traj.mask.sum()))
+        return theta, traj
+
+    def query(self, policy: Policy, theta) -> SampledAnswers:
+        """Answers about :math:`\\pi_\\theta` from ``n`` new trajectories."""
+        theta, traj = self._rollout(policy, theta)
+        return SampledAnswers(self.mdp, policy, theta, traj, self.estimator, dict(self.options),
+                              Cost(traj.n, int(traj.mask.sum())))
+
+    def value(self, policy: Policy, theta) -> float:
+        """Mean return of ``n`` new trajectories: an unbiased estimate of :math:`J(\\pi_\\theta)`."""
+        return float(self._rollout(policy, theta)[1].returns().mean())
