@@ -13,6 +13,7 @@ Every policy maps a flat parameter vector ``theta (d,)`` to action probabilities
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,16 +61,36 @@ def _positive_int(name: str, x) -> int:
     return int(x)
 
 
-class Policy:
-    """Shared behaviour: parameter checking and the generic score-based quantities."""
+class Policy(abc.ABC):
+    """Shared behaviour: parameter checking and the generic score-based quantities.
+
+    A parameterisation defines ``n_params``, ``initial``, ``probs``, ``score`` and ``vjp``.
+    """
 
     n_states: int
     n_actions: int
     horizon: int | None = None
 
     @property
+    @abc.abstractmethod
     def n_params(self) -> int:
-        raise NotImplementedError  # pragma: no cover - every subclass defines it
+        """The dimension ``d`` of ``theta``."""
+
+    @abc.abstractmethod
+    def initial(self) -> np.ndarray:
+        """The parameters of the uniform policy, ``(d,)``."""
+
+    @abc.abstractmethod
+    def probs(self, theta) -> np.ndarray:
+        """:math:`\\pi_\\theta(a|s)`, shape ``probs_shape``."""
+
+    @abc.abstractmethod
+    def score(self, theta) -> np.ndarray:
+        """:math:`\\nabla_\\theta\\log\\pi_\\theta(a|s)`, shape ``probs_shape + (d,)``."""
+
+    @abc.abstractmethod
+    def vjp(self, theta, W: np.ndarray) -> np.ndarray:
+        """:math:`\\sum_{s,a} W(s,a)\\nabla_\\theta\\pi_\\theta(a|s)`, shape ``(d,)``."""
 
     @property
     def probs_shape(self) -> tuple[int, ...]:
