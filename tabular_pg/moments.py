@@ -31,7 +31,8 @@ from .gradient import check_policy_fits
 from .mdp import FiniteMDP
 from .policies import Policy
 from .moments_recursion import LinearSpec, linear_moments
-from .sampling import TRUNCATION_TOL, _rewards_on_support, reward_bound, truncation_horizon
+from .samplers import _rewards_on_support
+from .sampling import TRUNCATION_TOL, reward_bound, truncation_horizon
 
 __all__ = ["estimator_moments", "truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
            "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon"]

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from .mdp import FiniteMDP
 from .policies import Policy
-from .sampling import _rewards_on_support
+from .samplers import _rewards_on_support
 
 __all__ = ["LinearSpec", "linear_moments"]
 
