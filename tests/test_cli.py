@@ -1,5 +1,6 @@
 """The ``tabular-pg`` command end to end: in-process ``main([...])`` and real subprocesses."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -142,14 +143,20 @@ def console_command():
     return [exe] if exe else [sys.executable, "-m", "tabular_pg.cli"]
 
 
+def tested_tree_env():
+    """Environment whose imports resolve to the tree under test (not another installed copy)."""
+    root = str(Path(tpg.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+
+
 def test_console_entry_subprocess(mdp_file, tmp_path):
     mdp, path = mdp_file
     done = subprocess.run(console_command() + ["solve", str(path), "--json"], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=tested_tree_env())
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["J"] == pytest.approx(tpg.evaluate(mdp, np.full((4, 2), 0.5)).J)
     bad = subprocess.run(console_command() + ["solve", str(tmp_path / "nope.npz")], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, env=tested_tree_env())
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
 
