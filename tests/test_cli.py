@@ -143,7 +143,7 @@ def console_command():
     return [exe] if exe else [sys.executable, "-m", "tabular_pg.cli"]
 
 
-def tested_tree_env():
+def env_of_tree_under_test():
     """Environment whose imports resolve to the tree under test (not another installed copy)."""
     root = str(Path(tpg.__file__).resolve().parents[1])
     return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
@@ -152,11 +152,11 @@ def tested_tree_env():
 def test_console_entry_subprocess(mdp_file, tmp_path):
     mdp, path = mdp_file
     done = subprocess.run(console_command() + ["solve", str(path), "--json"], capture_output=True, text=True,
-                          timeout=120, env=tested_tree_env())
+                          timeout=120, env=env_of_tree_under_test())
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["J"] == pytest.approx(tpg.evaluate(mdp, np.full((4, 2), 0.5)).J)
     bad = subprocess.run(console_command() + ["solve", str(tmp_path / "nope.npz")], capture_output=True, text=True,
-                         timeout=120, env=tested_tree_env())
+                         timeout=120, env=env_of_tree_under_test())
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
 
