@@ -38,6 +38,10 @@ def _labels(grid, terminals: dict, teleports: dict) -> None:
     if unknown:
         raise ValueError(f"layout has cells {unknown} that are neither '#', 'S', '.', "
                          f"a terminal, a teleport nor a teleport target")
+    for name, labels in (("terminals", terminals), ("teleports", teleports)):
+        absent = sorted(set(labels) - set(grid.ravel()))
+        if absent:
+            raise ValueError(f"{name} {absent} do not appear in layout (its cells: {sorted(set(grid.ravel()))})")
     for src, (dst, _) in teleports.items():
         if (grid == dst).sum() != 1:
             raise ValueError(f"teleports[{src!r}] target {dst!r} must appear exactly once in layout; "
