@@ -10,6 +10,7 @@ from .algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, Histo
 from .exact import (Evaluation, evaluate, fisher_information, kl_divergence, natural_gradient,
                     performance_difference, policy_gradient, transition_matrix, trust_region_step)
 from .linsolve import ConvergenceWarning, PrecisionWarning
+from .batch import BatchEvaluation, evaluate_batch
 from .mdp import FiniteMDP
 from .oracles import Cost, ExactOracle, PPODataset, SampledOracle
 from .moments import estimator_moments
@@ -27,5 +28,5 @@ __all__ = [
     "Trajectories", "StateActionSamples", "rollout", "sample_visitation", "estimators", "estimator_moments",
     "oracles", "ExactOracle", "SampledOracle", "Cost", "PPODataset",
     "algorithms", "run", "History", "Algorithm", "PolicyGradient", "NaturalPolicyGradient",
-    "ConservativePolicyIteration", "PPO", "CEM",
+    "ConservativePolicyIteration", "PPO", "CEM", "BatchEvaluation", "evaluate_batch",
 ]

@@ -125,17 +125,37 @@ def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str, gamma: float):
     return x, y, residual, fac.name
 
 
-def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
-    """Eq. (Bellman) :math:`(I-\\gamma P_\\pi)V = r_\\pi` and :math:`(I-\\gamma P_\\pi)^\\top\\tilde d = \\mu`."""
-    r_pi = (pi * mdp.R).sum(axis=1)
+def _discounted_system(mdp: FiniteMDP, pi: np.ndarray, solver: str):
+    """``M = I - gamma P_pi`` (matrix-free on the Krylov path) and the solver to use."""
     if solver == "auto" and mdp.is_sparse:
         solver = choose_solver(mdp.n_states, mdp.bandwidth, mdp.gamma)
     if solver == "gmres" and mdp.is_sparse:
-        M = IdentityMinusGammaP(_policy_transitions(mdp, pi, canonical=False), mdp.gamma)
-    else:
-        M = _identity_minus(_policy_transitions(mdp, pi), mdp.gamma)
+        return IdentityMinusGammaP(_policy_transitions(mdp, pi, canonical=False), mdp.gamma), solver
+    return _identity_minus(_policy_transitions(mdp, pi), mdp.gamma), solver
+
+
+def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
+    """Eq. (Bellman) :math:`(I-\\gamma P_\\pi)V = r_\\pi` and :math:`(I-\\gamma P_\\pi)^\\top\\tilde d = \\mu`."""
+    r_pi = (pi * mdp.R).sum(axis=1)
+    M, solver = _discounted_system(mdp, pi, solver)
     V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
     return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
+
+
+def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.ndarray | None = None):
+    """Only :math:`V = (I-\\gamma P_\\pi)^{-1} r_\\pi` (gamma < 1, no horizon), from the guess ``V0``.
+
+    Half of :func:`evaluate` (no visitation solve), for policy iteration, whose
+    consecutive policies have close values.  Returns ``(V (S,), relative residual)``.
+    """
+    r_pi = (pi * mdp.R).sum(axis=1)
+    M, solver = _discounted_system(mdp, pi, solver)
+    V = factorize(M, solver, gamma=mdp.gamma).solve(r_pi, x0=V0)
+    residual = relative_residual(M, V, r_pi)
+    if residual > RESIDUAL_WARN:
+        warnings.warn(f"policy_values: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g}",
+                      PrecisionWarning, stacklevel=2)
+    return V, residual
 
 
 def _assemble(mdp, pi, V, visits, d, residual, name) -> Evaluation:

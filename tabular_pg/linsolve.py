@@ -82,22 +82,26 @@ class Factorization:
     _rtol: float = 1e-10
     _gamma: float | None = None
 
-    def solve(self, b: np.ndarray, transpose: bool = False) -> np.ndarray:
-        """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``)."""
+    def solve(self, b: np.ndarray, transpose: bool = False, x0: np.ndarray | None = None) -> np.ndarray:
+        """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``).
+
+        ``x0`` is a starting guess for the iterative path (e.g. the previous policy's V in
+        policy iteration); direct solvers ignore it.
+        """
         if self.name == "dense":
             return sla.lu_solve(self._lu, b, trans=1 if transpose else 0, check_finite=False)
         if self.name == "splu":
             return self._lu.solve(b, trans="T" if transpose else "N")
-        return self._gmres(self.M.T if transpose else self.M, b, left=transpose)
+        return self._gmres(self.M.T if transpose else self.M, b, left=transpose, x0=x0)
 
-    def _gmres(self, M, b: np.ndarray, left: bool) -> np.ndarray:
+    def _gmres(self, M, b: np.ndarray, left: bool, x0: np.ndarray | None = None) -> np.ndarray:
         """Restarted GMRES plus iterative refinement on the float64 residual."""
         nb = np.abs(b).max(initial=0.0)
-        x = np.zeros_like(b)
+        x = np.zeros_like(b) if x0 is None else np.array(x0, dtype=float)
         if nb == 0:
-            return x
+            return np.zeros_like(b)
         if self._gamma is not None and 0 < self._gamma < 1:
-            x = extrapolated_iteration(M, b, self._gamma, left=left)
+            x = extrapolated_iteration(M, b, self._gamma, left=left, x0=x0)
             if M.shape[0] <= DENSE_MAX and not _converged(b - M @ x, x, nb):
                 return self._switch_to_dense(b, left)
         for _ in range(_MAX_REFINE):
@@ -171,7 +175,8 @@ def _shifted_residual(delta, shift, gamma: float, left: bool) -> np.ndarray:
     return delta if u is None else delta - c * (u - delta)
 
 
-def extrapolated_iteration(M, b: np.ndarray, gamma: float, left: bool, max_iter: int = 200) -> np.ndarray:
+def extrapolated_iteration(M, b: np.ndarray, gamma: float, left: bool, max_iter: int = 200,
+                           x0: np.ndarray | None = None) -> np.ndarray:
     """Fixed-point iteration :math:`x \\leftarrow b + \\gamma P x` (``P`` read off ``M = I - \\gamma P``)
     with the slow mode removed at every step (:func:`_slow_mode_step`).
 
@@ -187,7 +192,8 @@ def extrapolated_iteration(M, b: np.ndarray, gamma: float, left: bool, max_iter:
     can exceed that of ``mu`` itself).  (The change of the
     estimate is no stopping signal: the MacQueen midpoint jumps by up to 10x between steps.)
     """
-    x, est, shift, residuals = b.copy(), b, (0.0, None), []
+    x = b.copy() if x0 is None else np.array(x0, dtype=float)
+    est, shift, residuals = x, (0.0, None), []
     nb = np.abs(b).max()
     for _ in range(max_iter):
         x_new = b + (x - M @ x)

@@ -121,3 +121,23 @@ def test_solver_choice_by_size_pattern_and_discount():
     assert L.choose_solver(1000, 10**6, 1.0) == L.choose_solver(1000, 10**6) == "dense"
     assert L.choose_solver(1000, 20, 0.99) == "splu"
     assert L.choose_solver(10**5, 10**5, None) == "gmres"
+
+
+def test_a_starting_guess_changes_nothing_but_the_work():
+    mdp = mdps.garnet(2000, 4, 5, seed=3, gamma=0.99)
+    pi, M, _ = operator(mdp)
+    b = (pi * mdp.R).sum(axis=1)
+    fac = L.factorize(M, "gmres", gamma=0.99)
+    cold = fac.solve(b)
+    n = {"warm": 0}
+
+    class Counting(L.IdentityMinusGammaP):
+        def __matmul__(self, x):
+            n["warm"] += 1
+            return super().__matmul__(x)
+
+    warm = L.factorize(Counting(M.P_pi, 0.99), "gmres", gamma=0.99).solve(b, x0=cold * (1 + 1e-9))
+    assert L.relative_residual(M, warm, b) < 1e-12
+    np.testing.assert_allclose(warm, cold, rtol=1e-11)
+    assert n["warm"] <= 12                      # a 1e-9 perturbation: a few steps, not ~30
+    np.testing.assert_array_equal(fac.solve(np.zeros(2000), x0=cold), 0.0)
