@@ -77,13 +77,13 @@ def train_command(args) -> dict:
     body = [[str(t), hist.J[t], J_star - hist.J[t], int(hist.trajectories[t])] for t in shown]
     lines = [f"{args.mdp}: {hist.algorithm}, {oracle}, {hist.iterations} iterations (seed {args.seed})",
              table(["iteration", "exact J", "J* - J", "trajectories"], body),
-             f"J* = {num(J_star, 10)}; final J = {num(hist.J[-1], 10)}"]
+             f"J* = {num(J_star, 10)}; final J = {num(hist.J[-1], 10)}; {hist.wall_time[-1]:.2f} s"]
     if args.plot:
         from . import plots
         plots.learning_curves({args.algo: hist.J}, args.plot, J_star=J_star, title=f"{args.algo} on {args.mdp}")
         lines.append(f"learning curve: {args.plot}")
     data = {"mdp": args.mdp, "algorithm": hist.algorithm, "oracle": oracle, "J_star": J_star, "J": hist.J,
-            "trajectories": hist.trajectories, "steps": hist.steps}
+            "trajectories": hist.trajectories, "steps": hist.steps, "wall_time": hist.wall_time}
     return {"text": "\n".join(lines), "data": data}
 
 

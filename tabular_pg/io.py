@@ -359,9 +359,23 @@ def from_gymnasium(env, gamma: float, horizon: int | None = None, mu=None) -> Fi
         zero-reward absorbing state when no episode continues from it (FrozenLake's holes
         and goal, Taxi's delivered states, CliffWalking's goal); otherwise terminating
         transitions go to one extra absorbing state appended at index ``S``.
+
+    Examples
+    --------
+    A two-state table: from 0 a coin flip stays (reward 0) or ends the episode in 1
+    (reward 1); so ``J = sum_t 2^-(t+1) = 1`` with ``gamma = 1``.
+
+    >>> from types import SimpleNamespace as NS
+    >>> from tabular_pg import evaluate
+    >>> table = {0: {0: [(0.5, 0, 0.0, False), (0.5, 1, 1.0, True)]}, 1: {0: [(1.0, 0, 5.0, False)]}}
+    >>> env = NS(P=table, observation_space=NS(n=2), action_space=NS(n=1), initial_state_distrib=[1., 0.])
+    >>> mdp = from_gymnasium(env, gamma=1.0)
+    >>> mdp.terminal_states().tolist(), float(evaluate(mdp, np.ones((2, 1))).J)
+    ([1], 1.0)
     """
     S, A, row, p, s2, r, done = _toy_text_table(env)
-    mu = np.asarray(getattr(env.unwrapped, "initial_state_distrib", None) if mu is None else mu, dtype=float)
+    base = getattr(env, "unwrapped", env)
+    mu = np.asarray(getattr(base, "initial_state_distrib", None) if mu is None else mu, dtype=float)
     if mu.shape != (S,):
         raise ValueError(f"mu must have shape ({S},); got {mu.shape} (give mu= for this env)")
     ends = np.unique(s2[done])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .exact import evaluate
+from .batch import evaluate_batch
 from .mdp import FiniteMDP
 
 __all__ = ["learning_curves", "estimator_errors", "variance_vs_horizon", "grid_values",
@@ -171,15 +171,14 @@ def value_polytope(mdp: FiniteMDP, path, paths: dict | None = None, n_policies: 
     if not isinstance(mdp, FiniteMDP) or mdp.n_states != 2 or mdp.horizon is not None:
         raise ValueError("value_polytope needs an infinite-horizon FiniteMDP with 2 states")
     rng = np.random.default_rng(0) if rng is None else rng
-    pis = _random_policies(n_policies, 2, mdp.n_actions, rng)
-    V = np.array([evaluate(mdp, pi).V for pi in pis])
+    V = evaluate_batch(mdp, _random_policies(n_policies, 2, mdp.n_actions, rng)).V
     fig, (ax,) = _figure(size=(6.0, 5.4))
     ax.scatter(V[:-mdp.n_actions ** 2, 0], V[:-mdp.n_actions ** 2, 1], s=3, color="0.75",
                label=f"V^pi of {n_policies} random policies")
     ax.scatter(V[-mdp.n_actions ** 2:, 0], V[-mdp.n_actions ** 2:, 1], s=30, color="k", marker="s",
                label="deterministic policies")
     for label, seq in (paths or {}).items():
-        W = np.array([evaluate(mdp, pi).V for pi in seq])
+        W = evaluate_batch(mdp, np.asarray(seq)).V
         line, = ax.plot(W[:, 0], W[:, 1], ".-", markersize=3, linewidth=1.2, label=label)
         ax.plot(W[-1, 0], W[-1, 1], "*", color=line.get_color(), markersize=11)
     ax.set(xlabel="V(s0)", ylabel="V(s1)", title=title)
