@@ -4,7 +4,7 @@ The public API (see DESIGN.md): build a :class:`FiniteMDP`, choose a policy
 parameterisation, and ask for exact quantities (:func:`evaluate`, :func:`policy_gradient`,
 :func:`fisher_information`, :func:`natural_gradient`, :func:`kl_divergence`, ...).
 """
-from . import algorithms, estimators, oracles, rational
+from . import algorithms, estimators, io, oracles, rational
 from .algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, History, NaturalPolicyGradient,
                          PolicyGradient, run)
 from .exact import (Evaluation, evaluate, fisher_information, kl_divergence, natural_gradient,
@@ -28,5 +28,5 @@ __all__ = [
     "Trajectories", "StateActionSamples", "rollout", "sample_visitation", "estimators", "estimator_moments",
     "oracles", "ExactOracle", "SampledOracle", "Cost", "PPODataset",
     "algorithms", "run", "History", "Algorithm", "PolicyGradient", "NaturalPolicyGradient",
-    "ConservativePolicyIteration", "PPO", "CEM", "BatchEvaluation", "evaluate_batch",
+    "ConservativePolicyIteration", "PPO", "CEM", "BatchEvaluation", "evaluate_batch", "io",
 ]

@@ -12,19 +12,17 @@ sum to 1, all-zero rows, negative and NaN probabilities, infinite rewards, mu no
 distribution, gamma outside [0, 1], horizon 0 or 2.5); the rows here extend that table
 rather than repeat it.
 
-Modules not on main yet append their rows when they land, in the same form:
-
-* ``tabular_pg.algorithms`` (unknown algorithm names, bad step sizes, iterations < 1):
-  ``CATALOGUE += [("run: unknown algorithm", lambda: tpg.run("nope", ...), ValueError, r"...")]``;
-* ``tabular_pg.io`` (malformed or truncated JSON, ``.npz`` holding object arrays, which
-  must never be unpickled): rows whose call writes the bad file to a temporary folder
-  first (``tempfile.mkdtemp()``) and then calls ``tpg.io.load``;
-* the CLI (one-line message, exit code 2, e.g. an unknown zoo spec): the call runs
-  ``tabular_pg.cli.main([...])`` and the test checks ``SystemExit.code == 2`` and the
-  single line on stderr, so those rows need their own runner next to
-  :func:`test_bad_input_raises_a_clear_error_at_the_boundary`.
+Algorithms and oracles (:data:`ALGORITHMS`) and ``tabular_pg.io`` (:data:`IO`: truncated
+JSON, missing fields, ``.npz`` holding object arrays, which are never unpickled) have rows
+here too; the CLI's rows (:data:`CLI`) run ``python -m tabular_pg.cli`` and check the
+one-line message on stderr and exit code 2.
 """
+import json
+import re
 import os
+import subprocess
+import sys
+import tempfile
 import traceback
 
 import numpy as np
@@ -402,8 +400,60 @@ ZOO = [
      r"step_reward must be a finite real number"),
 ]
 
+_G = mdps.garnet(4, 2, 2, seed=0)
+_POL = tpg.TabularSoftmax(4, 2)
+
+
+def _run(algorithm, iterations=2, oracle=None):
+    return lambda: tpg.run(algorithm() if callable(algorithm) else algorithm, _G, _POL, _POL.initial(),
+                           oracle or tpg.ExactOracle(_G), iterations=iterations)
+
+
+ALGORITHMS = [
+    ("PolicyGradient: step -1", lambda: tpg.PolicyGradient(step=-1), ValueError, r"step must be a finite number > 0; got -1"),
+    ("PolicyGradient: step NaN", lambda: tpg.PolicyGradient(step=float("nan")), ValueError, r"step must be a finite number > 0"),
+    ("NaturalPolicyGradient: step and delta", lambda: tpg.NaturalPolicyGradient(step=0.1, delta=0.1), ValueError,
+     r"give exactly one of step and delta"),
+    ("CPI: unknown alpha", lambda: tpg.ConservativePolicyIteration(alpha="foo"), ValueError,
+     r"alpha must be a number in \(0, 1\], 'bound' or 'line_search'; got 'foo'"),
+    ("PPO: clip -0.2", lambda: tpg.PPO(clip=-0.2), ValueError, r"clip must be a finite number > 0; got -0.2"),
+    ("CEM: elite > population", lambda: tpg.CEM(population=5, elite=10), ValueError, r"elite must be <= population = 5"),
+    ("run: unknown algorithm 'pg'", lambda: tpg.run("pg", _G, _POL, _POL.initial(), tpg.ExactOracle(_G), iterations=2),
+     TypeError, r"algorithm must be a tabular_pg Algorithm; got str"),
+    ("run: iterations -1", _run(lambda: tpg.PolicyGradient(step=1.0), iterations=-1), ValueError,
+     r"iterations must be an int >= 0; got -1"),
+    ("SampledOracle: n 0", lambda: tpg.SampledOracle(_G, n=0, rng=np.random.default_rng(0)), ValueError,
+     r"n must be an int >= 1"),
+    ("SampledOracle: unknown estimator", lambda: tpg.SampledOracle(_G, n=5, rng=np.random.default_rng(0), estimator="nope"),
+     ValueError, r"estimator must be one of \('reinforce', 'gae'\); got 'nope'"),
+]
+
+
+def _bad_file(name: str, content) -> str:
+    """Write ``content`` (str for JSON, a dict of arrays for .npz) to a fresh temporary file."""
+    path = os.path.join(tempfile.mkdtemp(), name)
+    if isinstance(content, str):
+        with open(path, "w") as f:
+            f.write(content)
+    else:
+        np.savez(path, **content)
+    return path
+
+
+IO = [
+    ("io.load: truncated JSON", lambda: tpg.io.load(_bad_file("t.json", '{"states": 1, "rewards": ')), ValueError,
+     r"not valid JSON \(truncated or malformed\)"),
+    ("io.load: JSON missing field", lambda: tpg.io.load(_bad_file("m.json", json.dumps({"gamma": 0.5}))), ValueError,
+     r"field 'states' is missing"),
+    ("io.load: npz object array (pickle)", lambda: tpg.io.load(_bad_file("o.npz", {"P": np.array([object()], dtype=object),
+                                                                                 "mu": np.ones(1)})),
+     ValueError, r"holds an object array, which is never unpickled"),
+    ("io.load: unknown extension", lambda: tpg.io.load("mdp.txt"), ValueError, r"path must end in .json or .npz"),
+]
+
 #: (id, call, exception type, message regex); later modules append their rows (see the module docstring).
-CATALOGUE = FINITE_MDP + EVALUATE + GRADIENTS + POLICIES + SAMPLING + ESTIMATORS + MOMENTS + RATIONAL + ZOO
+CATALOGUE = (FINITE_MDP + EVALUATE + GRADIENTS + POLICIES + SAMPLING + ESTIMATORS + MOMENTS + RATIONAL + ZOO
+             + ALGORITHMS + IO)
 
 _OWN_CODE = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), pkg) + os.sep
                   for pkg in ("tabular_pg", "mdps"))
@@ -426,3 +476,20 @@ def test_catalogue_ids_are_unique_and_cover_the_issue_list():
     for needle in ("sums 0.9", "all-zero row", "negative", "NaN", "inf", "shape", "mu", "gamma",
                    "horizon", "never terminates", "rows sum to 2", "n 0", "unknown estimator", "unknown name"):
         assert any(needle in i for i in ids), needle
+
+
+CLI = [
+    ("unknown zoo spec", ["solve", "nope:H=3"], r"unknown MDP name 'nope'"),
+    ("unknown algorithm", ["train", "chain:H=3", "--algo", "sgd"], r"invalid choice: 'sgd'"),
+    ("missing file", ["solve", "no-such-file.json"], r"no-such-file.json"),
+    ("bad zoo parameter", ["solve", "chain:H=0"], r"H must be"),
+]
+
+
+@pytest.mark.parametrize("argv, match", [row[1:] for row in CLI], ids=[row[0] for row in CLI])
+def test_cli_turns_bad_input_into_one_line_and_exit_code_2(argv, match):
+    out = subprocess.run([sys.executable, "-m", "tabular_pg.cli", *argv], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert re.search(match, lines[0]), lines[0]
