@@ -5,9 +5,8 @@ samples, sampled estimates and generated MDPs of one seed.  The tests compare tw
 this process, and this process with a fresh interpreter started with a different
 ``PYTHONHASHSEED`` (so that nothing may depend on set or dict ordering of strings).
 
-Training histories (``tabular_pg.run`` with a ``SampledOracle``) join the fingerprints
-when the algorithms land on main: add ``hist.J`` and the final ``theta`` of a short run
-with ``rng=np.random.default_rng(seed)``.
+Training histories (``tabular_pg.run`` of PG, NPG, PPO and CEM on a ``SampledOracle``)
+are fingerprinted too: their exact J and every iterate's theta.
 """
 import hashlib
 import json
@@ -76,6 +75,14 @@ def fingerprints(seed: int) -> dict:
     traj = tpg.rollout(chain, per_step.probs(theta), 64, np.random.default_rng(seed))
     out["chain per-step: rollout"] = digest(traj.states, traj.actions, traj.rewards, traj.mask)
     out["chain per-step: qvalue"] = digest(est.qvalue(traj, per_step, theta, chain, advantage=True))
+    garnet = mdps.garnet(6, 3, 2, seed=seed)
+    pol = tpg.TabularSoftmax(6, 3)
+    for name, algorithm in (("pg", tpg.PolicyGradient(step=0.5)), ("npg", tpg.NaturalPolicyGradient(delta=0.05)),
+                            ("ppo", tpg.PPO(clip=0.2, epochs=3, step=0.5, minibatch=16)),
+                            ("cem", tpg.CEM(population=8, elite=2))):
+        oracle = tpg.SampledOracle(garnet, n=16, rng=np.random.default_rng(seed))
+        hist = tpg.run(algorithm, garnet, pol, pol.initial(), oracle, iterations=4, rng=np.random.default_rng(seed + 2))
+        out[f"garnet {name}: training history"] = digest(np.asarray(hist.J), np.asarray(hist.theta))
     return out
 
 
