@@ -175,25 +175,6 @@ def quantecon_run(mdp, P):
     return run
 
 
-def policy_iteration_v_only(mdp):
-    """Proposed change to ``planning._policy_iteration`` (not yet in the engine): solve only
-    the value equation each step (no visitation solve) and start the Krylov iteration from
-    the previous policy's V."""
-    from tabular_pg.linsolve import IdentityMinusGammaP, factorize
-
-    A, actions, V = mdp.n_actions, mdp.R.argmax(axis=1), None
-    for _ in range(1000):
-        pi = np.eye(A)[actions]
-        M = IdentityMinusGammaP(transition_matrix(mdp, pi, canonical=False), mdp.gamma)
-        V = factorize(M, "gmres", gamma=mdp.gamma).solve((pi * mdp.R).sum(axis=1), x0=V)
-        Q = tpg.planning._q_from_v(mdp, V)
-        new = tpg.planning.greedy(Q, actions, tol=1e-12 * max(1.0, np.abs(Q).max()))
-        if np.array_equal(new, actions):
-            break
-        actions = new
-    return V, actions
-
-
 def accuracy_note(row: dict) -> str:
     """Say whether a peer's V is exact, and whether its policy is optimal anyway."""
     if row["err_V"] <= 1e-10:
@@ -208,8 +189,7 @@ def optimum_child(S: int, skip: list[str]) -> list[dict]:
     bellman = rel(tpg.planning._q_from_v(mdp, opt.V).max(axis=1), opt.V) * np.abs(opt.V).max()
     rows = [{"method": "ours optimum", "s": t, "mb": mem, "err_V": 0.0, "gap": 0.0, "same": 1.0,
              "note": f"Bellman residual {bellman:.1e}, {opt.iterations} PI steps, exact"}]
-    runs = {"ours, proposed: V-only warm-started PI": lambda: policy_iteration_v_only(mdp)} if mdp.is_sparse else {}
-    for name, run in {**runs, **peer_solvers(mdp)}.items():
+    for name, run in peer_solvers(mdp).items():
         if name in skip:
             continue
         t, mem, (V, actions) = timed(run)
