@@ -15,8 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from .linsolve import (RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize,
-                       relative_residual)
+from .linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
 from .mdp import STOCHASTIC_ATOL, FiniteMDP, _as_float_array
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix"]
@@ -79,7 +78,8 @@ def transition_matrix(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
 
     The rows ``s*A .. s*A+A-1`` of the sparse ``(S*A, S)`` transitions are contiguous, so
     ``P_pi`` is those rows weighted by ``pi`` under the row pointer ``indptr[::A]``; with
-    ``canonical=False`` the duplicate entries are left unsummed (fine for matvecs).
+    ``canonical=False`` the duplicate entries are left unsummed and the column indices are
+    the MDP's own read-only array (fine for products, not for in-place format changes).
     ``pi`` is validated (:func:`check_policy`); the solvers call :func:`_policy_transitions`.
     """
     pi = check_policy(mdp, pi)
@@ -93,12 +93,13 @@ def _policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
     if not mdp.is_sparse:
         return np.einsum("sa,sat->st", pi, mdp.P)
     P, A = mdp.P, mdp.n_actions
-    weights = np.repeat(pi.reshape(-1), np.diff(P.indptr))
-    P_pi = sp.csr_matrix((P.data * weights, P.indices.copy(), P.indptr[::A].copy()),
-                         shape=(mdp.n_states, mdp.n_states))
-    if canonical:
-        P_pi.sum_duplicates()
-        P_pi.eliminate_zeros()
+    data = np.repeat(pi.reshape(-1), np.diff(P.indptr))
+    data *= P.data
+    if not canonical:      # for products only: share the MDP's read-only column indices
+        return sp.csr_matrix((data, P.indices, np.ascontiguousarray(P.indptr[::A])), shape=(mdp.n_states,) * 2, copy=False)
+    P_pi = sp.csr_matrix((data, P.indices.copy(), P.indptr[::A].copy()), shape=(mdp.n_states,) * 2)
+    P_pi.sum_duplicates()
+    P_pi.eliminate_zeros()
     return P_pi
 
 
@@ -117,8 +118,8 @@ def _identity_minus(P_pi, gamma: float):
 def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str, gamma: float):
     """Solve ``M x = b`` and ``M^T y = c`` with one factorisation; return x, y, residual, name."""
     fac = factorize(M, solver, gamma=gamma)
-    x, y = fac.solve(b), fac.solve(c, transpose=True)
-    residual = max(relative_residual(M, x, b), relative_residual(M.T, y, c))
+    (x, res_x), (y, res_y) = fac.solve_with_residual(b), fac.solve_with_residual(c, transpose=True)
+    residual = max(res_x, res_y)
     if residual > RESIDUAL_WARN:
         warnings.warn(f"evaluate: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g} "
                       f"(solver {fac.name})", PrecisionWarning, stacklevel=4)
@@ -150,8 +151,7 @@ def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.n
     """
     r_pi = (pi * mdp.R).sum(axis=1)
     M, solver = _discounted_system(mdp, pi, solver)
-    V = factorize(M, solver, gamma=mdp.gamma).solve(r_pi, x0=V0)
-    residual = relative_residual(M, V, r_pi)
+    V, residual = factorize(M, solver, gamma=mdp.gamma).solve_with_residual(r_pi, x0=V0)
     if residual > RESIDUAL_WARN:
         warnings.warn(f"policy_values: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g}",
                       PrecisionWarning, stacklevel=2)
