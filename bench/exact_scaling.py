@@ -11,7 +11,8 @@ numpy's dense ``np.linalg.solve`` of the two linear systems where the dense matr
 
 MDPs: ``garnet(S, 4, 5, seed=SEED, gamma=0.99)``, CSR from S = 1000 on; a slippery ``w x w`` gridworld
 (``w = round(sqrt(S))``, goal +1 in a corner, step reward -0.01, slip 0.2, gamma 0.99).
-Targets (issue 2): S = 1e4 in <= 50 ms; S = 1e6 in <= 3 s and <= 2 GB.
+Targets (issue 7): S = 1e4 in <= 20 ms; S = 1e6 in <= 2 s and <= 2 GB.  Sparse products
+run on ``TABULAR_PG_NUM_THREADS`` threads (default: the usable cores; ``tabular_pg.matvec``).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mdps  # noqa: E402
 import tabular_pg as tpg  # noqa: E402
+from tabular_pg import matvec  # noqa: E402
 from tabular_pg.exact import transition_matrix  # noqa: E402
 
 SEED = 20261122
@@ -99,17 +101,43 @@ def traced_peak(fn) -> int:
     return peak
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``; ``getrusage`` where /proc is missing)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Restart the peak-RSS count from the current RSS (Linux ``clear_refs``); False where unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def child(kind: str, S: int, repeats: int) -> dict:
-    """Measure one (MDP, size) in this process; the parent runs it in a fresh subprocess."""
+    """Measure one (MDP, size) in this process; the parent runs it in a fresh subprocess.
+
+    Two peaks of resident memory: while building the MDP, and while evaluating (the MDP
+    resident, plus everything ``evaluate`` and ``policy_gradient`` allocate, SuperLU's
+    factors included, which ``tracemalloc`` does not see).
+    """
     t0 = time.perf_counter()
     mdp = make_mdp(kind, S)
     build = time.perf_counter() - t0
+    build_rss = peak_rss_mb()
     policy = tpg.TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = random_theta(mdp)
+    reset = reset_peak_rss()
     seconds, (ev, g) = best_time(lambda: ours(mdp, policy, theta), repeats)
     row = {"kind": kind, "S": mdp.n_states, "build_s": build, "ours_s": seconds, "solver": ev.solver,
            "residual": ev.residual, "J": ev.J, "grad_norm": float(np.linalg.norm(g)),
-           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+           "build_rss_mb": build_rss, "rss_mb": peak_rss_mb() if reset else None,
+           "threads": matvec.num_threads()}
     row["traced_mb"] = traced_peak(lambda: ours(mdp, policy, theta)) / 2**20
     if mdp.n_states <= DENSE_LIMIT:
         pi = policy.probs(theta)
@@ -137,7 +165,8 @@ def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; load average {load} (a shared machine); "
-            f"BLAS threads per measurement: {BLAS_THREADS}; python "
+            f"BLAS threads per measurement: {BLAS_THREADS}; sparse-product threads: "
+            f"{matvec.num_threads()}; python "
             f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}; seed {SEED}")
 
 
@@ -147,23 +176,23 @@ def fmt(x, spec: str) -> str:
 
 def table(rows: list[dict]) -> str:
     """Markdown table of the measured rows."""
-    lines = ["| MDP | S | ours: V,Q,A,d,∇J | solver | residual | peak RSS | evaluate peak (traced) "
-             "| numpy dense solve V,d | speed-up |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| MDP | S | ours: V,Q,A,d,∇J | solver | residual | peak RSS: building the MDP | "
+             "peak RSS: evaluating | evaluate peak (traced) | numpy dense solve V,d | speed-up |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['kind']} | {r['S']:,} | {r['error']} | | | | | | |")
+            lines.append(f"| {r['kind']} | {r['S']:,} | {r['error']} | | | | | | | |")
             continue
         numpy_s = r.get("numpy_s")
         lines.append(
             f"| {r['kind']} | {r['S']:,} | {r['ours_s'] * 1e3:,.1f} ms | {r['solver']} | {r['residual']:.1e} | "
-            f"{r['rss_mb']:,.0f} MB | {r['traced_mb']:,.0f} MB | "
+            f"{r['build_rss_mb']:,.0f} MB | {fmt(r['rss_mb'], ',.0f')} MB | {r['traced_mb']:,.0f} MB | "
             f"{fmt(numpy_s and numpy_s * 1e3, ',.1f')}{'' if numpy_s is None else ' ms'} | "
             f"{fmt(numpy_s and numpy_s / r['ours_s'], ',.0f')}{'' if numpy_s is None else '×'} |")
     return "\n".join(lines)
 
 
-def batch_rows(shapes=((10, 3, 1000), (50, 4, 1000), (200, 4, 200)), repeats: int = 3) -> list[dict]:
+def batch_rows(shapes=((10, 3, 1000), (50, 4, 1000), (80, 4, 500), (200, 4, 200)), repeats: int = 3) -> list[dict]:
     """:func:`tabular_pg.batch.evaluate_batch` against a Python loop of ``evaluate`` calls.
 
     Garnets with 3 successors, gamma = 0.99; policies softmax(N(0, 1)) with the benchmark seed.
@@ -176,15 +205,15 @@ def batch_rows(shapes=((10, 3, 1000), (50, 4, 1000), (200, 4, 200)), repeats: in
         pis = tpg.policies.softmax(np.random.default_rng(SEED).normal(size=(B, S, A)))
         t_batch, out = best_time(lambda: evaluate_batch(mdp, pis), repeats)
         t_loop, J = best_time(lambda: np.array([tpg.evaluate(mdp, pi).J for pi in pis]), repeats)
-        rows.append({"S": S, "A": A, "B": B, "batch_s": t_batch, "loop_s": t_loop,
+        rows.append({"S": S, "A": A, "B": B, "batch_s": t_batch, "loop_s": t_loop, "solver": out.solver,
                      "max_dJ": float(np.abs(out.J - J).max() / np.abs(J).max())})
     return rows
 
 
 def batch_table(rows: list[dict]) -> str:
-    lines = ["| S | A | policies B | evaluate_batch | loop of evaluate | speed-up | max rel. diff of J |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['S']} | {r['A']} | {r['B']:,} | {r['batch_s'] * 1e3:,.1f} ms | {r['loop_s'] * 1e3:,.1f} ms | "
+    lines = ["| S | A | policies B | evaluate_batch | its path | loop of evaluate | speed-up | max rel. diff of J |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['S']} | {r['A']} | {r['B']:,} | {r['batch_s'] * 1e3:,.1f} ms | {r['solver']} | {r['loop_s'] * 1e3:,.1f} ms | "
               f"{r['loop_s'] / r['batch_s']:.1f}× | {r['max_dJ']:.1e} |" for r in rows]
     return "\n".join(lines)
 

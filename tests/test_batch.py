@@ -44,7 +44,7 @@ def test_episodic_and_large_state_spaces_fall_back_to_the_loop(rng, monkeypatch)
     mdp = episodic_mdp(rng, S=6, A=3)
     pis = np.stack([random_policy(rng, 6, 3) for _ in range(3)])
     assert assert_matches_loop(mdp, pis).solver == "per-policy"
-    monkeypatch.setattr(batch, "DENSE_MAX", 4)
+    monkeypatch.setattr(batch, "STACKED_LU_MAX", 4)
     mdp = random_mdp(rng, S=7, A=2, gamma=0.95, sparse=True)
     assert assert_matches_loop(mdp, np.stack([random_policy(rng, 7, 2) for _ in range(3)])).solver == "per-policy"
 
