@@ -124,7 +124,7 @@ def evaluation_child(S: int, skip: list[str]) -> list[dict]:
 # ----------------------------------------------------------------- 2. optimum
 def peer_solvers(mdp):
     """name -> zero-argument callable returning (V, greedy actions); inputs built untimed."""
-    S, A = mdp.n_states, mdp.n_actions
+    A = mdp.n_actions
     P = sp.csr_matrix(mdp.P_sa)
     per_action = [sp.csr_matrix(P[a::A]) for a in range(A)]
     solvers = {}

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
 from .linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
+from .matvec import RowBlocks
 from .mdp import STOCHASTIC_ATOL, FiniteMDP, _as_float_array
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix"]
@@ -105,7 +106,8 @@ def _policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
 
 def _q_from_v(mdp: FiniteMDP, V: np.ndarray) -> np.ndarray:
     """:math:`Q(s,a) = r(s,a) + \\gamma \\sum_{s'} P(s'|s,a) V(s')`, shape ``(S, A)``."""
-    return mdp.R + mdp.gamma * (mdp.P_sa @ V).reshape(mdp.n_states, mdp.n_actions)
+    PV = RowBlocks(mdp.P) @ V if mdp.is_sparse else mdp.P_sa @ V
+    return mdp.R + mdp.gamma * PV.reshape(mdp.n_states, mdp.n_actions)
 
 
 def _identity_minus(P_pi, gamma: float):
