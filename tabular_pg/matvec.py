@@ -54,6 +54,17 @@ def _executor() -> ThreadPoolExecutor:
     return _pool
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's worker threads do not exist there, and a pool that
+    believes they are idle would queue work forever; start a new one on first use."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _row_cuts(indptr: np.ndarray, k: int) -> np.ndarray:
     """Row boundaries ``(<= k + 1,)`` splitting the stored entries into ``k`` near-equal parts."""
     targets = np.linspace(0, indptr[-1], k + 1)[1:-1]

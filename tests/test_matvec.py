@@ -3,6 +3,9 @@
 Forward products must be bit-identical to scipy's; transposed ones agree to 1e-14 relative
 (a different order of the same additions) and do not depend on the number of threads.
 """
+import multiprocessing
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -57,6 +60,21 @@ def test_blocks_are_views_not_copies():
     B = RowBlocks(P, parallel=True)
     for _, _, view in B._blocks(2):
         assert np.shares_memory(view.data, P.data) and np.shares_memory(view.indices, P.indices)
+
+
+def _product_sum(P) -> float:
+    return float((RowBlocks(P, parallel=True) @ np.ones(P.shape[1])).sum())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_products_work_in_a_forked_child_after_the_pool_started(threads):
+    """A child forked after the thread pool started has none of its threads; it must start
+    its own pool rather than wait on the parent's (which would hang)."""
+    threads(2)
+    P = sp.random(400, 300, density=0.05, format="csr", random_state=6)
+    expected = _product_sum(P)                       # starts the pool in this process
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_product_sum, (P,)).get(timeout=60) == expected
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", ""])
