@@ -327,8 +327,10 @@ def choose_solver(S: int, bandwidth: int, gamma: float | None = None) -> str:
     Sparse LU when the matrix is banded in its state order — ``bandwidth <= 2 sqrt(S)``
     covers chains and row-major 2-D grids, whose LU fill stays near ``S log S`` — and
     restarted GMRES otherwise (random MDPs, whose LU fill explodes).  Measured on a
-    slippery grid at gamma = 0.99 (``bench/exact_scaling.py``): sparse LU 0.03 / 0.5 / 15 s
-    at S = 1e4 / 1e5 / 1e6 against GMRES 0.17 / 1.2 / 29 s.
+    slippery grid at gamma = 0.99 (``bench/exact_scaling.py``, V, Q, A, d and J), both in the
+    same session: sparse LU 0.05 / 0.9 / 16 s at S = 1e4 / 1e5 / 1e6 against GMRES
+    0.35 / 3.8 / 56 s (a slow day of the machine: sparse LU took 0.25 s and 5.1 s at
+    1e5 and 1e6 in ``bench/RESULTS.md``).
 
     Dense LU up to ``DENSE_MAX`` states unless ``gamma < 1`` is given; then only up to
     :data:`KRYLOV_MIN`, since on a sparse garnet (4 actions, 5 successors, one BLAS thread)
