@@ -31,7 +31,7 @@ from mdps import garnet, sutton_barto_grid  # noqa: E402
 from tabular_pg.algorithms import (CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient,  # noqa: E402
                                    PolicyGradient, bound_step, greedy_policy, improvement_bound,
                                    policy_advantage, run)
-from tabular_pg.oracles import ExactOracle, SampledOracle  # noqa: E402
+from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle  # noqa: E402
 
 SEED = 20261122
 ALGORITHMS = [

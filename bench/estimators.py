@@ -2,7 +2,7 @@
 
 Run ``python bench/estimators.py [--quick] [--figures DIR]``.  Prints
 
-1. rollout throughput (steps/s) of :func:`tabular_pg.sampling.rollout` beside a plain
+1. rollout throughput (steps/s) of :func:`tabular_pg.sampled.rollout.rollout` beside a plain
    Python step loop over the same MDP and beside numpy's raw ``rng.random`` throughput;
 2. per estimator, on the chain of lecture 003 and on a garnet: exact bias and variance,
    Monte Carlo error vs n (mean squared error, cosine and sign agreement with the exact
@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tabular_pg as tpg  # noqa: E402
 from mdps import chain, garnet  # noqa: E402
-from tabular_pg import estimators as E  # noqa: E402
-from tabular_pg.moments import estimator_moments, fitted_baseline_mean  # noqa: E402
-from tabular_pg.sampling import rollout  # noqa: E402
+from tabular_pg.sampled import estimators as E  # noqa: E402
+from tabular_pg.sampled.moments import estimator_moments, fitted_baseline_mean  # noqa: E402
+from tabular_pg.sampled.rollout import rollout  # noqa: E402
 
 SEED = 20261122
 ESTIMATORS = [
@@ -204,7 +204,7 @@ def natural_gradient_table(mdp, policy, theta, ns, reps: int) -> None:
     w = tpg.natural_gradient(mdp, policy, theta)
     print(f"\n## Sampled natural gradient from (s,a)~d samples, advantage critic: cosine with exact F^+ grad J (|w| = "
           f"{np.linalg.norm(w):.3e})\n")
-    from tabular_pg.sampling import sample_visitation
+    from tabular_pg.sampled.rollout import sample_visitation
     x = sample_visitation(mdp, policy.probs(theta), max(ns) * reps, np.random.default_rng(SEED + 3))
     F_per = E.fisher(x, policy, theta, per_trajectory=True)
     g = tpg.policy_gradient(mdp, policy, theta)

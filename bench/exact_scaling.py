@@ -12,7 +12,7 @@ numpy's dense ``np.linalg.solve`` of the two linear systems where the dense matr
 MDPs: ``garnet(S, 4, 5, seed=SEED, gamma=0.99)``, CSR from S = 1000 on; a slippery ``w x w`` gridworld
 (``w = round(sqrt(S))``, goal +1 in a corner, step reward -0.01, slip 0.2, gamma 0.99).
 Targets (issue 7): S = 1e4 in <= 20 ms; S = 1e6 in <= 2 s and <= 2 GB.  Sparse products
-run on ``TABULAR_PG_NUM_THREADS`` threads (default: the usable cores; ``tabular_pg.matvec``).
+run on ``TABULAR_PG_NUM_THREADS`` threads (default: the usable cores; ``tabular_pg.exact.matvec``).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import mdps  # noqa: E402
 import tabular_pg as tpg  # noqa: E402
 from tabular_pg import matvec  # noqa: E402
-from tabular_pg.exact import transition_matrix  # noqa: E402
+from tabular_pg.exact.evaluation import transition_matrix  # noqa: E402
 
 SEED = 20261122
 SIZES = [10**2, 10**3, 10**4, 10**5, 10**6]
@@ -194,11 +194,11 @@ def table(rows: list[dict]) -> str:
 
 
 def batch_rows(shapes=((10, 3, 1000), (50, 4, 1000), (80, 4, 500), (200, 4, 200)), repeats: int = 3) -> list[dict]:
-    """:func:`tabular_pg.batch.evaluate_batch` against a Python loop of ``evaluate`` calls.
+    """:func:`tabular_pg.exact.batch.evaluate_batch` against a Python loop of ``evaluate`` calls.
 
     Garnets with 3 successors, gamma = 0.99; policies softmax(N(0, 1)) with the benchmark seed.
     """
-    from tabular_pg.batch import evaluate_batch
+    from tabular_pg.exact.batch import evaluate_batch
 
     rows = []
     for S, A, B in shapes:

@@ -12,7 +12,7 @@ Run ``python bench/peers.py [--quick] [--write] [--figure PATH]``.  One command 
    pymdptoolbox policy and value iteration, mdpsolver (C++ modified policy iteration) and
    QuantEcon ``DiscreteDP`` policy iteration: time, error of V against the exact V*, and
    the exact sub-optimality ``J* - J(π_peer)`` of the policy each returns;
-3. **rollouts** on FrozenLake 8x8: ours (:func:`tabular_pg.sampling.rollout`) against
+3. **rollouts** on FrozenLake 8x8: ours (:func:`tabular_pg.sampled.rollout.rollout`) against
    gymnasium stepped in a Python loop, and numpy's ``rng.random`` ceiling;
 4. **ours alone** at S = 1e5 and 1e6 (garnet and grid), from ``bench/exact_scaling.py``.
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import exact_scaling as xs  # noqa: E402
 import tabular_pg as tpg  # noqa: E402
-from tabular_pg.exact import transition_matrix  # noqa: E402
+from tabular_pg.exact.evaluation import transition_matrix  # noqa: E402
 
 SIZES = [1000, 3000, 10_000]
 BUDGET_S = 150.0
@@ -186,7 +186,7 @@ def accuracy_note(row: dict) -> str:
 def optimum_child(S: int, skip: list[str]) -> list[dict]:
     mdp = xs.make_mdp("garnet", S)
     t, mem, opt = timed(lambda: tpg.optimum(mdp), 3)
-    bellman = rel(tpg.planning._q_from_v(mdp, opt.V).max(axis=1), opt.V) * np.abs(opt.V).max()
+    bellman = rel(tpg.exact.planning._q_from_v(mdp, opt.V).max(axis=1), opt.V) * np.abs(opt.V).max()
     rows = [{"method": "ours optimum", "s": t, "mb": mem, "err_V": 0.0, "gap": 0.0, "same": 1.0,
              "note": f"Bellman residual {bellman:.1e}, {opt.iterations} PI steps, exact"}]
     for name, run in peer_solvers(mdp).items():
@@ -233,7 +233,7 @@ def gym_steps_per_second(env, seconds: float = 3.0) -> float:
 
 
 def rollouts_child(skip: list[str]) -> list[dict]:
-    from tabular_pg.sampling import rollout
+    from tabular_pg.sampled.rollout import rollout
 
     env, mdp = frozenlake()
     pi = np.full((mdp.n_states, 4), 0.25)
@@ -361,7 +361,7 @@ def report(quick: bool) -> str:
                              "## 2. The optimum", "", optimum_table(optimum), "",
                              "## 3. Rollouts (FrozenLake 8x8, uniform policy)", "", rollout_table(rollouts), "",
                              "## 4. Ours alone at scale", "", xs.table(alone), "",
-                             "## 5. Batched evaluation (`tabular_pg.batch.evaluate_batch`) against a loop", "",
+                             "## 5. Batched evaluation (`tabular_pg.exact.batch.evaluate_batch`) against a loop", "",
                              xs.table_or_error(batch, xs.batch_table), ""])
 
 

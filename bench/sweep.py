@@ -12,7 +12,7 @@ Grids:
   random softmax policy;
 * ``estimators``: MDP x H x n x estimator x seed -> the squared error of one sampled
   gradient against the exact gradient, beside the exact mean squared error
-  ``tr Cov / n + ||bias||^2`` from :func:`tabular_pg.moments.estimator_moments`.
+  ``tr Cov / n + ||bias||^2`` from :func:`tabular_pg.sampled.moments.estimator_moments`.
 """
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tabular_pg as tpg  # noqa: E402
 from mdps import chain, garnet  # noqa: E402
-from tabular_pg import estimators as E  # noqa: E402
-from tabular_pg.moments import estimator_moments  # noqa: E402
-from tabular_pg.sampling import rollout  # noqa: E402
+from tabular_pg.sampled import estimators as E  # noqa: E402
+from tabular_pg.sampled.moments import estimator_moments  # noqa: E402
+from tabular_pg.sampled.rollout import rollout  # noqa: E402
 from tabular_pg.sweep import grid, sweep, write_table  # noqa: E402
 
 ESTIMATORS = {

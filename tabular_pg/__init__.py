@@ -1,22 +1,25 @@
 """tabular-pg: exact policy-gradient quantities on finite MDPs, and their sampled estimates.
 
-The public API (see DESIGN.md): build a :class:`FiniteMDP`, choose a policy
-parameterisation, and ask for exact quantities (:func:`evaluate`, :func:`policy_gradient`,
-:func:`fisher_information`, :func:`natural_gradient`, :func:`kl_divergence`, ...).
+Build a :class:`FiniteMDP`, choose a policy parameterisation, and ask for exact quantities
+(:func:`evaluate`, :func:`policy_gradient`, :func:`fisher_information`,
+:func:`natural_gradient`, :func:`kl_divergence`, ...), their sampled estimates
+(:func:`rollout`, :mod:`estimators`, :func:`estimator_moments`), or run an algorithm against
+an exact or a sampled oracle (:func:`run`).  The layers, each importing only those above it
+in this list: the model (``mdp``, ``policies``), ``exact``, ``sampled``, ``algorithms``,
+``io``, ``sweep``, ``cli``.  ``tabular_pg.exact.rational`` (sympy) is imported when first used.
 """
-from . import algorithms, estimators, io, oracles, rational
-from .algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, History, NaturalPolicyGradient,
-                         PolicyGradient, run)
-from .exact import (Evaluation, evaluate, fisher_information, kl_divergence, natural_gradient,
-                    performance_difference, policy_gradient, transition_matrix, trust_region_step)
-from .linsolve import ConvergenceWarning, PrecisionWarning
-from .batch import BatchEvaluation, evaluate_batch
-from .mdp import FiniteMDP
-from .oracles import Cost, ExactOracle, PPODataset, SampledOracle
-from .moments import estimator_moments
-from .planning import Optimum, optimum, value_iteration
-from .policies import Direct, LogLinear, Policy, TabularSoftmax
-from .sampling import StateActionSamples, Trajectories, rollout, sample_visitation
+from tabular_pg import algorithms, io
+from tabular_pg.algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, History, NaturalPolicyGradient,
+                                   PolicyGradient, oracles, run)
+from tabular_pg.algorithms.oracles import Cost, ExactOracle, PPODataset, SampledOracle
+from tabular_pg.exact import (BatchEvaluation, ConvergenceWarning, Evaluation, Optimum, PrecisionWarning, evaluate,
+                              evaluate_batch, fisher_information, kl_divergence, natural_gradient, optimum,
+                              performance_difference, policy_gradient, transition_matrix, trust_region_step,
+                              value_iteration)
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.policies import Direct, LogLinear, Policy, TabularSoftmax
+from tabular_pg.sampled import (StateActionSamples, Trajectories, estimator_moments, estimators, rollout,
+                                sample_visitation)
 
 __version__ = "0.1.0"
 
@@ -30,3 +33,11 @@ __all__ = [
     "algorithms", "run", "History", "Algorithm", "PolicyGradient", "NaturalPolicyGradient",
     "ConservativePolicyIteration", "PPO", "CEM", "BatchEvaluation", "evaluate_batch", "io",
 ]
+
+
+def __getattr__(name: str):
+    """``tabular_pg.exact.rational`` on first use, so that ``import tabular_pg`` does not load sympy."""
+    if name == "rational":
+        from tabular_pg.exact import rational
+        return rational
+    raise AttributeError(f"module 'tabular_pg' has no attribute {name!r}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mdp import _as_float_array, _check_finite
+from tabular_pg.mdp import _as_float_array, _check_finite
 
 __all__ = ["Policy", "TabularSoftmax", "LogLinear", "Direct", "softmax", "log_softmax"]
 

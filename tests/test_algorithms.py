@@ -14,7 +14,7 @@ from conftest import random_mdp
 from tabular_pg.algorithms import (CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient, PolicyGradient,
                                    bound_step, clipped_surrogate, clipped_surrogate_gradient, greedy_policy,
                                    improvement_bound, policy_advantage, run)
-from tabular_pg.oracles import ExactOracle
+from tabular_pg.algorithms.oracles import ExactOracle
 
 
 @pytest.mark.parametrize("horizon", [None, 4])

@@ -9,7 +9,7 @@ import mdps
 import tabular_pg as tpg
 from conftest import random_mdp
 from tabular_pg.algorithms import CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient, PolicyGradient, run
-from tabular_pg.oracles import SampledOracle
+from tabular_pg.algorithms.oracles import SampledOracle
 
 ALGORITHMS = [
     (PolicyGradient(step=0.5), "softmax"),

@@ -31,10 +31,10 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg import estimators as est
-from tabular_pg import rational
-from tabular_pg.moments import estimator_moments, fitted_baseline_mean, truncation_bias_bound
-from tabular_pg.sampling import StateActionSamples, Trajectories, truncation_horizon
+from tabular_pg.sampled import estimators as est
+from tabular_pg.exact import rational
+from tabular_pg.sampled.moments import estimator_moments, fitted_baseline_mean, truncation_bias_bound
+from tabular_pg.sampled.rollout import StateActionSamples, Trajectories, truncation_horizon
 
 # ---------------------------------------------------------------- fixtures (all valid)
 P2 = np.zeros((2, 2, 2))

@@ -5,8 +5,8 @@ from hypothesis import given, settings, strategies as st
 
 import tabular_pg as tpg
 from conftest import episodic_mdp, random_mdp, random_policy
-from tabular_pg import batch
-from tabular_pg.batch import evaluate_batch
+from tabular_pg.exact import batch
+from tabular_pg.exact.batch import evaluate_batch
 
 FIELDS = ("V", "Q", "A", "d", "d_sa", "visits")
 

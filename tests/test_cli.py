@@ -12,7 +12,7 @@ from conftest import random_mdp
 
 import tabular_pg as tpg
 from tabular_pg import io
-from tabular_pg.cli import main
+from tabular_pg.cli.main import main
 
 
 def run(capsys, *argv):

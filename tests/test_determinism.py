@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg import estimators as est
+from tabular_pg.sampled import estimators as est
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -15,10 +15,10 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg import estimators as est
-from tabular_pg import rational
-from tabular_pg.linsolve import RESIDUAL_WARN
-from tabular_pg.moments import estimator_moments
+from tabular_pg.sampled import estimators as est
+from tabular_pg.exact import rational
+from tabular_pg.exact.linsolve import RESIDUAL_WARN
+from tabular_pg.sampled.moments import estimator_moments
 
 EPS = np.finfo(float).eps
 HUGE = np.array([1.7e308, 0.0, -1.7e308,      # logits spanning more than the float range

@@ -9,9 +9,9 @@ import pytest
 
 import tabular_pg as tpg
 from conftest import random_mdp, random_policy
-from tabular_pg import estimators as E
-from tabular_pg.moments import estimator_moments, fitted_baseline_mean
-from tabular_pg.sampling import rollout, sample_visitation
+from tabular_pg.sampled import estimators as E
+from tabular_pg.sampled.moments import estimator_moments, fitted_baseline_mean
+from tabular_pg.sampled.rollout import rollout, sample_visitation
 
 TRAJECTORY_CASES = [
     ("reinforce", {}),

@@ -8,7 +8,7 @@ import pytest
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg import rational
+from tabular_pg.exact import rational
 from conftest import episodic_mdp, random_mdp, random_policy
 
 

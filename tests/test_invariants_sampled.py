@@ -27,9 +27,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tabular_pg as tpg
-from tabular_pg import rational
-from tabular_pg.moments import estimator_moments, moment_horizon, truncation_bias_bound
-from tabular_pg.sampling import reward_bound
+from tabular_pg.exact import rational
+from tabular_pg.sampled.moments import estimator_moments, moment_horizon, truncation_bias_bound
+from tabular_pg.sampled.rollout import reward_bound
 from test_invariants import mdps_and_policies
 
 EPS = np.finfo(float).eps

@@ -8,8 +8,8 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg import linsolve as L
-from tabular_pg.exact import transition_matrix
+from tabular_pg.exact import linsolve as L
+from tabular_pg.exact.evaluation import transition_matrix
 
 
 def operator(mdp, seed=0):

@@ -1,4 +1,4 @@
-"""Threaded row-block products (tabular_pg.matvec) and the solves that use them.
+"""Threaded row-block products (tabular_pg.exact.matvec) and the solves that use them.
 
 Forward products must be bit-identical to scipy's; transposed ones agree to 1e-14 relative
 (a different order of the same additions) and do not depend on the number of threads.
@@ -12,8 +12,8 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg import matvec
-from tabular_pg.matvec import RowBlocks
+from tabular_pg.exact import matvec
+from tabular_pg.exact.matvec import RowBlocks
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 
 import tabular_pg as tpg
 from conftest import random_mdp
-from tabular_pg.moments import (estimator_moments, fitted_baseline_mean, moment_horizon,
+from tabular_pg.sampled.moments import (estimator_moments, fitted_baseline_mean, moment_horizon,
                                 truncation_bias_bound)
-from tabular_pg.moments_oracle import brute_force_moments, enumerate_trajectories
+from tabular_pg.sampled.moments_enumeration import brute_force_moments, enumerate_trajectories
 
 UNBIASED = [
     ("reinforce", {}),

@@ -3,7 +3,7 @@ the sampled oracle's answers are its estimators' and lie within 5 exact standard
 
 Tolerances: two float64 computations of one quantity agree to ~1e-12 (1e-10 asserted);
 Monte Carlo checks use fixed seeds and 5 standard errors computed from exact variances
-(``tabular_pg.moments`` for gradients, binomial and return-variance recursions here).
+(``tabular_pg.sampled.moments`` for gradients, binomial and return-variance recursions here).
 """
 import numpy as np
 import pytest
@@ -11,9 +11,9 @@ import pytest
 import tabular_pg as tpg
 from conftest import random_mdp
 from tabular_pg.algorithms import clipped_surrogate_gradient
-from tabular_pg.estimators import reinforce
-from tabular_pg.moments import estimator_moments
-from tabular_pg.oracles import Cost, ExactOracle, SampledOracle, block_natural_gradient
+from tabular_pg.sampled.estimators import reinforce
+from tabular_pg.sampled.moments import estimator_moments
+from tabular_pg.algorithms.oracles import Cost, ExactOracle, SampledOracle, block_natural_gradient
 
 
 @pytest.mark.parametrize("horizon", [None, 4])

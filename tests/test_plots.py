@@ -4,8 +4,8 @@ import pytest
 from conftest import random_mdp
 
 import tabular_pg as tpg
-from tabular_pg import plots
-from tabular_pg.report import dadashi_mdp
+from tabular_pg.cli import plots
+from tabular_pg.cli.report import dadashi_mdp
 
 pytest.importorskip("matplotlib")
 

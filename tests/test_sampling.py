@@ -5,8 +5,8 @@ import scipy.sparse as sp
 
 import tabular_pg as tpg
 from conftest import episodic_mdp, random_mdp, random_policy
-from tabular_pg.estimators import reinforce
-from tabular_pg.sampling import (Trajectories, reward_bound, rollout, sample_visitation,
+from tabular_pg.sampled.estimators import reinforce
+from tabular_pg.sampled.rollout import (Trajectories, reward_bound, rollout, sample_visitation,
                                  truncation_horizon)
 
 

@@ -32,9 +32,9 @@ def test_auto_solver_choice_and_agreement_with_dense_lu(make, solver):
 
 
 def test_matrix_free_operator_rejects_direct_solvers():
-    op = tpg.linsolve.IdentityMinusGammaP(np.eye(3), 0.5)
+    op = tpg.exact.linsolve.IdentityMinusGammaP(np.eye(3), 0.5)
     with pytest.raises(ValueError, match="only be solved with 'gmres'"):
-        tpg.linsolve.factorize(op, "splu")
+        tpg.exact.linsolve.factorize(op, "splu")
 
 
 def test_unknown_solver_name():

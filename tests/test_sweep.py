@@ -9,7 +9,7 @@ import pytest
 
 import tabular_pg as tpg
 from conftest import random_mdp
-from tabular_pg.sampling import rollout
+from tabular_pg.sampled.rollout import rollout
 from tabular_pg.sweep import grid, point_seed, sweep, write_table
 
 

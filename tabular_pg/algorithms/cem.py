@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .run import Algorithm, positive_int, positive_number
+from tabular_pg.algorithms.run import Algorithm, positive_int, positive_number
 
 __all__ = ["CEM"]
 

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..policies import Direct
-from .run import Algorithm
+from tabular_pg.policies import Direct
+from tabular_pg.algorithms.run import Algorithm
 
 __all__ = ["ConservativePolicyIteration", "greedy_policy", "policy_advantage", "improvement_bound",
            "bound_step"]

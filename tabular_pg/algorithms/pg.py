@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..policies import Direct
-from .run import Algorithm, positive_number
+from tabular_pg.policies import Direct
+from tabular_pg.algorithms.run import Algorithm, positive_number
 
 __all__ = ["PolicyGradient"]
 

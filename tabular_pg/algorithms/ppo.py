@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .run import Algorithm, positive_int, positive_number
+from tabular_pg.algorithms.run import Algorithm, positive_int, positive_number
 
 __all__ = ["PPO", "clipped_surrogate", "clipped_surrogate_gradient", "ratios"]
 
@@ -23,7 +23,7 @@ def clipped_surrogate(policy, theta, data, clip: float) -> float:
     Notes
     -----
     Lecture 003, "Trick 2": the min of the clipped and unclipped importance-weighted
-    objectives.  With the weights of :class:`~tabular_pg.oracles.PPODataset` this is
+    objectives.  With the weights of :class:`~tabular_pg.algorithms.oracles.PPODataset` this is
     :math:`\\tfrac{1}{1-\\gamma}\\mathbb E_{s\\sim d^{\\pi_t}, a\\sim\\pi_t}[\\min(\\cdot)]`
     (DESIGN.md surrogate scale), exact when the dataset is the exact oracle's.
 

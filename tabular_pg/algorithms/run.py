@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..exact import evaluate
-from ..linsolve import ConvergenceWarning
-from ..mdp import FiniteMDP
-from ..oracles import check_policy_fits, freeze_arrays
-from ..policies import Policy
+from tabular_pg.exact.evaluation import evaluate
+from tabular_pg.exact.linsolve import ConvergenceWarning
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.algorithms.oracles import check_policy_fits, freeze_arrays
+from tabular_pg.policies import Policy
 
 try:                                     # optional: a progress bar when tqdm is installed
     from tqdm.auto import tqdm

@@ -21,17 +21,17 @@ from functools import cached_property
 
 import numpy as np
 
-from . import estimators
-from .exact import Evaluation, evaluate
-from .gradient import FISHER_RCOND, block_pinv_solve, check_policy_fits, fisher_information, policy_gradient
-from .mdp import FiniteMDP
-from .policies import Policy, TabularSoftmax
-from .sampling import Trajectories, rollout
+from tabular_pg.sampled import estimators
+from tabular_pg.exact.evaluation import Evaluation, evaluate
+from tabular_pg.exact.gradient import FISHER_RCOND, block_pinv_solve, check_policy_fits, fisher_information, policy_gradient
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.policies import Policy, TabularSoftmax
+from tabular_pg.sampled.rollout import Trajectories, rollout
 
 __all__ = ["Cost", "PPODataset", "ExactOracle", "ExactAnswers", "SampledOracle", "SampledAnswers",
            "check_policy_fits", "freeze_arrays", "block_natural_gradient"]
 
-#: Gradient estimators a SampledOracle can use (see :mod:`tabular_pg.estimators`).
+#: Gradient estimators a SampledOracle can use (see :mod:`tabular_pg.sampled.estimators`).
 SAMPLED_ESTIMATORS = ("reinforce", "gae")
 
 
@@ -98,7 +98,7 @@ def block_natural_gradient(policy: Policy, F: np.ndarray, g: np.ndarray, damping
 
     A tabular softmax has a block-diagonal Fisher matrix (one ``A x A`` block per (step,)
     state), so the solve costs ``O(S A^3)`` instead of ``O((SA)^3)``.  The pseudo-inverse
-    uses the cut-off of the whole ``F`` (:func:`tabular_pg.gradient.block_pinv_solve`).
+    uses the cut-off of the whole ``F`` (:func:`tabular_pg.exact.gradient.block_pinv_solve`).
     """
     if damping < 0 or not np.isfinite(damping):
         raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
@@ -324,7 +324,7 @@ class SampledAnswers(Answers):
 
     @cached_property
     def fisher(self) -> np.ndarray:
-        """Sampled :math:`\\hat F` (:func:`tabular_pg.estimators.fisher`), shape ``(d, d)``."""
+        """Sampled :math:`\\hat F` (:func:`tabular_pg.sampled.estimators.fisher`), shape ``(d, d)``."""
         return estimators.fisher(self.traj, self.policy, self.theta)
 
     def dataset(self) -> PPODataset:
@@ -359,7 +359,7 @@ class SampledOracle:
     rng : numpy.random.Generator
         The only randomness: a seeded generator makes every answer reproducible.
     estimator : {"reinforce", "gae"}
-        The gradient (and PPO advantage) estimator of :mod:`tabular_pg.estimators`.
+        The gradient (and PPO advantage) estimator of :mod:`tabular_pg.sampled.estimators`.
     baseline : None, float, "fitted", "value" or "optimal"
         REINFORCE baseline.  ``"value"``/``"optimal"`` use the *exact* :math:`V` (a perfect
         critic): they leak exact information into the "sampled" answers, so the default

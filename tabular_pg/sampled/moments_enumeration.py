@@ -1,8 +1,8 @@
 """Brute-force oracle: every trajectory of a tiny MDP with its probability.
 
-The test oracle for :mod:`tabular_pg.moments`: the exact mean and covariance of an
+The test oracle for :mod:`tabular_pg.sampled.moments`: the exact mean and covariance of an
 estimator as the probability-weighted average over **all** trajectories, each evaluated
-by the sampled estimator of :mod:`tabular_pg.estimators` (``per_trajectory=True``).
+by the sampled estimator of :mod:`tabular_pg.sampled.estimators` (``per_trajectory=True``).
 Exponential in the horizon: for MDPs with a handful of states, actions and steps only.
 """
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .estimators import estimate
-from .exact import check_policy
-from .mdp import FiniteMDP
-from .policies import Policy
-from .sampling import Trajectories
+from tabular_pg.sampled.estimators import estimate
+from tabular_pg.exact.evaluation import check_policy
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.policies import Policy
+from tabular_pg.sampled.rollout import Trajectories
 
 __all__ = ["enumerate_trajectories", "brute_force_moments"]
 
@@ -71,7 +71,7 @@ def brute_force_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = 
     Examples
     --------
     >>> import numpy as np, tabular_pg as tpg
-    >>> from tabular_pg.moments import estimator_moments
+    >>> from tabular_pg.sampled.moments import estimator_moments
     >>> mdp = tpg.FiniteMDP(np.full((2, 2, 2), .5), [[1., 0.], [0., 2.]], [1., 0.], 0.9, horizon=3)
     >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([.3, -.2, .1, .5])
     >>> m, C = brute_force_moments(mdp, pol, th, "reinforce", reward_to_go=True)

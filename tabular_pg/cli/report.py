@@ -3,7 +3,7 @@
 :func:`tour` runs every section whose modules are installed, writes ``report.md`` and
 PNG figures into a directory and returns the printed summary.  A section is a function
 ``(setting, out_dir, progress) -> Section``; sections on estimators, algorithms and
-proofs live in :mod:`tabular_pg.cli_sections`.
+proofs live in :mod:`tabular_pg.cli.sections`.
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_format import num, progress, table
-from .exact import evaluate
-from .gradient import natural_gradient, policy_gradient
-from .mdp import FiniteMDP
-from .planning import optimum
-from .policies import TabularSoftmax
+from tabular_pg.cli.format import num, progress, table
+from tabular_pg.exact.evaluation import evaluate
+from tabular_pg.exact.gradient import natural_gradient, policy_gradient
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.exact.planning import optimum
+from tabular_pg.policies import TabularSoftmax
 
 __all__ = ["Setting", "Section", "tour", "exact_quantities", "mdp_summary", "softmax_gradient",
            "dadashi_mdp", "module_available", "require_module"]
@@ -103,13 +103,13 @@ def exact_quantities(mdp: FiniteMDP, policy_of) -> dict:
 
 
 def zoo_mdp(spec: str) -> FiniteMDP:
-    from .cli_commands import resolve_mdp
+    from tabular_pg.cli.commands import resolve_mdp
     return resolve_mdp(spec).mdp
 
 
 def dadashi_mdp() -> FiniteMDP:
     """The two-state, two-action MDP of Dadashi et al. (2019), Figure 2(d), gamma = 0.9."""
-    from .io import from_pymdptoolbox
+    from tabular_pg.io.files import from_pymdptoolbox
     P = np.array([[[0.7, 0.3], [0.2, 0.8]], [[0.99, 0.01], [0.99, 0.01]]])
     return from_pymdptoolbox(P, np.array([[-0.45, -0.1], [0.5, 0.5]]), 0.9)
 
@@ -156,7 +156,7 @@ def _grid_figure(out: Path):
     if not (module_available("matplotlib") and module_available("mdps")):
         return None
     import mdps
-    from . import plots
+    from tabular_pg.cli import plots
     if not hasattr(mdps, "sutton_barto_grid") or not hasattr(mdps, "grid_cells"):
         return None
     from mdps.gridworld import SUTTON_BARTO_LAYOUT
@@ -177,7 +177,7 @@ def _markdown_table(headers, rows) -> str:
 
 # ---------------------------------------------------------------------------------- tour
 def _sections():
-    from . import cli_sections
+    from tabular_pg.cli import sections as cli_sections
     return [("exact", exact_section)] + cli_sections.available()
 
 

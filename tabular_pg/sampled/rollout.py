@@ -23,9 +23,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from .exact import _policy_transitions, check_policy, never_terminating_states
-from .mdp import FiniteMDP, _as_float_array, _check_finite, _validate_gamma, _validate_horizon
-from .samplers import _sampler
+from tabular_pg.exact.evaluation import _policy_transitions, check_policy, never_terminating_states
+from tabular_pg.mdp import FiniteMDP, _as_float_array, _check_finite, _validate_gamma, _validate_horizon
+from tabular_pg.sampled.samplers import _sampler
 
 __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
            "truncation_horizon", "reward_bound"]

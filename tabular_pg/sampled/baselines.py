@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exact import Evaluation, evaluate
-from .mdp import FiniteMDP
-from .policies import Policy
-from .sampling import Trajectories
+from tabular_pg.exact.evaluation import Evaluation, evaluate
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.policies import Policy
+from tabular_pg.sampled.rollout import Trajectories
 
 __all__ = ["BASELINES", "step_evaluation", "fitted_values", "optimal_baseline", "check_baseline",
            "baseline_values", "is_number"]
@@ -54,7 +54,7 @@ def fitted_values(traj: Trajectories, n_states: int, reward_to_go: bool = True) 
     The average at each ``(t, s)`` of :math:`\gamma^{-t}\sum_{t'\ge t}\gamma^{t'} r_{t'}`
     (or of :math:`\gamma^{-t}R(\tau)` for the total return); 0 where no episode was at
     ``s`` at step ``t``.  Fitted on the same samples it is then used with, it makes the
-    estimator biased (:func:`tabular_pg.moments.fitted_baseline_mean` gives the exact bias).
+    estimator biased (:func:`tabular_pg.sampled.moments.fitted_baseline_mean` gives the exact bias).
     """
     if traj.states.size and traj.states.max() >= n_states:
         raise ValueError(f"n_states must exceed every state in traj; got {n_states}, found state {traj.states.max()}")

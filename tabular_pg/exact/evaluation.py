@@ -15,9 +15,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from .linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
-from .matvec import RowBlocks
-from .mdp import STOCHASTIC_ATOL, FiniteMDP, _as_float_array
+from tabular_pg.exact.linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
+from tabular_pg.exact.matvec import RowBlocks
+from tabular_pg.mdp import STOCHASTIC_ATOL, FiniteMDP, _as_float_array
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix"]
 
@@ -257,7 +257,7 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     mdp : FiniteMDP
     pi : array_like (S, A), or (H, S, A) for a per-step policy on a finite horizon
     solver : {'auto', 'dense', 'splu', 'gmres'}
-        Linear solver for infinite horizons (see :mod:`tabular_pg.linsolve`).
+        Linear solver for infinite horizons (see :mod:`tabular_pg.exact.linsolve`).
 
     Returns
     -------
@@ -294,10 +294,3 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     if mdp.gamma < 1:
         return _evaluate_discounted(mdp, pi, solver)
     return _evaluate_episodic(mdp, pi, solver)
-
-
-from .gradient import (fisher_information, kl_divergence, natural_gradient,  # noqa: E402
-                       performance_difference, policy_gradient, trust_region_step)
-
-__all__ += ["policy_gradient", "fisher_information", "natural_gradient", "trust_region_step",
-            "kl_divergence", "performance_difference"]

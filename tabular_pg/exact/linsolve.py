@@ -21,7 +21,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .matvec import RowBlocks
+from tabular_pg.exact.matvec import RowBlocks
 
 __all__ = ["ConvergenceWarning", "PrecisionWarning", "Factorization", "factorize", "DENSE_MAX",
            "RESIDUAL_WARN", "IdentityMinusGammaP", "choose_solver", "sparse_lu"]
@@ -308,7 +308,7 @@ class IdentityMinusGammaP:
 
     def gamma_P(self, x: np.ndarray) -> np.ndarray:
         """:math:`\\gamma P_\\pi x` (or :math:`\\gamma P_\\pi^\\top x`), a new array, on threads for large
-        :math:`P_\\pi` (:class:`tabular_pg.matvec.RowBlocks`)."""
+        :math:`P_\\pi` (:class:`tabular_pg.exact.matvec.RowBlocks`)."""
         if self._blocks is None:
             Px = (self.P_pi.T if self.transpose else self.P_pi) @ x
         else:

@@ -1,6 +1,6 @@
 """Vectorised inverse-CDF samplers of many rows at once (start states, actions, successors).
 
-Used by :mod:`tabular_pg.sampling`: one draw per trajectory and step, for all trajectories
+Used by :mod:`tabular_pg.sampled.rollout`: one draw per trajectory and step, for all trajectories
 together, from CSR-like tables of probabilities, without building dense rows.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .mdp import FiniteMDP
+from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["NARROW_ROWS"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .exact import Evaluation, check_policy, evaluate
-from .mdp import FiniteMDP
-from .policies import Policy, TabularSoftmax
+from tabular_pg.exact.evaluation import Evaluation, check_policy, evaluate
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.policies import Policy, TabularSoftmax
 
 __all__ = ["policy_gradient", "fisher_information", "natural_gradient", "trust_region_step",
            "kl_divergence", "performance_difference", "state_weights", "check_policy_fits", "block_pinv_solve"]

@@ -41,9 +41,9 @@ from zipfile import BadZipFile
 import numpy as np
 import scipy.sparse as sp
 
-from .exact import check_policy
-from .interop import from_gymnasium, from_pymdptoolbox, to_gymnasium, to_pymdptoolbox
-from .mdp import FiniteMDP
+from tabular_pg.exact.evaluation import check_policy
+from tabular_pg.io.interop import from_gymnasium, from_pymdptoolbox, to_gymnasium, to_pymdptoolbox
+from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["NamedMDP", "load", "load_named", "save", "load_policy", "from_gymnasium",
            "to_gymnasium", "from_pymdptoolbox", "to_pymdptoolbox"]

@@ -4,7 +4,7 @@ scipy's sparse kernels (``csr_matvec``, ``csc_matvec``) release the GIL, so the 
 products run on threads.  Measured on the S = 1e6 garnet of ``bench/exact_scaling.py``
 (:math:`P_\\pi` with 2e7 entries, 2 cores): 25 ms for ``P @ x`` in one piece against 14.5 ms
 on two threads, and 22 ms against 12.6 ms for ``P.T @ y``.  The Krylov and fixed-point
-solvers of :mod:`tabular_pg.linsolve` spend almost all their time in these products.
+solvers of :mod:`tabular_pg.exact.linsolve` spend almost all their time in these products.
 
 Determinism.  ``P @ x`` is bit-identical to the unsplit product whatever the blocks (each
 row is summed in the same order), so it is split into as many blocks as there are threads.

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from .mdp import FiniteMDP
+from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["from_gymnasium", "to_gymnasium", "from_pymdptoolbox", "to_pymdptoolbox"]
 

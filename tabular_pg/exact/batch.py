@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exact import _frozen, evaluate
-from .mdp import STOCHASTIC_ATOL, FiniteMDP
+from tabular_pg.exact.evaluation import _frozen, evaluate
+from tabular_pg.mdp import STOCHASTIC_ATOL, FiniteMDP
 
 __all__ = ["BatchEvaluation", "evaluate_batch", "CHUNK_BYTES", "STACKED_LU_MAX"]
 

@@ -1,6 +1,6 @@
 """Exact mean and covariance of every sampled gradient estimator, without sampling.
 
-A trajectory estimator of :mod:`tabular_pg.estimators` is :math:`\\hat g = Y_0` where,
+A trajectory estimator of :mod:`tabular_pg.sampled.estimators` is :math:`\\hat g = Y_0` where,
 backwards over steps,
 
 .. math::
@@ -24,15 +24,15 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .estimators import (check_baseline, check_estimator, check_lam, is_number, optimal_baseline,
+from tabular_pg.sampled.estimators import (check_baseline, check_estimator, check_lam, is_number, optimal_baseline,
                          step_evaluation, value_table)
-from .exact import evaluate
-from .gradient import check_policy_fits
-from .mdp import FiniteMDP
-from .policies import Policy
-from .moments_recursion import LinearSpec, linear_moments
-from .samplers import _rewards_on_support
-from .sampling import TRUNCATION_TOL, reward_bound, truncation_horizon
+from tabular_pg.exact.evaluation import evaluate
+from tabular_pg.exact.gradient import check_policy_fits
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.policies import Policy
+from tabular_pg.sampled.moments_recursion import LinearSpec, linear_moments
+from tabular_pg.sampled.samplers import _rewards_on_support
+from tabular_pg.sampled.rollout import TRUNCATION_TOL, reward_bound, truncation_horizon
 
 __all__ = ["estimator_moments", "truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
            "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon"]
@@ -48,7 +48,7 @@ def moment_horizon(mdp: FiniteMDP, tol: float = TRUNCATION_TOL) -> int:
 
 
 def _baseline_table(mdp, policy, theta, baseline, T, reward_to_go) -> np.ndarray:
-    """Baseline ``b_t(s)``, shape ``(T, S)``, for the baselines of :data:`~tabular_pg.estimators.BASELINES` (not "fitted")."""
+    """Baseline ``b_t(s)``, shape ``(T, S)``, for the baselines of :data:`~tabular_pg.sampled.estimators.BASELINES` (not "fitted")."""
     S = mdp.n_states
     if baseline is None:
         return np.zeros((T, S))
@@ -120,9 +120,9 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     theta : array_like (d,)
     estimator : one of ``"reinforce"``, ``"qvalue"``, ``"gae"``, ``"visitation"``, ``"fisher"``
     tol : float
-        Infinite horizon: truncation of :func:`tabular_pg.sampling.rollout` (same ``T``).
+        Infinite horizon: truncation of :func:`tabular_pg.sampled.rollout.rollout` (same ``T``).
     **options
-        As for the estimator in :mod:`tabular_pg.estimators` (``reward_to_go``,
+        As for the estimator in :mod:`tabular_pg.sampled.estimators` (``reward_to_go``,
         ``baseline``, ``critic``, ``advantage``, ``lam``, ``values``; ``samples`` for
         ``"fisher"``, whose mean is ``(d, d)`` and covariance that of the row-major vec).
 

@@ -12,10 +12,10 @@ import argparse
 import sys
 import warnings
 
-from . import __version__
-from . import cli_commands as commands
-from .cli_format import emit_json
-from .cli_train import ALGORITHMS
+from tabular_pg import __version__
+from tabular_pg.cli import commands
+from tabular_pg.cli.format import emit_json
+from tabular_pg.cli.train import ALGORITHMS
 
 PROG = "tabular-pg"
 EXIT_USAGE = 2
@@ -125,6 +125,3 @@ def main(argv=None) -> int:
         print(result["text"])
     return int(result.get("status", 0))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_format import num, progress, table
-from .gradient import policy_gradient
-from .mdp import FiniteMDP
-from .plots import slope
-from .policies import TabularSoftmax
-from .report import Section, Setting, dadashi_mdp, module_available, require_module, zoo_mdp
+from tabular_pg.cli.format import num, progress, table
+from tabular_pg.exact.gradient import policy_gradient
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.cli.plots import slope
+from tabular_pg.policies import TabularSoftmax
+from tabular_pg.cli.report import Section, Setting, dadashi_mdp, module_available, require_module, zoo_mdp
 
 __all__ = ["available", "polytope_section", "estimator_rows", "estimators_section", "ESTIMATORS"]
 
-#: Trajectory estimators compared: label, name in :mod:`tabular_pg.estimators`, options.
+#: Trajectory estimators compared: label, name in :mod:`tabular_pg.sampled.estimators`, options.
 ESTIMATORS = (("REINFORCE", "reinforce", {}),
               ("REINFORCE reward-to-go", "reinforce", {"reward_to_go": True}),
               ("rtg - V baseline", "reinforce", {"reward_to_go": True, "baseline": "value"}),
@@ -35,7 +35,7 @@ SEED = 20261122
 
 def polytope_section(setting: Setting, out: Path, show: bool, paths: dict | None = None) -> Section:
     """The value polytope of Dadashi et al.'s two-state MDP, with algorithm paths if given."""
-    from . import plots
+    from tabular_pg.cli import plots
     mdp = dadashi_mdp()
     plots.value_polytope(mdp, out / "value_polytope.png", paths=paths,
                          title="value polytope (Dadashi et al. 2019, Fig. 2d)")
@@ -55,9 +55,9 @@ def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Ge
     :math:`\\sqrt{\\mathrm{tr}\\,\\mathrm{Cov}/n + \\|\\mathrm{bias}\\|^2}`; the sampled one is
     measured over the ``seeds`` means.
     """
-    from .estimators import estimate
-    from .moments import estimator_moments
-    from .sampling import rollout
+    from tabular_pg.sampled.estimators import estimate
+    from tabular_pg.sampled.moments import estimator_moments
+    from tabular_pg.sampled.rollout import rollout
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = policy.initial()
     g = policy_gradient(mdp, policy, theta)
@@ -97,10 +97,7 @@ def _estimator_head(spec: str, mdp: FiniteMDP, result: dict, k: int = -1) -> str
 
 def estimators_command(args) -> dict:
     """``tabular-pg estimators MDP [--n N] [--seeds K]`` at the uniform policy."""
-    from .cli_commands import resolve_mdp
-    if not _estimators_available():
-        raise ValueError("the estimators command needs tabular_pg.sampling, .estimators and .moments, "
-                         "which this installation lacks")
+    from tabular_pg.cli.commands import resolve_mdp
     mdp = resolve_mdp(args.mdp).mdp
     result = estimator_rows(mdp, (args.n,), args.seeds, args.progress, np.random.default_rng(SEED))
     return {"text": _estimator_head(args.mdp, mdp, result) + "\n" + _estimator_table(result),
@@ -109,7 +106,7 @@ def estimators_command(args) -> dict:
 
 def _variance_growth(setting: Setting, base: FiniteMDP) -> dict:
     """tr Cov of one estimate against H on the garnet's dynamics with gamma = 1, horizon H."""
-    from .moments import estimator_moments
+    from tabular_pg.sampled.moments import estimator_moments
     policy = TabularSoftmax(base.n_states, base.n_actions)
     growth = {}
     for label, name, options in ESTIMATORS[:3] + ESTIMATORS[5:6]:
@@ -145,7 +142,7 @@ def estimators_section(setting: Setting, out: Path, show: bool) -> Section:
 
 
 def _estimator_figures(setting: Setting, out: Path, result: dict, growth: dict) -> list:
-    from . import plots
+    from tabular_pg.cli import plots
     rows = result["rows"]
     n = np.asarray(setting.n_values, dtype=float)
     plots.estimator_errors(n, {r["estimator"]: r["rmse_sampled"] for r in rows},
@@ -230,20 +227,12 @@ def proofs_section(setting: Setting, out: Path, show: bool, prefetched: list | N
 proofs_section.prefetch = proof_verdicts
 
 
-def _estimators_available() -> bool:
-    return all(module_available(f"tabular_pg.{m}") for m in ("sampling", "estimators", "moments"))
-
-
 def available() -> list:
     """``(name, section)`` pairs of the sections whose modules are installed."""
     sections = []
-    if _estimators_available():
-        sections.append(("estimators", estimators_section))
-    if module_available("tabular_pg.algorithms") and module_available("tabular_pg.oracles"):
-        from .cli_train import algorithms_section
-        sections.append(("algorithms", algorithms_section))    # draws the polytope with paths
-    elif module_available("matplotlib"):
-        sections.append(("polytope", polytope_section))
+    from tabular_pg.cli.train import algorithms_section
+    sections.append(("estimators", estimators_section))
+    sections.append(("algorithms", algorithms_section))    # draws the polytope with paths
     if _proofs_or_none() is not None:
         sections.append(("proofs", proofs_section))
     return sections

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io
-from .cli_format import num, table
-from .cli_sections import estimators_command, proofs_command
-from .cli_train import train_command
-from .report import exact_quantities, mdp_summary, require_module, tour
+from tabular_pg import io
+from tabular_pg.cli.format import num, table
+from tabular_pg.cli.sections import estimators_command, proofs_command
+from tabular_pg.cli.train import train_command
+from tabular_pg.cli.report import exact_quantities, mdp_summary, require_module, tour
 
 __all__ = ["resolve_mdp", "COMMANDS"]
 

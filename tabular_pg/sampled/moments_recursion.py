@@ -1,8 +1,8 @@
-"""The moment recursion behind :mod:`tabular_pg.moments`: one backward pass over steps.
+"""The moment recursion behind :mod:`tabular_pg.sampled.moments`: one backward pass over steps.
 
 For :math:`Z_h = \\rho_h + \\zeta Z_{h+1}`, :math:`X_h = \\psi_h + X_{h+1}` and
 :math:`Y_h = \\psi_h (u_h + \\beta_h Z_h) + \\eta\\,\\rho_h X_{h+1} + Y_{h+1}` (see
-:mod:`tabular_pg.moments`), the conditional moments given :math:`s_h` are computed from those
+:mod:`tabular_pg.sampled.moments`), the conditional moments given :math:`s_h` are computed from those
 given :math:`s_{h+1}` with three sparse products (:math:`P`, :math:`P\\circ\\rho`,
 :math:`P\\circ\\rho^2`) and one average over :math:`a \\sim \\pi_h(\\cdot|s)`.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .mdp import FiniteMDP
-from .policies import Policy
-from .samplers import _rewards_on_support
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.policies import Policy
+from tabular_pg.sampled.samplers import _rewards_on_support
 
 __all__ = ["LinearSpec", "linear_moments"]
 
@@ -112,7 +112,7 @@ def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
     --------
     >>> import numpy as np, tabular_pg as tpg
     >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
-    >>> from tabular_pg.moments import estimator_moments
+    >>> from tabular_pg.sampled.moments import estimator_moments
     >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
     >>> mean, cov = estimator_moments(mdp, pol, th, "reinforce")    # psi * r: psi = (1/2, -1/2) w.p. 1/2
     >>> mean.tolist(), np.round(cov, 12).tolist()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import evaluate_batch
-from .mdp import FiniteMDP
+from tabular_pg.exact.batch import evaluate_batch
+from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["learning_curves", "estimator_errors", "variance_vs_horizon", "grid_values",
            "value_polytope", "slope"]

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_format import num, progress, table
-from .mdp import FiniteMDP
-from .planning import optimum
-from .policies import Direct, TabularSoftmax
-from .report import Section, Setting, _markdown_table, dadashi_mdp, module_available, zoo_mdp
+from tabular_pg.cli.format import num, progress, table
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.exact.planning import optimum
+from tabular_pg.policies import Direct, TabularSoftmax
+from tabular_pg.cli.report import Section, Setting, _markdown_table, dadashi_mdp, module_available, zoo_mdp
 
 __all__ = ["ALGORITHMS", "make_algorithm", "train_once", "train_command", "algorithms_section"]
 
@@ -34,10 +34,8 @@ SEED = 20261122
 
 
 def _algorithms():
-    if not module_available("tabular_pg.algorithms") or not module_available("tabular_pg.oracles"):
-        raise ValueError("training needs tabular_pg.algorithms and tabular_pg.oracles, which this "
-                         "installation lacks")
-    from . import algorithms, oracles
+    from tabular_pg import algorithms
+    from tabular_pg.algorithms import oracles
     return algorithms, oracles
 
 
@@ -68,7 +66,7 @@ def train_once(mdp: FiniteMDP, name: str, iterations: int, sampled: int | None =
 
 def train_command(args) -> dict:
     """``tabular-pg train MDP --algo NAME [--iters N] [--sampled N] [--plot FILE]``."""
-    from .cli_commands import resolve_mdp
+    from tabular_pg.cli.commands import resolve_mdp
     mdp = resolve_mdp(args.mdp).mdp
     hist = train_once(mdp, args.algo, args.iters, args.sampled, args.seed, _step(args.step), show=args.progress)
     J_star = optimum(mdp).J
@@ -79,7 +77,7 @@ def train_command(args) -> dict:
              table(["iteration", "exact J", "J* - J", "trajectories"], body),
              f"J* = {num(J_star, 10)}; final J = {num(hist.J[-1], 10)}; {hist.wall_time[-1]:.2f} s"]
     if args.plot:
-        from . import plots
+        from tabular_pg.cli import plots
         plots.learning_curves({args.algo: hist.J}, args.plot, J_star=J_star, title=f"{args.algo} on {args.mdp}")
         lines.append(f"learning curve: {args.plot}")
     data = {"mdp": args.mdp, "algorithm": hist.algorithm, "oracle": oracle, "J_star": J_star, "J": hist.J,
@@ -147,14 +145,14 @@ def algorithms_section(setting: Setting, out: Path, show: bool) -> Section:
 
 
 def _curve_figure(out: Path, spec: str, curves: dict, J_star: float) -> dict:
-    from . import plots
+    from tabular_pg.cli import plots
     name = "learning_curves_" + spec.split(":")[0] + ".png"
     plots.learning_curves(curves, out / name, J_star=J_star, title=f"exact J of every iterate: {spec}")
     return {"file": name, "caption": f"learning curves on {spec}"}
 
 
 def _polytope_paths(setting: Setting, out: Path, show: bool, section: Section) -> list:
-    from .cli_sections import polytope_section
+    from tabular_pg.cli.sections import polytope_section
     mdp = dadashi_mdp()
     theta0 = np.array([0.0, 3.0, 0.0, 3.0])                  # near the worst corner of the polytope
     paths = {name: train_once(mdp, name, setting.iterations, theta0=theta0).pi for name in ("pg", "npg", "cpi", "ppo")}

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exact import evaluate
-from .mdp import FiniteMDP, _as_float_array, _check_finite
-from .policies import Policy
-from .baselines import (BASELINES, _lookup, baseline_values, check_baseline, fitted_values, is_number,
+from tabular_pg.exact.evaluation import evaluate
+from tabular_pg.mdp import FiniteMDP, _as_float_array, _check_finite
+from tabular_pg.policies import Policy
+from tabular_pg.sampled.baselines import (BASELINES, _lookup, baseline_values, check_baseline, fitted_values, is_number,
                         optimal_baseline, step_evaluation)
-from .sampling import StateActionSamples, Trajectories
+from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
 
 __all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "natural_gradient", "estimate",
            "ESTIMATORS", "BASELINES", "step_evaluation", "optimal_baseline", "fitted_values"]
@@ -127,7 +127,7 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     Examples
     --------
     >>> import numpy as np, tabular_pg as tpg
-    >>> from tabular_pg.sampling import rollout
+    >>> from tabular_pg.sampled.rollout import rollout
     >>> P = np.zeros((1, 2, 1)) + 1; mdp = tpg.FiniteMDP(P, [[1., 0.]], [1.], gamma=1.0, horizon=1)
     >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
     >>> traj = rollout(mdp, pol.probs(th), 4000, np.random.default_rng(0))
@@ -156,7 +156,7 @@ def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = No
     Examples
     --------
     >>> import numpy as np, tabular_pg as tpg
-    >>> from tabular_pg.sampling import rollout
+    >>> from tabular_pg.sampled.rollout import rollout
     >>> P = np.ones((1, 2, 1)); mdp = tpg.FiniteMDP(P, [[1., 0.]], [1.], gamma=1.0, horizon=1)
     >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
     >>> traj = rollout(mdp, pol.probs(th), 10, np.random.default_rng(0))
@@ -229,7 +229,7 @@ def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", m
     Examples
     --------
     >>> import numpy as np, tabular_pg as tpg
-    >>> from tabular_pg.sampling import rollout
+    >>> from tabular_pg.sampled.rollout import rollout
     >>> P = np.ones((1, 2, 1)); mdp = tpg.FiniteMDP(P, [[1., 0.]], [1.], gamma=1.0, horizon=2)
     >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
     >>> traj = rollout(mdp, pol.probs(th), 50, np.random.default_rng(0))
@@ -264,7 +264,7 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
         raise ValueError(f"critic must be one of ('exact', 'monte_carlo'); got {critic!r}")
     theta = _check(samples, policy, theta, mdp, critic == "exact" or advantage)
     if not isinstance(samples, StateActionSamples):
-        raise TypeError("visitation needs StateActionSamples (tabular_pg.sampling.sample_visitation)")
+        raise TypeError("visitation needs StateActionSamples (tabular_pg.sampled.rollout.sample_visitation)")
     ev = evaluate(mdp, policy.probs(theta)) if mdp is not None else None
     q = ev.Q[samples.states, samples.actions] if critic == "exact" else samples.q_returns
     if advantage:
@@ -291,7 +291,7 @@ def fisher(traj, policy: Policy, theta, mdp: FiniteMDP | None = None, per_trajec
     Examples
     --------
     >>> import numpy as np, tabular_pg as tpg
-    >>> from tabular_pg.sampling import rollout
+    >>> from tabular_pg.sampled.rollout import rollout
     >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
     >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
     >>> F = fisher(rollout(mdp, pol.probs(th), 10, np.random.default_rng(0)), pol, th)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .exact import _q_from_v, evaluate, policy_values
-from .linsolve import ConvergenceWarning
-from .mdp import FiniteMDP
+from tabular_pg.exact.evaluation import _q_from_v, evaluate, policy_values
+from tabular_pg.exact.linsolve import ConvergenceWarning
+from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["Optimum", "optimum", "value_iteration", "greedy"]
 
