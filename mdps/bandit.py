@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tabular_pg.mdp import FiniteMDP, _as_float_array
+from tabular_pg._checks import as_float_array
+from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["bandit"]
 
@@ -35,7 +36,7 @@ def bandit(means) -> FiniteMDP:
     >>> float(pi[0] @ mdp.R[0])                           # J = pi . means
     0.45
     """
-    means = _as_float_array("means", means)
+    means = as_float_array("means", means)
     if means.ndim != 1 or means.size == 0:
         raise ValueError(f"means must have shape (K,) with K >= 1; got shape {means.shape}")
     if not np.all(np.isfinite(means)):

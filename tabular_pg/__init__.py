@@ -9,6 +9,7 @@ in this list: the model (``mdp``, ``policies``), ``exact``, ``sampled``, ``algor
 ``io``, ``sweep``, ``cli``.  ``tabular_pg.exact.rational`` (sympy) is imported when first used.
 """
 from tabular_pg import algorithms, io
+from tabular_pg._version import __version__
 from tabular_pg.algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, History, NaturalPolicyGradient,
                                    PolicyGradient, oracles, run)
 from tabular_pg.algorithms.oracles import Cost, ExactOracle, PPODataset, SampledOracle
@@ -21,7 +22,6 @@ from tabular_pg.policies import Direct, LogLinear, Policy, TabularSoftmax
 from tabular_pg.sampled import (StateActionSamples, Trajectories, estimator_moments, estimators, rollout,
                                 sample_visitation)
 
-__version__ = "0.1.0"
 
 __all__ = [
     "FiniteMDP", "Policy", "TabularSoftmax", "LogLinear", "Direct",

@@ -12,89 +12,49 @@ with ``H = horizon`` (``None`` for an infinite horizon), as in lecture 000 eq. (
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
 
-#: Rows of ``P`` and ``mu`` must sum to 1 within this absolute tolerance.
-STOCHASTIC_ATOL = 1e-9
-_ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else np.ComplexWarning
+from tabular_pg._checks import (STOCHASTIC_ATOL, as_float_array, check_distributions, check_finite, check_gamma,
+                                check_horizon, check_real_sparse, readonly)
 
-__all__ = ["FiniteMDP", "STOCHASTIC_ATOL"]
-
-
-def _readonly(x: np.ndarray) -> np.ndarray:
-    x = np.array(x, dtype=float, copy=True)
-    x.setflags(write=False)
-    return x
+__all__ = ["FiniteMDP", "STOCHASTIC_ATOL", "reachable"]
 
 
-def _as_float_array(name: str, x) -> np.ndarray:
-    """``x`` as a float array; TypeError for complex numbers, strings and other non-real values.
+def reachable(adjacency, sources) -> np.ndarray:
+    """States reachable from ``sources`` along the non-zero entries of ``adjacency`` (sorted).
 
-    Complex input would lose its imaginary part and strings would be parsed, both silently,
-    so neither is converted.
+    The one reachability routine of the package: ``adjacency (S, S)`` (dense or sparse)
+    has an edge ``s -> s'`` where ``adjacency[s, s'] != 0``; a source is reachable from
+    itself.  Breadth-first search from a super-source joined to every source
+    (scipy.sparse.csgraph), :math:`O(S + \text{nnz})`.
+
+    Examples
+    --------
+    >>> reachable(np.array([[0, 1, 0], [0, 0, 0], [1, 0, 0]]), [0]).tolist()
+    [0, 1]
     """
-    raw = np.asarray(x) if not sp.issparse(x) else None
-    if raw is not None and raw.dtype.kind == "O" and any(v is None for v in raw.reshape(-1)):
-        raise TypeError(f"{name} must be an array of real numbers; got {type(x).__name__} holding None")
-    if raw is None or raw.dtype.kind not in "biufO":
-        found = type(x).__name__ if raw is None else f"{type(x).__name__} of dtype {raw.dtype}"
-        raise TypeError(f"{name} must be an array of real numbers; got {found}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", _ComplexWarning)
-            arr = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError, _ComplexWarning) as exc:
-        raise TypeError(f"{name} must be an array of real numbers; got {type(x).__name__} ({exc})") from None
-    return arr
-
-
-def _check_real_sparse(name: str, M) -> None:
-    if M.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers; got a sparse matrix of dtype {M.dtype}")
-
-
-def _check_finite(name: str, arr: np.ndarray) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} must be finite; found {arr[idx]} at index {idx}")
-
-
-def _check_nonnegative(name: str, arr: np.ndarray) -> None:
-    neg = arr < 0
-    if neg.any():
-        idx = tuple(int(i) for i in np.argwhere(neg)[0])
-        raise ValueError(f"{name} must be non-negative; found {arr[idx]} at index {idx}")
-
-
-def _check_rows_sum_to_one(name: str, sums: np.ndarray, n_actions: int) -> None:
-    off = np.abs(sums - 1.0) > STOCHASTIC_ATOL
-    if off.any():
-        row = int(np.flatnonzero(off)[0])
-        s, a = divmod(row, n_actions)
-        raise ValueError(
-            f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); "
-            f"row (s={s}, a={a}) sums to {float(sums[row])!r} ({int(off.sum())} such rows)"
-        )
+    A = sp.csr_matrix(adjacency, dtype=bool)
+    S = A.shape[0]
+    sources = np.unique(np.asarray(sources, dtype=np.int64))
+    link = sp.csr_matrix((np.ones(sources.size, dtype=bool), (np.full(sources.size, S), sources)), shape=(S + 1, S + 1))
+    graph = (sp.block_diag([A, sp.csr_matrix((1, 1), dtype=bool)], format="csr") + link).tocsr()
+    order = breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    return np.sort(order[order < S])
 
 
 def _validate_dense_P(P: np.ndarray) -> np.ndarray:
     if P.ndim != 3 or P.shape[0] != P.shape[2] or P.shape[0] == 0 or P.shape[1] == 0:
         raise ValueError(f"P must have shape (S, A, S) with S, A >= 1; got shape {P.shape}")
-    _check_finite("P", P)
-    _check_nonnegative("P", P)
-    S, A, _ = P.shape
-    _check_rows_sum_to_one("P", P.sum(axis=2).reshape(-1), A)
-    return _readonly(P)
+    check_distributions("P", P, labels=("s", "a"))
+    return readonly(P)
 
 
 def _validate_sparse_P(P, n_actions: int | None) -> sp.csr_matrix:
-    _check_real_sparse("P", P)
+    check_real_sparse("P", P)
     P = sp.csr_matrix(P, dtype=float, copy=True)    # never alias the caller's (or a read-only) CSR
     P.sum_duplicates()
     SA, S = P.shape
@@ -104,9 +64,7 @@ def _validate_sparse_P(P, n_actions: int | None) -> sp.csr_matrix:
         n_actions = SA // S
     if S == 0 or SA != S * n_actions:
         raise ValueError(f"sparse P must have shape (S*A, S) = ({S}*{n_actions}, {S}); got {P.shape}")
-    _check_finite("P", P.data)
-    _check_nonnegative("P", P.data)
-    _check_rows_sum_to_one("P", np.asarray(P.sum(axis=1)).ravel(), n_actions)
+    check_distributions("P", P.data, sums=np.asarray(P.sum(axis=1)).reshape(S, n_actions), labels=("s", "a"))
     P.eliminate_zeros()
     for arr in (P.data, P.indices, P.indptr):
         arr.setflags(write=False)
@@ -116,19 +74,19 @@ def _validate_sparse_P(P, n_actions: int | None) -> sp.csr_matrix:
 def _expected_reward(R, P, S: int, A: int) -> np.ndarray:
     """Reduce ``R (S, A)`` or ``R (S, A, S)`` to the expected reward ``r(s, a) (S, A)``."""
     if sp.issparse(R):
-        _check_real_sparse("R", R)
+        check_real_sparse("R", R)
         if R.shape != (S * A, S):
             raise ValueError(f"sparse R must have shape (S*A, S) = {(S * A, S)}; got {R.shape}")
         R = sp.csr_matrix(R, dtype=float)
-        _check_finite("R", R.data)
+        check_finite("R", R.data)
         Pm = P if sp.issparse(P) else sp.csr_matrix(P.reshape(S * A, S))
         return np.asarray(Pm.multiply(R).sum(axis=1)).reshape(S, A)
-    R = _as_float_array("R", R)
+    R = as_float_array("R", R)
     if R.shape == (S, A):
-        _check_finite("R", R)
+        check_finite("R", R)
         return R
     if R.shape == (S, A, S):
-        _check_finite("R", R)
+        check_finite("R", R)
         if sp.issparse(P):
             return np.asarray(P.multiply(R.reshape(S * A, S)).sum(axis=1)).reshape(S, A)
         return np.einsum("sat,sat->sa", P, R)
@@ -184,26 +142,23 @@ class FiniteMDP:
             P = _validate_sparse_P(P, n_actions)
             S, A = P.shape[1], P.shape[0] // P.shape[1]
         else:
-            P = _validate_dense_P(_as_float_array("P", P))
+            P = _validate_dense_P(as_float_array("P", P))
             S, A = P.shape[0], P.shape[1]
         r = _expected_reward(R, P, S, A)
         R_full = None
         if sp.issparse(R):
             R_full = sp.csr_matrix(R, dtype=float)
         elif np.ndim(R) == 3:
-            R_full = _readonly(R)
-        mu = _as_float_array("mu", mu)
+            R_full = readonly(R)
+        mu = as_float_array("mu", mu)
         if mu.shape != (S,):
             raise ValueError(f"mu must have shape (S,) = ({S},); got {mu.shape}")
-        _check_finite("mu", mu)
-        _check_nonnegative("mu", mu)
-        if abs(mu.sum() - 1.0) > STOCHASTIC_ATOL:
-            raise ValueError(f"mu must sum to 1 (within {STOCHASTIC_ATOL:g}); it sums to {float(mu.sum())!r}")
-        gamma = _validate_gamma(gamma)
-        horizon = _validate_horizon(horizon)
+        check_distributions("mu", mu)
+        gamma = check_gamma(gamma)
+        horizon = check_horizon(horizon)
         object.__setattr__(self, "P", P)
-        object.__setattr__(self, "R", _readonly(r))
-        object.__setattr__(self, "mu", _readonly(mu))
+        object.__setattr__(self, "R", readonly(r))
+        object.__setattr__(self, "mu", readonly(mu))
         object.__setattr__(self, "gamma", gamma)
         object.__setattr__(self, "horizon", horizon)
         object.__setattr__(self, "R_full", R_full)
@@ -251,19 +206,25 @@ class FiniteMDP:
         return FiniteMDP(**args)
 
     # ------------------------------------------------------------- structure
-    def support_graph(self, pi: np.ndarray | None = None) -> nx.DiGraph:
-        """Directed graph with an edge ``s -> s'`` when ``P(s'|s,a) > 0`` for some action.
+    def support(self, pi: np.ndarray | None = None) -> sp.csr_matrix:
+        """Boolean ``(S, S)`` adjacency: ``s -> s'`` when ``P(s'|s,a) > 0`` for some action.
 
         With a policy ``pi (S, A)``, only actions with ``pi(a|s) > 0`` count.
         """
         P = sp.coo_matrix(self.P_sa)
-        rows, cols = P.row, P.col
         keep = P.data > 0
         if pi is not None:
-            keep &= np.asarray(pi).reshape(-1)[rows] > 0
+            keep &= np.asarray(pi).reshape(-1)[P.row] > 0
+        S = self.n_states
+        return sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool), (P.row[keep] // self.n_actions, P.col[keep])),
+                             shape=(S, S))
+
+    def support_graph(self, pi: np.ndarray | None = None):
+        """:meth:`support` as a ``networkx.DiGraph`` (networkx is imported here, on first use)."""
+        import networkx as nx
         g = nx.DiGraph()
         g.add_nodes_from(range(self.n_states))
-        g.add_edges_from(zip((rows[keep] // self.n_actions).tolist(), cols[keep].tolist()))
+        g.add_edges_from(zip(*(idx.tolist() for idx in self.support(pi).nonzero())))
         return g
 
     def absorbing_states(self) -> np.ndarray:
@@ -287,29 +248,5 @@ class FiniteMDP:
 
     def reachable_states(self, pi: np.ndarray | None = None) -> np.ndarray:
         """States reachable from the support of ``mu`` (under ``pi`` if given), sorted."""
-        g = self.support_graph(pi)
-        start = np.flatnonzero(self.mu > 0).tolist()
-        seen = set(start)
-        for s in start:
-            seen |= nx.descendants(g, s)
-        return np.array(sorted(seen), dtype=int)
+        return reachable(self.support(pi), np.flatnonzero(self.mu > 0)).astype(int)
 
-
-def _validate_gamma(gamma) -> float:
-    try:
-        g = float(gamma)
-    except (TypeError, ValueError):
-        raise TypeError(f"gamma must be a real number in [0, 1]; got {gamma!r}") from None
-    if not (0.0 <= g <= 1.0):
-        raise ValueError(f"gamma must lie in [0, 1]; got {gamma!r}")
-    return g
-
-
-def _validate_horizon(horizon) -> int | None:
-    if horizon is None:
-        return None
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
-        raise TypeError(f"horizon must be None or an int >= 1; got {horizon!r}")
-    if horizon < 1:
-        raise ValueError(f"horizon must be None or an int >= 1; got {horizon}")
-    return int(horizon)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.mdp import _as_float_array, _check_finite
+from tabular_pg._checks import as_float_array, check_distributions, check_finite, positive_int
 
 __all__ = ["Policy", "TabularSoftmax", "LogLinear", "Direct", "softmax", "log_softmax"]
 
@@ -53,12 +53,6 @@ def _check_dense_size(what: str, n_entries: int, instead: str) -> None:
     if n_entries > MAX_DENSE_ENTRIES:
         raise ValueError(f"{what} would be a dense array of {n_entries:,} float64 entries "
                          f"({n_entries * 8 / 2**30:.1f} GiB); use {instead}")
-
-
-def _positive_int(name: str, x) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {x!r}")
-    return int(x)
 
 
 class Policy(abc.ABC):
@@ -99,7 +93,7 @@ class Policy(abc.ABC):
 
     def check_theta(self, theta) -> np.ndarray:
         """Return ``theta`` as a float array of shape ``(d,)``, or raise naming the problem."""
-        theta = _as_float_array("theta", theta)
+        theta = as_float_array("theta", theta)
         if theta.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},) for {self!r}; got {theta.shape}")
         if not np.all(np.isfinite(theta)):
@@ -114,7 +108,7 @@ class Policy(abc.ABC):
     def check_weights(self, name: str, W, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """``W`` as a finite float array broadcast to ``shape`` (default ``probs_shape``), or raise naming it."""
         shape = self.probs_shape if shape is None else shape
-        W = _as_float_array(name, W)
+        W = as_float_array(name, W)
         try:
             W = np.broadcast_to(W, shape)
         except ValueError:
@@ -158,10 +152,10 @@ class TabularSoftmax(Policy):
     horizon: int | None = None
 
     def __post_init__(self):
-        _positive_int("n_states", self.n_states)
-        _positive_int("n_actions", self.n_actions)
+        positive_int("n_states", self.n_states)
+        positive_int("n_actions", self.n_actions)
         if self.horizon is not None:
-            _positive_int("horizon", self.horizon)
+            positive_int("horizon", self.horizon)
 
     @property
     def n_params(self) -> int:
@@ -241,7 +235,7 @@ class LogLinear(Policy):
     features: np.ndarray
 
     def __post_init__(self):
-        phi = _as_float_array("features", self.features)
+        phi = as_float_array("features", self.features)
         if phi.ndim != 3 or min(phi.shape) < 1:
             raise ValueError(f"features must have shape (S, A, d) with S, A, d >= 1; got {phi.shape}")
         if not np.all(np.isfinite(phi)):
@@ -314,8 +308,8 @@ class Direct(Policy):
     n_actions: int
 
     def __post_init__(self):
-        _positive_int("n_states", self.n_states)
-        _positive_int("n_actions", self.n_actions)
+        positive_int("n_states", self.n_states)
+        positive_int("n_actions", self.n_actions)
 
     @property
     def n_params(self) -> int:
@@ -326,7 +320,7 @@ class Direct(Policy):
 
     def from_probs(self, pi) -> np.ndarray:
         """The parameter vector of the policy ``pi (S, A)`` (validated)."""
-        pi = _as_float_array("pi", pi)
+        pi = as_float_array("pi", pi)
         if pi.shape != (self.n_states, self.n_actions):
             raise ValueError(f"pi must have shape (S, A) = {(self.n_states, self.n_actions)}; got {pi.shape}")
         theta = pi.reshape(-1)
@@ -335,14 +329,7 @@ class Direct(Policy):
 
     def probs(self, theta) -> np.ndarray:
         pi = self.check_theta(theta).reshape(self.n_states, self.n_actions)
-        if (pi < 0).any():
-            s, a = np.argwhere(pi < 0)[0]
-            raise ValueError(f"Direct policy probabilities must be non-negative; pi({a}|{s}) = {pi[s, a]}")
-        sums = pi.sum(axis=1)
-        bad = np.abs(sums - 1) > 1e-9
-        if bad.any():
-            s = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"Direct policy rows must sum to 1; row s={s} sums to {float(sums[s])!r}")
+        check_distributions("Direct policy", pi, labels=("s",))
         return pi
 
     def jacobian(self, theta) -> np.ndarray:
@@ -363,10 +350,10 @@ class Direct(Policy):
 
     def project(self, x) -> np.ndarray:
         """Euclidean projection of each row of ``x (S*A,)`` onto the simplex (Duchi et al., 2008)."""
-        v = _as_float_array("x", x)
+        v = as_float_array("x", x)
         if v.shape != (self.n_params,):
             raise ValueError(f"x must have shape ({self.n_params},); got {v.shape}")
-        _check_finite("x", v)
+        check_finite("x", v)
         v = v.reshape(self.n_states, self.n_actions)
         u = -np.sort(-v, axis=1)
         css = np.cumsum(u, axis=1) - 1.0

@@ -92,7 +92,7 @@ def test_bad_theta(theta, match):
 
 def test_direct_rejects_non_distributions_and_projects():
     pol = tpg.Direct(2, 2)
-    with pytest.raises(ValueError, match="rows must sum to 1; row s=1"):
+    with pytest.raises(ValueError, match=r"rows must sum to 1 \(within 1e-09\); row \(s=1\)"):
         pol.probs(np.array([0.5, 0.5, 0.5, 0.6]))
     with pytest.raises(ValueError, match="non-negative"):
         pol.probs(np.array([1.5, -0.5, 0.5, 0.5]))
@@ -108,9 +108,9 @@ def test_direct_rejects_non_distributions_and_projects():
         assert np.sum((q - x) ** 2) >= np.sum((p - x) ** 2) - 1e-12
 
 
-@pytest.mark.parametrize("args", [(0, 2), (2, 0), (2.5, 2)])
-def test_bad_sizes(args):
-    with pytest.raises(ValueError, match="must be an int >= 1"):
+@pytest.mark.parametrize("args, exc", [((0, 2), ValueError), ((2, 0), ValueError), ((2.5, 2), TypeError)])
+def test_bad_sizes(args, exc):
+    with pytest.raises(exc, match="must be an int >= 1"):     # wrong type: TypeError; wrong value: ValueError
         tpg.TabularSoftmax(*args)
 
 

@@ -39,8 +39,8 @@ def within(p_hat, p, n, k=5.0):
 def test_bad_n_and_rng(rng):
     mdp = random_mdp(rng, S=3, A=2, horizon=3)
     pi = random_policy(rng, 3, 2)
-    for n in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="n must be"):
+    for n, exc in ((0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(exc, match="n must be"):      # a wrong type is a TypeError, a wrong value a ValueError
             rollout(mdp, pi, n, rng)
     with pytest.raises(TypeError, match="rng"):
         rollout(mdp, pi, 5, 0)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tabular_pg._checks import freeze_fields, integer, positive_int, positive_number  # noqa: F401 (re-exported)
 from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
-from tabular_pg.algorithms.oracles import check_policy_fits, freeze_arrays
+from tabular_pg.algorithms.oracles import check_policy_fits
 from tabular_pg.policies import Policy
 
 try:                                     # optional: a progress bar when tqdm is installed
@@ -27,22 +28,6 @@ except ImportError:                      # pragma: no cover - depends on the env
     tqdm = None
 
 __all__ = ["Algorithm", "History", "run", "positive_number", "positive_int"]
-
-
-def positive_number(name: str, x, allow_zero: bool = False) -> float:
-    """``x`` as a finite float > 0 (>= 0 with ``allow_zero``), or ``ValueError`` naming ``name``."""
-    ok = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and np.isfinite(x)
-    if not ok or x < 0 or (x == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}; got {x!r}")
-    return float(x)
-
-
-def positive_int(name: str, x) -> int:
-    """``x`` as an int >= 1, or ``ValueError`` naming ``name``."""
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {x!r}")
-    return int(x)
 
 
 class Algorithm(ABC):
@@ -90,7 +75,7 @@ class History:
     wall_time: np.ndarray
 
     def __post_init__(self):
-        freeze_arrays(self, ("J", "theta", "pi", "trajectories", "steps", "wall_time"))
+        freeze_fields(self, ("J", "theta", "pi", "trajectories", "steps", "wall_time"))
 
     @property
     def iterations(self) -> int:
@@ -120,8 +105,7 @@ def _check_run(algorithm, mdp, policy, oracle, iterations, rng) -> int:
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     check_policy_fits(mdp, policy)
     check_policy_fits(oracle.mdp, policy)
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-        raise ValueError(f"iterations must be an int >= 0; got {iterations!r}")
+    integer("iterations", iterations, 0)
     if algorithm.needs_rng and not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator for {algorithm!r}; got {rng!r}")
     return int(iterations)

@@ -12,7 +12,7 @@ import argparse
 import sys
 import warnings
 
-from tabular_pg import __version__
+from tabular_pg._version import __version__
 from tabular_pg.cli import commands
 from tabular_pg.cli.format import emit_json
 from tabular_pg.cli.train import ALGORITHMS

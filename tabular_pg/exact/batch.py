@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.exact.evaluation import _frozen, evaluate
-from tabular_pg.mdp import STOCHASTIC_ATOL, FiniteMDP
+from tabular_pg._checks import check_distributions, freeze_fields
+from tabular_pg.exact.evaluation import evaluate, q_from_v
+from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["BatchEvaluation", "evaluate_batch", "CHUNK_BYTES", "STACKED_LU_MAX"]
 
@@ -48,6 +49,9 @@ class BatchEvaluation:
     residual: np.ndarray
     solver: str
 
+    def __post_init__(self):
+        freeze_fields(self)
+
 
 def check_policies(mdp: FiniteMDP, pis) -> np.ndarray:
     """Validate a batch of policies ``(B, S, A)`` (or ``(B, H, S, A)`` on a finite horizon)."""
@@ -61,15 +65,7 @@ def check_policies(mdp: FiniteMDP, pis) -> np.ndarray:
     if not ok or pis.shape[0] == 0:
         raise ValueError(f"pis must have shape (B, {S}, {A}) with B >= 1"
                          f"{'' if mdp.horizon is None else f' or (B, {mdp.horizon}, {S}, {A})'}; got {pis.shape}")
-    bad = ~np.isfinite(pis) | (pis < 0)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"pis must be finite and non-negative; found {pis[idx]} at index {idx}")
-    off = np.abs(pis.sum(axis=-1) - 1) > STOCHASTIC_ATOL
-    if off.any():
-        idx = tuple(int(i) for i in np.argwhere(off)[0])
-        raise ValueError(f"pis rows must sum to 1 (within {STOCHASTIC_ATOL:g}); row {idx} sums to "
-                         f"{float(pis.sum(axis=-1)[idx])!r}")
+    check_distributions("pis", pis)
     return pis
 
 
@@ -110,20 +106,14 @@ def _chunks(B: int, S: int, stacks: int):
     return [slice(i, min(i + size, B)) for i in range(0, B, size)]
 
 
-def _q_from_v(mdp: FiniteMDP, V: np.ndarray) -> np.ndarray:
-    """:math:`Q_b(s,a) = r(s,a) + \\gamma\\sum_{s'}P(s'|s,a)V_b(s')` for ``V (B, S)``; ``(B, S, A)``."""
-    PV = (mdp.P_sa @ V.T).T
-    return mdp.R + mdp.gamma * PV.reshape(V.shape[0], mdp.n_states, mdp.n_actions)
-
-
 def _evaluate_discounted(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
     P, B = _dense_P(mdp), pis.shape[0]
     V, visits, residual = np.empty((B, mdp.n_states)), np.empty((B, mdp.n_states)), np.empty(B)
     for part in _chunks(B, mdp.n_states, stacks=3):
         V[part], visits[part], residual[part] = _solve_chunk(P, mdp.R, mdp.mu, mdp.gamma, pis[part])
-    Q = _q_from_v(mdp, V)
+    Q = q_from_v(mdp, V)
     d = (1 - mdp.gamma) * visits
-    return BatchEvaluation(**_frozen(V=V, Q=Q, A=Q - V[..., None], d=d, d_sa=d[..., None] * pis,
+    return BatchEvaluation(**dict(V=V, Q=Q, A=Q - V[..., None], d=d, d_sa=d[..., None] * pis,
                                      visits=visits, J=V @ mdp.mu, residual=residual),
                            solver="batched-lu")
 
@@ -135,7 +125,7 @@ def _evaluate_finite(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
     pis = pis if pis.ndim == 4 else np.broadcast_to(pis[:, None], (B, H, S, A))
     Q, V = np.empty((B, H, S, A)), np.zeros((B, H + 1, S))
     for h in range(H - 1, -1, -1):
-        Q[:, h] = _q_from_v(mdp, V[:, h + 1])
+        Q[:, h] = q_from_v(mdp, V[:, h + 1])
         V[:, h] = (pis[:, h] * Q[:, h]).sum(axis=-1)
     d = np.empty((B, H, S))
     d[:, 0] = mdp.mu
@@ -143,7 +133,7 @@ def _evaluate_finite(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
         d[:, h + 1] = (mdp.P_sa.T @ (d[:, h, :, None] * pis[:, h]).reshape(B, S * A).T).T
     V = V[:, :H]
     visits = mdp.gamma ** np.arange(H)[:, None] * d
-    return BatchEvaluation(**_frozen(V=V, Q=Q, A=Q - V[..., None], d=d, d_sa=d[..., None] * pis,
+    return BatchEvaluation(**dict(V=V, Q=Q, A=Q - V[..., None], d=d, d_sa=d[..., None] * pis,
                                      visits=visits, J=V[:, 0] @ mdp.mu, residual=np.zeros(B)),
                            solver="recursion")
 
@@ -152,7 +142,7 @@ def _evaluate_each(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
     """The fallback: :func:`~tabular_pg.exact.evaluate` per policy, results stacked."""
     evs = [evaluate(mdp, pi) for pi in pis]
     stack = {k: np.stack([getattr(ev, k) for ev in evs]) for k in ("V", "Q", "A", "d", "d_sa", "visits")}
-    return BatchEvaluation(**_frozen(**stack, J=np.array([ev.J for ev in evs]),
+    return BatchEvaluation(**dict(**stack, J=np.array([ev.J for ev in evs]),
                                      residual=np.array([ev.residual for ev in evs])),
                            solver="per-policy")
 

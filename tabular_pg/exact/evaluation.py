@@ -1,4 +1,4 @@
-"""Exact policy evaluation and the exact policy-gradient quantities.
+"""Exact policy evaluation: V, Q, A, the visitation and J of a policy (gradients: :mod:`~tabular_pg.exact.gradient`).
 
 Conventions (DESIGN.md): :math:`J(\\pi)=\\mathbb E[\\sum_{t<H}\\gamma^t r(s_t,a_t)]`,
 :math:`s_0\\sim\\mu`; unnormalised visitation :math:`\\tilde d(s)=\\sum_t\\gamma^t P(s_t=s)`
@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
 
 from tabular_pg.exact.linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
 from tabular_pg.exact.matvec import RowBlocks
-from tabular_pg.mdp import STOCHASTIC_ATOL, FiniteMDP, _as_float_array
+from tabular_pg._checks import as_float_array, check_distributions, freeze_fields
+from tabular_pg.mdp import FiniteMDP, reachable
 
-__all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix"]
+__all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix", "policy_transitions", "q_from_v",
+           "policy_values", "never_terminating_states", "VALUE_LIMIT"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,7 +30,8 @@ class Evaluation:
     Infinite horizon: ``V (S,)``, ``Q, A, d_sa (S, A)``, ``d, visits (S,)``.
     Finite horizon ``H``: ``V (H, S)``, ``Q, A, d_sa (H, S, A)``, ``d, visits (H, S)``.
     ``residual`` is the larger relative residual of the value and visitation solves
-    (0 for the exact finite-horizon recursions); ``solver`` names the method used.
+    (0 for the exact finite-horizon recursions); ``solver`` names the method used;
+    ``pi`` is a copy of the evaluated policy (no array here aliases the caller's).
     """
 
     V: np.ndarray
@@ -43,34 +45,20 @@ class Evaluation:
     solver: str
     pi: np.ndarray
 
-
-def _frozen(**arrays) -> dict:
-    for a in arrays.values():
-        if isinstance(a, np.ndarray):
-            a.setflags(write=False)
-    return arrays
+    def __post_init__(self):
+        freeze_fields(self)
 
 
 def check_policy(mdp: FiniteMDP, pi, name: str = "pi") -> np.ndarray:
     """Validate a policy ``pi (S, A)`` (or ``(H, S, A)`` for a finite horizon) for ``mdp``."""
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
-    pi = _as_float_array(name, pi)
+    pi = as_float_array(name, pi)
     S, A = mdp.n_states, mdp.n_actions
     shapes = [(S, A)] + ([(mdp.horizon, S, A)] if mdp.horizon is not None else [])
     if pi.shape not in shapes:
         raise ValueError(f"{name} must have shape {' or '.join(map(str, shapes))}; got {pi.shape}")
-    if not np.all(np.isfinite(pi)):
-        raise ValueError(f"{name} must be finite; found {pi[~np.isfinite(pi)][0]} at index "
-                         f"{tuple(int(i) for i in np.argwhere(~np.isfinite(pi))[0])}")
-    if (pi < 0).any():
-        idx = tuple(int(i) for i in np.argwhere(pi < 0)[0])
-        raise ValueError(f"{name} must be non-negative; found {pi[idx]} at index {idx}")
-    sums = pi.sum(axis=-1)
-    off = np.abs(sums - 1) > STOCHASTIC_ATOL
-    if off.any():
-        idx = tuple(int(i) for i in np.argwhere(off)[0])
-        raise ValueError(f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); row {idx} sums to {float(sums[idx])!r}")
+    check_distributions(name, pi)
     return pi
 
 
@@ -81,15 +69,15 @@ def transition_matrix(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
     ``P_pi`` is those rows weighted by ``pi`` under the row pointer ``indptr[::A]``; with
     ``canonical=False`` the duplicate entries are left unsummed and the column indices are
     the MDP's own read-only array (fine for products, not for in-place format changes).
-    ``pi`` is validated (:func:`check_policy`); the solvers call :func:`_policy_transitions`.
+    ``pi`` is validated (:func:`check_policy`); the solvers call :func:`policy_transitions`.
     """
     pi = check_policy(mdp, pi)
     if pi.ndim != 2:
         raise ValueError(f"pi must have shape (S, A) = {(mdp.n_states, mdp.n_actions)} here; got {pi.shape}")
-    return _policy_transitions(mdp, pi, canonical)
+    return policy_transitions(mdp, pi, canonical)
 
 
-def _policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
+def policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
     """:func:`transition_matrix` of an already validated ``pi (S, A)``."""
     if not mdp.is_sparse:
         return np.einsum("sa,sat->st", pi, mdp.P)
@@ -104,10 +92,13 @@ def _policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
     return P_pi
 
 
-def _q_from_v(mdp: FiniteMDP, V: np.ndarray) -> np.ndarray:
-    """:math:`Q(s,a) = r(s,a) + \\gamma \\sum_{s'} P(s'|s,a) V(s')`, shape ``(S, A)``."""
+def q_from_v(mdp: FiniteMDP, V: np.ndarray) -> np.ndarray:
+    """:math:`Q(s,a) = r(s,a) + \\gamma \\sum_{s'} P(s'|s,a) V(s')`: ``V (S,)`` gives ``(S, A)``, a batch ``V (B, S)`` gives ``(B, S, A)``."""
+    S, A = mdp.n_states, mdp.n_actions
+    if V.ndim == 2:
+        return mdp.R + mdp.gamma * (mdp.P_sa @ V.T).T.reshape(V.shape[0], S, A)
     PV = RowBlocks(mdp.P) @ V if mdp.is_sparse else mdp.P_sa @ V
-    return mdp.R + mdp.gamma * PV.reshape(mdp.n_states, mdp.n_actions)
+    return mdp.R + mdp.gamma * PV.reshape(S, A)
 
 
 def _identity_minus(P_pi, gamma: float):
@@ -133,8 +124,8 @@ def _discounted_system(mdp: FiniteMDP, pi: np.ndarray, solver: str):
     if solver == "auto" and mdp.is_sparse:
         solver = choose_solver(mdp.n_states, mdp.bandwidth, mdp.gamma)
     if solver == "gmres" and mdp.is_sparse:
-        return IdentityMinusGammaP(_policy_transitions(mdp, pi, canonical=False), mdp.gamma), solver
-    return _identity_minus(_policy_transitions(mdp, pi), mdp.gamma), solver
+        return IdentityMinusGammaP(policy_transitions(mdp, pi, canonical=False), mdp.gamma), solver
+    return _identity_minus(policy_transitions(mdp, pi), mdp.gamma), solver
 
 
 def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
@@ -161,11 +152,11 @@ def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.n
 
 
 def _assemble(mdp, pi, V, visits, d, residual, name) -> Evaluation:
-    Q = _q_from_v(mdp, V)
+    Q = q_from_v(mdp, V)
     A = Q - V[:, None]
     J = float(mdp.mu @ V)
-    return Evaluation(**_frozen(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits),
-                      J=J, residual=residual, solver=name, pi=pi)
+    return Evaluation(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits, J=J, residual=residual,
+                      solver=name, pi=pi)
 
 
 def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.ndarray:
@@ -174,22 +165,14 @@ def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.nd
     Terminal states are the zero-reward absorbing states; from the returned states the
     chain under ``pi`` cycles forever with probability 1 among non-terminal states.
     """
-    S = mdp.n_states
-    terminal = mdp.terminal_states()
-    P_pi = sp.csr_matrix(_policy_transitions(mdp, pi) if P_pi is None else P_pi)
-    # reversed support graph plus a super-source S pointing at every terminal state
-    rev = sp.csr_matrix(P_pi.T > 0)
-    src = sp.csr_matrix((np.ones(terminal.size), (np.full(terminal.size, S), terminal)), shape=(S + 1, S + 1))
-    graph = sp.block_diag([rev, sp.csr_matrix((1, 1))]).tocsr() + src
-    seen = breadth_first_order(graph, S, directed=True, return_predecessors=False)
-    ok = np.zeros(S + 1, dtype=bool)
-    ok[seen] = True
-    return np.flatnonzero(~ok[:S])
+    P_pi = policy_transitions(mdp, pi) if P_pi is None else P_pi
+    can_end = reachable(sp.csr_matrix(P_pi).T, mdp.terminal_states())
+    return np.setdiff1d(np.arange(mdp.n_states), can_end)
 
 
 def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
     """gamma = 1, no horizon: solve :math:`(I - P_{TT})V_T = r_T` on the transient states T."""
-    P_pi = _policy_transitions(mdp, pi)
+    P_pi = policy_transitions(mdp, pi)
     if mdp.terminal_states().size == 0:
         raise ValueError("gamma = 1 with horizon=None needs zero-reward absorbing (terminal) states; "
                          "this MDP has none (give a horizon or gamma < 1)")
@@ -219,7 +202,7 @@ def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
     pis = np.broadcast_to(pi, (H, S, A))
     Q, V = np.empty((H, S, A)), np.zeros((H + 1, S))
     for h in range(H - 1, -1, -1):
-        Q[h] = _q_from_v(mdp, V[h + 1])
+        Q[h] = q_from_v(mdp, V[h + 1])
         V[h] = (pis[h] * Q[h]).sum(axis=1)
     d = np.empty((H, S))
     d[0] = mdp.mu
@@ -228,8 +211,7 @@ def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
         d[h + 1] = P_T @ (d[h][:, None] * pis[h]).reshape(-1)
     V = V[:H]
     visits = mdp.gamma ** np.arange(H)[:, None] * d
-    return Evaluation(**_frozen(V=V, Q=Q, A=Q - V[:, :, None], d=d, d_sa=d[:, :, None] * pis,
-                                visits=visits),
+    return Evaluation(V=V, Q=Q, A=Q - V[:, :, None], d=d, d_sa=d[:, :, None] * pis, visits=visits,
                       J=float(mdp.mu @ V[0]), residual=0.0, solver="recursion", pi=pi)
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from tabular_pg.exact.evaluation import _q_from_v, evaluate, policy_values
+from tabular_pg._checks import positive_int
+from tabular_pg.exact.evaluation import evaluate, policy_values, q_from_v
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
 
@@ -52,7 +53,7 @@ def _backward_induction(mdp: FiniteMDP) -> Optimum:
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
     V, Q = np.zeros((H + 1, S)), np.empty((H, S, A))
     for h in range(H - 1, -1, -1):
-        Q[h] = _q_from_v(mdp, V[h + 1])
+        Q[h] = q_from_v(mdp, V[h + 1])
         V[h] = Q[h].max(axis=1)
     pi = _one_hot(Q.argmax(axis=2), A)
     return Optimum(V=V[:H], Q=Q, pi=pi, J=float(mdp.mu @ V[0]), iterations=H)
@@ -89,7 +90,7 @@ def _values_and_q(mdp: FiniteMDP, actions: np.ndarray, solver: str, V0: np.ndarr
     pi = _one_hot(actions, mdp.n_actions)
     if mdp.gamma < 1:
         V, _ = policy_values(mdp, pi, solver=solver, V0=V0)
-        return V, _q_from_v(mdp, V)
+        return V, q_from_v(mdp, V)
     ev = evaluate(mdp, pi, solver=solver)
     return ev.V, ev.Q
 
@@ -112,10 +113,7 @@ def _policy_iteration(mdp: FiniteMDP, solver: str, max_iterations: int) -> Optim
 
 
 def _check_iterations(max_iterations) -> None:
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)):
-        raise TypeError(f"max_iterations must be an int >= 1; got {type(max_iterations).__name__} {max_iterations!r}")
-    if max_iterations < 1:
-        raise ValueError(f"max_iterations must be an int >= 1; got {max_iterations}")
+    positive_int("max_iterations", max_iterations)
 
 
 def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) -> Optimum:
@@ -164,7 +162,7 @@ def value_iteration(mdp: FiniteMDP, tol: float = 1e-12, max_iterations: int = 10
     V = np.zeros(mdp.n_states)
     stop = tol * (1 - mdp.gamma) / max(mdp.gamma, 1e-300)
     for _ in range(max_iterations):
-        V_new = _q_from_v(mdp, V).max(axis=1)
+        V_new = q_from_v(mdp, V).max(axis=1)
         if np.abs(V_new - V).max() <= stop:
             return V_new
         V = V_new

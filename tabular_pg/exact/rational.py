@@ -21,7 +21,8 @@ from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
 from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
-from tabular_pg.mdp import STOCHASTIC_ATOL, FiniteMDP
+from tabular_pg._checks import check_distributions
+from tabular_pg.mdp import FiniteMDP, reachable
 
 _MPQ = type(QQ(0))
 
@@ -98,14 +99,9 @@ def _solve(M: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------ the exact MDP
 def _check_stochastic(name: str, probs: np.ndarray) -> None:
-    """ValueError unless ``probs`` holds distributions over its last axis (within STOCHASTIC_ATOL)."""
-    if any(v < 0 for v in probs.reshape(-1)):
-        raise ValueError(f"{name} must be non-negative")
-    sums = np.asarray(probs.sum(axis=-1), dtype=object).reshape(-1)
-    bad = [i for i, v in enumerate(sums) if abs(float(v) - 1.0) > STOCHASTIC_ATOL]
-    if bad:
-        row = tuple(int(i) for i in np.unravel_index(bad[0], probs.shape[:-1]))
-        raise ValueError(f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); row {row} sums to {sums[bad[0]]}")
+    """The package's distribution check (:func:`~tabular_pg._checks.check_distributions`) on exact rows."""
+    sums = np.asarray(probs.sum(axis=-1), dtype=object)
+    check_distributions(name, np.asarray(probs, dtype=float), sums=np.asarray(sums, dtype=float))
 
 
 def _distributions(name: str, x, max_denominator: int | None) -> np.ndarray:
@@ -130,7 +126,7 @@ class RationalMDP:
     P : array_like (S, A, S)
         Transition probabilities: ints, Fractions, sympy Rationals, strings like
         ``"1/3"`` or floats (read exactly).  Rows must sum to 1 (checked within
-        ``STOCHASTIC_ATOL``; exact inputs should sum to exactly 1 for the exact
+        ``tabular_pg._checks.STOCHASTIC_ATOL``; exact inputs should sum to exactly 1 for the exact
         identities to hold).
     R : array_like (S, A) or (S, A, S)
         Rewards; ``(S, A, S)`` is reduced exactly to :math:`r(s,a) = \\sum_{s'} P r`.
@@ -294,14 +290,8 @@ def never_terminating_states(P_pi: np.ndarray, terminal: np.ndarray) -> np.ndarr
     >>> never_terminating_states(P_pi, np.array([2])).tolist()
     [0, 1]
     """
-    support = np.array(P_pi != 0, dtype=bool)
-    reaches = np.zeros(len(support), dtype=bool)
-    reaches[terminal] = True
-    while True:
-        grown = reaches | support[:, reaches].any(axis=1)
-        if (grown == reaches).all():
-            return np.flatnonzero(~reaches)
-        reaches = grown
+    can_end = reachable(np.array(P_pi != 0, dtype=bool).T, terminal)
+    return np.setdiff1d(np.arange(len(P_pi)), can_end)
 
 
 def _evaluate_episodic(mdp: _InQQ, pi: np.ndarray, terminal: np.ndarray) -> RationalEvaluation:

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from tabular_pg.mdp import FiniteMDP
+from tabular_pg.mdp import FiniteMDP, reachable
 
 __all__ = ["from_gymnasium", "to_gymnasium", "from_pymdptoolbox", "to_pymdptoolbox"]
 
@@ -37,12 +37,9 @@ def _toy_text_table(env):
 def _episode_states(S: int, A: int, row, s2, keep, mu) -> np.ndarray:
     """States an episode can be in: reachable from ``supp(mu)`` by non-terminating moves."""
     adj = sp.csr_matrix((np.ones(keep.sum()), (row[keep] // A, s2[keep])), shape=(S, S))
-    reach = mu > 0
-    while True:
-        new = reach | (adj.T @ reach > 0)
-        if (new == reach).all():
-            return reach
-        reach = new
+    reach = np.zeros(S, dtype=bool)
+    reach[reachable(adj, np.flatnonzero(mu > 0))] = True
+    return reach
 
 
 def from_gymnasium(env, gamma: float, horizon: int | None = None, mu=None) -> FiniteMDP:

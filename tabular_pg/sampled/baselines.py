@@ -16,7 +16,7 @@ from tabular_pg.policies import Policy
 from tabular_pg.sampled.rollout import Trajectories
 
 __all__ = ["BASELINES", "step_evaluation", "fitted_values", "optimal_baseline", "check_baseline",
-           "baseline_values", "is_number"]
+           "baseline_values", "is_number", "values_at_visits"]
 
 #: Named baselines (a float is a constant baseline; None means no baseline).
 BASELINES = ("value", "fitted", "optimal")
@@ -43,7 +43,7 @@ def step_evaluation(mdp: FiniteMDP, pi: np.ndarray, T: int) -> Evaluation:
                       J=ev.J, residual=ev.residual, solver=ev.solver, pi=steps.pi)
 
 
-def _lookup(traj: Trajectories, V: np.ndarray) -> np.ndarray:
+def values_at_visits(traj: Trajectories, V: np.ndarray) -> np.ndarray:
     """:math:`V_t(s_t)` for a per-step table ``V (T, S)``, shape ``(n, T)``."""
     return V[np.arange(traj.T)[None, :], traj.states]
 
@@ -132,9 +132,9 @@ def baseline_values(traj: Trajectories, policy: Policy, theta, baseline, mdp, re
     if is_number(baseline):
         return np.full(traj.states.shape, float(baseline))
     if baseline == "fitted":
-        return _lookup(traj, fitted_values(traj, policy.n_states, reward_to_go))
+        return values_at_visits(traj, fitted_values(traj, policy.n_states, reward_to_go))
     if baseline == "value":
-        return _lookup(traj, step_evaluation(mdp, policy.probs(theta), traj.T).V)
+        return values_at_visits(traj, step_evaluation(mdp, policy.probs(theta), traj.T).V)
     if baseline == "optimal":
-        return _lookup(traj, optimal_baseline(mdp, policy, theta, traj.T, reward_to_go))
+        return values_at_visits(traj, optimal_baseline(mdp, policy, theta, traj.T, reward_to_go))
     raise ValueError(f"baseline must be None, a number, or one of {BASELINES}; got {baseline!r}")

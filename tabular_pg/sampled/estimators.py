@@ -28,9 +28,10 @@ from __future__ import annotations
 import numpy as np
 
 from tabular_pg.exact.evaluation import evaluate
-from tabular_pg.mdp import FiniteMDP, _as_float_array, _check_finite
+from tabular_pg._checks import as_float_array, check_finite
+from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
-from tabular_pg.sampled.baselines import (BASELINES, _lookup, baseline_values, check_baseline, fitted_values, is_number,
+from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_values, check_baseline, fitted_values, is_number,
                         optimal_baseline, step_evaluation)
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
 
@@ -184,12 +185,12 @@ def check_lam(lam) -> None:
 
 def value_table(values, T: int, S: int) -> np.ndarray:
     """A number, ``(S,)`` or ``(T, S)`` array of finite values as a ``(T, S)`` table (a new array)."""
-    V = _as_float_array("values", values)
+    V = as_float_array("values", values)
     try:
         V = np.array(np.broadcast_to(V, (T, S)))
     except ValueError:
         raise ValueError(f"values must be a number or have shape (S,) or (T, S) = {(T, S)}; got {V.shape}") from None
-    _check_finite("values", V)
+    check_finite("values", V)
     return V
 
 
@@ -198,7 +199,7 @@ def gae_advantages(traj: Trajectories, V: np.ndarray, lam: float) -> np.ndarray:
 
     :math:`V_{t+1}(s_{t+1}) = 0` after the last step and at terminal states (masked steps).
     """
-    V_here = _lookup(traj, V) * traj.mask
+    V_here = values_at_visits(traj, V) * traj.mask
     V_next = np.zeros_like(V_here)
     V_next[:, :-1] = V_here[:, 1:]
     delta = (traj.rewards + traj.gamma * V_next - V_here) * traj.mask
@@ -329,11 +330,11 @@ def natural_gradient(g: np.ndarray, F: np.ndarray) -> np.ndarray:
     >>> natural_gradient(np.array([1., 2.]), np.diag([2., 0.])).tolist()
     [0.5, 0.0]
     """
-    g, F = _as_float_array("g", g), _as_float_array("F", F)
+    g, F = as_float_array("g", g), as_float_array("F", F)
     if g.ndim != 1 or F.shape != (g.size, g.size):
         raise ValueError(f"g must have shape (d,) and F shape (d, d); got g {g.shape}, F {F.shape}")
-    _check_finite("g", g)
-    _check_finite("F", F)
+    check_finite("g", g)
+    check_finite("F", F)
     return np.linalg.lstsq(F, g, rcond=None)[0]
 
 

@@ -26,12 +26,13 @@ import scipy.sparse.linalg as spla
 
 from tabular_pg.sampled.estimators import (check_baseline, check_estimator, check_lam, is_number, optimal_baseline,
                          step_evaluation, value_table)
+from tabular_pg._checks import integer, positive_int
 from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.moments_recursion import LinearSpec, linear_moments
-from tabular_pg.sampled.samplers import _rewards_on_support
+from tabular_pg.sampled.samplers import rewards_on_support
 from tabular_pg.sampled.rollout import TRUNCATION_TOL, reward_bound, truncation_horizon
 
 __all__ = ["estimator_moments", "truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
@@ -171,7 +172,7 @@ def _second_return_moment(mdp: FiniteMDP, pi: np.ndarray, V: np.ndarray) -> np.n
     S, A = mdp.n_states, mdp.n_actions
     P = sp.csr_matrix(mdp.P_sa, copy=True)
     rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
-    r = _rewards_on_support(mdp, P, rows)
+    r = rewards_on_support(mdp, P, rows)
     rhs = np.bincount(rows, weights=P.data * (r ** 2 + 2 * mdp.gamma * r * V[P.indices]), minlength=S * A)
     Pi = sp.csr_matrix((pi.reshape(-1), (np.repeat(np.arange(S), A), np.arange(S * A))), shape=(S, S * A))
     M = (sp.identity(S * A, format="csc") - mdp.gamma * (P @ Pi)).tocsc()
@@ -278,8 +279,7 @@ def fitted_baseline_mean(mdp: FiniteMDP, policy: Policy, theta, n: int, tol: flo
     >>> bool(np.allclose(fitted_baseline_mean(mdp, pol, th, 1), 0))    # n = 1: the baseline is the return
     True
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an int >= 1; got {n!r}")
+    positive_int("n", n)
     check_policy_fits(mdp, policy)
     theta = policy.check_theta(theta)
     T = moment_horizon(mdp, tol)
@@ -316,8 +316,7 @@ def truncation_bias_bound(mdp: FiniteMDP, policy: Policy, theta, T: int) -> floa
     check_policy_fits(mdp, policy)
     if mdp.horizon is not None or not mdp.gamma < 1:
         raise ValueError("truncation_bias_bound is for infinite horizons with gamma < 1")
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 0:
-        raise ValueError(f"T must be an int >= 0 (number of steps kept); got {T!r}")
+    integer("T", T, 0, "an int >= 0 (number of steps kept)")
     theta = policy.check_theta(theta)
     psi_bar = float(np.max((policy.probs(theta) * np.linalg.norm(policy.score(theta), axis=-1)).sum(axis=-1)))
     g = mdp.gamma

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
-from tabular_pg.sampled.samplers import _rewards_on_support
+from tabular_pg.sampled.samplers import rewards_on_support
 
 __all__ = ["LinearSpec", "linear_moments"]
 
@@ -123,7 +123,7 @@ def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
     P = sp.csr_matrix(mdp.P_sa, copy=True)
     P.eliminate_zeros()
     rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
-    r_support = _rewards_on_support(mdp, P, rows)
+    r_support = rewards_on_support(mdp, P, rows)
     pis = np.broadcast_to(policy.probs(theta), (T, S, A))
     psi = policy.score(theta) if features is None else features
     psis = np.broadcast_to(psi, (T, S, A, psi.shape[-1]))

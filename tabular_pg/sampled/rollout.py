@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
 
-from tabular_pg.exact.evaluation import _policy_transitions, check_policy, never_terminating_states
-from tabular_pg.mdp import FiniteMDP, _as_float_array, _check_finite, _validate_gamma, _validate_horizon
-from tabular_pg.sampled.samplers import _sampler
+from tabular_pg._checks import as_float_array, check_finite, check_gamma, check_horizon, check_rng, positive_int, readonly
+from tabular_pg.exact.evaluation import check_policy, never_terminating_states, policy_transitions
+from tabular_pg.mdp import FiniteMDP, reachable
+from tabular_pg.sampled.samplers import sampler
 
 __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
            "truncation_horizon", "reward_bound"]
@@ -36,15 +36,9 @@ TRUNCATION_TOL = 1e-8
 MAX_EPISODE_STEPS = 1_000_000
 
 
-def _readonly(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)
-    x.setflags(write=False)
-    return x
-
-
 def _indices(name: str, x) -> np.ndarray:
     """State or action indices as int32: integer-valued and >= 0 (a float 0.5 is not truncated to 0)."""
-    arr = _as_float_array(name, x) if np.asarray(x).dtype.kind not in "iub" else np.asarray(x)
+    arr = as_float_array(name, x) if np.asarray(x).dtype.kind not in "iub" else np.asarray(x)
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
@@ -88,18 +82,18 @@ class Trajectories:
                 raise ValueError(f"Trajectories.{name} must have the shape (n, T) of states {shape}; "
                                  f"got {np.shape(getattr(self, name))}")
         for name in ("states", "actions"):
-            object.__setattr__(self, name, _readonly(_indices(f"Trajectories.{name}", getattr(self, name))))
-        rewards = _as_float_array("Trajectories.rewards", self.rewards)
-        _check_finite("Trajectories.rewards", rewards)
+            object.__setattr__(self, name, readonly(_indices(f"Trajectories.{name}", getattr(self, name))))
+        rewards = as_float_array("Trajectories.rewards", self.rewards)
+        check_finite("Trajectories.rewards", rewards)
         mask = np.asarray(self.mask)
         if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
             raise ValueError("Trajectories.mask must hold booleans (or 0/1)")
-        object.__setattr__(self, "rewards", _readonly(rewards))
-        object.__setattr__(self, "mask", _readonly(mask.astype(bool)))
-        object.__setattr__(self, "gamma", _validate_gamma(self.gamma))
-        object.__setattr__(self, "horizon", _validate_horizon(self.horizon))
+        object.__setattr__(self, "rewards", readonly(rewards))
+        object.__setattr__(self, "mask", readonly(mask.astype(bool)))
+        object.__setattr__(self, "gamma", check_gamma(self.gamma))
+        object.__setattr__(self, "horizon", check_horizon(self.horizon))
         if not self.mask.all():
-            object.__setattr__(self, "rewards", _readonly(np.where(self.mask, self.rewards, 0.0)))
+            object.__setattr__(self, "rewards", readonly(np.where(self.mask, self.rewards, 0.0)))
 
     @property
     def n(self) -> int:
@@ -148,16 +142,16 @@ class StateActionSamples:
     gamma: float
 
     def __post_init__(self):
-        q = _as_float_array("StateActionSamples.q_returns", self.q_returns)
-        _check_finite("StateActionSamples.q_returns", q)
+        q = as_float_array("StateActionSamples.q_returns", self.q_returns)
+        check_finite("StateActionSamples.q_returns", q)
         for name in ("states", "actions"):
             x = _indices(f"StateActionSamples.{name}", getattr(self, name))
             if x.shape != q.shape or x.ndim != 1:
                 raise ValueError(f"StateActionSamples.{name} must have the shape (n,) of q_returns {q.shape}; "
                                  f"got {x.shape}")
-            object.__setattr__(self, name, _readonly(x))
-        object.__setattr__(self, "q_returns", _readonly(q))
-        gamma = _validate_gamma(self.gamma)
+            object.__setattr__(self, name, readonly(x))
+        object.__setattr__(self, "q_returns", readonly(q))
+        gamma = check_gamma(self.gamma)
         if gamma >= 1:
             raise ValueError(f"StateActionSamples.gamma must lie in [0, 1); got {gamma!r}")
         object.__setattr__(self, "gamma", gamma)
@@ -203,22 +197,8 @@ def truncation_horizon(gamma: float, rmax: float, tol: float = TRUNCATION_TOL) -
     return max(1, math.ceil(math.log(tol * (1 - gamma) / rmax) / math.log(gamma)))
 
 
-def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an int >= 1 (number of trajectories); got {n!r}")
-    return int(n)
-
-
-def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    return rng
-
-
 def _rollout_horizon(mdp: FiniteMDP, horizon, tol: float) -> int | None:
-    if horizon is not None:
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be None or an int >= 1; got {horizon!r}")
+    if check_horizon(horizon) is not None:
         if mdp.horizon is not None and horizon != mdp.horizon:
             raise ValueError(f"horizon={horizon} differs from the MDP's horizon {mdp.horizon}")
         return int(horizon)
@@ -240,12 +220,7 @@ def _check_episodes_end(mdp: FiniteMDP, pi: np.ndarray) -> None:
     stuck = never_terminating_states(mdp, pi)
     if stuck.size == 0:
         return
-    S = mdp.n_states
-    start = np.flatnonzero(mdp.mu > 0)
-    support = sp.csr_matrix(_policy_transitions(mdp, pi)) > 0
-    source = sp.csr_matrix((np.ones(start.size), (np.full(start.size, S), start)), shape=(S + 1, S + 1))
-    graph = (sp.block_diag([support, sp.csr_matrix((1, 1))]) + source).tocsr()
-    reached = breadth_first_order(graph, S, directed=True, return_predecessors=False)
+    reached = reachable(policy_transitions(mdp, pi), np.flatnonzero(mdp.mu > 0))
     bad = np.intersect1d(stuck, reached)
     if bad.size:
         raise ValueError(f"gamma = 1 with horizon=None: under pi the states {bad[:10].tolist()}"
@@ -316,12 +291,12 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     >>> traj.lengths.tolist(), traj.returns().tolist()
     ([1, 1, 1], [1.0, 1.0, 1.0])
     """
-    n, rng = _check_n(n), _check_rng(rng)
+    n, rng = positive_int("n", n, "an int >= 1 (number of trajectories)"), check_rng(rng)
     pi = check_policy(mdp, pi)
     T = _rollout_horizon(mdp, horizon, tol)
     if T is None:
         _check_episodes_end(mdp, pi)
-    smp = _sampler(mdp, pi)
+    smp = sampler(mdp, pi)
     s = smp.states(rng.random(n))
     steps = _Steps(n, T)
     while (steps.t < T) if T is not None else not smp.terminal[s].all():
@@ -362,14 +337,14 @@ def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> S
     >>> bool(abs(x.q_returns.mean() - 4.0) < 0.1)      # Q = 1 / (1 - 0.75)
     True
     """
-    n, rng = _check_n(n), _check_rng(rng)
+    n, rng = positive_int("n", n, "an int >= 1 (number of trajectories)"), check_rng(rng)
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     if mdp.horizon is not None or not mdp.gamma < 1:
         raise ValueError(f"sample_visitation needs an infinite horizon with gamma < 1; got gamma={mdp.gamma}, "
                          f"horizon={mdp.horizon}")
     pi = check_policy(mdp, pi)
-    smp = _sampler(mdp, pi)
+    smp = sampler(mdp, pi)
     stop = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
     extra = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
     s = smp.states(rng.random(n))

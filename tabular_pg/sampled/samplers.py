@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from tabular_pg.mdp import FiniteMDP
 
-__all__ = ["NARROW_ROWS"]
+__all__ = ["NARROW_ROWS", "sampler", "rewards_on_support"]
 
 
 #: Rows with at most this many entries are sampled from a padded table (compare and count),
@@ -90,7 +90,7 @@ class _Sampler:
         return self.succ_state[k], self.succ_reward[k]
 
 
-def _rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+def rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
     """``r(s, a, s')`` at each nonzero of ``P`` (row ``s*A+a``), or ``r(s, a)`` without full rewards."""
     if mdp.R_full is None:
         return mdp.R.reshape(-1)[rows]
@@ -99,7 +99,7 @@ def _rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> n
     return mdp.R_full.reshape(P.shape)[rows, P.indices]
 
 
-def _sampler(mdp: FiniteMDP, pi: np.ndarray) -> _Sampler:
+def sampler(mdp: FiniteMDP, pi: np.ndarray) -> _Sampler:
     S, A = mdp.n_states, mdp.n_actions
     P = sp.csr_matrix(mdp.P_sa, copy=True)   # validated MDPs hold no explicit zeros when sparse
     P.eliminate_zeros()
@@ -110,4 +110,4 @@ def _sampler(mdp: FiniteMDP, pi: np.ndarray) -> _Sampler:
     return _Sampler(A, _RowSampler.build(mdp.mu, np.array([0, S])),
                     _RowSampler.build(flat, np.arange(0, flat.size + 1, A)),
                     _RowSampler.build(P.data, P.indptr.astype(np.intp)), P.indices.astype(np.intp),
-                    _rewards_on_support(mdp, P, rows), terminal, pi.ndim == 3)
+                    rewards_on_support(mdp, P, rows), terminal, pi.ndim == 3)

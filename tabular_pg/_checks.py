@@ -1,0 +1,183 @@
+"""The input checks of the whole package, and its one read-only-copy helper.
+
+Every public function validates its arguments at the boundary with these, so that bad
+input fails with the same exception and the same wording wherever it enters: a wrong
+*type* is a ``TypeError``, a wrong *value* (shape, sign, sum, range) a ``ValueError``;
+each message names the argument, what was expected and what was found.  Nothing
+downstream validates again, and nothing here fixes input silently.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Rows of ``P``, ``mu`` and policies must sum to 1 within this absolute tolerance.
+STOCHASTIC_ATOL = 1e-9
+_ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else np.ComplexWarning
+
+__all__ = ["STOCHASTIC_ATOL", "readonly", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
+           "check_nonnegative", "check_distributions", "integer", "positive_int", "positive_number",
+           "unit_interval", "check_gamma", "check_horizon", "check_rng"]
+
+
+def readonly(x) -> np.ndarray:
+    """A read-only *copy* of ``x``: results never alias an array the caller holds.
+
+    Examples
+    --------
+    >>> a = np.zeros(2); b = readonly(a); a[0] = 1.0
+    >>> float(b[0]), b.flags.writeable
+    (0.0, False)
+    """
+    x = np.array(x, copy=True)
+    x.setflags(write=False)
+    return x
+
+
+def freeze_fields(obj, names=None) -> None:
+    """Replace the array fields of the frozen dataclass ``obj`` by :func:`readonly` copies.
+
+    Called from a result type's ``__post_init__``: every array it holds is read-only and
+    none is the caller's.  ``names`` limits it to those fields (default: every field that
+    holds an ``ndarray``).
+    """
+    names = names if names is not None else [k for k, v in vars(obj).items() if isinstance(v, np.ndarray)]
+    for name in names:
+        object.__setattr__(obj, name, readonly(getattr(obj, name)))
+
+
+def as_float_array(name: str, x) -> np.ndarray:
+    """``x`` as a float array; TypeError for complex numbers, strings and other non-real values.
+
+    Complex input would lose its imaginary part and strings would be parsed, both silently,
+    so neither is converted.
+    """
+    raw = np.asarray(x) if not sp.issparse(x) else None
+    if raw is not None and raw.dtype.kind == "O" and any(v is None for v in raw.reshape(-1)):
+        raise TypeError(f"{name} must be an array of real numbers; got {type(x).__name__} holding None")
+    if raw is None or raw.dtype.kind not in "biufO":
+        found = type(x).__name__ if raw is None else f"{type(x).__name__} of dtype {raw.dtype}"
+        raise TypeError(f"{name} must be an array of real numbers; got {found}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _ComplexWarning)
+            arr = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError, _ComplexWarning) as exc:
+        raise TypeError(f"{name} must be an array of real numbers; got {type(x).__name__} ({exc})") from None
+    return arr
+
+
+def check_real_sparse(name: str, M) -> None:
+    """TypeError unless the sparse matrix ``M`` holds real numbers."""
+    if M.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got a sparse matrix of dtype {M.dtype}")
+
+
+def _first(mask: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def check_finite(name: str, arr: np.ndarray) -> None:
+    """ValueError naming the first non-finite entry of ``arr``."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = _first(bad)
+        raise ValueError(f"{name} must be finite; found {arr[idx]} at index {idx}")
+
+
+def check_nonnegative(name: str, arr: np.ndarray) -> None:
+    """ValueError naming the first negative entry of ``arr``."""
+    neg = arr < 0
+    if neg.any():
+        idx = _first(neg)
+        raise ValueError(f"{name} must be non-negative; found {arr[idx]} at index {idx}")
+
+
+def check_distributions(name: str, arr: np.ndarray, sums: np.ndarray | None = None, labels=None) -> None:
+    """ValueError unless ``arr`` holds probability distributions over its last axis.
+
+    Finite, non-negative, and every row sums to 1 within :data:`STOCHASTIC_ATOL`.  ``sums``
+    (the row sums, shape ``arr.shape[:-1]``) may be given when ``arr`` is only the non-zero
+    data of a sparse matrix; ``labels`` names the axes of a row in the message
+    (e.g. ``("s", "a")``).
+
+    Examples
+    --------
+    >>> check_distributions("pi", np.array([[0.5, 0.5], [1.0, 0.1]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: pi rows must sum to 1 (within 1e-09); row (1,) sums to 1.1 (1 such rows)
+    """
+    check_finite(name, arr)
+    check_nonnegative(name, arr)
+    sums = np.asarray(arr.sum(axis=-1) if sums is None else sums)
+    off = np.abs(sums - 1.0) > STOCHASTIC_ATOL
+    if off.ndim == 0 and off:
+        raise ValueError(f"{name} must sum to 1 (within {STOCHASTIC_ATOL:g}); it sums to {float(sums)!r}")
+    if off.any():
+        idx = _first(off)
+        row = f"({', '.join(f'{k}={i}' for k, i in zip(labels, idx))})" if labels else str(idx)
+        raise ValueError(f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); row {row} sums to "
+                         f"{float(sums[idx])!r} ({int(off.sum())} such rows)")
+
+
+def integer(name: str, x, minimum: int, expected: str = "") -> int:
+    """``x`` as an int >= ``minimum``: TypeError if it is not an integer (bools are not), else ValueError.
+
+    ``expected`` replaces the default wording ``"an int >= minimum"`` of the message.
+    """
+    expected = expected or f"an int >= {minimum}"
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+        raise TypeError(f"{name} must be {expected}; got {type(x).__name__} {x!r}")
+    if x < minimum:
+        raise ValueError(f"{name} must be {expected}; got {x!r}")
+    return int(x)
+
+
+def positive_int(name: str, x, expected: str = "") -> int:
+    """``x`` as an int >= 1 (see :func:`integer`)."""
+    return integer(name, x, 1, expected)
+
+
+def positive_number(name: str, x, allow_zero: bool = False) -> float:
+    """``x`` as a finite float > 0 (>= 0 with ``allow_zero``): TypeError for a non-number, else ValueError."""
+    bound = ">= 0" if allow_zero else "> 0"
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a finite number {bound}; got {type(x).__name__} {x!r}")
+    if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {bound}; got {x!r}")
+    return float(x)
+
+
+def unit_interval(name: str, x) -> float:
+    """``x`` as a float in [0, 1]: TypeError for a non-number, else ValueError."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number in [0, 1]; got {type(x).__name__} {x!r}")
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1]; got {x!r}")
+    return float(x)
+
+
+def check_gamma(gamma) -> float:
+    """The discount as a float in [0, 1]: TypeError if it is not a real number, else ValueError."""
+    try:
+        g = float(gamma)
+    except (TypeError, ValueError):
+        raise TypeError(f"gamma must be a real number in [0, 1]; got {gamma!r}") from None
+    if not (0.0 <= g <= 1.0):
+        raise ValueError(f"gamma must lie in [0, 1]; got {gamma!r}")
+    return g
+
+
+def check_horizon(horizon) -> int | None:
+    """``None`` (infinite horizon) or an int >= 1 (see :func:`integer`)."""
+    return None if horizon is None else integer("horizon", horizon, 1, "None or an int >= 1")
+
+
+def check_rng(rng) -> np.random.Generator:
+    """TypeError unless ``rng`` is a ``numpy.random.Generator`` (no global seeding anywhere)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
