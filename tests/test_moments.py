@@ -1,6 +1,9 @@
 """Exact moments: the dynamic programme against brute-force enumeration and the exact gradient."""
+import itertools
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -9,6 +12,7 @@ from conftest import random_mdp
 from tabular_pg.sampled.moments import (estimator_moments, fitted_baseline_mean, moment_horizon,
                                 truncation_bias_bound)
 from tabular_pg.sampled.moments_enumeration import brute_force_moments, enumerate_trajectories
+from tabular_pg.sampled.moments_recursion import ConditionalMoments, backward_step
 
 UNBIASED = [
     ("reinforce", {}),
@@ -188,3 +192,79 @@ def test_property_dp_equals_enumeration(seed, H, lam, rtg, baseline):
         m, c = estimator_moments(mdp, pol, th, est, **opts)
         mb, cb = brute_force_moments(mdp, pol, th, est, **opts)
         assert np.allclose(m, mb, rtol=1e-10, atol=1e-12) and np.allclose(c, cb, rtol=1e-10, atol=1e-12)
+
+
+def enumerated_moments(prob, Z, X, Y):
+    """The nine moments of ConditionalMoments as sums over paths: prob, Z (m,); X, Y (m, p)."""
+    def E(q):
+        return np.tensordot(prob, q, axes=1)
+    return (E(Z), E(Z ** 2), E(X), E(X * Z[:, None]), E(Y), E(Y * Z[:, None]),
+            E(X[:, :, None] * X[:, None, :]), E(X[:, :, None] * Y[:, None, :]), E(Y[:, :, None] * Y[:, None, :]))
+
+
+@pytest.mark.parametrize("H", [2, 3])
+def test_backward_step_equals_enumeration(H):
+    """One backward step (backward_step, Notes) against explicit enumeration of the trajectories.
+
+    2 states, 2 actions, H steps, p = 3 random features, a random signal rho_h(s, a, s'), weight
+    u_h, beta_h, zeta, eta all nonzero.  The moments given s_1 (the input) and given (s_0, a_0)
+    (the expected output) are probability-weighted sums over every path, with Z_h, X_h, Y_h from
+    the estimator's closed form Y_h = sum_{t>=h} psi_t (u_t + beta_t sum_{t'>=t} zeta^(t'-t) rho_t'
+    + eta sum_{h<=t'<t} rho_t'), not from the recursion: an independent computation, to 1e-12
+    relative.  The displayed E[YY^T] = psi psi^T E[W^2] + psi E[WL]^T + E[WL] psi^T + E[LL^T] is
+    checked term by term too: each term is > 1e-3 of the total, so dropping or mis-weighting any
+    one fails.  H = 3 makes E'_1[X'Y'^T] asymmetric, so the transpose in E[LL^T] matters (the
+    final covariance is symmetrised, which hides that error from the other tests).
+    """
+    rng = np.random.default_rng(20261202)
+    S, A, p = 2, 2, 3
+    P = rng.random((S, A, S)); P /= P.sum(axis=2, keepdims=True)
+    pi = rng.random((H, S, A)); pi /= pi.sum(axis=2, keepdims=True)
+    rho, psi, u = rng.normal(size=(H, S, A, S)), rng.normal(size=(H, S, A, p)), rng.normal(size=(H, S, A))
+    beta, zeta, eta = rng.uniform(0.5, 1.5, size=H) * np.array([1, -1, 1][:H]), 0.8, 0.6
+
+    def paths(h, s, a=None):
+        """Every (prob, [(s_t, a_t, s_t+1) for t = h..H-1]) from s_h = s (and a_h = a if given)."""
+        for choice in itertools.product(range(A), range(S), repeat=H - h):
+            acts, seq = choice[0::2], (s, *choice[1::2])
+            if a is not None and acts[0] != a:
+                continue
+            prob = np.prod([(1.0 if a is not None and k == 0 else pi[h + k, seq[k], acts[k]])
+                            * P[seq[k], acts[k], seq[k + 1]] for k in range(H - h)])
+            yield prob, [(h + k, seq[k], acts[k], seq[k + 1]) for k in range(H - h)]
+
+    def closed_form(path):
+        """Z_h, X_h, Y_h of one path by their sums."""
+        r = [rho[step] for step in path]
+        sc = [psi[step[:3]] for step in path]
+        to_go = [sum(zeta ** (j - k) * r[j] for j in range(k, len(path))) for k in range(len(path))]
+        Y = sum(sc[k] * (u[path[k][:3]] + beta[path[k][0]] * to_go[k] + eta * sum(r[:k])) for k in range(len(path)))
+        return to_go[0], sum(sc), Y
+
+    def moments_from(h, s, a=None):
+        prob, walks = zip(*paths(h, s, a))
+        Z, X, Y = map(np.array, zip(*map(closed_form, walks)))
+        return np.array(prob), Z, X, Y
+
+    next_moments = ConditionalMoments(*map(np.stack, zip(*(enumerated_moments(*moments_from(1, s)) for s in range(S)))))
+    rows, terms = [], []
+    for s0, a0 in itertools.product(range(S), range(A)):
+        prob, Z0, X0, Y0 = moments_from(0, s0, a0)
+        rows.append(enumerated_moments(prob, Z0, X0, Y0))
+        psi_0, W0 = psi[0, s0, a0], u[0, s0, a0] + beta[0] * Z0
+        L0 = Y0 - psi_0 * W0[:, None]
+        E_WL = prob @ (W0[:, None] * L0)
+        terms.append([np.outer(psi_0, psi_0) * (prob @ W0 ** 2), np.outer(psi_0, E_WL), np.outer(E_WL, psi_0),
+                      np.einsum("b,bi,bj->ij", prob, L0, L0)])
+    expected = ConditionalMoments(*map(np.stack, zip(*rows)))
+
+    P_signal_powers = tuple(sp.csr_matrix((P * rho[0] ** k).reshape(S * A, S)) for k in range(3))
+    got = backward_step(next_moments, P_signal_powers, psi[0].reshape(S * A, p), u[0].reshape(-1),
+                        beta[0], zeta, eta)
+    for name in ("E_Z", "E_ZZ", "E_X", "E_XZ", "E_Y", "E_YZ", "E_XX", "E_XY", "E_YY"):
+        want = getattr(expected, name)
+        assert np.allclose(getattr(got, name), want, rtol=1e-12, atol=1e-12 * np.abs(want).max()), name
+    for row, four in enumerate(terms):
+        E_YY = expected.E_YY[row]
+        assert np.allclose(sum(four), E_YY, rtol=1e-12, atol=1e-12 * np.abs(E_YY).max())
+        assert all(np.abs(term).max() > 1e-3 * np.abs(E_YY).max() for term in four)
