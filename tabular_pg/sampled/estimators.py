@@ -190,7 +190,10 @@ def check_critic(critic) -> None:
 
 def qvalue_weights(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = None, critic: str = "exact",
                    advantage: bool = False) -> np.ndarray:
-    """Critic step weights :math:`W_t = \\gamma^t Q_t(s_t,a_t)` (or :math:`A_t`), shape ``(n, T)``; see :func:`qvalue`."""
+    """Critic step weights :math:`W_t = \\gamma^t Q_t(s_t,a_t)` (or :math:`A_t`), shape ``(n, T)``.
+
+    Lecture 003 (policy gradient with :math:`Q_h`); see :func:`qvalue`.
+    """
     if critic == "monte_carlo":
         return reinforce_weights(traj, policy, theta, True, "value" if advantage else None, mdp)
     check_critic(critic)

@@ -159,7 +159,10 @@ class EstimatorSpec:
         return self.sampled(data, policy, theta, mdp=mdp, per_trajectory=per_trajectory, **self.bind(options))
 
     def exact_moments(self, mdp, policy, theta, tol: float = TRUNCATION_TOL, **options) -> tuple:
-        """Exact mean and covariance of one estimate; ``tol`` as in :func:`~tabular_pg.sampled.moments.estimator_moments`."""
+        """Exact mean and covariance of one estimate, with the options completed.
+
+        ``tol`` as in :func:`~tabular_pg.sampled.moments.estimator_moments`.
+        """
         bound = self.bind(options, exact=True)
         if self.terms is not None:
             T = M.moment_horizon(mdp, tol)
@@ -192,7 +195,8 @@ ENTRIES = (
     EstimatorSpec(  # lecture 003, policy gradient with Q_h (or A_h)
         "qvalue", E.qvalue, _CRITIC, weights=E.qvalue_weights, terms=M.qvalue_spec, needs_mdp=_uses_exact_critic,
         cli=(("exact Q critic", {}), ("exact A critic", {"advantage": True}))),
-    EstimatorSpec(  # Schulman et al. 2016, "High-Dimensional Continuous Control Using GAE", eq. 16
+    # Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized Advantage Estimation", eq. 16
+    EstimatorSpec(
         "gae", E.gae, (Option("lam", REQUIRED, E.check_lam), Option("values", "exact")),
         weights=E.gae_weights, terms=M.gae_spec, needs_mdp=_uses_exact_values, oracle=True,
         cli=(("GAE(0.9), exact V", {"lam": 0.9}),)),
