@@ -26,13 +26,15 @@ from tabular_pg.exact.evaluation import Evaluation, evaluate
 from tabular_pg.exact.gradient import FISHER_RCOND, block_pinv_solve, check_policy_fits, fisher_information, policy_gradient
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy, TabularSoftmax
+from tabular_pg.sampled.registry import ESTIMATORS
 from tabular_pg.sampled.rollout import Trajectories, rollout
 
 __all__ = ["Cost", "PPODataset", "ExactOracle", "ExactAnswers", "SampledOracle", "SampledAnswers",
            "check_policy_fits", "freeze_arrays", "block_natural_gradient"]
 
-#: Gradient estimators a SampledOracle can use (see :mod:`tabular_pg.sampled.estimators`).
-SAMPLED_ESTIMATORS = ("reinforce", "gae")
+#: Gradient estimators a SampledOracle can use: the entries of
+#: :data:`tabular_pg.sampled.registry.ESTIMATORS` marked ``oracle``.
+SAMPLED_ESTIMATORS = tuple(name for name, spec in ESTIMATORS.items() if spec.oracle)
 
 
 def freeze_arrays(obj, names) -> None:
@@ -298,16 +300,9 @@ class SampledAnswers(Answers):
 
     def _step_weights(self) -> np.ndarray:
         """:math:`W_t`, the weight of :math:`\\psi_t` in the estimator, shape ``(n, T)``."""
-        traj, opts = self.traj, self.options
-        if self.estimator == "gae":
-            values = opts.get("values", "fitted")
-            V = (estimators.step_evaluation(self.mdp, self.pi, traj.T).V if values == "exact"
-                 else estimators.fitted_values(traj, self.mdp.n_states))
-            return estimators.gae_advantages(traj, V, opts.get("lam", 0.95)) * traj.discounts
-        rtg = opts.get("reward_to_go", True)
-        G = traj.rewards_to_go() if rtg else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
-        b = estimators.baseline_values(traj, self.policy, self.theta, opts.get("baseline"), self.mdp, rtg)
-        return G - traj.discounts * b
+        spec = ESTIMATORS[self.estimator]
+        options = {k: v for k, v in self.options.items() if k in spec.option_names}
+        return spec.weights(self.traj, self.policy, self.theta, mdp=self.mdp, **spec.bind(options))
 
     @cached_property
     def gradient(self) -> np.ndarray:

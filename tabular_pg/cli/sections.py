@@ -14,18 +14,14 @@ from tabular_pg.exact.gradient import policy_gradient
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.cli.plots import slope
 from tabular_pg.policies import TabularSoftmax
+from tabular_pg.sampled.registry import ESTIMATORS as REGISTRY
 from tabular_pg.cli.report import Section, Setting, dadashi_mdp, module_available, require_module, zoo_mdp
 
 __all__ = ["available", "polytope_section", "estimator_rows", "estimators_section", "ESTIMATORS"]
 
-#: Trajectory estimators compared: label, name in :mod:`tabular_pg.sampled.estimators`, options.
-ESTIMATORS = (("REINFORCE", "reinforce", {}),
-              ("REINFORCE reward-to-go", "reinforce", {"reward_to_go": True}),
-              ("rtg - V baseline", "reinforce", {"reward_to_go": True, "baseline": "value"}),
-              ("rtg - optimal baseline", "reinforce", {"reward_to_go": True, "baseline": "optimal"}),
-              ("exact Q critic", "qvalue", {}),
-              ("exact A critic", "qvalue", {"advantage": True}),
-              ("GAE(0.9), exact V", "gae", {"lam": 0.9}))
+#: Trajectory estimators compared: label, name and options, the ``cli`` settings of
+#: :data:`tabular_pg.sampled.registry.ESTIMATORS` in registry order.
+ESTIMATORS = tuple((label, name, dict(options)) for name, spec in REGISTRY.items() for label, options in spec.cli)
 #: Infinite horizons are truncated where the neglected discounted return is below this,
 #: identically for the rollouts and for the exact moments.
 TRUNCATION = 1e-4

@@ -5,10 +5,14 @@
 (REINFORCE, baselines, Q/A critics, GAE, (s,a)~d, Fisher), :mod:`~tabular_pg.sampled.baselines`,
 :mod:`~tabular_pg.sampled.moments` (the exact mean and covariance of each estimator, by the
 recursion of :mod:`~tabular_pg.sampled.moments_recursion`, checked against the enumeration of
-:mod:`~tabular_pg.sampled.moments_enumeration`).  Imports the model and the exact layer only.
+:mod:`~tabular_pg.sampled.moments_enumeration`), :mod:`~tabular_pg.sampled.registry` (every
+estimator as one :class:`~tabular_pg.sampled.registry.EstimatorSpec` in ``ESTIMATORS``).
+Imports the model and the exact layer only.
 """
 from tabular_pg.sampled import estimators
 from tabular_pg.sampled.moments import estimator_moments
+from tabular_pg.sampled.registry import ESTIMATORS, EstimatorSpec
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories, rollout, sample_visitation
 
-__all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation", "estimators", "estimator_moments"]
+__all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation", "estimators", "estimator_moments",
+           "ESTIMATORS", "EstimatorSpec"]

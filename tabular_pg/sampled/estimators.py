@@ -36,7 +36,12 @@ from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
 
 __all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "natural_gradient", "estimate",
-           "ESTIMATORS", "BASELINES", "step_evaluation", "optimal_baseline", "fitted_values"]
+           "reinforce_weights", "qvalue_weights", "gae_weights", "check_critic", "CRITICS",
+           "BASELINES", "step_evaluation", "optimal_baseline", "fitted_values"]
+
+#: Critics of :func:`qvalue` and :func:`visitation`: the exact Q, or the sampled return.
+CRITICS = ("exact", "monte_carlo")
+
 
 def _check(traj, policy: Policy, theta, mdp: FiniteMDP | None, need_mdp: bool) -> np.ndarray:
     if not isinstance(traj, (Trajectories, StateActionSamples)):
@@ -136,11 +141,21 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     >>> bool(np.allclose(g, tpg.policy_gradient(mdp, pol, th)))
     True
     """
+    W = reinforce_weights(traj, policy, theta, reward_to_go, baseline, mdp)
+    return weighted_scores(traj, policy, policy.check_theta(theta), W, per_trajectory)
+
+
+def reinforce_weights(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = False, baseline=None,
+                      mdp: FiniteMDP | None = None) -> np.ndarray:
+    """REINFORCE step weights :math:`W_t = G_t - \\gamma^t b_t(s_t)`, shape ``(n, T)``; see :func:`reinforce`.
+
+    :math:`G_t = R(\\tau)` (lecture 000 eq. 21) or :math:`\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}` (eq. 26).
+    No score is computed, so a policy with zero probabilities is fine.
+    """
     check_baseline(baseline)
     theta = _check(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
     G = traj.rewards_to_go() if reward_to_go else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
-    b = baseline_values(traj, policy, theta, baseline, mdp, reward_to_go)
-    return weighted_scores(traj, policy, theta, G - traj.discounts * b, per_trajectory)
+    return G - traj.discounts * baseline_values(traj, policy, theta, baseline, mdp, reward_to_go)
 
 
 def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = None, critic: str = "exact",
@@ -164,15 +179,29 @@ def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = No
     >>> bool(np.allclose(qvalue(traj, pol, th, mdp, advantage=True), [0.25, -0.25]))
     True
     """
+    W = qvalue_weights(traj, policy, theta, mdp, critic, advantage)
+    return weighted_scores(traj, policy, policy.check_theta(theta), W, per_trajectory)
+
+
+def check_critic(critic) -> None:
+    """ValueError unless ``critic`` is one of :data:`CRITICS`."""
+    if not (isinstance(critic, str) and critic in CRITICS):
+        raise ValueError(f"critic must be one of {CRITICS}; got {critic!r}")
+
+
+def qvalue_weights(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = None, critic: str = "exact",
+                   advantage: bool = False) -> np.ndarray:
+    """Critic step weights :math:`W_t = \\gamma^t Q_t(s_t,a_t)` (or :math:`A_t`), shape ``(n, T)``.
+
+    Lecture 003 (policy gradient with :math:`Q_h`); see :func:`qvalue`.
+    """
     if critic == "monte_carlo":
-        return reinforce(traj, policy, theta, True, "value" if advantage else None, mdp, per_trajectory)
-    if critic != "exact":
-        raise ValueError(f"critic must be one of ('exact', 'monte_carlo'); got {critic!r}")
+        return reinforce_weights(traj, policy, theta, True, "value" if advantage else None, mdp)
+    check_critic(critic)
     theta = _check(traj, policy, theta, mdp, True)
     ev = step_evaluation(mdp, policy.probs(theta), traj.T)
     table = ev.A if advantage else ev.Q
-    W = table[np.arange(traj.T)[None, :], traj.states, traj.actions] * traj.discounts
-    return weighted_scores(traj, policy, theta, W, per_trajectory)
+    return table[np.arange(traj.T)[None, :], traj.states, traj.actions] * traj.discounts
 
 
 def check_lam(lam) -> None:
@@ -237,6 +266,16 @@ def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", m
     >>> bool(np.allclose(gae(traj, pol, th, 0.0, mdp=mdp), qvalue(traj, pol, th, mdp, advantage=True)))
     True
     """
+    W = gae_weights(traj, policy, theta, lam, values, mdp)
+    return weighted_scores(traj, policy, policy.check_theta(theta), W, per_trajectory)
+
+
+def gae_weights(traj: Trajectories, policy: Policy, theta, lam: float, values="exact",
+                mdp: FiniteMDP | None = None) -> np.ndarray:
+    """GAE step weights :math:`W_t = \\gamma^t \\hat A^{GAE(\\gamma,\\lambda)}_t`, shape ``(n, T)``; see :func:`gae`.
+
+    Schulman et al. (2016), eq. (16).  No score is computed.
+    """
     check_lam(lam)
     theta = _check(traj, policy, theta, mdp, isinstance(values, str) and values == "exact")
     if isinstance(values, str):
@@ -246,8 +285,7 @@ def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", m
              else fitted_values(traj, policy.n_states))
     else:
         V = value_table(values, traj.T, policy.n_states)
-    W = gae_advantages(traj, V, lam) * traj.discounts
-    return weighted_scores(traj, policy, theta, W, per_trajectory)
+    return gae_advantages(traj, V, lam) * traj.discounts
 
 
 def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMDP | None = None,
@@ -261,8 +299,7 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
     :math:`Q`; ``"monte_carlo"``: the geometric-length return of :func:`sample_visitation`.
     ``advantage=True`` subtracts the exact :math:`V(s)` (the baseline of lecture 002).
     """
-    if critic not in ("exact", "monte_carlo"):
-        raise ValueError(f"critic must be one of ('exact', 'monte_carlo'); got {critic!r}")
+    check_critic(critic)
     theta = _check(samples, policy, theta, mdp, critic == "exact" or advantage)
     if not isinstance(samples, StateActionSamples):
         raise TypeError("visitation needs StateActionSamples (tabular_pg.sampled.rollout.sample_visitation)")
@@ -338,17 +375,11 @@ def natural_gradient(g: np.ndarray, F: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(F, g, rcond=None)[0]
 
 
-ESTIMATORS = {"reinforce": reinforce, "qvalue": qvalue, "gae": gae, "visitation": visitation, "fisher": fisher}
-
-
-def check_estimator(estimator) -> None:
-    """ValueError unless ``estimator`` is one of the names in :data:`ESTIMATORS`."""
-    if not isinstance(estimator, str) or estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}")
-
-
 def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **options) -> np.ndarray:
-    """Dispatch to the estimator named ``estimator`` (one of :data:`ESTIMATORS`).
+    """The estimator named ``estimator`` of :data:`tabular_pg.sampled.registry.ESTIMATORS`, mean ``(d,)`` or ``(n, d)``.
+
+    ``options`` are the estimator's options (defaults from its registry entry) and
+    ``mdp``/``per_trajectory``; an unknown option is a TypeError naming the valid ones.
 
     Examples
     --------
@@ -358,5 +389,5 @@ def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **option
     ...     print(e)
     estimator must be one of ['fisher', 'gae', 'qvalue', 'reinforce', 'visitation']; got 'nope'
     """
-    check_estimator(estimator)
-    return ESTIMATORS[estimator](traj, policy, theta, **options)
+    from tabular_pg.sampled.registry import lookup   # the registry lists this module's functions: it sits above
+    return lookup(estimator).estimate(traj, policy, theta, **options)

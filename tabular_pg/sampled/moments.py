@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from tabular_pg.sampled.estimators import (check_baseline, check_estimator, check_lam, is_number, optimal_baseline,
+from tabular_pg.sampled.estimators import (check_baseline, check_critic, check_lam, is_number, optimal_baseline,
                          step_evaluation, value_table)
 from tabular_pg._checks import integer, positive_int
 from tabular_pg.exact.evaluation import evaluate
@@ -36,7 +36,8 @@ from tabular_pg.sampled.samplers import rewards_on_support
 from tabular_pg.sampled.rollout import TRUNCATION_TOL, reward_bound, truncation_horizon
 
 __all__ = ["estimator_moments", "truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
-           "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon"]
+           "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon", "reinforce_spec",
+           "qvalue_spec", "gae_spec", "check_samples", "FISHER_SAMPLES"]
 
 
 def moment_horizon(mdp: FiniteMDP, tol: float = TRUNCATION_TOL) -> int:
@@ -83,8 +84,7 @@ def qvalue_spec(mdp, policy, theta, T, critic="exact", advantage=False) -> Linea
     """Lecture 003: :math:`u_t = \\gamma^t Q_t` or :math:`\\gamma^t A_t` (exact critic); Monte Carlo = reward-to-go."""
     if critic == "monte_carlo":
         return reinforce_spec(mdp, policy, theta, T, True, "value" if advantage else None)
-    if critic != "exact":
-        raise ValueError(f"critic must be one of ('exact', 'monte_carlo'); got {critic!r}")
+    check_critic(critic)
     ev = step_evaluation(mdp, policy.probs(theta), T)
     disc = mdp.gamma ** np.arange(T)
     return _spec(T, mdp.n_states, mdp.n_actions, u=disc[:, None, None] * (ev.A if advantage else ev.Q))
@@ -107,9 +107,6 @@ def gae_spec(mdp, policy, theta, T, lam, values="exact") -> LinearSpec:
                  e=mdp.gamma * V_next, f=f)
 
 
-_SPECS = {"reinforce": reinforce_spec, "qvalue": qvalue_spec, "gae": gae_spec}
-
-
 def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "reinforce",
                       tol: float = TRUNCATION_TOL, **options) -> tuple[np.ndarray, np.ndarray]:
     """Exact mean ``(d,)`` and covariance ``(d, d)`` of one per-trajectory estimate.
@@ -119,7 +116,8 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     mdp : FiniteMDP
     policy : Policy
     theta : array_like (d,)
-    estimator : one of ``"reinforce"``, ``"qvalue"``, ``"gae"``, ``"visitation"``, ``"fisher"``
+    estimator : a name in :data:`tabular_pg.sampled.registry.ESTIMATORS` (``"reinforce"``,
+        ``"qvalue"``, ``"gae"``, ``"visitation"``, ``"fisher"``)
     tol : float
         Infinite horizon: truncation of :func:`tabular_pg.sampled.rollout.rollout` (same ``T``).
     **options
@@ -149,19 +147,14 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     >>> bool(np.allclose(m, tpg.policy_gradient(mdp, pol, th), rtol=1e-12))
     True
     """
-    check_estimator(estimator)
+    from tabular_pg.sampled.registry import lookup   # the registry lists this module's functions: it sits above
+    spec = lookup(estimator)
     check_policy_fits(mdp, policy)
     theta = policy.check_theta(theta)
     if policy.horizon is not None and policy.horizon != mdp.horizon:
         raise ValueError(f"a per-step policy (horizon {policy.horizon}) needs an MDP with that horizon; "
                          f"got horizon={mdp.horizon}")
-    if estimator == "visitation":
-        return visitation_moments(mdp, policy, theta, **options)
-    if estimator == "fisher":
-        return fisher_moments(mdp, policy, theta, tol=tol, **options)
-    T = moment_horizon(mdp, tol)
-    spec = _SPECS[estimator](mdp, policy, theta, T, **options)
-    return linear_moments(mdp, policy, theta, spec)
+    return spec.exact_moments(mdp, policy, theta, tol, **options)
 
 
 def _second_return_moment(mdp: FiniteMDP, pi: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -197,8 +190,7 @@ def visitation_moments(mdp: FiniteMDP, policy: Policy, theta, critic: str = "exa
     >>> bool(np.allclose(m, tpg.policy_gradient(mdp, pol, th)))
     True
     """
-    if critic not in ("exact", "monte_carlo"):
-        raise ValueError(f"critic must be one of ('exact', 'monte_carlo'); got {critic!r}")
+    check_critic(critic)
     if mdp.horizon is not None or not mdp.gamma < 1:
         raise ValueError("the (s,a)~d estimator needs an infinite horizon with gamma < 1")
     pi = policy.probs(theta)
@@ -212,6 +204,16 @@ def visitation_moments(mdp: FiniteMDP, policy: Policy, theta, critic: str = "exa
     second = scale ** 2 * np.einsum("sa,sai,saj->ij", ev.d_sa * sq, psi, psi)
     cov = second - np.outer(mean, mean)
     return mean, (cov + cov.T) / 2
+
+
+#: What a sampled Fisher term is computed from (:func:`fisher_moments`).
+FISHER_SAMPLES = ("trajectories", "visitation")
+
+
+def check_samples(samples) -> None:
+    """ValueError unless ``samples`` is one of :data:`FISHER_SAMPLES`."""
+    if not (isinstance(samples, str) and samples in FISHER_SAMPLES):
+        raise ValueError(f"samples must be one of {FISHER_SAMPLES}; got {samples!r}")
 
 
 def fisher_moments(mdp: FiniteMDP, policy: Policy, theta, samples: str = "trajectories",
@@ -236,8 +238,7 @@ def fisher_moments(mdp: FiniteMDP, policy: Policy, theta, samples: str = "trajec
     >>> bool(np.allclose(F, tpg.fisher_information(mdp, pol, th)))
     True
     """
-    if samples not in ("trajectories", "visitation"):
-        raise ValueError(f"samples must be one of ('trajectories', 'visitation'); got {samples!r}")
+    check_samples(samples)
     theta = policy.check_theta(theta)
     psi = policy.score(theta)
     d = psi.shape[-1]
