@@ -30,8 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tabular_pg as tpg  # noqa: E402
 from mdps import chain, garnet  # noqa: E402
+from tabular_pg.sampled.registry import estimate  # noqa: E402
 from tabular_pg.sampled import estimators as E  # noqa: E402
-from tabular_pg.sampled.moments import estimator_moments, fitted_baseline_mean  # noqa: E402
+from tabular_pg.sampled.moments import fitted_baseline_mean  # noqa: E402
+from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.sampled.rollout import rollout  # noqa: E402
 
 SEED = 20261122
@@ -133,7 +135,7 @@ def estimator_table(name: str, mdp, policy, theta, ns, reps: int, figures, tol: 
     for label, est, opts in ESTIMATORS:
         mean, cov = estimator_moments(mdp, policy, theta, est, tol=tol, **opts)
         bias, tr = mean - g, np.trace(cov)
-        per = E.estimate(big, policy, theta, est, mdp=mdp, per_trajectory=True, **opts)
+        per = estimate(big, policy, theta, est, mdp=mdp, per_trajectory=True, **opts)
         cells, curve = [], []
         for n in ns:
             batch = per[: n * reps].reshape(reps, n, -1).mean(axis=1)
@@ -194,7 +196,7 @@ def cosine_check(mdp, policy, theta, budget: int = 200_000, reps: int = 100, tol
             print(f"{label:20s} {n:>10s} {'(over budget)':>20s}")
             continue
         traj = rollout(mdp, policy.probs(theta), int(n) * reps, np.random.default_rng(SEED + 2), tol=tol)
-        batch = E.estimate(traj, policy, theta, est, mdp=mdp, per_trajectory=True, **opts)
+        batch = estimate(traj, policy, theta, est, mdp=mdp, per_trajectory=True, **opts)
         cos = np.median(_cos(batch.reshape(reps, int(n), -1).mean(axis=1), g))
         print(f"{label:20s} {n:>10s} {cos:20.3f}")
 

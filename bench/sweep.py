@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tabular_pg as tpg  # noqa: E402
 from mdps import chain, garnet  # noqa: E402
+from tabular_pg.sampled.registry import estimate  # noqa: E402
 from tabular_pg.sampled import estimators as E  # noqa: E402
 from tabular_pg.sampled.moments import estimator_moments  # noqa: E402
 from tabular_pg.sampled.rollout import rollout  # noqa: E402
@@ -66,7 +67,7 @@ def estimator_point(point: dict, rng: np.random.Generator) -> dict:
     name, options = ESTIMATORS[point["estimator"]]
     g = tpg.policy_gradient(mdp, policy, theta)
     traj = rollout(mdp, policy.probs(theta), n=point["n"], rng=rng)
-    g_hat = E.estimate(traj, policy, theta, estimator=name, mdp=mdp, **options)
+    g_hat = estimate(traj, policy, theta, estimator=name, mdp=mdp, **options)
     mean, cov = estimator_moments(mdp, policy, theta, estimator=name, **options)
     return {"sq_error": float(np.sum((g_hat - g) ** 2)),
             "exact_mse": float(np.trace(cov) / point["n"] + np.sum((mean - g) ** 2))}

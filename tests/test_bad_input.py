@@ -31,9 +31,11 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
+from tabular_pg.sampled.registry import estimate
 from tabular_pg.sampled import estimators as est
 from tabular_pg.exact import rational
-from tabular_pg.sampled.moments import estimator_moments, fitted_baseline_mean, truncation_bias_bound
+from tabular_pg.sampled.moments import fitted_baseline_mean, truncation_bias_bound
+from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories, truncation_horizon
 
 # ---------------------------------------------------------------- fixtures (all valid)
@@ -319,11 +321,11 @@ ESTIMATORS = [
      r"values must be 'exact', 'fitted' or an array; got 'x'"),
     ("visitation: trajectories", lambda: est.visitation(TRAJ, POL, TH, FINITE), TypeError, r"visitation needs StateActionSamples"),
     ("visitation: unknown critic", lambda: est.visitation(SAMPLES, POL, TH, MDP, critic="x"), ValueError, r"critic must be one of"),
-    ("estimate: unknown estimator", lambda: est.estimate(TRAJ, POL, TH, estimator="nope"), ValueError,
+    ("estimate: unknown estimator", lambda: estimate(TRAJ, POL, TH, estimator="nope"), ValueError,
      r"estimator must be one of \['fisher', 'gae', 'qvalue', 'reinforce', 'visitation'\]; got 'nope'"),
-    ("estimate: estimator [1]", lambda: est.estimate(TRAJ, POL, TH, estimator=[1]), ValueError,
+    ("estimate: estimator [1]", lambda: estimate(TRAJ, POL, TH, estimator=[1]), ValueError,
      r"estimator must be one of .*; got \[1\]"),
-    ("estimate: unknown option", lambda: est.estimate(TRAJ, POL, TH, estimator="reinforce", bogus=1), TypeError,
+    ("estimate: unknown option", lambda: estimate(TRAJ, POL, TH, estimator="reinforce", bogus=1), TypeError,
      r"unexpected keyword argument 'bogus'"),
     ("estimators.natural_gradient: shapes", lambda: est.natural_gradient(np.ones(3), np.eye(2)), ValueError,
      r"g must have shape \(d,\) and F shape \(d, d\); got g \(3,\), F \(2, 2\)"),

@@ -15,10 +15,11 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
+from tabular_pg.sampled.registry import estimate
 from tabular_pg.sampled import estimators as est
 from tabular_pg.exact import rational
 from tabular_pg.exact.linsolve import RESIDUAL_WARN
-from tabular_pg.sampled.moments import estimator_moments
+from tabular_pg.sampled.registry import estimator_moments
 
 EPS = np.finfo(float).eps
 HUGE = np.array([1.7e308, 0.0, -1.7e308,      # logits spanning more than the float range
@@ -222,7 +223,7 @@ def test_one_state_one_action_and_horizon_one(name):
     m = mdp if mdp.horizon is not None else mdp.with_(horizon=traj.T)
     for estimator, options in [("reinforce", {"baseline": "value", "mdp": mdp}), ("qvalue", {"mdp": mdp}),
                                ("gae", {"lam": 0.5, "mdp": mdp}), ("fisher", {})]:
-        assert all_finite(est.estimate(traj, pol, th, estimator, **options))
+        assert all_finite(estimate(traj, pol, th, estimator, **options))
         mean, cov = estimator_moments(m, pol, th, estimator, **{k: v for k, v in options.items() if k != "mdp"})
         assert all_finite(mean, cov)
     if A == 1:                                          # no choice, no gradient, no variance

@@ -9,8 +9,10 @@ import pytest
 
 import tabular_pg as tpg
 from conftest import random_mdp, random_policy
+from tabular_pg.sampled.registry import estimate
 from tabular_pg.sampled import estimators as E
-from tabular_pg.sampled.moments import estimator_moments, fitted_baseline_mean
+from tabular_pg.sampled.moments import fitted_baseline_mean
+from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.sampled.rollout import rollout, sample_visitation
 
 TRAJECTORY_CASES = [
@@ -61,9 +63,9 @@ def infinite_setup():
 def test_monte_carlo_mean_within_5_standard_errors(request, setup, estimator, options):
     mdp, pol, th, traj = request.getfixturevalue(setup)
     mean, cov = estimator_moments(mdp, pol, th, estimator, tol=1e-4, **options)
-    g = E.estimate(traj, pol, th, estimator, mdp=mdp, per_trajectory=True, **options)
+    g = estimate(traj, pol, th, estimator, mdp=mdp, per_trajectory=True, **options)
     assert_within_5_se(g, mean, cov)
-    assert np.allclose(g.mean(axis=0), E.estimate(traj, pol, th, estimator, mdp=mdp, **options), atol=1e-12)
+    assert np.allclose(g.mean(axis=0), estimate(traj, pol, th, estimator, mdp=mdp, **options), atol=1e-12)
 
 
 @pytest.mark.parametrize("critic", ["exact", "monte_carlo"])
@@ -144,7 +146,7 @@ def test_sampled_fisher_within_5_standard_errors(request, setup):
 def test_bad_names_and_missing_mdp(finite_setup):
     mdp, pol, th, traj = finite_setup
     with pytest.raises(ValueError, match=r"estimator must be one of \['fisher', 'gae', 'qvalue', 'reinforce', 'visitation'\]"):
-        E.estimate(traj, pol, th, "reinforse")
+        estimate(traj, pol, th, "reinforse")
     with pytest.raises(ValueError, match="baseline must be None, a number, or one of"):
         E.reinforce(traj, pol, th, baseline="avg")
     with pytest.raises(ValueError, match="mdp"):
@@ -166,7 +168,7 @@ def test_per_step_policy_estimates(rng):
     for est, opts in [("reinforce", {"reward_to_go": True, "baseline": "optimal"}), ("gae", {"lam": 0.5})]:
         mean, cov = estimator_moments(mdp, pol, th, est, **opts)
         assert np.allclose(mean, tpg.policy_gradient(mdp, pol, th), rtol=1e-10, atol=1e-13)
-        assert_within_5_se(E.estimate(traj, pol, th, est, mdp=mdp, per_trajectory=True, **opts), mean, cov)
+        assert_within_5_se(estimate(traj, pol, th, est, mdp=mdp, per_trajectory=True, **opts), mean, cov)
     assert random_policy(rng, 3, 2, H).shape == (H, 3, 2)
 
 
@@ -193,6 +195,6 @@ def test_episodic_estimators_are_unbiased(rng):
     traj = rollout(mdp, pol.probs(th), 20000, np.random.default_rng(13))
     for est, opts in [("qvalue", {}), ("qvalue", {"advantage": True}), ("gae", {"lam": 0.5}),
                       ("reinforce", {"reward_to_go": True, "baseline": "optimal"})]:
-        x = E.estimate(traj, pol, th, est, mdp=mdp, per_trajectory=True, **opts)
+        x = estimate(traj, pol, th, est, mdp=mdp, per_trajectory=True, **opts)
         se = x.std(axis=0) / np.sqrt(traj.n)
         assert np.all(np.abs(x.mean(axis=0) - g) <= 5 * se + 1e-12), (est, opts)

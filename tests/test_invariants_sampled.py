@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 import tabular_pg as tpg
 from tabular_pg.exact import rational
-from tabular_pg.sampled.moments import estimator_moments, moment_horizon, truncation_bias_bound
+from tabular_pg.sampled.moments import moment_horizon, truncation_bias_bound
+from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.sampled.rollout import reward_bound
 from test_invariants import mdps_and_policies
 

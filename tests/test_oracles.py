@@ -12,7 +12,7 @@ import tabular_pg as tpg
 from conftest import random_mdp
 from tabular_pg.algorithms import clipped_surrogate_gradient
 from tabular_pg.sampled.estimators import reinforce
-from tabular_pg.sampled.moments import estimator_moments
+from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.algorithms.oracles import Cost, ExactOracle, SampledOracle, block_natural_gradient
 
 

@@ -51,8 +51,8 @@ def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Ge
     :math:`\\sqrt{\\mathrm{tr}\\,\\mathrm{Cov}/n + \\|\\mathrm{bias}\\|^2}`; the sampled one is
     measured over the ``seeds`` means.
     """
-    from tabular_pg.sampled.estimators import estimate
-    from tabular_pg.sampled.moments import estimator_moments
+    from tabular_pg.sampled.registry import estimate
+    from tabular_pg.sampled.registry import estimator_moments
     from tabular_pg.sampled.rollout import rollout
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = policy.initial()
@@ -102,7 +102,7 @@ def estimators_command(args) -> dict:
 
 def _variance_growth(setting: Setting, base: FiniteMDP) -> dict:
     """tr Cov of one estimate against H on the garnet's dynamics with gamma = 1, horizon H."""
-    from tabular_pg.sampled.moments import estimator_moments
+    from tabular_pg.sampled.registry import estimator_moments
     policy = TabularSoftmax(base.n_states, base.n_actions)
     growth = {}
     for label, name, options in ESTIMATORS[:3] + ESTIMATORS[5:6]:

@@ -35,7 +35,7 @@ from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_
                         optimal_baseline, step_evaluation)
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
 
-__all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "natural_gradient", "estimate",
+__all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "natural_gradient",
            "reinforce_weights", "qvalue_weights", "gae_weights", "check_critic", "CRITICS",
            "BASELINES", "step_evaluation", "optimal_baseline", "fitted_values"]
 
@@ -374,20 +374,3 @@ def natural_gradient(g: np.ndarray, F: np.ndarray) -> np.ndarray:
     check_finite("F", F)
     return np.linalg.lstsq(F, g, rcond=None)[0]
 
-
-def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **options) -> np.ndarray:
-    """The estimator named ``estimator`` of :data:`tabular_pg.sampled.registry.ESTIMATORS`, mean ``(d,)`` or ``(n, d)``.
-
-    ``options`` are the estimator's options (defaults from its registry entry) and
-    ``mdp``/``per_trajectory``; an unknown option is a TypeError naming the valid ones.
-
-    Examples
-    --------
-    >>> try:
-    ...     estimate(None, None, None, estimator="nope")
-    ... except ValueError as e:
-    ...     print(e)
-    estimator must be one of ['fisher', 'gae', 'qvalue', 'reinforce', 'visitation']; got 'nope'
-    """
-    from tabular_pg.sampled.registry import lookup   # the registry lists this module's functions: it sits above
-    return lookup(estimator).estimate(traj, policy, theta, **options)

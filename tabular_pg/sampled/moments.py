@@ -35,7 +35,7 @@ from tabular_pg.sampled.moments_recursion import LinearSpec, linear_moments
 from tabular_pg.sampled.samplers import rewards_on_support
 from tabular_pg.sampled.rollout import TRUNCATION_TOL, reward_bound, truncation_horizon
 
-__all__ = ["estimator_moments", "truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
+__all__ = ["truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
            "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon", "reinforce_spec",
            "qvalue_spec", "gae_spec", "check_samples", "FISHER_SAMPLES"]
 
@@ -105,56 +105,6 @@ def gae_spec(mdp, policy, theta, T, lam, values="exact") -> LinearSpec:
     f = np.broadcast_to(-V[:, :, None], (T, S, A))
     return _spec(T, S, A, beta=mdp.gamma ** np.arange(T), zeta=mdp.gamma * lam, c=np.ones(T),
                  e=mdp.gamma * V_next, f=f)
-
-
-def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "reinforce",
-                      tol: float = TRUNCATION_TOL, **options) -> tuple[np.ndarray, np.ndarray]:
-    """Exact mean ``(d,)`` and covariance ``(d, d)`` of one per-trajectory estimate.
-
-    Parameters
-    ----------
-    mdp : FiniteMDP
-    policy : Policy
-    theta : array_like (d,)
-    estimator : a name in :data:`tabular_pg.sampled.registry.ESTIMATORS` (``"reinforce"``,
-        ``"qvalue"``, ``"gae"``, ``"visitation"``, ``"fisher"``)
-    tol : float
-        Infinite horizon: truncation of :func:`tabular_pg.sampled.rollout.rollout` (same ``T``).
-    **options
-        As for the estimator in :mod:`tabular_pg.sampled.estimators` (``reward_to_go``,
-        ``baseline``, ``critic``, ``advantage``, ``lam``, ``values``; ``samples`` for
-        ``"fisher"``, whose mean is ``(d, d)`` and covariance that of the row-major vec).
-
-    Returns
-    -------
-    mean, cov
-        The mean of a batch of ``n`` is ``mean`` with covariance ``cov / n``.
-
-    Notes
-    -----
-    Backward dynamic programming over conditional moments (module docstring) for the
-    trajectory estimators (lecture 000 eqs. 21, 26; lecture 003; Schulman et al. 2016),
-    closed forms for the (s,a)~d estimator (lecture 002 §1).  Unbiased estimators have
-    ``mean`` = :math:`\\nabla J` (of the ``T``-step truncation on an infinite horizon;
-    see :func:`truncation_bias_bound`).
-
-    Examples
-    --------
-    >>> import numpy as np, tabular_pg as tpg
-    >>> P = np.full((2, 2, 2), 0.5); mdp = tpg.FiniteMDP(P, [[1., 0.], [0., 2.]], [1., 0.], 0.9, horizon=3)
-    >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([0.3, -0.2, 0.1, 0.5])
-    >>> m, C = estimator_moments(mdp, pol, th, "gae", lam=0.3)
-    >>> bool(np.allclose(m, tpg.policy_gradient(mdp, pol, th), rtol=1e-12))
-    True
-    """
-    from tabular_pg.sampled.registry import lookup   # the registry lists this module's functions: it sits above
-    spec = lookup(estimator)
-    check_policy_fits(mdp, policy)
-    theta = policy.check_theta(theta)
-    if policy.horizon is not None and policy.horizon != mdp.horizon:
-        raise ValueError(f"a per-step policy (horizon {policy.horizon}) needs an MDP with that horizon; "
-                         f"got horizon={mdp.horizon}")
-    return spec.exact_moments(mdp, policy, theta, tol, **options)
 
 
 def _second_return_moment(mdp: FiniteMDP, pi: np.ndarray, V: np.ndarray) -> np.ndarray:

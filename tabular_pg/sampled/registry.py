@@ -20,10 +20,14 @@ import numpy as np
 
 from tabular_pg.sampled import estimators as E
 from tabular_pg.sampled import moments as M
+from tabular_pg.exact.gradient import check_policy_fits
+from tabular_pg.mdp import FiniteMDP
+from tabular_pg.policies import Policy
 from tabular_pg.sampled.baselines import check_baseline
 from tabular_pg.sampled.rollout import TRUNCATION_TOL
 
-__all__ = ["ESTIMATORS", "ENTRIES", "EstimatorSpec", "Option", "REQUIRED", "lookup", "check_bool"]
+__all__ = ["ESTIMATORS", "ENTRIES", "EstimatorSpec", "Option", "REQUIRED", "lookup", "check_bool", "estimate",
+           "estimator_moments"]
 
 
 class _Required:
@@ -227,3 +231,68 @@ def lookup(estimator) -> EstimatorSpec:
     if not isinstance(estimator, str) or estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}")
     return ESTIMATORS[estimator]
+
+def estimate(traj, policy: Policy, theta, estimator: str = "reinforce", **options) -> np.ndarray:
+    """The estimator named ``estimator`` of :data:`tabular_pg.sampled.registry.ESTIMATORS`, mean ``(d,)`` or ``(n, d)``.
+
+    ``options`` are the estimator's options (defaults from its registry entry) and
+    ``mdp``/``per_trajectory``; an unknown option is a TypeError naming the valid ones.
+
+    Examples
+    --------
+    >>> try:
+    ...     estimate(None, None, None, estimator="nope")
+    ... except ValueError as e:
+    ...     print(e)
+    estimator must be one of ['fisher', 'gae', 'qvalue', 'reinforce', 'visitation']; got 'nope'
+    """
+    return lookup(estimator).estimate(traj, policy, theta, **options)
+
+
+def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "reinforce",
+                      tol: float = TRUNCATION_TOL, **options) -> tuple[np.ndarray, np.ndarray]:
+    """Exact mean ``(d,)`` and covariance ``(d, d)`` of one per-trajectory estimate.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+    policy : Policy
+    theta : array_like (d,)
+    estimator : a name in :data:`tabular_pg.sampled.registry.ESTIMATORS` (``"reinforce"``,
+        ``"qvalue"``, ``"gae"``, ``"visitation"``, ``"fisher"``)
+    tol : float
+        Infinite horizon: truncation of :func:`tabular_pg.sampled.rollout.rollout` (same ``T``).
+    **options
+        As for the estimator in :mod:`tabular_pg.sampled.estimators` (``reward_to_go``,
+        ``baseline``, ``critic``, ``advantage``, ``lam``, ``values``; ``samples`` for
+        ``"fisher"``, whose mean is ``(d, d)`` and covariance that of the row-major vec).
+
+    Returns
+    -------
+    mean, cov
+        The mean of a batch of ``n`` is ``mean`` with covariance ``cov / n``.
+
+    Notes
+    -----
+    Backward dynamic programming over conditional moments (module docstring) for the
+    trajectory estimators (lecture 000 eqs. 21, 26; lecture 003; Schulman et al. 2016),
+    closed forms for the (s,a)~d estimator (lecture 002 §1).  Unbiased estimators have
+    ``mean`` = :math:`\\nabla J` (of the ``T``-step truncation on an infinite horizon;
+    see :func:`tabular_pg.sampled.moments.truncation_bias_bound`).
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> P = np.full((2, 2, 2), 0.5); mdp = tpg.FiniteMDP(P, [[1., 0.], [0., 2.]], [1., 0.], 0.9, horizon=3)
+    >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([0.3, -0.2, 0.1, 0.5])
+    >>> m, C = estimator_moments(mdp, pol, th, "gae", lam=0.3)
+    >>> bool(np.allclose(m, tpg.policy_gradient(mdp, pol, th), rtol=1e-12))
+    True
+    """
+    spec = lookup(estimator)
+    check_policy_fits(mdp, policy)
+    theta = policy.check_theta(theta)
+    if policy.horizon is not None and policy.horizon != mdp.horizon:
+        raise ValueError(f"a per-step policy (horizon {policy.horizon}) needs an MDP with that horizon; "
+                         f"got horizon={mdp.horizon}")
+    return spec.exact_moments(mdp, policy, theta, tol, **options)
