@@ -17,10 +17,11 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from tabular_pg.progress import progress as progress_bar
 
 __all__ = ["grid", "point_seed", "point_rng", "sweep", "write_table"]
 
@@ -80,30 +81,15 @@ def _run_point(fn, point: dict) -> dict:
     return {**point, **out}
 
 
-class _Progress:
-    """A one-line text progress bar on stderr."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.done, self.enabled = total, 0, enabled and total > 0
-
-    def step(self) -> None:
-        self.done += 1
-        if self.enabled:
-            filled = 30 * self.done // self.total
-            end = "\n" if self.done == self.total else ""
-            print(f"\rsweep [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}", end=end,
-                  file=sys.stderr, flush=True)
-
-
-def _run_serial(fn, points: list[dict], progress: _Progress) -> list[dict]:
+def _run_serial(fn, points: list[dict], bar) -> list[dict]:
     rows = []
     for point in points:
         rows.append(_run_point(fn, point))
-        progress.step()
+        bar.update(1)
     return rows
 
 
-def _run_on(client, fn, points: list[dict], progress: _Progress) -> list[dict]:
+def _run_on(client, fn, points: list[dict], bar) -> list[dict]:
     from distributed import as_completed
 
     futures = client.map(_run_point, [fn] * len(points), points, pure=False)
@@ -111,7 +97,7 @@ def _run_on(client, fn, points: list[dict], progress: _Progress) -> list[dict]:
     rows: list = [None] * len(points)
     for future in as_completed(futures):
         rows[index[future.key]] = future.result()
-        progress.step()
+        bar.update(1)
     return rows
 
 
@@ -131,7 +117,8 @@ def sweep(fn, points, scheduler=None, progress: bool = True, n_workers: int | No
         Dask; an address (``'tcp://host:8786'``): an existing Dask scheduler; a ``Client``:
         used as it is.
     progress : bool
-        Print a progress bar on stderr.
+        Show a progress bar on stderr (:func:`tabular_pg.progress.progress`: tqdm when
+        installed, else nothing).
 
     Returns
     -------
@@ -165,11 +152,12 @@ def sweep(fn, points, scheduler=None, progress: bool = True, n_workers: int | No
         _canonical(point)
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        return _dispatch(fn, points, scheduler, _Progress(len(points), progress), n_workers)
+    with threadpool_limits(limits=1), progress_bar(total=len(points), desc="sweep",
+                                                   enabled=progress and len(points) > 0) as bar:
+        return _dispatch(fn, points, scheduler, bar, n_workers)
 
 
-def _dispatch(fn, points: list[dict], scheduler, bar: _Progress, n_workers: int | None) -> list[dict]:
+def _dispatch(fn, points: list[dict], scheduler, bar, n_workers: int | None) -> list[dict]:
     if isinstance(scheduler, str) and scheduler == "serial":
         return _run_serial(fn, points, bar)
     from distributed import Client, LocalCluster

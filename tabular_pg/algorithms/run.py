@@ -21,11 +21,7 @@ from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.algorithms.oracles import check_policy_fits
 from tabular_pg.policies import Policy
-
-try:                                     # optional: a progress bar when tqdm is installed
-    from tqdm.auto import tqdm
-except ImportError:                      # pragma: no cover - depends on the environment
-    tqdm = None
+from tabular_pg.progress import progress as progress_bar
 
 __all__ = ["Algorithm", "History", "run", "positive_number", "positive_int"]
 
@@ -111,13 +107,6 @@ def _check_run(algorithm, mdp, policy, oracle, iterations, rng) -> int:
     return int(iterations)
 
 
-def _progress(iterations: int, progress, label: str):
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    if tqdm is None or not show:
-        return None
-    return tqdm(total=iterations, desc=label, leave=False)
-
-
 def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, iterations: int, *,
         rng: np.random.Generator | None = None, target: float | None = None, progress=None) -> History:
     """Run ``algorithm`` from ``theta0`` for ``iterations`` updates against ``oracle``.
@@ -140,7 +129,8 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
         Stop as soon as the exact ``J >= target``; a ``ConvergenceWarning`` says when the
         budget ran out first.
     progress : bool, optional
-        Show a tqdm bar (if installed); default: only when stderr is a terminal.
+        Show a progress bar (:func:`tabular_pg.progress.progress`: tqdm when installed);
+        default: only when stderr is a terminal.
 
     Returns
     -------
@@ -160,7 +150,8 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
     state = algorithm.start(policy, theta)
     start_cost, t0 = oracle.cost, time.perf_counter()
     rows = [(theta, 0, 0, 0.0)]
-    bar = _progress(iterations, progress, type(algorithm).__name__)
+    bar = progress_bar(total=iterations, desc=type(algorithm).__name__,
+                       enabled=sys.stderr.isatty() if progress is None else bool(progress))
     J = [evaluate(mdp, policy.probs(theta)).J]
     for _ in range(iterations):
         if target is not None and J[-1] >= target:
@@ -170,11 +161,9 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
         rows.append((theta, used.trajectories - start_cost.trajectories, used.steps - start_cost.steps,
                      time.perf_counter() - t0))
         J.append(evaluate(mdp, policy.probs(theta)).J)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(J=f"{J[-1]:.4g}")
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+        bar.set_postfix(J=f"{J[-1]:.4g}")
+    bar.close()
     if target is not None and J[-1] < target:
         warnings.warn(f"{algorithm!r} did not reach J >= {target:.6g} in {iterations} iterations "
                       f"(J = {J[-1]:.6g})", ConvergenceWarning, stacklevel=2)

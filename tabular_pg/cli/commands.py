@@ -3,47 +3,20 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import numpy as np
 
+import mdps
 from tabular_pg import io
+from tabular_pg.cli import plots
 from tabular_pg.cli.format import num, table
-from tabular_pg.cli.sections import estimators_command, proofs_command
-from tabular_pg.cli.train import train_command
-from tabular_pg.cli.report import exact_quantities, mdp_summary, require_module, tour
+from tabular_pg.cli.report import estimator_head, estimator_table, tour
+from tabular_pg.cli.sections import estimator_rows, exact_quantities, mdp_summary, run_proofs, verdict_counts
+from tabular_pg.cli.specs import SEED, resolve_mdp
+from tabular_pg.cli.train import parse_step, train_once
+from tabular_pg.exact.planning import optimum
 
-__all__ = ["resolve_mdp", "COMMANDS"]
-
-
-def _zoo():
-    return require_module("mdps", "from_spec", "zoo specs need the MDP zoo (the mdps package), which this "
-                          "installation lacks; give a .json/.npz file instead")
-
-
-def resolve_mdp(spec: str) -> io.NamedMDP:
-    """The MDP named by a command-line argument: a file, ``gym:ID[:k=v,...]`` or a zoo spec."""
-    if spec.lower().endswith((".json", ".npz")) or Path(spec).is_file():
-        return io.load_named(spec)
-    if spec.startswith("gym:"):
-        return _gym_mdp(spec[4:])
-    mdp = _zoo().from_spec(spec)
-    return io.NamedMDP(mdp, [str(s) for s in range(mdp.n_states)], [str(a) for a in range(mdp.n_actions)])
-
-
-def _gym_mdp(spec: str) -> io.NamedMDP:
-    try:
-        import gymnasium
-    except ImportError:
-        raise ValueError("gym: MDPs need the gym extra (pip install gymnasium)") from None
-    env_id, params = _zoo().parse_spec(spec)
-    gamma, horizon = params.pop("gamma", 0.99), params.pop("horizon", None)
-    try:
-        env = gymnasium.make(env_id, **params)
-    except gymnasium.error.Error as exc:
-        raise ValueError(f"gym:{env_id}: {exc}") from None
-    mdp = io.from_gymnasium(env, gamma=gamma, horizon=horizon)
-    return io.NamedMDP(mdp, [str(s) for s in range(mdp.n_states)], [str(a) for a in range(mdp.n_actions)])
+__all__ = ["solve", "zoo", "estimators", "train", "proofs", "COMMANDS"]
 
 
 def _policy(choice: str, mdp, opt) -> np.ndarray:
@@ -92,14 +65,14 @@ def _solve_text(data: dict, named: io.NamedMDP, rows: int) -> str:
 def zoo(args) -> dict:
     """``tabular-pg zoo``: the zoo's MDPs, their parameters (with defaults) and sources."""
     entries = {}
-    for name, (constructor, defaults, description) in _zoo().ZOO.items():
+    for name, (constructor, defaults, description) in mdps.ZOO.items():
         params = {p.name: defaults.get(p.name, None if p.default is inspect.Parameter.empty else p.default)
                   for p in inspect.signature(constructor).parameters.values()}
         entries[name] = {"parameters": params, "description": description,
                          "example": f"{name}:" + ",".join(f"{k}={v}" for k, v in defaults.items())}
     rows = [[name, ", ".join(f"{k}={v}" for k, v in e["parameters"].items()), e["description"]]
             for name, e in entries.items()]
-    aliases = getattr(_zoo(), "ALIASES", {})
+    aliases = mdps.ALIASES
     note = "short names: " + "; ".join(f"{n}: " + ", ".join(f"{k}={v}" for k, v in a.items())
                                        for n, a in aliases.items()) if aliases else ""
     text = table(["name", "parameters (defaults)", "description"], rows)
@@ -107,5 +80,47 @@ def zoo(args) -> dict:
             "data": entries}
 
 
-COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour, "estimators": estimators_command,
-            "train": train_command, "proofs": proofs_command}
+# -------------------------------------------------------------------------- estimators
+def estimators(args) -> dict:
+    """``tabular-pg estimators MDP [--n N] [--seeds K]`` at the uniform policy."""
+    mdp = resolve_mdp(args.mdp).mdp
+    result = estimator_rows(mdp, (args.n,), args.seeds, args.progress, np.random.default_rng(SEED))
+    return {"text": estimator_head(args.mdp, result, mdp.horizon is None) + "\n" + estimator_table(result),
+            "data": {"mdp": args.mdp, **result}}
+
+
+# ------------------------------------------------------------------------------- train
+def train(args) -> dict:
+    """``tabular-pg train MDP --algo NAME [--iters N] [--sampled N] [--step X] [--plot FILE]``."""
+    mdp = resolve_mdp(args.mdp).mdp
+    hist = train_once(mdp, args.algo, args.iters, args.sampled, args.seed, parse_step(args.step), show=args.progress)
+    J_star = optimum(mdp).J
+    oracle = "exact oracle" if args.sampled is None else f"sampled oracle, n = {args.sampled} per query"
+    shown = sorted(set(np.linspace(0, hist.iterations, min(11, hist.iterations + 1)).astype(int)))
+    body = [[str(t), hist.J[t], J_star - hist.J[t], int(hist.trajectories[t])] for t in shown]
+    lines = [f"{args.mdp}: {hist.algorithm}, {oracle}, {hist.iterations} iterations (seed {args.seed})",
+             table(["iteration", "exact J", "J* - J", "trajectories"], body),
+             f"J* = {num(J_star, 10)}; final J = {num(hist.J[-1], 10)}; {hist.wall_time[-1]:.2f} s"]
+    if args.plot:
+        plots.learning_curves({args.algo: hist.J}, args.plot, J_star=J_star, title=f"{args.algo} on {args.mdp}")
+        lines.append(f"learning curve: {args.plot}")
+    data = {"mdp": args.mdp, "algorithm": hist.algorithm, "oracle": oracle, "J_star": J_star, "J": hist.J,
+            "trajectories": hist.trajectories, "steps": hist.steps, "wall_time": hist.wall_time}
+    return {"text": "\n".join(lines), "data": data}
+
+
+# ------------------------------------------------------------------------------ proofs
+def proofs(args) -> dict:
+    """``tabular-pg proofs [--errata] [--claim ID ...]``; exit status 1 if a verdict is not the registered one."""
+    import proofs as package                    # sympy: loaded only when the proofs are asked for
+    verdicts = run_proofs(args.errata, args.claim)
+    counts = verdict_counts(verdicts)
+    text = package.report(verdicts)
+    if counts["unexpected"]:
+        text += "\nUNEXPECTED VERDICTS: " + ", ".join(counts["unexpected"])
+    data = {"summary": counts, "verdicts": [dict(vars(v), as_expected=v.as_expected) for v in verdicts]}
+    return {"text": text, "data": data, "status": 1 if counts["unexpected"] else 0}
+
+
+#: Subcommand name -> function of the parsed arguments.
+COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour, "estimators": estimators, "train": train, "proofs": proofs}

@@ -1,4 +1,5 @@
-"""Text tables and JSON output of the ``tabular-pg`` command (internal)."""
+"""Text and Markdown tables and JSON output of the ``tabular-pg`` command (internal; the
+lowest module of :mod:`tabular_pg.cli`: it imports no other)."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["jsonable", "emit_json", "table", "num", "progress"]
+__all__ = ["jsonable", "emit_json", "table", "markdown_table", "num"]
 
 
 def jsonable(x):
@@ -74,12 +75,18 @@ def table(headers, rows) -> str:
     return "\n".join([line([str(h) for h in headers]), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
-def progress(iterable, enabled: bool, total: int | None = None, desc: str | None = None):
-    """``iterable`` wrapped in a tqdm bar on stderr when ``enabled`` and tqdm is installed."""
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False)
+def markdown_table(headers, rows) -> str:
+    """A Markdown table (numbers formatted with :func:`num`); ``|`` inside a cell (as in
+    ``|grad J|``) is escaped.
+
+    Examples
+    --------
+    >>> print(markdown_table(["x", "|g|"], [["a", 0.5]]))
+    | x | \\|g\\| |
+    |---|---|
+    | a | 0.5 |
+    """
+    cells = [[(c if isinstance(c, str) else num(c)).replace("|", "\\|") for c in row]
+             for row in [headers, *rows]]
+    return "\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(headers)]
+                     + ["| " + " | ".join(r) + " |" for r in cells[1:]])

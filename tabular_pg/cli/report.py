@@ -1,136 +1,37 @@
-"""The tour of ``tabular-pg tour``: exact quantities, estimators, algorithms, proofs.
+"""The tour of ``tabular-pg tour`` and the text of every section (internal).
 
-:func:`tour` runs every section whose modules are installed, writes ``report.md`` and
-PNG figures into a directory and returns the printed summary.  A section is a function
-``(setting, out_dir, progress) -> Section``; sections on estimators, algorithms and
-proofs live in :mod:`tabular_pg.cli.sections`.
+:func:`tour` computes the sections of :data:`tabular_pg.cli.sections.SECTIONS`, renders
+each one (:data:`RENDERERS`: printed lines and Markdown), writes ``report.md`` beside the
+PNG figures and returns the printed summary.  This is the one module that turns section
+results into text.
 """
 from __future__ import annotations
 
-import importlib
-import time
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from tabular_pg.cli.format import markdown_table, num, table
+from tabular_pg.cli.sections import SECTIONS, SMALL, TRUNCATION, SectionResult, Setting
+from tabular_pg.cli.specs import SEED, dadashi_mdp
+from tabular_pg.progress import progress
 
-from tabular_pg.cli.format import num, progress, table
-from tabular_pg.exact.evaluation import evaluate
-from tabular_pg.exact.gradient import natural_gradient, policy_gradient
-from tabular_pg.mdp import FiniteMDP
-from tabular_pg.exact.planning import optimum
-from tabular_pg.policies import TabularSoftmax
+# dadashi_mdp is imported for its users' sake (tests/test_plots.py takes it from here).
+__all__ = ["RENDERERS", "render", "estimator_head", "estimator_table", "tour", "dadashi_mdp"]
 
-__all__ = ["Setting", "Section", "tour", "exact_quantities", "mdp_summary", "softmax_gradient",
-           "dadashi_mdp", "module_available", "require_module"]
-
-
-@dataclass(frozen=True)
-class Setting:
-    """The MDPs and budgets of a tour (zoo specs, sample sizes, iterations, seeds)."""
-
-    chain: str = "chain:H=10"
-    garnet: str = "garnet:S=10,A=3,b=3,seed=0,gamma=0.9"
-    n_values: tuple = (10, 30, 100, 300)
-    seeds: int = 20
-    horizons: tuple = (2, 3, 4, 6, 8)
-    iterations: int = 100
-    sampled_n: int = 50
-    algo_seeds: int = 3
-    proof_claims: int | None = None          # None: every claim of the proofs package
+ESTIMATOR_HEADERS = ["estimator", "|bias|", "tr Cov / n", "RMSE exact", "RMSE sampled", "median cos"]
+#: How the tour names the verdict kinds in its summary.
+KIND_WORDS = {"holds": "hold", "erratum": "errata", "justification": "right conclusions with a wrong justification"}
 
 
-SMALL = Setting(chain="chain:H=4", garnet="garnet:S=6,A=3,b=2,seed=0,gamma=0.9", n_values=(10, 40),
-                seeds=4, horizons=(2, 3, 4), iterations=15, sampled_n=10, algo_seeds=2, proof_claims=2)
+def _links(figures) -> list:
+    return [f"![{f['caption']}]({f['file']})" for f in figures]
 
 
-@dataclass
-class Section:
-    """One part of the tour: printed summary lines, Markdown for report.md, JSON data."""
-
-    title: str
-    lines: list
-    markdown: str
-    data: dict = field(default_factory=dict)
-    figures: list = field(default_factory=list)
-
-
-def module_available(name: str) -> bool:
-    """Whether ``name`` imports (a section appears once its module has landed)."""
-    try:
-        importlib.import_module(name)
-    except ImportError:
-        return False
-    return True
-
-
-def require_module(name: str, attribute: str, message: str):
-    """The module ``name`` if it imports and has ``attribute``; else ``ValueError(message)``."""
-    try:
-        module = importlib.import_module(name)
-    except ImportError:
-        module = None
-    if module is None or not hasattr(module, attribute):
-        raise ValueError(message)
-    return module
-
-
-def mdp_summary(mdp: FiniteMDP, name: str) -> dict:
-    """Name, sizes, discount, horizon and storage of ``mdp``."""
-    return {"name": name, "S": mdp.n_states, "A": mdp.n_actions, "gamma": mdp.gamma,
-            "horizon": mdp.horizon, "sparse": mdp.is_sparse}
-
-
-def softmax_gradient(mdp: FiniteMDP, ev) -> np.ndarray:
-    """:math:`\\nabla_\\theta J` of the tabular softmax at :math:`\\theta = \\log\\pi` (the
-    limit :math:`\\tilde d(s)\\pi(a|s)A(s,a)` where :math:`\\pi(a|s) = 0`)."""
-    pi = ev.pi
-    policy = TabularSoftmax(mdp.n_states, mdp.n_actions, horizon=pi.shape[0] if pi.ndim == 3 else None)
-    theta = np.log(np.maximum(pi, np.finfo(float).tiny)).ravel()
-    return policy_gradient(mdp, policy, theta, evaluation=ev)
-
-
-def exact_quantities(mdp: FiniteMDP, policy_of) -> dict:
-    """Evaluation of ``policy_of(optimum)`` (or of the array ``policy_of``), ``J*`` and
-    the norm of the softmax gradient."""
-    opt = optimum(mdp)
-    pi = policy_of(opt) if callable(policy_of) else policy_of
-    ev = evaluate(mdp, pi)
-    return {"evaluation": ev, "optimum": opt, "J_star": opt.J,
-            "gradient_norm": float(np.linalg.norm(softmax_gradient(mdp, ev)))}
-
-
-def zoo_mdp(spec: str) -> FiniteMDP:
-    from tabular_pg.cli.commands import resolve_mdp
-    return resolve_mdp(spec).mdp
-
-
-def dadashi_mdp() -> FiniteMDP:
-    """The two-state, two-action MDP of Dadashi et al. (2019), Figure 2(d), gamma = 0.9."""
-    from tabular_pg.io.files import from_pymdptoolbox
-    P = np.array([[[0.7, 0.3], [0.2, 0.8]], [[0.99, 0.01], [0.99, 0.01]]])
-    return from_pymdptoolbox(P, np.array([[-0.45, -0.1], [0.5, 0.5]]), 0.9)
-
-
-# ------------------------------------------------------------------------ exact section
-def _exact_row(spec: str, mdp: FiniteMDP) -> dict:
-    uniform = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
-    q = exact_quantities(mdp, uniform)
-    ev = q["evaluation"]
-    theta = TabularSoftmax(mdp.n_states, mdp.n_actions).initial()
-    npg = natural_gradient(mdp, TabularSoftmax(mdp.n_states, mdp.n_actions), theta)
-    V0 = ev.V[0] if mdp.horizon is not None else ev.V
-    return {"mdp": mdp_summary(mdp, spec), "J_uniform": ev.J, "J_star": q["J_star"],
-            "gradient_norm": q["gradient_norm"], "natural_gradient_norm": float(np.linalg.norm(npg)),
-            "residual": ev.residual, "solver": ev.solver, "V": V0, "V_star": q["optimum"].V}
-
-
-def exact_section(setting: Setting, out: Path, show: bool) -> Section:
-    """J, J*, V, gradient norms and residual of the uniform policy on the chain and garnet."""
-    rows = [_exact_row(spec, zoo_mdp(spec)) for spec in (setting.chain, setting.garnet)]
-    chain = rows[0]
+def _exact(result: SectionResult, setting: Setting) -> tuple:
+    rows = result.data["rows"]
+    chain, garnet = rows
     H, A = chain["mdp"]["horizon"], chain["mdp"]["A"]
     headers = ["MDP", "S", "A", "gamma", "H", "J(uniform)", "J*", "|grad J|", "|F+ grad J|", "residual"]
     body = [[r["mdp"]["name"], r["mdp"]["S"], r["mdp"]["A"], r["mdp"]["gamma"], str(r["mdp"]["horizon"]),
@@ -138,91 +39,141 @@ def exact_section(setting: Setting, out: Path, show: bool) -> Section:
             for r in rows]
     identity = (f"chain: J(uniform) = {num(chain['J_uniform'], 10)} = A^-H = {A}^-{H} = {num(A ** -H, 10)} "
                 f"(lecture 003: a random walk almost never sees the reward)")
-    garnet = rows[1]
     vline = (f"garnet: V(uniform) in [{num(garnet['V'].min())}, {num(garnet['V'].max())}], "
              f"V* in [{num(garnet['V_star'].min())}, {num(garnet['V_star'].max())}]")
     chain_v = "chain: V_0(s) of the uniform policy = " + ", ".join(num(v, 3) for v in chain["V"])
-    figure = _grid_figure(out)
     md = "\n".join(["Exact evaluation of the uniform policy (softmax at theta = 0) by linear solves / "
                     "recursions, and the optimum by policy iteration / backward induction.", "",
-                    _markdown_table(headers, body), "", f"- {identity}", f"- {chain_v}", f"- {vline}"]
-                   + ([f"\n![{figure['caption']}]({figure['file']})"] if figure else []))
-    return Section("Exact quantities", [table(headers, body), identity, chain_v, vline], md,
-                   {"rows": rows}, [figure] if figure else [])
+                    markdown_table(headers, body), "", f"- {identity}", f"- {chain_v}", f"- {vline}"]
+                   + [f"\n{link}" for link in _links(result.figures)])
+    return [table(headers, body), identity, chain_v, vline], md
 
 
-def _grid_figure(out: Path):
-    """V* and pi* of Sutton & Barto's gridworld (needs the zoo and matplotlib)."""
-    if not (module_available("matplotlib") and module_available("mdps")):
-        return None
-    import mdps
-    from tabular_pg.cli import plots
-    if not hasattr(mdps, "sutton_barto_grid") or not hasattr(mdps, "grid_cells"):
-        return None
-    from mdps.gridworld import SUTTON_BARTO_LAYOUT
-    mdp = mdps.sutton_barto_grid()
-    opt = optimum(mdp)
-    plots.grid_values(opt.V, mdps.grid_cells(SUTTON_BARTO_LAYOUT), out / "gridworld_values.png", pi=opt.pi,
-                      title="Sutton & Barto Example 3.5: V* and pi* (gamma = 0.9)")
-    return {"file": "gridworld_values.png", "caption": "V* and pi* on Sutton & Barto's gridworld"}
+def estimator_table(result: dict, k: int = -1) -> str:
+    """The table of :func:`~tabular_pg.cli.sections.estimator_rows` at the ``k``-th sample size."""
+    n = result["n"][k]
+    return table(ESTIMATOR_HEADERS, [[r["estimator"], r["bias"], r["trace_cov"] / n, r["rmse_exact"][k],
+                                      r["rmse_sampled"][k], r["cosine_median"][k]] for r in result["rows"]])
 
 
-def _markdown_table(headers, rows) -> str:
-    """A Markdown table; ``|`` inside a cell (as in ``|grad J|``) is escaped."""
-    cells = [[(c if isinstance(c, str) else num(c)).replace("|", "\\|") for c in row]
-             for row in [headers, *rows]]
-    return "\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(headers)]
-                     + ["| " + " | ".join(r) + " |" for r in cells[1:]])
+def estimator_head(spec: str, result: dict, truncated: bool, k: int = -1) -> str:
+    """The line above :func:`estimator_table` (``truncated``: an infinite-horizon MDP)."""
+    return (f"{spec}: uniform policy, |grad J| = {num(result['gradient_norm'])}; exact moments vs "
+            f"{result['seeds']} means of n = {result['n'][k]} sampled estimates (seed {SEED}"
+            + (f", truncation {TRUNCATION:g})" if truncated else ")"))
 
 
-# ---------------------------------------------------------------------------------- tour
-def _sections():
-    from tabular_pg.cli import sections as cli_sections
-    return [("exact", exact_section)] + cli_sections.available()
+def _estimators(result: SectionResult, setting: Setting) -> tuple:
+    lines, md, facts = [], [], result.facts
+    for spec in (setting.chain, setting.garnet):
+        head, body = estimator_head(spec, result.data[spec], facts["truncated"][spec]), estimator_table(result.data[spec])
+        lines += [head, body]
+        md += [f"**{head}**", "", "```", body, "```", ""]
+    H, A, total = facts["chain_H"], facts["chain_A"], facts["trajectories"]
+    lines.insert(2, f"chain: P(no sampled trajectory sees the reward) = (1 - {A}^-{H})^{total} = "
+                    f"{num((1 - float(A) ** -H) ** total, 3)}; then every sampled gradient is 0 and "
+                    "the sampled RMSE is |grad J|, far below the exact RMSE that rare successes carry")
+    slopes = result.data["variance_vs_H"]["slopes"]
+    lines.append("variance growth with H (garnet dynamics, gamma = 1): tr Cov ~ H^k, k = "
+                 + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items()))
+    md += [lines[-1], ""] + _links(result.figures)
+    return lines, "\n".join(md)
+
+
+def _polytope(result: SectionResult) -> tuple:
+    paths = result.facts["labels"]
+    text = ("V^pi of random policies of a two-state MDP (Dadashi et al. 2019, Fig. 2d); "
+            + (f"paths of {', '.join(paths)} from the same start" if paths else "the squares are the deterministic policies"))
+    figure = result.figures[0]
+    return [text], f"{text}.\n\n![{figure['caption']}]({figure['file']})"
+
+
+def _algorithms(result: SectionResult, setting: Setting) -> tuple:
+    lines, md, facts = [], [], result.facts
+    for spec, sampled in facts["sampled"].items():
+        data = result.data[spec]
+        headers = ["algo", "exact J_T", "J* - J_T", "t to 90% of gap"] + (
+            [f"sampled J_T ({setting.algo_seeds} seeds) [min, max]", "trajectories"] if sampled else [])
+        title = f"{spec}: T = {setting.iterations} iterations from the uniform policy, J* = {num(data['J_star'], 8)}"
+        not_run = [f"{name} not run with its defaults: {why}" for name, why in facts["not_run"][spec].items()]
+        lines += [title, table(headers, data["rows"]), *not_run]
+        md += [f"**{title}**", "", markdown_table(headers, data["rows"]), ""] + [f"- {n}" for n in not_run] + (
+            [""] if not_run else [])
+    used = "algorithms: " + ", ".join(facts["algorithms"]) + f"; sampled oracle: {facts['oracle']}"
+    polytope = facts["polytope"]
+    curves = result.figures[:len(result.figures) - (polytope is not None)]
+    lines.append(used)
+    markdown = "\n".join(md + [used, ""] + _links(curves))
+    if polytope is not None:
+        poly_lines, poly_md = _polytope(polytope)
+        lines += poly_lines
+        markdown += "\n\n" + poly_md
+    return lines, markdown
+
+
+def _proofs(result: SectionResult, setting: Setting) -> tuple:
+    counts, errata = result.data["summary"], result.facts["errata"]
+    of_all = f" (the first {counts['claims']} of {result.facts['all_claims']})" if result.facts["subset"] else ""
+    head = (f"{counts['claims']} claims{of_all} checked with sympy: "
+            + ", ".join(f"{v} {KIND_WORDS.get(k, k)}" for k, v in counts.items() if k not in ("claims", "unexpected"))
+            + (f"; NOT AS REGISTERED: {', '.join(counts['unexpected'])}" if counts["unexpected"] else ""))
+    lines = [head] + [f"[{v.claim_id}] {v.kind}: {v.correction}" for v in errata]
+    md = [head, ""] + [f"- **{v.claim_id}** ({v.kind}, {v.source}): {v.statement}  \n"
+                       f"  counterexample: {v.counterexample}  \n  correction: {v.correction}" for v in errata]
+    return lines, "\n".join(md)
+
+
+#: Section name -> ``render(result, setting) -> (printed lines, Markdown)``.
+RENDERERS = {"exact": _exact, "estimators": _estimators, "algorithms": _algorithms, "proofs": _proofs}
+
+
+def render(name: str, result: SectionResult, setting: Setting) -> tuple:
+    """The printed lines and the Markdown of the section ``name``'s ``result``."""
+    return RENDERERS[name](result, setting)
 
 
 def tour(args) -> dict:
-    """``tabular-pg tour [--out DIR] [--small]``: run the sections, write report.md.
+    """``tabular-pg tour [--out DIR] [--small]``: compute the sections, write report.md.
 
-    A section with a ``prefetch(setting)`` attribute (the proofs) starts that work in a
-    background process before the first section, so that it overlaps with the others.
-    The process is *spawned*, not forked: forking a process whose other threads may hold
-    locks (imports, BLAS) can leave the child deadlocked.
+    A section with a ``prefetch`` (the proofs) starts that work in a background process
+    before the first section, so that it overlaps with the others.  The process is
+    *spawned*, not forked: forking a process whose other threads may hold locks (imports,
+    BLAS) can leave the child deadlocked.
     """
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     setting = SMALL if args.small else Setting()
-    sections, timings, begin = [], {}, time.perf_counter()
-    chosen = _sections()
+    results, timings, begin = [], {}, time.perf_counter()
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as background:
-        early = {name: background.submit(run.prefetch, setting) for name, run in chosen if hasattr(run, "prefetch")}
-        for name, run in progress(chosen, args.progress, desc="tour"):
+        early = {s.name: background.submit(s.prefetch, setting) for s in SECTIONS if s.prefetch is not None}
+        for section in progress(SECTIONS, desc="tour", enabled=args.progress):
             start = time.perf_counter()
-            extra = {"prefetched": early[name].result()} if name in early else {}
-            sections.append(run(setting, out, args.progress, **extra))
-            timings[name] = time.perf_counter() - start
+            extra = {"prefetched": early[section.name].result()} if section.name in early else {}
+            results.append((section.name, section.compute(setting, out, args.progress, **extra)))
+            timings[section.name] = time.perf_counter() - start
     timings["total"] = time.perf_counter() - begin
+    rendered = [(r.title, *render(name, r, setting)) for name, r in results]
     report = out / "report.md"
-    report.write_text(_report_markdown(sections, setting, timings))
+    report.write_text(_report_markdown(rendered, setting, timings))
     lines = []
-    for s in sections:
-        lines += [f"== {s.title} ==", *s.lines, ""]
-    figures = [str(out / f["file"]) for s in sections for f in s.figures]
+    for title, section_lines, _ in rendered:
+        lines += [f"== {title} ==", *section_lines, ""]
+    figures = [str(out / f["file"]) for _, r in results for f in r.figures]
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items() if k != "total")
     note = "; the proofs ran in the background" if early else ""
     lines += [f"report: {report}", f"figures: {', '.join(figures) if figures else 'none (needs matplotlib)'}",
               f"time: {timings['total']:.1f} s ({parts}{note})"]
     data = {"report": str(report), "figures": figures, "timings": timings,
-            "sections": {s.title: s.data for s in sections}}
+            "sections": {r.title: r.data for _, r in results}}
     return {"text": "\n".join(lines), "data": data}
 
 
-def _report_markdown(sections, setting: Setting, timings: dict) -> str:
+def _report_markdown(rendered: list, setting: Setting, timings: dict) -> str:
     head = ["# tabular-pg tour", "",
             f"MDPs: `{setting.chain}` and `{setting.garnet}`. Every J, V, gradient and variance marked exact "
             "is computed by linear algebra, not sampled.", ""]
     body = []
-    for s in sections:
-        body += [f"## {s.title}", "", s.markdown, ""]
-    tail = ["## Timings", "", _markdown_table(["section", "seconds"], [[k, v] for k, v in timings.items()])]
+    for title, _, markdown in rendered:
+        body += [f"## {title}", "", markdown, ""]
+    tail = ["## Timings", "", markdown_table(["section", "seconds"], [[k, v] for k, v in timings.items()])]
     return "\n".join(head + body + tail) + "\n"

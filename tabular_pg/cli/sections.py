@@ -1,47 +1,157 @@
-"""Sections of the tour beyond the exact quantities (internal): the value polytope,
-estimators against the exact gradient, algorithms head to head, the proofs summary.
+"""The sections of the tour (internal): each COMPUTES its numbers and writes its figures;
+:mod:`tabular_pg.cli.report` renders them as text and Markdown.
 
-:func:`available` lists the sections whose modules are installed.
+:data:`SECTIONS` lists them in the order of the tour: exact quantities, estimators against
+the exact gradient, algorithms head to head (with the value polytope), the proofs summary.
+A section's ``compute(setting, out, show)`` returns a :class:`SectionResult`; a section
+with a ``prefetch(setting)`` gets its result as ``compute(..., prefetched=...)`` (the tour
+runs it in a background process).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from tabular_pg.cli.format import num, progress, table
-from tabular_pg.exact.gradient import policy_gradient
+import mdps
+from mdps.gridworld import SUTTON_BARTO_LAYOUT
+from tabular_pg.cli import plots
+from tabular_pg.cli.format import num
+from tabular_pg.cli.specs import SEED, dadashi_mdp, has_extra, zoo_mdp
+from tabular_pg.cli.train import ALGORITHMS, SAMPLED_IN_TOUR, make_algorithm, make_oracle, train_once
+from tabular_pg.exact.evaluation import evaluate
+from tabular_pg.exact.gradient import natural_gradient, policy_gradient
+from tabular_pg.exact.planning import optimum
 from tabular_pg.mdp import FiniteMDP
-from tabular_pg.cli.plots import slope
 from tabular_pg.policies import TabularSoftmax
+from tabular_pg.progress import progress
 from tabular_pg.sampled.registry import ESTIMATORS as REGISTRY
-from tabular_pg.cli.report import Section, Setting, dadashi_mdp, module_available, require_module, zoo_mdp
+from tabular_pg.sampled.registry import estimate, estimator_moments
+from tabular_pg.sampled.rollout import rollout
 
-__all__ = ["available", "polytope_section", "estimator_rows", "estimators_section", "ESTIMATORS"]
+__all__ = ["Setting", "SMALL", "SectionResult", "Section", "SECTIONS", "ESTIMATORS", "TRUNCATION",
+           "mdp_summary", "softmax_gradient", "exact_quantities", "estimator_rows", "run_proofs",
+           "verdict_counts", "proof_verdicts", "exact_section", "estimators_section", "algorithms_section",
+           "polytope_section", "proofs_section"]
 
-#: Trajectory estimators compared: label, name and options, the ``cli`` settings of
+
+@dataclass(frozen=True)
+class Setting:
+    """The MDPs and budgets of a tour (zoo specs, sample sizes, iterations, seeds)."""
+
+    chain: str = "chain:H=10"
+    garnet: str = "garnet:S=10,A=3,b=3,seed=0,gamma=0.9"
+    n_values: tuple = (10, 30, 100, 300)
+    seeds: int = 20
+    horizons: tuple = (2, 3, 4, 6, 8)
+    iterations: int = 100
+    sampled_n: int = 50
+    algo_seeds: int = 3
+    proof_claims: int | None = None          # None: every claim of the proofs package
+
+
+SMALL = Setting(chain="chain:H=4", garnet="garnet:S=6,A=3,b=2,seed=0,gamma=0.9", n_values=(10, 40),
+                seeds=4, horizons=(2, 3, 4), iterations=15, sampled_n=10, algo_seeds=2, proof_claims=2)
+
+
+@dataclass(frozen=True)
+class SectionResult:
+    """What one section computed.
+
+    Attributes
+    ----------
+    title : str
+    data : dict
+        The numbers (``tour --json`` prints them under ``sections[title]``).
+    figures : tuple of dict
+        ``{"file", "caption"}`` of the PNGs written into the output directory.
+    facts : dict
+        What the text needs beyond ``data`` (not printed by ``--json``).
+    """
+
+    title: str
+    data: dict
+    figures: tuple = ()
+    facts: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the tour: its name, ``compute(setting, out, show[, prefetched])`` and an
+    optional ``prefetch(setting)`` (module level, so that a spawned process can run it)."""
+
+    name: str
+    compute: Callable
+    prefetch: Callable | None = None
+
+
+#: Trajectory estimators compared, ``(label, name, options)``: the CLI settings of the entries of
 #: :data:`tabular_pg.sampled.registry.ESTIMATORS` in registry order.
 ESTIMATORS = tuple((label, name, dict(options)) for name, spec in REGISTRY.items() for label, options in spec.cli)
 #: Infinite horizons are truncated where the neglected discounted return is below this,
 #: identically for the rollouts and for the exact moments.
 TRUNCATION = 1e-4
-#: Seed of the rollouts of the estimator comparison.
-SEED = 20261122
 
 
-def polytope_section(setting: Setting, out: Path, show: bool, paths: dict | None = None) -> Section:
-    """The value polytope of Dadashi et al.'s two-state MDP, with algorithm paths if given."""
-    from tabular_pg.cli import plots
-    mdp = dadashi_mdp()
-    plots.value_polytope(mdp, out / "value_polytope.png", paths=paths,
-                         title="value polytope (Dadashi et al. 2019, Fig. 2d)")
-    figure = {"file": "value_polytope.png", "caption": "value polytope with policy paths"}
-    text = ("V^pi of random policies of a two-state MDP (Dadashi et al. 2019, Fig. 2d); "
-            + (f"paths of {', '.join(paths)} from the same start" if paths else "the squares are the deterministic policies"))
-    return Section("Value polytope", [text], f"{text}.\n\n![{figure['caption']}]({figure['file']})",
-                   {"paths": sorted(paths or {})}, [figure])
+# ------------------------------------------------------------------------ exact quantities
+def mdp_summary(mdp: FiniteMDP, name: str) -> dict:
+    """Name, sizes, discount, horizon and storage of ``mdp``."""
+    return {"name": name, "S": mdp.n_states, "A": mdp.n_actions, "gamma": mdp.gamma,
+            "horizon": mdp.horizon, "sparse": mdp.is_sparse}
 
 
+def softmax_gradient(mdp: FiniteMDP, ev) -> np.ndarray:
+    """:math:`\\nabla_\\theta J` of the tabular softmax at :math:`\\theta = \\log\\pi`, shape
+    ``(S*A,)`` or ``(H*S*A,)`` (the limit :math:`\\tilde d(s)\\pi(a|s)A(s,a)` where
+    :math:`\\pi(a|s) = 0`; lecture 000, the softmax policy gradient theorem)."""
+    pi = ev.pi
+    policy = TabularSoftmax(mdp.n_states, mdp.n_actions, horizon=pi.shape[0] if pi.ndim == 3 else None)
+    theta = np.log(np.maximum(pi, np.finfo(float).tiny)).ravel()
+    return policy_gradient(mdp, policy, theta, evaluation=ev)
+
+
+def exact_quantities(mdp: FiniteMDP, policy_of) -> dict:
+    """Evaluation of ``policy_of(optimum)`` (or of the array ``policy_of``), ``J*`` and
+    the norm of the softmax gradient."""
+    opt = optimum(mdp)
+    pi = policy_of(opt) if callable(policy_of) else policy_of
+    ev = evaluate(mdp, pi)
+    return {"evaluation": ev, "optimum": opt, "J_star": opt.J,
+            "gradient_norm": float(np.linalg.norm(softmax_gradient(mdp, ev)))}
+
+
+def _exact_row(spec: str, mdp: FiniteMDP) -> dict:
+    uniform = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
+    q = exact_quantities(mdp, uniform)
+    ev = q["evaluation"]
+    policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
+    npg = natural_gradient(mdp, policy, policy.initial())
+    V0 = ev.V[0] if mdp.horizon is not None else ev.V
+    return {"mdp": mdp_summary(mdp, spec), "J_uniform": ev.J, "J_star": q["J_star"],
+            "gradient_norm": q["gradient_norm"], "natural_gradient_norm": float(np.linalg.norm(npg)),
+            "residual": ev.residual, "solver": ev.solver, "V": V0, "V_star": q["optimum"].V}
+
+
+def _grid_figure(out: Path) -> tuple:
+    """V* and pi* of Sutton & Barto's gridworld (with the plot extra)."""
+    if not has_extra("matplotlib"):
+        return ()
+    mdp = mdps.sutton_barto_grid()
+    opt = optimum(mdp)
+    plots.grid_values(opt.V, mdps.grid_cells(SUTTON_BARTO_LAYOUT), out / "gridworld_values.png", pi=opt.pi,
+                      title="Sutton & Barto Example 3.5: V* and pi* (gamma = 0.9)")
+    return ({"file": "gridworld_values.png", "caption": "V* and pi* on Sutton & Barto's gridworld"},)
+
+
+def exact_section(setting: Setting, out: Path, show: bool) -> SectionResult:
+    """J, J*, V, gradient norms and residual of the uniform policy on the chain and garnet."""
+    rows = [_exact_row(spec, zoo_mdp(spec)) for spec in (setting.chain, setting.garnet)]
+    return SectionResult("Exact quantities", {"rows": rows}, _grid_figure(out))
+
+
+# ------------------------------------------------------------------------------ estimators
 def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Generator) -> dict:
     """Each estimator at the uniform policy: exact bias and covariance (moments DP) against
     ``seeds`` independent means of ``n`` sampled estimates for each ``n`` in ``ns``, all
@@ -51,15 +161,12 @@ def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Ge
     :math:`\\sqrt{\\mathrm{tr}\\,\\mathrm{Cov}/n + \\|\\mathrm{bias}\\|^2}`; the sampled one is
     measured over the ``seeds`` means.
     """
-    from tabular_pg.sampled.registry import estimate
-    from tabular_pg.sampled.registry import estimator_moments
-    from tabular_pg.sampled.rollout import rollout
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = policy.initial()
     g = policy_gradient(mdp, policy, theta)
     traj = rollout(mdp, policy.probs(theta), max(ns) * seeds, rng, tol=TRUNCATION)
     rows = []
-    for label, name, options in progress(ESTIMATORS, show, desc="estimators"):
+    for label, name, options in progress(ESTIMATORS, desc="estimators", enabled=show):
         mean, cov = estimator_moments(mdp, policy, theta, name, tol=TRUNCATION, **options)
         per = estimate(traj, policy, theta, name, mdp=mdp, per_trajectory=True, **options)
         bias, trace = float(np.linalg.norm(mean - g)), float(np.trace(cov))
@@ -75,34 +182,8 @@ def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Ge
     return {"gradient_norm": float(np.linalg.norm(g)), "n": list(ns), "seeds": seeds, "rows": rows}
 
 
-ESTIMATOR_HEADERS = ["estimator", "|bias|", "tr Cov / n", "RMSE exact", "RMSE sampled", "median cos"]
-
-
-def _estimator_table(result: dict, k: int = -1) -> list:
-    """The table at the ``k``-th sample size."""
-    n = result["n"][k]
-    return table(ESTIMATOR_HEADERS, [[r["estimator"], r["bias"], r["trace_cov"] / n, r["rmse_exact"][k],
-                                      r["rmse_sampled"][k], r["cosine_median"][k]] for r in result["rows"]])
-
-
-def _estimator_head(spec: str, mdp: FiniteMDP, result: dict, k: int = -1) -> str:
-    return (f"{spec}: uniform policy, |grad J| = {num(result['gradient_norm'])}; exact moments vs "
-            f"{result['seeds']} means of n = {result['n'][k]} sampled estimates (seed {SEED}"
-            + (f", truncation {TRUNCATION:g})" if mdp.horizon is None else ")"))
-
-
-def estimators_command(args) -> dict:
-    """``tabular-pg estimators MDP [--n N] [--seeds K]`` at the uniform policy."""
-    from tabular_pg.cli.commands import resolve_mdp
-    mdp = resolve_mdp(args.mdp).mdp
-    result = estimator_rows(mdp, (args.n,), args.seeds, args.progress, np.random.default_rng(SEED))
-    return {"text": _estimator_head(args.mdp, mdp, result) + "\n" + _estimator_table(result),
-            "data": {"mdp": args.mdp, **result}}
-
-
 def _variance_growth(setting: Setting, base: FiniteMDP) -> dict:
     """tr Cov of one estimate against H on the garnet's dynamics with gamma = 1, horizon H."""
-    from tabular_pg.sampled.registry import estimator_moments
     policy = TabularSoftmax(base.n_states, base.n_actions)
     growth = {}
     for label, name, options in ESTIMATORS[:3] + ESTIMATORS[5:6]:
@@ -112,33 +193,7 @@ def _variance_growth(setting: Setting, base: FiniteMDP) -> dict:
     return growth
 
 
-def estimators_section(setting: Setting, out: Path, show: bool) -> Section:
-    """Estimators vs exact on the chain and the garnet; error vs n; variance vs H."""
-    lines, md, data, figures = [], [], {}, []
-    for spec in (setting.chain, setting.garnet):
-        mdp = zoo_mdp(spec)
-        result = estimator_rows(mdp, setting.n_values, setting.seeds, show, np.random.default_rng(SEED))
-        lines += [_estimator_head(spec, mdp, result), _estimator_table(result)]
-        md += [f"**{_estimator_head(spec, mdp, result)}**", "", "```", _estimator_table(result), "```", ""]
-        data[spec] = result
-    chain = zoo_mdp(setting.chain)
-    H, A, total = chain.horizon, chain.n_actions, max(setting.n_values) * setting.seeds
-    lines.insert(2, f"chain: P(no sampled trajectory sees the reward) = (1 - {A}^-{H})^{total} = "
-                    f"{num((1 - float(A) ** -H) ** total, 3)}; then every sampled gradient is 0 and "
-                    "the sampled RMSE is |grad J|, far below the exact RMSE that rare successes carry")
-    growth = _variance_growth(setting, mdp)
-    slopes = {k: slope(setting.horizons, v) for k, v in growth.items()}
-    lines.append("variance growth with H (garnet dynamics, gamma = 1): tr Cov ~ H^k, k = "
-                 + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items()))
-    data["variance_vs_H"] = {"H": list(setting.horizons), "trace_cov": growth, "slopes": slopes}
-    if module_available("matplotlib"):
-        figures = _estimator_figures(setting, out, data[setting.garnet], growth)
-    md += [lines[-1], ""] + [f"![{f['caption']}]({f['file']})" for f in figures]
-    return Section("Estimators vs exact", lines, "\n".join(md), data, figures)
-
-
-def _estimator_figures(setting: Setting, out: Path, result: dict, growth: dict) -> list:
-    from tabular_pg.cli import plots
+def _estimator_figures(setting: Setting, out: Path, result: dict, growth: dict) -> tuple:
     rows = result["rows"]
     n = np.asarray(setting.n_values, dtype=float)
     plots.estimator_errors(n, {r["estimator"]: r["rmse_sampled"] for r in rows},
@@ -147,21 +202,104 @@ def _estimator_figures(setting: Setting, out: Path, result: dict, growth: dict) 
                            title=f"{setting.garnet}, uniform policy: sampled vs exact")
     plots.variance_vs_horizon(setting.horizons, growth, out / "variance_vs_horizon.png",
                               title="tr Cov of one estimate vs H (garnet dynamics, gamma = 1)")
-    return [{"file": "estimator_errors.png", "caption": "estimator error vs n"},
-            {"file": "variance_vs_horizon.png", "caption": "variance vs horizon"}]
+    return ({"file": "estimator_errors.png", "caption": "estimator error vs n"},
+            {"file": "variance_vs_horizon.png", "caption": "variance vs horizon"})
 
 
-# ------------------------------------------------------------------------------- proofs
+def estimators_section(setting: Setting, out: Path, show: bool) -> SectionResult:
+    """Estimators vs exact on the chain and the garnet; error vs n; variance vs H."""
+    data, truncated = {}, {}
+    for spec in (setting.chain, setting.garnet):
+        mdp = zoo_mdp(spec)
+        data[spec] = estimator_rows(mdp, setting.n_values, setting.seeds, show, np.random.default_rng(SEED))
+        truncated[spec] = mdp.horizon is None
+    chain = zoo_mdp(setting.chain)
+    growth = _variance_growth(setting, mdp)
+    slopes = {k: plots.slope(setting.horizons, v) for k, v in growth.items()}
+    data["variance_vs_H"] = {"H": list(setting.horizons), "trace_cov": growth, "slopes": slopes}
+    figures = _estimator_figures(setting, out, data[setting.garnet], growth) if has_extra("matplotlib") else ()
+    facts = {"truncated": truncated, "chain_H": chain.horizon, "chain_A": chain.n_actions,
+             "trajectories": max(setting.n_values) * setting.seeds}
+    return SectionResult("Estimators vs exact", data, figures, facts)
+
+
+# ------------------------------------------------------------------------------ algorithms
+def _first_within(J: np.ndarray, J_star: float, fraction: float = 0.9):
+    """First iteration that closes ``fraction`` of the initial gap to ``J*`` (None if never)."""
+    level = J[0] + fraction * (J_star - J[0])
+    hit = np.flatnonzero(J >= level)
+    return int(hit[0]) if hit.size else None
+
+
+def _head_to_head(spec: str, mdp: FiniteMDP, setting: Setting, show: bool, sampled: bool) -> tuple:
+    """Rows of the table, curves of exact J, and the algorithms whose defaults do not apply."""
+    J_star = optimum(mdp).J
+    rows, curves, not_run = [], {}, {}
+    for name in progress(list(ALGORITHMS), desc=f"algorithms on {spec}", enabled=show):
+        try:
+            exact = train_once(mdp, name, setting.iterations)
+        except ValueError as exc:                   # e.g. CPI's alpha='bound' needs gamma < 1
+            not_run[name] = str(exc)
+            rows.append([name, "-", "-", "-"] + (["-", "-"] if sampled else []))
+            continue
+        row = [name, exact.J[-1], J_star - exact.J[-1], str(_first_within(exact.J, J_star))]
+        curves[f"{name} exact"] = exact.J
+        if sampled and name in SAMPLED_IN_TOUR:
+            runs = [train_once(mdp, name, setting.iterations, setting.sampled_n, seed) for seed in range(setting.algo_seeds)]
+            finals = np.array([h.J[-1] for h in runs])
+            row += [f"{num(finals.mean(), 4)} [{num(finals.min(), 4)}, {num(finals.max(), 4)}]",
+                    int(np.mean([h.trajectories[-1] for h in runs]))]
+            curves[f"{name} sampled n={setting.sampled_n}"] = np.array([h.J for h in runs])
+        elif sampled:
+            row += ["(exact only)", "-"]
+        rows.append(row)
+    return J_star, rows, curves, not_run
+
+
+def _curve_figure(out: Path, spec: str, curves: dict, J_star: float) -> dict:
+    name = "learning_curves_" + spec.split(":")[0] + ".png"
+    plots.learning_curves(curves, out / name, J_star=J_star, title=f"exact J of every iterate: {spec}")
+    return {"file": name, "caption": f"learning curves on {spec}"}
+
+
+def polytope_section(setting: Setting, out: Path, show: bool, paths: dict | None = None) -> SectionResult:
+    """The value polytope of Dadashi et al.'s two-state MDP, with algorithm paths if given
+    (``paths``: label -> policies ``(T+1, 2, A)``)."""
+    plots.value_polytope(dadashi_mdp(), out / "value_polytope.png", paths=paths,
+                         title="value polytope (Dadashi et al. 2019, Fig. 2d)")
+    figure = {"file": "value_polytope.png", "caption": "value polytope with policy paths"}
+    return SectionResult("Value polytope", {"paths": sorted(paths or {})}, (figure,), {"labels": list(paths or {})})
+
+
+def _polytope_paths(setting: Setting, out: Path, show: bool) -> SectionResult:
+    theta0 = np.array([0.0, 3.0, 0.0, 3.0])                  # near the worst corner of the polytope
+    paths = {name: train_once(dadashi_mdp(), name, setting.iterations, theta0=theta0).pi
+             for name in ("pg", "npg", "cpi", "ppo")}
+    return polytope_section(setting, out, show, paths=paths)
+
+
+def algorithms_section(setting: Setting, out: Path, show: bool) -> SectionResult:
+    """PG, NPG, CPI, PPO and CEM head to head, exact and sampled oracles; polytope paths."""
+    data, figures, not_run = {}, [], {}
+    plot = has_extra("matplotlib")
+    for spec, sampled in ((setting.garnet, True), (setting.chain, False)):
+        J_star, rows, curves, not_run[spec] = _head_to_head(spec, zoo_mdp(spec), setting, show, sampled)
+        data[spec] = {"J_star": J_star, "rows": rows, "curves": curves}
+        if plot:
+            figures.append(_curve_figure(out, spec, curves, J_star))
+    facts = {"sampled": {setting.garnet: True, setting.chain: False}, "not_run": not_run,
+             "algorithms": [repr(make_algorithm(name)) for name in ALGORITHMS],
+             "oracle": repr(make_oracle(zoo_mdp(setting.garnet), setting.sampled_n)),
+             "polytope": _polytope_paths(setting, out, show) if plot else None}
+    if plot:
+        figures += facts["polytope"].figures
+    return SectionResult("Algorithms head to head", data, tuple(figures), facts)
+
+
+# ---------------------------------------------------------------------------------- proofs
 def _proofs():
-    return require_module("proofs", "check_all", "the proofs need the proofs package (sympy checks of the "
-                          "lectures), which this installation lacks")
-
-
-def _proofs_or_none():
-    try:
-        return _proofs()
-    except ValueError:
-        return None
+    import proofs                               # sympy: loaded only when the proofs are asked for
+    return proofs
 
 
 def run_proofs(errata: bool = False, claims=None) -> list:
@@ -177,58 +315,29 @@ def run_proofs(errata: bool = False, claims=None) -> list:
     return [v for v in (proofs.check(c) for c in claims) if not (errata and v.holds)]
 
 
-def _verdict_counts(verdicts) -> dict:
+def verdict_counts(verdicts) -> dict:
+    """Number of claims, of each verdict kind, and the ids of verdicts not as registered."""
     kinds = [v.kind for v in verdicts]
     return {"claims": len(verdicts), **{k: kinds.count(k) for k in sorted(set(kinds))},
             "unexpected": [v.claim_id for v in verdicts if not v.as_expected]}
 
 
-def proofs_command(args) -> dict:
-    """``tabular-pg proofs [--errata] [--claim ID ...]``; exit status 1 if a verdict is not the registered one."""
-    verdicts = run_proofs(args.errata, args.claim)
-    counts = _verdict_counts(verdicts)
-    text = _proofs().report(verdicts)
-    if counts["unexpected"]:
-        text += "\nUNEXPECTED VERDICTS: " + ", ".join(counts["unexpected"])
-    data = {"summary": counts, "verdicts": [dict(vars(v), as_expected=v.as_expected) for v in verdicts]}
-    return {"text": text, "data": data, "status": 1 if counts["unexpected"] else 0}
-
-
-#: How the tour names the verdict kinds in its summary.
-KIND_WORDS = {"holds": "hold", "erratum": "errata", "justification": "right conclusions with a wrong justification"}
-
-
 def proof_verdicts(setting: Setting) -> list:
     """The verdicts the tour shows: every claim, or the first ``setting.proof_claims``."""
-    proofs = _proofs()
-    claims = None if setting.proof_claims is None else [c.id for c in proofs.CLAIMS[:setting.proof_claims]]
+    claims = None if setting.proof_claims is None else [c.id for c in _proofs().CLAIMS[:setting.proof_claims]]
     return run_proofs(claims=claims)
 
 
-def proofs_section(setting: Setting, out: Path, show: bool, prefetched: list | None = None) -> Section:
+def proofs_section(setting: Setting, out: Path, show: bool, prefetched: list | None = None) -> SectionResult:
     """Counts of the verdicts and the errata of the lectures, with their corrections."""
     verdicts = proof_verdicts(setting) if prefetched is None else prefetched
-    counts = _verdict_counts(verdicts)
-    of_all = "" if setting.proof_claims is None else f" (the first {counts['claims']} of {len(_proofs().CLAIMS)})"
-    head = (f"{counts['claims']} claims{of_all} checked with sympy: "
-            + ", ".join(f"{v} {KIND_WORDS.get(k, k)}" for k, v in counts.items() if k not in ("claims", "unexpected"))
-            + (f"; NOT AS REGISTERED: {', '.join(counts['unexpected'])}" if counts["unexpected"] else ""))
-    errata = [v for v in verdicts if not v.holds]
-    lines = [head] + [f"[{v.claim_id}] {v.kind}: {v.correction}" for v in errata]
-    md = [head, ""] + [f"- **{v.claim_id}** ({v.kind}, {v.source}): {v.statement}  \n"
-                       f"  counterexample: {v.counterexample}  \n  correction: {v.correction}" for v in errata]
-    return Section("Proofs", lines, "\n".join(md), {"summary": counts})
+    facts = {"errata": [v for v in verdicts if not v.holds], "all_claims": len(_proofs().CLAIMS),
+             "subset": setting.proof_claims is not None}
+    return SectionResult("Proofs", {"summary": verdict_counts(verdicts)}, (), facts)
 
 
-proofs_section.prefetch = proof_verdicts
-
-
-def available() -> list:
-    """``(name, section)`` pairs of the sections whose modules are installed."""
-    sections = []
-    from tabular_pg.cli.train import algorithms_section
-    sections.append(("estimators", estimators_section))
-    sections.append(("algorithms", algorithms_section))    # draws the polytope with paths
-    if _proofs_or_none() is not None:
-        sections.append(("proofs", proofs_section))
-    return sections
+#: The tour, in order.
+SECTIONS = (Section("exact", exact_section),
+            Section("estimators", estimators_section),
+            Section("algorithms", algorithms_section),          # draws the polytope with paths
+            Section("proofs", proofs_section, prefetch=proof_verdicts))

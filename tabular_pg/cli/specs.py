@@ -1,0 +1,77 @@
+"""What the ``tabular-pg`` command runs on (internal): MDP arguments, the tour's fixed
+two-state MDP, the one seed, and the optional third-party extras.
+
+It imports no other module of :mod:`tabular_pg.cli`; any of them may import it.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+import mdps
+from tabular_pg import io
+from tabular_pg.io.files import from_pymdptoolbox
+from tabular_pg.mdp import FiniteMDP
+
+__all__ = ["SEED", "EXTRAS", "has_extra", "resolve_mdp", "zoo_mdp", "dadashi_mdp"]
+
+#: The one seed of the command line: estimator rollouts use ``default_rng(SEED)``, the
+#: sampled oracle of run ``k`` ``default_rng([SEED, k])`` and the algorithm's own
+#: randomness (PPO minibatches, CEM) ``default_rng(SEED + k)``.
+SEED = 20261122
+
+#: Optional third-party extras whose presence the command checks at run time (figures,
+#: ``gym:`` MDPs, progress bars); tabular_pg, mdps and proofs are always installed.
+EXTRAS = ("matplotlib", "gymnasium", "tqdm")
+
+
+def has_extra(name: str) -> bool:
+    """Whether the optional extra ``name`` (one of :data:`EXTRAS`) imports."""
+    if name not in EXTRAS:
+        raise ValueError(f"name must be one of the optional extras {EXTRAS}; got {name!r}")
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
+def _named(mdp: FiniteMDP) -> io.NamedMDP:
+    return io.NamedMDP(mdp, [str(s) for s in range(mdp.n_states)], [str(a) for a in range(mdp.n_actions)])
+
+
+def resolve_mdp(spec: str) -> io.NamedMDP:
+    """The MDP named by a command-line argument: a ``.json``/``.npz`` file,
+    ``gym:ID[:k=v,...]`` (the ``gym`` extra) or a zoo spec (:func:`mdps.from_spec`)."""
+    if spec.lower().endswith((".json", ".npz")) or Path(spec).is_file():
+        return io.load_named(spec)
+    if spec.startswith("gym:"):
+        return _gym_mdp(spec[4:])
+    return _named(mdps.from_spec(spec))
+
+
+def _gym_mdp(spec: str) -> io.NamedMDP:
+    try:
+        import gymnasium
+    except ImportError:
+        raise ValueError("gym: MDPs need the gym extra (pip install gymnasium)") from None
+    env_id, params = mdps.parse_spec(spec)
+    gamma, horizon = params.pop("gamma", 0.99), params.pop("horizon", None)
+    try:
+        env = gymnasium.make(env_id, **params)
+    except gymnasium.error.Error as exc:
+        raise ValueError(f"gym:{env_id}: {exc}") from None
+    return _named(io.from_gymnasium(env, gamma=gamma, horizon=horizon))
+
+
+def zoo_mdp(spec: str) -> FiniteMDP:
+    """The :class:`~tabular_pg.FiniteMDP` of an MDP argument (see :func:`resolve_mdp`)."""
+    return resolve_mdp(spec).mdp
+
+
+def dadashi_mdp() -> FiniteMDP:
+    """The two-state, two-action MDP of Dadashi et al. (2019), Figure 2(d), gamma = 0.9."""
+    P = np.array([[[0.7, 0.3], [0.2, 0.8]], [[0.99, 0.01], [0.99, 0.01]]])
+    return from_pymdptoolbox(P, np.array([[-0.45, -0.1], [0.5, 0.5]]), 0.9)
