@@ -19,7 +19,7 @@ from tabular_pg._checks import freeze_fields, integer, positive_int, positive_nu
 from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
-from tabular_pg.algorithms.oracles import check_policy_fits
+from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.policies import Policy
 from tabular_pg.progress import progress as progress_bar
 

@@ -23,7 +23,8 @@ import scipy.sparse.linalg as spla
 
 from tabular_pg.exact.matvec import RowBlocks
 
-__all__ = ["ConvergenceWarning", "PrecisionWarning", "Factorization", "factorize", "DENSE_MAX",
+__all__ = ["ConvergenceWarning", "PrecisionWarning", "Factorization", "DirectSolver", "KrylovSolver", "direct_solver",
+           "factorize", "DENSE_MAX",
            "RESIDUAL_WARN", "IdentityMinusGammaP", "choose_solver", "sparse_lu"]
 
 #: Largest S solved with dense LU.
@@ -76,39 +77,71 @@ def inner_rtol(gamma: float | None) -> float:
     return float(np.clip(50 * np.finfo(float).eps * cond, 1e-12, 1e-8))
 
 
-@dataclass
-class Factorization:
-    """Solves with ``M`` and ``M^T``; ``name`` says which method was chosen."""
+@dataclass(frozen=True)
+class DirectSolver:
+    """Solves with ``M`` and ``M^T`` from one LU factorisation: ``name`` is ``'dense'``
+    (LAPACK, ``lu`` from ``scipy.linalg.lu_factor``) or ``'splu'`` (SuperLU, :func:`sparse_lu`)."""
 
     M: object
     name: str
-    _lu: object = field(default=None, repr=False)
-    _rtol: float = 1e-10
-    _gamma: float | None = None
+    lu: object = field(repr=False)
 
     def solve(self, b: np.ndarray, transpose: bool = False, x0: np.ndarray | None = None) -> np.ndarray:
-        """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``).
-
-        ``x0`` is a starting guess for the iterative path (e.g. the previous policy's V in
-        policy iteration); direct solvers ignore it.
-        """
-        if self.name == "gmres":
-            return self._gmres(self.M.T if transpose else self.M, b, transpose, x0)[0]
-        return self._direct(b, transpose)
+        """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``); ``x0`` is not needed."""
+        if self.name == "dense":
+            return sla.lu_solve(self.lu, b, trans=1 if transpose else 0, check_finite=False)
+        return self.lu.solve(b, trans="T" if transpose else "N")
 
     def solve_with_residual(self, b: np.ndarray, transpose: bool = False,
                             x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-        """``(x, relative_residual(M, x, b))`` of :meth:`solve`; the iterative path returns the
-        float64 residual of its own last convergence test instead of one more product."""
-        if self.name == "gmres":
-            return self._gmres(self.M.T if transpose else self.M, b, transpose, x0)
-        x = self._direct(b, transpose)
+        """``(x, relative_residual(M, x, b))`` of :meth:`solve`."""
+        x = self.solve(b, transpose)
         return x, relative_residual(self.M.T if transpose else self.M, x, b)
 
-    def _direct(self, b: np.ndarray, transpose: bool) -> np.ndarray:
-        if self.name == "dense":
-            return sla.lu_solve(self._lu, b, trans=1 if transpose else 0, check_finite=False)
-        return self._lu.solve(b, trans="T" if transpose else "N")
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.M.shape
+
+
+def direct_solver(M, name: str, gamma: float | None = None) -> DirectSolver:
+    """Factorise ``M`` with dense LU (``name='dense'``) or SuperLU (``name='splu'``)."""
+    if name == "dense":
+        dense = M.toarray() if sp.issparse(M) else np.asarray(M)
+        return DirectSolver(dense, "dense", sla.lu_factor(dense, check_finite=False))
+    return DirectSolver(sp.csr_matrix(M), "splu", sparse_lu(sp.csc_matrix(M), gamma))
+
+
+class KrylovSolver:
+    """Restarted GMRES with iterative refinement for ``M = I - gamma P`` (matrix-free or sparse).
+
+    Where it cannot converge (the fixed-point iteration mixes too slowly on a small system,
+    or restarted GMRES stagnates) it factorises ``M`` once (:meth:`fallback_solver`) and
+    solves directly from then on; ``name`` is then that direct solver's.
+    """
+
+    def __init__(self, M, gamma: float | None = None):
+        self.M, self.gamma, self.rtol = M, gamma, inner_rtol(gamma)
+        self.fallback: DirectSolver | None = None
+
+    @property
+    def name(self) -> str:
+        return "gmres" if self.fallback is None else self.fallback.name
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.M.shape
+
+    def solve(self, b: np.ndarray, transpose: bool = False, x0: np.ndarray | None = None) -> np.ndarray:
+        """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``), from the guess ``x0``."""
+        return self.solve_with_residual(b, transpose, x0)[0]
+
+    def solve_with_residual(self, b: np.ndarray, transpose: bool = False,
+                            x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """``(x, relative residual)``: GMRES returns the float64 residual of its own last
+        convergence test instead of one more product."""
+        if self.fallback is not None:
+            return self.fallback.solve_with_residual(b, transpose)
+        return self._gmres(self.M.T if transpose else self.M, b, transpose, x0)
 
     def _gmres(self, M, b: np.ndarray, left: bool, x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Restarted GMRES plus iterative refinement on the float64 residual; ``(x, relative residual)``."""
@@ -116,11 +149,10 @@ class Factorization:
         x = np.zeros_like(b) if x0 is None else np.array(x0, dtype=float)
         if nb == 0:
             return np.zeros_like(b), 0.0
-        if self._gamma is not None and 0 < self._gamma < 1:
-            x = extrapolated_iteration(M, b, self._gamma, left=left, x0=x0)
+        if self.gamma is not None and 0 < self.gamma < 1:
+            x = extrapolated_iteration(M, b, self.gamma, left=left, x0=x0)
             if M.shape[0] <= DENSE_MAX and not _converged(b - M @ x, x, nb):
-                x = self._switch_to_direct(b, left)
-                return x, relative_residual(self.M.T if left else self.M, x, b)
+                return self.fallback_solver().solve_with_residual(b, left)
         previous = np.inf
         for _ in range(_MAX_REFINE):
             r = b - M @ x
@@ -130,38 +162,33 @@ class Factorization:
             if nr > _STALL * previous:      # restarted GMRES stagnates (slow mixing)
                 if nr <= RESIDUAL_WARN * nb:
                     return x, nr / nb
-                x = self._switch_to_direct(b, left)
-                return x, relative_residual(self.M.T if left else self.M, x, b)
+                return self.fallback_solver().solve_with_residual(b, left)
             previous = nr
-            x = x + gmres_cycle(M, r, self._rtol, atol=0.5 * _REFINED_RTOL * nb)
+            x = x + gmres_cycle(M, r, self.rtol, atol=0.5 * _REFINED_RTOL * nb)
         res = _max_abs(b - M @ x) / nb
         if res > RESIDUAL_WARN:
             warnings.warn(f"GMRES with refinement stopped at relative residual {res:.2e}",
                           ConvergenceWarning, stacklevel=3)
         return x, res
 
-    def _switch_to_direct(self, b: np.ndarray, transpose: bool) -> np.ndarray:
+    def fallback_solver(self) -> DirectSolver:
         """LU from now on — dense up to :data:`DENSE_MAX` states, else sparse
         (:func:`sparse_lu`) — for a system on which the fixed-point iteration mixed slowly
         (small ones) or restarted GMRES stagnated.  Measured: on a directed cycle through
         3000 states in random order at gamma = 0.99 (eigenvalues on a circle about 1),
         GMRES(40) with refinement stopped at a relative residual of 5e-5; its sparse LU
         has no fill."""
-        M, S = self.M, self.shape[0]
-        if isinstance(M, IdentityMinusGammaP):
-            P_pi = M.P_pi if sp.issparse(M.P_pi) else sp.csr_matrix(M.P_pi)
-            M = (sp.identity(S, format="csr") - M.gamma * P_pi).tocsr()
-        if S <= DENSE_MAX:
-            self.M = M.toarray() if sp.issparse(M) else np.asarray(M)
-            self._lu, self.name = sla.lu_factor(self.M, check_finite=False), "dense"
-        else:
-            self.M = sp.csr_matrix(M)
-            self._lu, self.name = sparse_lu(sp.csc_matrix(M), self._gamma), "splu"
-        return self._direct(b, transpose)
+        if self.fallback is None:
+            M, S = self.M, self.shape[0]
+            if isinstance(M, IdentityMinusGammaP):
+                P_pi = M.P_pi if sp.issparse(M.P_pi) else sp.csr_matrix(M.P_pi)
+                M = (sp.identity(S, format="csr") - M.gamma * P_pi).tocsr()
+            self.fallback = direct_solver(M, "dense" if S <= DENSE_MAX else "splu", self.gamma)
+        return self.fallback
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.M.shape
+
+#: What :func:`factorize` returns.
+Factorization = DirectSolver | KrylovSolver
 
 
 def _converged(r: np.ndarray, x: np.ndarray, nb: float) -> bool:
@@ -395,10 +422,7 @@ def factorize(M, solver: str = "auto", gamma: float | None = None) -> Factorizat
     if isinstance(M, IdentityMinusGammaP):
         if solver != "gmres":
             raise ValueError(f"a matrix-free operator can only be solved with 'gmres'; got {solver!r}")
-        return Factorization(M, "gmres", _rtol=inner_rtol(gamma), _gamma=gamma)
-    if solver == "dense":
-        dense = M.toarray() if sp.issparse(M) else np.asarray(M)
-        return Factorization(dense, "dense", _lu=sla.lu_factor(dense, check_finite=False))
-    if solver == "splu":
-        return Factorization(sp.csr_matrix(M), "splu", _lu=sparse_lu(sp.csc_matrix(M), gamma))
-    return Factorization(sp.csr_matrix(M), "gmres", _rtol=inner_rtol(gamma), _gamma=gamma)
+        return KrylovSolver(M, gamma)
+    if solver == "gmres":
+        return KrylovSolver(sp.csr_matrix(M), gamma)
+    return direct_solver(M, solver, gamma)
