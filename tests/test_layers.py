@@ -1,79 +1,26 @@
-"""The architecture, checked: layers as folders, imports only downward, no cycle, no private names.
+"""The architecture, checked: layers as folders, imports only downward, no private names.
 
-The import graph is read from the source with ``ast`` (imports inside functions included),
-so a lazy import that runs back up a layer or closes a cycle fails here even if no test
-happens to execute it.  Each check is also run on a small synthetic package that breaks
-it, to show that it can fail.
+The import graph is read from the source with ``ast`` (tests/import_graph.py: imports inside
+functions included), so a lazy import that runs back up a layer fails here even if no test
+happens to execute it; tests/test_cli_layout.py checks that it has no cycle.  Each check is
+also run on a small synthetic package that breaks it, to show that it can fail.
 """
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from import_graph import find_cycle, import_graph, package_sources
 
 import tabular_pg as tpg
-
-PACKAGE = Path(tpg.__file__).parent
 
 #: The layers, lowest first: a module may import only from its own layer or those below.
 LAYERS = [("tabular_pg._checks", "tabular_pg._version", "tabular_pg.progress"), ("tabular_pg.mdp", "tabular_pg.policies"),
           ("tabular_pg.exact",), ("tabular_pg.sampled",), ("tabular_pg.algorithms", "tabular_pg.io"),
           ("tabular_pg.sweep",), ("tabular_pg.cli",), ("tabular_pg",)]
-
-
-def module_name(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports(sources: dict[str, str]) -> dict[str, set[tuple[str, str]]]:
-    """``{module: {(imported module, imported name)}}`` of every ``tabular_pg`` import, lazy ones too."""
-    graph = {}
-    for mod, text in sources.items():
-        found = set()
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found |= {(node.module, a.name) for a in node.names}
-            elif isinstance(node, ast.Import):
-                found |= {(a.name, "") for a in node.names}
-        graph[mod] = {(m, n) for m, n in found if m.split(".")[0] == "tabular_pg"}
-    return graph
-
-
-def resolve(target: str, name: str, modules: set[str]) -> str:
-    """``from target import name``: the submodule ``target.name`` if it exists, else ``target``."""
-    return f"{target}.{name}" if f"{target}.{name}" in modules else target
-
-
-def edges(graph) -> dict[str, set[str]]:
-    modules = set(graph)
-    return {m: {resolve(t, n, modules) for t, n in deps} - {m} for m, deps in graph.items()}
-
-
-def find_cycle(adjacency: dict[str, set[str]]) -> list[str] | None:
-    """A cycle of the directed graph (as a list of nodes), or None; depth-first search."""
-    state, stack = {}, []
-
-    def visit(u):
-        state[u] = "open"
-        stack.append(u)
-        for v in sorted(adjacency.get(u, ())):
-            if state.get(v) == "open":
-                return stack[stack.index(v):] + [v]
-            if v not in state and (cycle := visit(v)):
-                return cycle
-        state[u] = "done"
-        stack.pop()
-        return None
-
-    for u in sorted(adjacency):
-        if u not in state and (cycle := visit(u)):
-            return cycle
-    return None
 
 
 def layer(module: str) -> int:
@@ -83,37 +30,33 @@ def layer(module: str) -> int:
     raise AssertionError(f"{module} is in no layer")
 
 
-def upward_imports(graph) -> list[str]:
-    return [f"{m} imports {t} (layer {layer(t)} above {layer(m)})"
-            for m, deps in edges(graph).items() for t in deps
-            if t.startswith("tabular_pg") and m != "tabular_pg" and not m.endswith("__init__") and layer(t) > layer(m)]
+def upward_imports(graph: dict) -> list[str]:
+    """Imports from a higher layer; a package ``__init__`` may re-export its own modules."""
+    return [f"{m} imports {t} (layer {layer(t)} above {layer(m)})" for m, deps in sorted(graph.items())
+            for t in sorted(deps) if layer(t) > layer(m) and not t.startswith(m + ".")]
 
 
-def private_imports(graph) -> list[str]:
-    return [f"{m}: from {t} import {n}" for m, deps in graph.items() for t, n in deps
-            if n.startswith("_") and n != "__version__" and t != m]
+def private_imports(sources: dict) -> list[str]:
+    """``from X import _name`` where X is another module of the package (dunders allowed)."""
+    found = []
+    for name, (text, _) in sorted(sources.items()):
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("tabular_pg", "pkg"):
+                found += [f"{name}: from {node.module} import {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.endswith("__")]
+    return found
 
 
-def package_graph():
-    sources = {module_name(p, PACKAGE): p.read_text() for p in PACKAGE.rglob("*.py")}
-    return imports(sources)
+SOURCES = package_sources(tpg)
 
 
 # -------------------------------------------------------------------- the package itself
-def test_no_import_cycle_inside_tabular_pg():
-    adjacency = edges(package_graph())
-    # a package __init__ re-exports its modules: only the modules' own imports can form a cycle
-    inits = {m for m in adjacency if (PACKAGE.parent / m.replace(".", "/") / "__init__.py").exists()}
-    modules = {m: deps - inits for m, deps in adjacency.items() if m not in inits}
-    assert find_cycle(modules) is None, find_cycle(modules)
-
-
 def test_imports_only_go_down_the_layers():
-    assert upward_imports(package_graph()) == []
+    assert upward_imports(import_graph(SOURCES)) == []
 
 
 def test_no_module_imports_a_private_name_from_another():
-    assert private_imports(package_graph()) == []
+    assert private_imports(SOURCES) == []
 
 
 def test_import_tabular_pg_loads_neither_sympy_nor_networkx():
@@ -128,18 +71,20 @@ def test_import_tabular_pg_loads_neither_sympy_nor_networkx():
 
 # ----------------------------------------------------------- the checks can fail
 BROKEN = {
-    "tabular_pg.mdp": "from tabular_pg.exact.evaluation import evaluate\n",           # upward
-    "tabular_pg.exact.evaluation": "def f():\n    from tabular_pg.exact.gradient import g\n",
-    "tabular_pg.exact.gradient": "from tabular_pg.exact.evaluation import _hidden\n",  # private + cycle
+    "tabular_pg.mdp": ("from tabular_pg.exact.evaluation import evaluate\n", False),           # upward
+    "tabular_pg.exact": ("from tabular_pg.exact.evaluation import evaluate\n", True),          # allowed
+    "tabular_pg.exact.evaluation": ("def f():\n    from tabular_pg.exact.gradient import g\n", False),
+    "tabular_pg.exact.gradient": ("from .evaluation import _hidden\n", False),                 # private
 }
 
 
 def test_the_checks_fail_on_a_package_that_breaks_them():
-    graph = imports(BROKEN)
-    cycle = find_cycle(edges(graph))
-    assert cycle is not None and set(cycle) == {"tabular_pg.exact.evaluation", "tabular_pg.exact.gradient"}
+    graph = import_graph(BROKEN)
     assert upward_imports(graph) == ["tabular_pg.mdp imports tabular_pg.exact.evaluation (layer 2 above 1)"]
-    assert private_imports(graph) == ["tabular_pg.exact.gradient: from tabular_pg.exact.evaluation import _hidden"]
+    relative = {**BROKEN, "tabular_pg.exact.gradient": ("from tabular_pg.exact.evaluation import _hidden\n", False)}
+    assert private_imports(relative) == ["tabular_pg.exact.gradient: from tabular_pg.exact.evaluation import _hidden"]
+    assert find_cycle(graph) == ["tabular_pg.exact.evaluation", "tabular_pg.exact.gradient",
+                                 "tabular_pg.exact.evaluation"]
 
 
 # ------------------------------------------------------ results never alias the caller
