@@ -259,7 +259,7 @@ def truncation_bias_bound(mdp: FiniteMDP, policy: Policy, theta, T: int) -> floa
     >>> import numpy as np, tabular_pg as tpg
     >>> mdp = tpg.FiniteMDP(np.full((2, 2, 2), .5), [[1., 0.], [0., 2.]], [.5, .5], gamma=0.5)
     >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([.3, -.2, .1, .5])
-    >>> m, _ = estimator_moments(mdp, pol, th, "qvalue", tol=1e-3)
+    >>> m, _ = tpg.estimator_moments(mdp, pol, th, "qvalue", tol=1e-3)
     >>> T = moment_horizon(mdp, 1e-3)
     >>> bool(np.linalg.norm(m - tpg.policy_gradient(mdp, pol, th)) <= truncation_bias_bound(mdp, pol, th, T))
     True

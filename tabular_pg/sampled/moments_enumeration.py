@@ -71,7 +71,7 @@ def brute_force_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = 
     Examples
     --------
     >>> import numpy as np, tabular_pg as tpg
-    >>> from tabular_pg.sampled.moments import estimator_moments
+    >>> from tabular_pg.sampled.registry import estimator_moments
     >>> mdp = tpg.FiniteMDP(np.full((2, 2, 2), .5), [[1., 0.], [0., 2.]], [1., 0.], 0.9, horizon=3)
     >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([.3, -.2, .1, .5])
     >>> m, C = brute_force_moments(mdp, pol, th, "reinforce", reward_to_go=True)
