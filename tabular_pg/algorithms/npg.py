@@ -1,38 +1,74 @@
-"""Natural policy gradient: fixed step, or the trust-region step of lecture 002."""
+"""Natural policy gradient: fixed step, or the trust-region step of TRPO with a line search."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.algorithms.run import Algorithm, positive_number
+from tabular_pg.algorithms.oracles import ExactAnswers
+from tabular_pg.algorithms.run import Algorithm, positive_int, positive_number
+from tabular_pg.exact.linsolve import ConvergenceWarning
 
-__all__ = ["NaturalPolicyGradient"]
+__all__ = ["NaturalPolicyGradient", "SAMPLED_DAMPING"]
+
+#: Default Tikhonov damping of the sampled Fisher matrix (``damping=None`` with a sampled
+#: oracle).  The Fisher weights sum to 1 (``d`` is a distribution), so a block's eigenvalues
+#: are at most :math:`w(s)\le 1`; 0.1 is TRPO's conjugate-gradient damping (``cg_damping``).
+SAMPLED_DAMPING = 0.1
+
+
+def surrogate_gain(answers, policy, theta_new) -> float:
+    """:math:`\\hat L(\\theta') - \\hat L(\\theta) = \\sum_i w_i (\\pi_{\\theta'}(a_i|s_i)/\\pi_\\theta(a_i|s_i) - 1) A_i`.
+
+    The importance-sampled surrogate of Schulman et al. (2015), "Trust Region Policy
+    Optimization", eq. (14), on the oracle's dataset (exact: :math:`\\sum_s\\tilde d(s)\\sum_a
+    \\pi'(a|s)A(s,a)`, the first-order performance difference of Kakade & Langford 2002).
+    """
+    data = answers.dataset()
+    new = policy.probs(theta_new).reshape(-1)[data.rows(policy)]
+    return float(data.weights @ ((new / data.old_probs - 1.0) * data.advantages))
 
 
 @dataclass(frozen=True)
 class NaturalPolicyGradient(Algorithm):
-    """:math:`\\theta_{t+1} = \\theta_t + \\alpha_t F_t^+ g_t` with a fixed or trust-region step.
+    """:math:`\\theta_{t+1} = \\theta_t + \\alpha_t (F_t+\\lambda I)^{+} g_t`: fixed step, or TRPO's step.
 
     Parameters
     ----------
     step : float > 0, optional
         Fixed :math:`\\alpha` (give exactly one of ``step`` and ``delta``).
     delta : float > 0, optional
-        Trust region :math:`d_{KL} \\le \\delta`: :math:`\\alpha_t = \\sqrt{2\\delta / g_t^\\top F_t^+ g_t}`.
-    damping : float >= 0
-        Tikhonov damping :math:`\\lambda` of :math:`(F + \\lambda I)^{-1}` (0: pseudo-inverse).
+        Trust region :math:`d_{KL} \\le \\delta`: first try
+        :math:`\\alpha_t = \\sqrt{2\\delta / g_t^\\top w_t}`, :math:`w_t = (F_t+\\lambda I)^+ g_t`,
+        then halve it (``backtrack``) until the realised KL is at most ``kl_slack * delta``
+        and the surrogate improves.
+    damping : float >= 0 or None
+        Tikhonov :math:`\\lambda`.  None (default): 0 (pseudo-inverse) with an exact oracle,
+        :data:`SAMPLED_DAMPING` = 0.1 with a sampled one.
+    backtrack : float in (0, 1)
+        Line-search shrink factor (default 0.5).
+    max_backtracks : int >= 1
+        Step sizes tried (default 10: down to :math:`2^{-9}\\alpha_t`).
+    kl_slack : float >= 1
+        Accept a realised KL up to ``kl_slack * delta`` (default 1.5, as in TRPO's reference
+        implementation, which shrinks the step when ``kl > 1.5 max_kl``).
 
     Notes
     -----
-    Lecture 002 §3.  The trust-region step maximises :math:`g^\\top\\Delta` subject to
+    Kakade (2001), "A Natural Policy Gradient"; Schulman et al. (2015), "Trust Region Policy
+    Optimization", Appendix C: the step maximises :math:`g^\\top\\Delta` subject to
     :math:`\\tfrac12\\Delta^\\top F\\Delta \\le \\delta`, the second-order expansion of
-    :math:`d_{KL}` *with* its factor 1/2 (the lecture drops it and gets
-    :math:`\\sqrt{\\delta/g^\\top F^{-1}g}`, whose realised KL is :math:`\\approx 2\\delta`); see
-    :func:`tabular_pg.trust_region_step`.  With a tabular softmax and the exact oracle,
-    :math:`F^+g = A/(1-\\gamma)` up to a per-state constant, so the update is soft policy
-    iteration :math:`\\pi_{t+1} \\propto \\pi_t \\exp(\\alpha A^{\\pi_t}/(1-\\gamma))`
-    (Kakade 2001; Agarwal et al. 2021, Lemma 5.1).
+    :math:`d_{KL}` (see :func:`tabular_pg.trust_region_step`), followed by a backtracking
+    line search on the realised KL (:meth:`Answers.kl`: exact :math:`d_{KL}` with an exact
+    oracle, the sampled-state average otherwise) and on the surrogate
+    (:func:`surrogate_gain`).  The sampled Fisher matrix is Kakade's (exact action
+    expectation at the sampled states).  With a tabular softmax and the exact oracle,
+    :math:`F^+g = A/(1-\\gamma)` up to a per-state constant (Agarwal et al. 2021, Lemma 5.1).
+
+    An update that cannot move -- a direction that is not finite or not an ascent direction
+    (:math:`g^\\top w \\le 0`, e.g. a zero gradient), or a line search that finds no step --
+    warns with :class:`~tabular_pg.exact.linsolve.ConvergenceWarning` and keeps ``theta``.
 
     Examples
     --------
@@ -46,7 +82,10 @@ class NaturalPolicyGradient(Algorithm):
 
     step: float | None = None
     delta: float | None = None
-    damping: float = 0.0
+    damping: float | None = None
+    backtrack: float = 0.5
+    max_backtracks: int = 10
+    kl_slack: float = 1.5
 
     def __post_init__(self):
         if (self.step is None) == (self.delta is None):
@@ -55,14 +94,42 @@ class NaturalPolicyGradient(Algorithm):
             positive_number("step", self.step)
         else:
             positive_number("delta", self.delta)
-        positive_number("damping", self.damping, allow_zero=True)
+        if self.damping is not None:
+            positive_number("damping", self.damping, allow_zero=True)
+        if not 0 < positive_number("backtrack", self.backtrack) < 1:
+            raise ValueError(f"backtrack must lie in (0, 1); got {self.backtrack!r}")
+        positive_int("max_backtracks", self.max_backtracks)
+        if positive_number("kl_slack", self.kl_slack) < 1:
+            raise ValueError(f"kl_slack must be >= 1; got {self.kl_slack!r}")
+
+    def damping_for(self, answers) -> float:
+        """The damping used with these answers (resolves ``damping=None``)."""
+        if self.damping is not None:
+            return float(self.damping)
+        return 0.0 if isinstance(answers, ExactAnswers) else SAMPLED_DAMPING
 
     def update(self, policy, theta, oracle, state, rng):
         answers = oracle.query(policy, theta)
-        w = answers.natural_gradient(self.damping)
+        w = answers.natural_gradient(self.damping_for(answers))
+        gw = float(answers.gradient @ w)
+        if not (np.all(np.isfinite(w)) and np.isfinite(gw) and gw > 0):
+            warnings.warn(f"{self!r}: the natural gradient is not a finite ascent direction (g^T w = {gw!r}); "
+                          f"theta is kept", ConvergenceWarning, stacklevel=2)
+            return theta.copy(), state
         if self.step is not None:
             return theta + self.step * w, state
-        gw = float(answers.gradient @ w)
-        if not gw > 0:                   # zero (or unusable) gradient: nothing to follow
-            return theta.copy(), state
-        return theta + np.sqrt(2 * self.delta / gw) * w, state
+        return self.line_search(policy, theta, answers, w, np.sqrt(2 * self.delta / gw)), state
+
+    def line_search(self, policy, theta, answers, w, alpha) -> np.ndarray:
+        """The first :math:`\\theta+\\alpha\\beta^k w`, ``k < max_backtracks``, within the KL bound that
+        improves the surrogate; ``theta`` (with a ConvergenceWarning) if there is none."""
+        bound = self.kl_slack * self.delta
+        for k in range(self.max_backtracks):
+            new = theta + alpha * self.backtrack ** k * w
+            if not np.all(np.isfinite(new)):
+                continue
+            if answers.kl(new) <= bound and surrogate_gain(answers, policy, new) > 0:
+                return new
+        warnings.warn(f"{self!r}: line search found no step within KL {bound:.3g} that improves the surrogate "
+                      f"in {self.max_backtracks} tries; theta is kept", ConvergenceWarning, stacklevel=3)
+        return theta.copy()
