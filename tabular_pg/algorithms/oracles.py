@@ -156,8 +156,12 @@ class Answers:
         estimated as in §5).  Its Hessian at ``theta`` is ``fisher_matrix``; ``inf`` when
         ``theta_new`` rules out an action of a weighted state.
         """
+        return self.kl_probs(self.policy.probs(theta_new))
+
+    def kl_probs(self, pi_new: np.ndarray) -> float:
+        """:meth:`kl` for the new policy's probabilities ``pi_new`` (shape ``policy.probs_shape``)."""
         w = self.fisher_weights
-        kl = kl_rows(self.pi, self.policy.probs(theta_new))
+        kl = kl_rows(self.pi, pi_new)
         on = w > 0
         return float("inf") if np.isinf(kl[on]).any() else float(w[on] @ kl[on])
 
