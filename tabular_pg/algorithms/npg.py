@@ -50,10 +50,15 @@ class NaturalPolicyGradient(Algorithm):
     step : float > 0, optional
         Fixed :math:`\\alpha` (give at most one of ``step`` and ``delta``).
     delta : float > 0, optional
-        Default :data:`DEFAULT_DELTA` = 0.5 when ``step`` is not given.  Trust region :math:`d_{KL} \\le \\delta`: first try
-        :math:`\\alpha_t = \\sqrt{2\\delta / g_t^\\top w_t}`, :math:`w_t = (F_t+\\lambda I)^+ g_t`,
-        then halve it (``backtrack``) until the realised KL is at most ``kl_slack * delta``
-        and the surrogate improves.
+        Default :data:`DEFAULT_DELTA` = 0.5 when ``step`` is not given.  Trust region on the
+        average KL over (step,) states, :math:`\\bar d_{KL} = \\sum_s w(s) KL_s / \\sum_s w(s) \\le \\delta`
+        (``w`` = the Fisher weights: :math:`d` exact, the sampled visitation otherwise; the
+        average over samples of TRPO): first try :math:`\\alpha_t = \\sqrt{2\\delta / g_t^\\top w_t}`,
+        :math:`w_t = (\\bar F_t+\\lambda I)^+ g_t`, :math:`\\bar F = F/\\sum_s w(s)`, then halve it
+        (``backtrack``) until the realised :math:`\\bar d_{KL}` is at most ``kl_slack * delta`` and
+        the surrogate improves.  With the exact oracle on an infinite horizon without terminal
+        states :math:`\\sum_s d(s) = 1`: the trust region of :func:`tabular_pg.trust_region_step`;
+        on a horizon ``H`` it is the per-step average (the trajectory KL divided by ``H``).
     damping : float >= 0 or None
         Tikhonov :math:`\\lambda`.  None (default): 0 (pseudo-inverse) with an exact oracle,
         :data:`SAMPLED_DAMPING` = 0.01 with a sampled one.
@@ -71,8 +76,8 @@ class NaturalPolicyGradient(Algorithm):
     Optimization", Appendix C: the step maximises :math:`g^\\top\\Delta` subject to
     :math:`\\tfrac12\\Delta^\\top F\\Delta \\le \\delta`, the second-order expansion of
     :math:`d_{KL}` (see :func:`tabular_pg.trust_region_step`), followed by a backtracking
-    line search on the realised KL (:meth:`Answers.kl`: exact :math:`d_{KL}` with an exact
-    oracle, the sampled-state average otherwise) and on the surrogate
+    line search on the realised average KL (:meth:`Answers.kl` over the summed weights: exact
+    with an exact oracle, the sampled-state average otherwise) and on the surrogate
     (:func:`surrogate_gain`).  The sampled Fisher matrix is Kakade's (exact action
     expectation at the sampled states).  With a tabular softmax and the exact oracle,
     :math:`F^+g = A/(1-\\gamma)` up to a per-state constant (Agarwal et al. 2021, Lemma 5.1).
@@ -123,26 +128,38 @@ class NaturalPolicyGradient(Algorithm):
 
     def update(self, policy, theta, oracle, state, rng):
         answers = oracle.query(policy, theta)
-        w = answers.natural_gradient(self.damping_for(answers))
-        gw = float(answers.gradient @ w)
-        if not (np.all(np.isfinite(w)) and np.isfinite(gw) and gw > 0):
-            warnings.warn(f"{self!r}: the natural gradient is not a finite ascent direction (g^T w = {gw!r}); "
-                          f"theta is kept", ConvergenceWarning, stacklevel=2)
-            return theta.copy(), state
+        damping = self.damping_for(answers)
         if self.step is not None:
-            return theta + self.step * w, state
-        return self.line_search(policy, theta, answers, w, np.sqrt(2 * self.delta / gw)), state
+            w = answers.natural_gradient(damping)
+            return (theta + self.step * w if self.ascends(answers, w) else theta.copy()), state
+        mass = float(np.sum(answers.fisher_weights))
+        mass = mass if mass > 0 else 1.0
+        w = mass * answers.natural_gradient(mass * damping)     # (F / mass + lambda I)^+ g
+        if not self.ascends(answers, w):
+            return theta.copy(), state
+        alpha = np.sqrt(2 * self.delta / float(answers.gradient @ w))
+        return self.line_search(policy, theta, answers, w, alpha, mass), state
 
-    def line_search(self, policy, theta, answers, w, alpha) -> np.ndarray:
-        """The first :math:`\\theta+\\alpha\\beta^k w`, ``k < max_backtracks``, within the KL bound that
-        improves the surrogate; ``theta`` (with a ConvergenceWarning) if there is none."""
+    def ascends(self, answers, w) -> bool:
+        """True if ``w`` is finite with :math:`g^\\top w > 0`; otherwise warn (ConvergenceWarning)."""
+        gw = float(answers.gradient @ w)
+        if np.all(np.isfinite(w)) and np.isfinite(gw) and gw > 0:
+            return True
+        warnings.warn(f"{self!r}: the natural gradient is not a finite ascent direction (g^T w = {gw!r}); "
+                      f"theta is kept", ConvergenceWarning, stacklevel=3)
+        return False
+
+    def line_search(self, policy, theta, answers, w, alpha, mass: float = 1.0) -> np.ndarray:
+        """The first :math:`\\theta+\\alpha\\beta^k w`, ``k < max_backtracks``, whose average KL
+        (``answers.kl_probs / mass``) is within the bound and which improves the surrogate;
+        ``theta`` (with a ConvergenceWarning) if there is none."""
         bound, gain = self.kl_slack * self.delta, surrogate_gain(answers, policy)
         for k in range(self.max_backtracks):
             new = theta + alpha * self.backtrack ** k * w
             if not np.all(np.isfinite(new)):
                 continue
             pi_new = policy.probs(new)
-            if answers.kl_probs(pi_new) <= bound and gain(pi_new) > 0:
+            if answers.kl_probs(pi_new) <= bound * mass and gain(pi_new) > 0:
                 return new
         warnings.warn(f"{self!r}: line search found no step within KL {bound:.3g} that improves the surrogate "
                       f"in {self.max_backtracks} tries; theta is kept", ConvergenceWarning, stacklevel=3)
