@@ -348,6 +348,22 @@ class Direct(Policy):
         self.probs(theta)
         return self.check_weights("W", W).reshape(-1).astype(float)
 
+    def fisher_blocks(self, theta, w_state: np.ndarray) -> np.ndarray:
+        """Per-state blocks :math:`w(s)\\,\\mathrm{diag}(1/\\pi_s)`, shape ``(S, A, A)``.
+
+        :math:`\\sum_a \\pi(a|s)\\psi\\psi^\\top` with :math:`\\psi = e_{(s,a)}/\\pi(a|s)`; undefined
+        (ValueError) where a state of positive weight has an action of probability 0.
+        """
+        pi = self.probs(theta)
+        w = self.check_weights("w_state", w_state, (self.n_states,))
+        bad = (w[:, None] != 0) & (pi == 0)
+        if bad.any():
+            s, a = np.argwhere(bad)[0]
+            raise ValueError(f"the Fisher matrix of a Direct policy is undefined where pi(a|s) = 0 at a "
+                             f"weighted state; pi({a}|{s}) = 0")
+        inv = np.divide(w[:, None], pi, out=np.zeros_like(pi), where=w[:, None] != 0)
+        return inv[:, :, None] * np.eye(self.n_actions)
+
     def project(self, x) -> np.ndarray:
         """Euclidean projection of each row of ``x (S*A,)`` onto the simplex (Duchi et al., 2008)."""
         v = as_float_array("x", x)

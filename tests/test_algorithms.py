@@ -189,7 +189,7 @@ def test_run_measures_J_on_its_own_mdp_and_stops_at_target(rng):
 BAD = [
     (lambda: PolicyGradient(step=0.0), "step"),
     (lambda: PolicyGradient(step=float("nan")), "step"),
-    (lambda: NaturalPolicyGradient(), "delta"),
+    (lambda: NaturalPolicyGradient(delta=0.0), "delta"),
     (lambda: NaturalPolicyGradient(step=1.0, delta=0.1), "step"),
     (lambda: NaturalPolicyGradient(delta=-1.0), "delta"),
     (lambda: NaturalPolicyGradient(step=1.0, damping=-1.0), "damping"),

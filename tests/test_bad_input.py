@@ -415,7 +415,7 @@ ALGORITHMS = [
     ("PolicyGradient: step -1", lambda: tpg.PolicyGradient(step=-1), ValueError, r"step must be a finite number > 0; got -1"),
     ("PolicyGradient: step NaN", lambda: tpg.PolicyGradient(step=float("nan")), ValueError, r"step must be a finite number > 0"),
     ("NaturalPolicyGradient: step and delta", lambda: tpg.NaturalPolicyGradient(step=0.1, delta=0.1), ValueError,
-     r"give exactly one of step and delta"),
+     r"give at most one of step and delta"),
     ("CPI: unknown alpha", lambda: tpg.ConservativePolicyIteration(alpha="foo"), ValueError,
      r"alpha must be a number in \(0, 1\], 'bound' or 'line_search'; got 'foo'"),
     ("PPO: clip -0.2", lambda: tpg.PPO(clip=-0.2), ValueError, r"clip must be a finite number > 0; got -0.2"),

@@ -23,9 +23,10 @@ import numpy as np
 
 from tabular_pg.sampled import estimators
 from tabular_pg.exact.evaluation import Evaluation, evaluate
-from tabular_pg.exact.gradient import FISHER_RCOND, block_pinv_solve, check_policy_fits, fisher_information, policy_gradient
+from tabular_pg.exact.fisher import FisherMatrix, check_damping, fisher_matrix, kl_rows
+from tabular_pg.exact.gradient import check_policy_fits, fisher_information, policy_gradient, state_weights
 from tabular_pg.mdp import FiniteMDP
-from tabular_pg.policies import Policy, TabularSoftmax
+from tabular_pg.policies import Policy
 from tabular_pg.sampled.registry import ESTIMATORS
 from tabular_pg.sampled.rollout import Trajectories, rollout
 
@@ -96,21 +97,13 @@ class PPODataset:
 
 
 def block_natural_gradient(policy: Policy, F: np.ndarray, g: np.ndarray, damping: float) -> np.ndarray:
-    """:math:`F^+ g` or :math:`(F+\\lambda I)^{-1} g`; block by block for a tabular softmax.
+    """:math:`F^+ g` or :math:`(F+\\lambda I)^{-1} g` for a dense ``F (d, d)``; block by block when it can.
 
-    A tabular softmax has a block-diagonal Fisher matrix (one ``A x A`` block per (step,)
-    state), so the solve costs ``O(S A^3)`` instead of ``O((SA)^3)``.  The pseudo-inverse
-    uses the cut-off of the whole ``F`` (:func:`tabular_pg.exact.gradient.block_pinv_solve`).
+    Extracts the per-state blocks of a tabular softmax or Direct policy and calls the one
+    solve, :meth:`tabular_pg.exact.fisher.FisherMatrix.solve` (``O(S A^3)``, cut-off of the whole ``F``).
     """
-    if damping < 0 or not np.isfinite(damping):
-        raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
-    if not isinstance(policy, TabularSoftmax):
-        if damping > 0:
-            return np.linalg.solve(F + damping * np.eye(g.size), g)
-        return np.linalg.pinv(F, rcond=FISHER_RCOND, hermitian=True) @ g
-    A = policy.n_actions
-    M = g.size // A
-    return block_pinv_solve(F.reshape(M, A, M, A)[np.arange(M), :, np.arange(M), :], g, damping)
+    damping = check_damping(damping)
+    return FisherMatrix.from_dense(policy, F).solve(g, damping)
 
 
 class Answers:
@@ -138,9 +131,41 @@ class Answers:
         """:math:`A = Q - V`, shape of ``Q``."""
         return self.Q - self.V[..., None]
 
+    @cached_property
+    def fisher_matrix(self) -> FisherMatrix:
+        """:math:`F = \\sum_s w(s)\\mathbb E_{a\\sim\\pi_s}[\\psi\\psi^\\top]` with this query's
+        ``fisher_weights``: per-state blocks (tabular softmax, Direct) or dense (LogLinear)."""
+        return fisher_matrix(self.policy, self.theta, self.fisher_weights)
+
+    @property
+    def fisher(self) -> np.ndarray:
+        """The dense ``(d, d)`` Fisher matrix (only for users who ask; algorithms use ``fisher_matrix``)."""
+        return self.fisher_matrix.dense()
+
     def natural_gradient(self, damping: float = 0.0) -> np.ndarray:
-        """:math:`F^+ g` (or :math:`(F+\\lambda I)^{-1}g`) from this query's ``fisher`` and ``gradient``."""
-        return block_natural_gradient(self.policy, self.fisher, self.gradient, damping)
+        """:math:`F^+ g` (or :math:`(F+\\lambda I)^{-1}g`) from ``fisher_matrix`` and ``gradient``, ``(d,)``.
+
+        Kakade (2001), "A Natural Policy Gradient"; the one solve of
+        :meth:`tabular_pg.exact.fisher.FisherMatrix.solve`.
+        """
+        return self.fisher_matrix.solve(self.gradient, damping)
+
+    def kl(self, theta_new) -> float:
+        """:math:`\\sum_s w(s) KL(\\pi_\\theta(\\cdot|s)\\|\\pi_{\\theta'}(\\cdot|s))` with the Fisher weights.
+
+        Exact oracle: :func:`tabular_pg.kl_divergence` (``w = d``); sampled: the average over
+        the sampled states (Schulman et al. 2015, "Trust Region Policy Optimization", eq. 12
+        estimated as in §5).  Its Hessian at ``theta`` is ``fisher_matrix``; ``inf`` when
+        ``theta_new`` rules out an action of a weighted state.
+        """
+        return self.kl_probs(self.policy.probs(theta_new))
+
+    def kl_probs(self, pi_new: np.ndarray) -> float:
+        """:meth:`kl` for the new policy's probabilities ``pi_new`` (shape ``policy.probs_shape``)."""
+        w = self.fisher_weights
+        kl = kl_rows(self.pi, pi_new)
+        on = w > 0
+        return float("inf") if np.isinf(kl[on]).any() else float(w[on] @ kl[on])
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,9 +200,14 @@ class ExactAnswers(Answers):
         """:math:`\\nabla J` (policy-gradient theorem, lecture 002 §1), shape ``(d,)``."""
         return policy_gradient(self.mdp, self.policy, self.theta, evaluation=self.evaluation)
 
+    @property
+    def fisher_weights(self) -> np.ndarray:
+        """:math:`d(s)` (or :math:`\\sum_h d_h`, or :math:`d_h(s)`): the exact Fisher state weights."""
+        return state_weights(self.evaluation, self.policy)
+
     @cached_property
     def fisher(self) -> np.ndarray:
-        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` (lecture 002 §3), shape ``(d, d)``."""
+        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` (lecture 002 §3), dense ``(d, d)`` on request."""
         return fisher_information(self.mdp, self.policy, self.theta)
 
     def dataset(self) -> PPODataset:
@@ -318,9 +348,13 @@ class SampledAnswers(Answers):
         return self.policy.vjp(self.theta, W.reshape(self.policy.probs_shape))
 
     @cached_property
-    def fisher(self) -> np.ndarray:
-        """Sampled :math:`\\hat F` (:func:`tabular_pg.sampled.estimators.fisher`), shape ``(d, d)``."""
-        return estimators.fisher(self.traj, self.policy, self.theta)
+    def fisher_weights(self) -> np.ndarray:
+        """The sampled state weights :math:`\\hat w(s)` (:func:`tabular_pg.sampled.estimators.fisher_state_weights`).
+
+        So ``fisher_matrix`` is the Kakade (2001) / TRPO sampled Fisher: exact action
+        expectation at the sampled states (:func:`tabular_pg.sampled.estimators.analytic_fisher`).
+        """
+        return estimators.fisher_state_weights(self.traj, self.policy)
 
     def dataset(self) -> PPODataset:
         """One sample per active step, weight :math:`\\gamma^t/n`, advantage :math:`W_t/\\gamma^t`.

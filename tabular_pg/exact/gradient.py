@@ -5,14 +5,17 @@ All are re-exported by :mod:`tabular_pg.exact`.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
+import warnings
 
 from tabular_pg.exact.evaluation import Evaluation, check_policy, evaluate
+from tabular_pg.exact.fisher import FISHER_RCOND, block_pinv_solve, check_damping, fisher_matrix, kl_rows
+from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
-from tabular_pg.policies import Policy, TabularSoftmax
+from tabular_pg.policies import Policy
 
 __all__ = ["policy_gradient", "fisher_information", "natural_gradient", "trust_region_step",
-           "kl_divergence", "performance_difference", "state_weights", "check_policy_fits", "block_pinv_solve"]
+           "kl_divergence", "performance_difference", "state_weights", "check_policy_fits", "block_pinv_solve",
+           "FISHER_RCOND"]
 
 
 def _fit_to_policy(X: np.ndarray, ev: Evaluation, policy: Policy) -> np.ndarray:
@@ -109,27 +112,6 @@ def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
     return policy.fisher(theta, w)
 
 
-#: Eigenvalues of the Fisher matrix below this fraction of its largest are treated as zero.
-FISHER_RCOND = 1e-10
-
-
-def block_pinv_solve(blocks: np.ndarray, g: np.ndarray, damping: float = 0.0) -> np.ndarray:
-    """:math:`F^+g` (or :math:`(F+\\lambda I)^{-1}g`) for a block-diagonal ``F`` given by ``blocks (M, A, A)``.
-
-    The cut-off is relative to the largest eigenvalue of the whole ``F``, exactly as
-    ``numpy.linalg.pinv(F, rcond=FISHER_RCOND, hermitian=True)`` would apply it, not to
-    each block: a saturated or never-visited state's block of round-off is not inverted
-    (a per-block cut-off overflowed there), and the result equals the dense pseudo-inverse.
-    Costs ``O(M A^3)`` instead of ``O((MA)^3)``.
-    """
-    M, A, _ = blocks.shape
-    vals, vecs = np.linalg.eigh(blocks + damping * np.eye(A))          # (M, A), (M, A, A)
-    keep = vals > (FISHER_RCOND * vals.max(initial=0.0) if damping == 0 else 0.0)
-    inv = np.divide(1.0, vals, out=np.zeros_like(vals), where=keep)
-    coef = inv * np.einsum("mba,mb->ma", vecs, g.reshape(M, A))
-    return np.einsum("mab,mb->ma", vecs, coef).reshape(-1)
-
-
 def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0) -> np.ndarray:
     """Natural gradient :math:`F^+\\nabla J` (or :math:`(F+\\lambda I)^{-1}\\nabla J`), shape ``(d,)``.
 
@@ -156,17 +138,10 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
     >>> bool(np.allclose(w, A - A.mean(axis=1, keepdims=True)))
     True
     """
-    damping = _real("damping", damping)
-    if damping < 0 or not np.isfinite(damping):
-        raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
+    damping = check_damping(damping)
     theta, ev = _check(mdp, policy, theta)
     g = policy_gradient(mdp, policy, theta, evaluation=ev)
-    if isinstance(policy, TabularSoftmax):
-        return block_pinv_solve(policy.fisher_blocks(theta, state_weights(ev, policy)), g, damping)
-    F = policy.fisher(theta, state_weights(ev, policy)[..., None] * ev.pi)
-    if damping > 0:
-        return np.linalg.solve(F + damping * np.eye(len(g)), g)
-    return np.linalg.pinv(F, rcond=FISHER_RCOND, hermitian=True) @ g
+    return fisher_matrix(policy, theta, state_weights(ev, policy)).solve(g, damping)
 
 
 def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np.ndarray:
@@ -191,20 +166,11 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
     w = natural_gradient(mdp, policy, theta)
     g = policy_gradient(mdp, policy, theta)
     gw = float(g @ w)
-    if gw <= 0:
+    if not gw > 0:
+        warnings.warn(f"trust_region_step: g^T F^+ g = {gw!r} is not positive (zero gradient or no "
+                      f"ascent direction); theta is returned unchanged", ConvergenceWarning, stacklevel=2)
         return theta.copy()
     return theta + np.sqrt(2 * delta / gw) * w
-
-
-def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """:math:`\\sum_a [p\\log(p/q) - p + q]` over the last axis; 0 log 0 = 0, p > 0 = q gives inf.
-
-    Equal to :math:`\\sum_a p\\log(p/q)` for rows that sum to 1 (up to the difference of the
-    row sums, within the tolerance the policies were validated with), and every term is
-    :math:`\\ge 0` (:math:`x\\log(x/y) \\ge x - y`), so the sum never rounds below 0: the plain
-    form gave -6e-28 for two near-deterministic rows (``scipy.special.kl_div``).
-    """
-    return special.kl_div(p, q).sum(axis=-1)
 
 
 def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
@@ -226,7 +192,7 @@ def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
     pi_old, pi_new = check_policy(mdp, pi_old, "pi_old"), check_policy(mdp, pi_new, "pi_new")
     d = evaluate(mdp, pi_old).d                                    # (S,) or (H, S)
     shape = d.shape + (mdp.n_actions,)
-    kl = _kl_rows(np.broadcast_to(pi_old, shape), np.broadcast_to(pi_new, shape))
+    kl = kl_rows(np.broadcast_to(pi_old, shape), np.broadcast_to(pi_new, shape))
     visited = d > 0
     if np.isinf(kl[visited]).any():
         return float("inf")
