@@ -170,7 +170,7 @@ def test_history_records_and_is_read_only(rng):
     assert hist.first_reaching(hist.J[3]) <= 3 and hist.first_reaching(1e9) is None
     with pytest.raises(ValueError):
         hist.J[0] = 1.0
-    assert "PolicyGradient(step=1.0)" == hist.algorithm
+    assert "PolicyGradient(step=1.0, normalize=True, critic='table')" == hist.algorithm
 
 
 def test_run_measures_J_on_its_own_mdp_and_stops_at_target(rng):

@@ -1,10 +1,12 @@
 """Conservative policy iteration (Kakade & Langford, 2002) on directly parameterised policies."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.policies import Direct
 from tabular_pg.algorithms.run import Algorithm
 
@@ -16,23 +18,31 @@ LINE_SEARCH = tuple(2.0 ** -k for k in range(11))
 
 
 def greedy_policy(answers) -> np.ndarray:
-    """:math:`\\pi'(s) = \\arg\\max_a \\hat Q(s,a)`, shape ``(S, A)``; :math:`\\pi' = \\pi` where unvisited.
+    """:math:`\\pi'(s) = \\arg\\max_a \\hat A(s,a)` where the data shows an improvement, else :math:`\\pi(s)`; ``(S, A)``.
 
-    Infinite horizon: greedy in the (estimated) :math:`Q^{\\pi}` (lecture 002 §2).  A
-    stationary policy on a finite horizon is greedy in :math:`\\sum_h \\gamma^h d_h(s)
-    A_h(s,a)`, the direction of :math:`\\partial J/\\partial\\pi(a|s)` (Agarwal et al. 2021, eq. 3).
-    Ties share the probability equally (no action is favoured by its index: with all
-    returns 0 the greedy policy is the uniform one); states the oracle never saw keep
-    their current action distribution.
+    Infinite horizon: greedy in the (estimated) :math:`A^{\\pi}` (Kakade & Langford 2002,
+    §4: the greedy policy of the policy advantage).  A stationary policy on a finite
+    horizon is greedy in :math:`\\sum_h \\gamma^h d_h(s) A_h(s,a)`, the direction of
+    :math:`\\partial J/\\partial\\pi(a|s)` (Agarwal et al. 2021, eq. 3).
+
+    Only known pairs compete (``answers.Q_seen``: every pair for exact answers, the
+    sampled ones for sampled answers): an action never tried is *unknown*, not worth 0.
+    A state moves to its best known action(s) (ties share the probability equally) only
+    when that action's score is > 0, i.e. the data says it beats :math:`\\pi(s)`; every
+    other state, and every state never visited, keeps :math:`\\pi(s)` unchanged, so the
+    mixture keeps exploring the actions it knows nothing about.
     """
-    visits = answers.visits
+    visits, pi = answers.visits, answers.pi
     if visits.ndim == 1:
-        score, seen = answers.Q, visits > 0
+        score, seen = answers.A, answers.Q_seen & (visits > 0)[:, None]
     else:
-        score, seen = np.einsum("hs,hsa->sa", visits, answers.A), visits.sum(axis=0) > 0
-    best = (score == score.max(axis=1, keepdims=True)).astype(float)
+        score = np.einsum("hs,hsa->sa", visits, answers.A)
+        seen = answers.Q_seen.any(axis=0) & (visits.sum(axis=0) > 0)[:, None]
+    score = np.where(seen, score, -np.inf)
+    top = score.max(axis=1, keepdims=True)
+    best = (score == top).astype(float)
     best /= best.sum(axis=1, keepdims=True)
-    return np.where(seen[:, None], best, answers.pi)
+    return np.where(top > 0, best, pi)
 
 
 def policy_advantage(answers, pi_new: np.ndarray) -> tuple[float, float]:
@@ -106,16 +116,26 @@ class ConservativePolicyIteration(Algorithm):
     Parameters
     ----------
     alpha : float in (0, 1], or ``"bound"``, or ``"line_search"``
-        A fixed mixture weight; ``"bound"`` the weight of :func:`bound_step`, whose
+        A fixed mixture weight (default 0.3); ``"bound"`` the weight of :func:`bound_step`, whose
         guaranteed improvement (:func:`improvement_bound`) is positive (infinite horizon,
         ``gamma < 1``); ``"line_search"`` the best of 1, 1/2, ..., 2^-10 by the oracle's
-        ``value`` (exact J, or a sampled return that costs samples).
+        ``value`` (exact J, or a sampled return that costs samples).  ``"bound"`` and
+        ``"line_search"`` return 0 with a :class:`~tabular_pg.exact.linsolve.ConvergenceWarning`
+        when nothing improves; so does every rule when the greedy policy equals :math:`\\pi`.
 
     Notes
     -----
     Lecture 002 §2 ("conservative policy iteration, incremental update") and Kakade &
     Langford (2002), §4.  Mixing happens in probability space, so the policy must be
     :class:`~tabular_pg.Direct`.
+
+    From samples, :math:`\\pi'` moves only where a sampled action's :math:`\\hat A > 0`
+    (:func:`greedy_policy`), with first-visit, truncation-free :math:`\\hat Q, \\hat V`.  The
+    default 0.3 was measured against the sampled oracle (n = 50, seeds 0..4): 0.99 J* after
+    600-800 trajectories on a 10-state garnet, 900-1,100 on the Sutton-Barto grid, 2,500-3,850
+    on the uniform-reset chain (H = 8).  ``"bound"`` with estimated :math:`\\hat{\\mathbb A},
+    \\hat\\varepsilon` is honest but small (garnet 0.97 J*, grid 0.84 J* after 10,000
+    trajectories); ``"line_search"`` spends ``11 n`` trajectories per iteration on values.
 
     Examples
     --------
@@ -127,7 +147,7 @@ class ConservativePolicyIteration(Algorithm):
     True
     """
 
-    alpha: float | str = "bound"
+    alpha: float | str = 0.3
 
     def __post_init__(self):
         a = self.alpha
@@ -138,7 +158,7 @@ class ConservativePolicyIteration(Algorithm):
             raise ValueError(f"alpha must be a number in (0, 1], 'bound' or 'line_search'; got {a!r}")
 
     def step_size(self, answers, pi_new: np.ndarray, policy, oracle) -> float:
-        """The mixture weight of this iteration (see ``alpha``)."""
+        """The mixture weight of this iteration (see ``alpha``); 0 with a ``ConvergenceWarning`` if none helps."""
         if not isinstance(self.alpha, str):
             return float(self.alpha)
         mdp = answers.mdp
@@ -146,10 +166,18 @@ class ConservativePolicyIteration(Algorithm):
             if mdp.horizon is not None or not mdp.gamma < 1:
                 raise ValueError("alpha='bound' needs an infinite-horizon MDP with gamma < 1 "
                                  f"(Kakade & Langford's theorem); got gamma={mdp.gamma}, horizon={mdp.horizon}")
-            return bound_step(*policy_advantage(answers, pi_new), mdp.gamma)
+            advantage, epsilon = policy_advantage(answers, pi_new)
+            if advantage <= 0:
+                warnings.warn(f"CPI: the (estimated) policy advantage {advantage:.3g} is <= 0, so the bound "
+                              "allows no step (alpha = 0)", ConvergenceWarning, stacklevel=3)
+            return bound_step(advantage, epsilon, mdp.gamma)
         values = [oracle.value(policy, ((1 - a) * answers.pi + a * pi_new).reshape(-1)) for a in LINE_SEARCH]
         best = int(np.argmax(values))
-        return LINE_SEARCH[best] if values[best] > answers.J else 0.0
+        if values[best] > answers.J:
+            return LINE_SEARCH[best]
+        warnings.warn(f"CPI: no mixture weight in {LINE_SEARCH[-1]:g}..1 improves on J = {answers.J:.6g} "
+                      f"(best {values[best]:.6g}): alpha = 0", ConvergenceWarning, stacklevel=3)
+        return 0.0
 
     def update(self, policy, theta, oracle, state, rng):
         if not isinstance(policy, Direct):
@@ -157,5 +185,9 @@ class ConservativePolicyIteration(Algorithm):
                              f"got {type(policy).__name__}")
         answers = oracle.query(policy, theta)
         pi_new = greedy_policy(answers)
+        if np.array_equal(pi_new, answers.pi):
+            warnings.warn("CPI: the greedy policy equals pi (no known action beats pi in any visited state): "
+                          "the update cannot move", ConvergenceWarning, stacklevel=2)
+            return answers.pi.reshape(-1), state
         alpha = self.step_size(answers, pi_new, policy, oracle)
         return ((1 - alpha) * answers.pi + alpha * pi_new).reshape(-1), state

@@ -28,6 +28,7 @@ from tabular_pg.exact.gradient import check_policy_fits, fisher_information, pol
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.registry import ESTIMATORS
+from tabular_pg.sampled.returns import ReturnTable, return_table
 from tabular_pg.sampled.rollout import Trajectories, rollout
 
 __all__ = ["Cost", "PPODataset", "ExactOracle", "ExactAnswers", "SampledOracle", "SampledAnswers",
@@ -125,6 +126,11 @@ class Answers:
     def V(self) -> np.ndarray:
         """:math:`V(s) = \\sum_a \\pi(a|s) Q(s,a)` of the (estimated) Q, shape ``(S,)`` or ``(H, S)``."""
         return (np.broadcast_to(self.pi, self.Q.shape) * self.Q).sum(axis=-1)
+
+    @property
+    def Q_seen(self) -> np.ndarray:
+        """Where ``Q`` is known, shape of ``Q``: everywhere for exact answers, sampled pairs for sampled ones."""
+        return np.ones(self.Q.shape, dtype=bool)
 
     @property
     def A(self) -> np.ndarray:
@@ -290,8 +296,10 @@ def _per_step_table(traj: Trajectories, x: np.ndarray, n_states: int, n_actions:
 class SampledAnswers(Answers):
     """Answers estimated from one batch ``traj`` of trajectories of :math:`\\pi_\\theta`.
 
-    ``Q`` is the every-visit Monte Carlo mean of :math:`\\gamma^{-t}\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}`
-    per (step,) state-action pair (0 where never visited); ``visits`` the empirical
+    ``Q`` and ``V`` are first-visit Monte Carlo means of :math:`G_t = \\sum_{t'\\ge t}\\gamma^{t'-t}r_{t'}`
+    per (step,) state(-action), using only visits far enough from the truncation horizon
+    (:mod:`tabular_pg.sampled.returns`; ``returns`` holds the counts); an unsampled pair is
+    unknown, ``Q_seen`` is False there and ``Q = V`` (no evidence of an advantage); ``visits`` the empirical
     :math:`\\frac1n\\sum_i\\sum_t\\gamma^t 1[s_{it}=s]` (per step on a finite horizon); ``J`` the
     mean return.  The gradient and the PPO dataset use the oracle's estimator.
     """
@@ -309,14 +317,26 @@ class SampledAnswers(Answers):
         return self.mdp.horizon is not None
 
     @cached_property
+    def returns(self) -> ReturnTable:
+        """First-visit :math:`\\hat Q, \\hat V` with counts (:func:`tabular_pg.sampled.returns.return_table`)."""
+        return return_table(self.traj, self.mdp.n_states, self.mdp.n_actions)
+
+    @cached_property
     def Q(self) -> np.ndarray:
-        traj = self.traj
-        G = np.divide(traj.rewards_to_go(), traj.discounts, out=np.zeros(traj.states.shape),
-                      where=traj.discounts > 0)
-        args = (self.mdp.n_states, self.mdp.n_actions, self._stepwise)
-        sums = _per_step_table(traj, G, *args)
-        counts = _per_step_table(traj, np.ones(traj.states.shape), *args)
-        return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        """:math:`\\hat Q`; an unsampled pair is unknown and gets :math:`\\hat V(s)` (so :math:`\\hat A = 0`)."""
+        tab = self.returns
+        return np.where(tab.Q_seen, tab.Q, self.V[..., None])
+
+    @cached_property
+    def V(self) -> np.ndarray:
+        """:math:`\\hat V(s)`, the mean first-visit return from ``s`` (0 where ``s`` was never seen)."""
+        tab = self.returns
+        return np.where(tab.V_counts > 0, tab.V, 0.0)
+
+    @property
+    def Q_seen(self) -> np.ndarray:
+        """Pairs with at least one usable sampled return, shape of ``Q``."""
+        return self.returns.Q_seen
 
     @cached_property
     def visits(self) -> np.ndarray:
