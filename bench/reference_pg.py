@@ -40,6 +40,7 @@ __all__ = ["Tables", "Batch", "Adam", "PPOConfig", "NPGConfig", "ReferenceHistor
            "fisher_solve", "mean_kl", "npg_iteration", "run_reference"]
 
 TRUNCATION_TOL = 1e-6          # neglected discounted return when an infinite horizon is truncated
+MAX_STEPS = 100_000            # cap of an episodic (gamma = 1, no horizon) trajectory
 
 
 # ----------------------------------------------------------------------------- the MDP and sampling
@@ -74,6 +75,8 @@ def tables(mdp) -> Tables:
     finite = mdp.horizon is not None
     if finite:
         T = int(mdp.horizon)
+    elif mdp.gamma == 1:             # episodic: until every episode has ended (at most MAX_STEPS)
+        T = MAX_STEPS
     else:
         rmax = max(float(np.abs(R).max()), 1e-300)
         T = int(np.ceil(np.log(TRUNCATION_TOL * (1 - mdp.gamma) / rmax) / np.log(mdp.gamma)))
