@@ -236,11 +236,14 @@ def ppo_iteration(theta, V, adam: Adam, batch: Batch, gamma: float, cfg: PPOConf
 # ----------------------------------------------------------------------------- TRPO-style NPG
 @dataclass(frozen=True)
 class NPGConfig:
-    """``delta``: the trust region on the mean KL (TRPO's ``max_kl``); ``backtracks`` halvings."""
+    """``delta``: the trust region on the mean KL (TRPO's ``max_kl``); ``damping``: the Fisher's
+    Tikhonov damping (0 lets near-deterministic states take unbounded logit steps, whose sample
+    KL is ~0 until the action flips: final J fell to 0.67 J* on a grid seed; 1e-2 slowed the
+    grid to 0.99 J* from 450 to 750 trajectories); ``backtracks``: halvings of the step."""
 
     delta: float = 0.05
     lam: float = 0.95
-    damping: float = 1e-2
+    damping: float = 1e-3
     backtracks: int = 10
 
 

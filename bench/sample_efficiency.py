@@ -283,11 +283,12 @@ def main(argv=None) -> None:
     ap.add_argument("--figure", type=Path, default=FIGURE, help="where to save the figure")
     args = ap.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     results = benchmark(cfg)
     figure(results, cfg["budget"], args.figure)
     text = "\n\n".join([SECTION, f"Written by `python bench/sample_efficiency.py{' --quick' * args.quick} --write`; "
-                        f"the run took {time.perf_counter() - t0:.0f} s.", environment(cfg),
+                        f"the run took {time.perf_counter() - t0:.0f} s "
+                        f"({time.process_time() - cpu0:.0f} s of CPU time).", environment(cfg),
                         "Trajectories: median over seeds (an unreached seed counts as infinite; — when the "
                         "median is not reached) and, in brackets, the seeds that reached the level. Final J: "
                         "exact J of the last iterate within the budget. References: `bench/reference_pg.py` "
