@@ -26,6 +26,7 @@ from tabular_pg.exact.evaluation import Evaluation, evaluate
 from tabular_pg.exact.gradient import FISHER_RCOND, block_pinv_solve, check_policy_fits, fisher_information, policy_gradient
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy, TabularSoftmax
+from tabular_pg.sampled.critic import CRITICS, critic_values
 from tabular_pg.sampled.rollout import Trajectories, rollout
 
 __all__ = ["Cost", "PPODataset", "ExactOracle", "ExactAnswers", "SampledOracle", "SampledAnswers",
@@ -300,9 +301,7 @@ class SampledAnswers(Answers):
         """:math:`W_t`, the weight of :math:`\\psi_t` in the estimator, shape ``(n, T)``."""
         traj, opts = self.traj, self.options
         if self.estimator == "gae":
-            values = opts.get("values", "fitted")
-            V = (estimators.step_evaluation(self.mdp, self.pi, traj.T).V if values == "exact"
-                 else estimators.fitted_values(traj, self.mdp.n_states))
+            V = critic_values(traj, self.mdp, self.pi, opts.get("values", "fitted"))
             return estimators.gae_advantages(traj, V, opts.get("lam", 0.95)) * traj.discounts
         rtg = opts.get("reward_to_go", True)
         G = traj.rewards_to_go() if rtg else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
@@ -358,8 +357,11 @@ class SampledOracle:
         Trajectories per query (and per ``value`` call).
     rng : numpy.random.Generator
         The only randomness: a seeded generator makes every answer reproducible.
-    estimator : {"reinforce", "gae"}
+    estimator : {"gae", "reinforce"}
         The gradient (and PPO advantage) estimator of :mod:`tabular_pg.sampled.estimators`.
+        Default ``"gae"``: GAE(:math:`\\lambda`) advantages from a tabular critic fitted on
+        each batch (Schulman et al. 2016, eq. 16), the advantages of PPO (Schulman et al.
+        2017, eq. 11-12).  ``"reinforce"``: the Monte Carlo return-to-go minus ``baseline``.
     baseline : None, float, "fitted", "value" or "optimal"
         REINFORCE baseline.  ``"value"``/``"optimal"`` use the *exact* :math:`V` (a perfect
         critic): they leak exact information into the "sampled" answers, so the default
@@ -367,7 +369,11 @@ class SampledOracle:
     reward_to_go : bool
         REINFORCE with reward-to-go (default) or total return.
     lam : float in [0, 1]
-        GAE :math:`\\lambda` (with ``values="fitted"`` or ``"exact"``).
+        GAE :math:`\\lambda` (default 0.95, as Schulman et al. 2017 and CleanRL).
+    values : {"fitted", "exact"}
+        GAE critic (:func:`tabular_pg.sampled.critic.critic_values`): ``"fitted"`` (default)
+        the batch's least-squares tabular :math:`V` (:func:`tabular_pg.sampled.critic.fitted_critic`),
+        ``"exact"`` the exact :math:`V_t` (a perfect critic: leaks exact information).
 
     Examples
     --------
@@ -380,7 +386,7 @@ class SampledOracle:
     (True, Cost(trajectories=1000, steps=1000))
     """
 
-    def __init__(self, mdp: FiniteMDP, n: int, *, rng: np.random.Generator, estimator: str = "reinforce",
+    def __init__(self, mdp: FiniteMDP, n: int, *, rng: np.random.Generator, estimator: str = "gae",
                  baseline=None, reward_to_go: bool = True, lam: float = 0.95, values: str = "fitted"):
         if not isinstance(mdp, FiniteMDP):
             raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
@@ -392,7 +398,7 @@ class SampledOracle:
             ("baseline", f"None, a number or one of {estimators.BASELINES}", baseline,
              not isinstance(baseline, str) or baseline in estimators.BASELINES),
             ("lam", "a number in [0, 1]", lam, 0 <= lam <= 1),
-            ("values", "'fitted' or 'exact'", values, values in ("fitted", "exact")),
+            ("values", f"one of {CRITICS}", values, values in CRITICS),
         ]
         for name, expected, got, ok in checks:
             if not ok:
