@@ -23,7 +23,7 @@ ALGORITHMS = {
     "pg": ("PolicyGradient", "step", 1.0, {}),
     "npg": ("NaturalPolicyGradient", "delta", 0.05, {}),
     "cpi": ("ConservativePolicyIteration", "alpha", "line_search", {}),
-    "ppo": ("PPO", "step", 1.0, {"clip": 0.2, "epochs": 10}),
+    "ppo": ("PPO", "step", 0.3, {"clip": 0.2, "epochs": 10}),
     "cem": ("CEM", "std", 1.0, {"population": 30, "elite": 6}),
 }
 #: Algorithms the tour also runs with a sampled oracle (CPI's line search and CEM's
