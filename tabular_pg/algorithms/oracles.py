@@ -66,7 +66,8 @@ class PPODataset:
     old_probs : ndarray (N,)
         :math:`\\pi_t(a_i|s_i)` (of step ``h_i`` for a per-step policy).
     advantages : ndarray (N,)
-        :math:`A^{\\pi_t}(s_i, a_i)`, exact or estimated, in value units.
+        :math:`A^{\\pi_t}(s_i, a_i)`, exact or estimated, in value units (sampled default:
+        GAE(0.95) with the batch's fitted tabular critic, Schulman et al. 2016 eq. 16).
     weights : ndarray (N,)
         Exact: :math:`\\tilde d(s)\\pi_t(a|s)` over every visited (step,) state-action pair;
         sampled: :math:`\\gamma^t/n` per sampled step.  The surrogate is :math:`\\sum_i w_i\\,\\ell_i`.
