@@ -318,7 +318,7 @@ ESTIMATORS = [
     ("gae: values shape", lambda: est.gae(TRAJ, POL, TH, 0.5, values=np.ones(5)), ValueError,
      r"values must be a number or have shape \(S,\) or \(T, S\) = \(3, 2\); got \(5,\)"),
     ("gae: unknown values name", lambda: est.gae(TRAJ, POL, TH, 0.5, values="x", mdp=FINITE), ValueError,
-     r"values must be 'exact', 'fitted' or an array; got 'x'"),
+     r"values must be one of \('fitted', 'exact'\) or an array; got 'x'"),
     ("visitation: trajectories", lambda: est.visitation(TRAJ, POL, TH, FINITE), TypeError, r"visitation needs StateActionSamples"),
     ("visitation: unknown critic", lambda: est.visitation(SAMPLES, POL, TH, MDP, critic="x"), ValueError, r"critic must be one of"),
     ("estimate: unknown estimator", lambda: estimate(TRAJ, POL, TH, estimator="nope"), ValueError,

@@ -120,7 +120,7 @@ def test_sampled_gradient_is_the_estimators_reinforce(rng, baseline):
     mdp = random_mdp(rng, S=4, A=2, gamma=0.8)
     policy = tpg.TabularSoftmax(4, 2)
     theta = rng.normal(size=8)
-    ans = SampledOracle(mdp, 30, rng=np.random.default_rng(2), baseline=baseline).query(policy, theta)
+    ans = SampledOracle(mdp, 30, rng=np.random.default_rng(2), estimator="reinforce", baseline=baseline).query(policy, theta)
     expected = reinforce(ans.traj, policy, theta, reward_to_go=True, baseline=baseline, mdp=mdp)
     np.testing.assert_allclose(ans.gradient, expected, rtol=1e-13, atol=1e-14)
 
@@ -132,7 +132,7 @@ def test_sampled_gradient_within_five_exact_standard_errors(rng, horizon):
     theta = rng.normal(size=8)
     n = 4000
     mean, cov = estimator_moments(mdp, policy, theta, "reinforce", reward_to_go=True)
-    g = SampledOracle(mdp, n, rng=np.random.default_rng(3)).query(policy, theta).gradient
+    g = SampledOracle(mdp, n, rng=np.random.default_rng(3), estimator="reinforce").query(policy, theta).gradient
     assert np.all(np.abs(g - mean) <= 5 * np.sqrt(np.diag(cov) / n) + 1e-12)
 
 

@@ -27,6 +27,7 @@ from tabular_pg.exact.fisher import FisherMatrix, check_damping, fisher_matrix, 
 from tabular_pg.exact.gradient import check_policy_fits, fisher_information, policy_gradient, state_weights
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled.critic import GAE_VALUES
 from tabular_pg.sampled.registry import ESTIMATORS
 from tabular_pg.sampled.returns import ReturnTable, return_table
 from tabular_pg.sampled.rollout import Trajectories, rollout
@@ -69,7 +70,8 @@ class PPODataset:
     old_probs : ndarray (N,)
         :math:`\\pi_t(a_i|s_i)` (of step ``h_i`` for a per-step policy).
     advantages : ndarray (N,)
-        :math:`A^{\\pi_t}(s_i, a_i)`, exact or estimated, in value units.
+        :math:`A^{\\pi_t}(s_i, a_i)`, exact or estimated, in value units (sampled default:
+        GAE(0.95) with the batch's fitted tabular critic, Schulman et al. 2016 eq. 16).
     weights : ndarray (N,)
         Exact: :math:`\\tilde d(s)\\pi_t(a|s)` over every visited (step,) state-action pair;
         sampled: :math:`\\gamma^t/n` per sampled step.  The surrogate is :math:`\\sum_i w_i\\,\\ell_i`.
@@ -407,8 +409,11 @@ class SampledOracle:
         Trajectories per query (and per ``value`` call).
     rng : numpy.random.Generator
         The only randomness: a seeded generator makes every answer reproducible.
-    estimator : {"reinforce", "gae"}
+    estimator : {"gae", "reinforce"}
         The gradient (and PPO advantage) estimator of :mod:`tabular_pg.sampled.estimators`.
+        Default ``"gae"``: GAE(:math:`\\lambda`) advantages from a tabular critic fitted on
+        each batch (Schulman et al. 2016, eq. 16), the advantages of PPO (Schulman et al.
+        2017, eq. 11-12).  ``"reinforce"``: the Monte Carlo return-to-go minus ``baseline``.
     baseline : None, float, "fitted", "value" or "optimal"
         REINFORCE baseline.  ``"value"``/``"optimal"`` use the *exact* :math:`V` (a perfect
         critic): they leak exact information into the "sampled" answers, so the default
@@ -416,7 +421,11 @@ class SampledOracle:
     reward_to_go : bool
         REINFORCE with reward-to-go (default) or total return.
     lam : float in [0, 1]
-        GAE :math:`\\lambda` (with ``values="fitted"`` or ``"exact"``).
+        GAE :math:`\\lambda` (default 0.95, as Schulman et al. 2017 and CleanRL).
+    values : {"fitted", "exact"}
+        GAE critic (:func:`tabular_pg.sampled.critic.critic_values`): ``"fitted"`` (default)
+        the batch's least-squares tabular :math:`V` (:func:`tabular_pg.sampled.critic.fitted_critic`),
+        ``"exact"`` the exact :math:`V_t` (a perfect critic: leaks exact information).
 
     Examples
     --------
@@ -429,7 +438,7 @@ class SampledOracle:
     (True, Cost(trajectories=1000, steps=1000))
     """
 
-    def __init__(self, mdp: FiniteMDP, n: int, *, rng: np.random.Generator, estimator: str = "reinforce",
+    def __init__(self, mdp: FiniteMDP, n: int, *, rng: np.random.Generator, estimator: str = "gae",
                  baseline=None, reward_to_go: bool = True, lam: float = 0.95, values: str = "fitted"):
         if not isinstance(mdp, FiniteMDP):
             raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
@@ -441,7 +450,7 @@ class SampledOracle:
             ("baseline", f"None, a number or one of {estimators.BASELINES}", baseline,
              not isinstance(baseline, str) or baseline in estimators.BASELINES),
             ("lam", "a number in [0, 1]", lam, 0 <= lam <= 1),
-            ("values", "'fitted' or 'exact'", values, values in ("fitted", "exact")),
+            ("values", f"one of {GAE_VALUES}", values, values in GAE_VALUES),
         ]
         for name, expected, got, ok in checks:
             if not ok:

@@ -36,8 +36,8 @@ class AlgorithmChoice(NamedTuple):
 
 #: ``--algo`` name -> what it builds.
 ALGORITHMS = {
-    "pg": AlgorithmChoice(PolicyGradient, "step", 1.0),
-    "npg": AlgorithmChoice(NaturalPolicyGradient, "delta", 0.05),
+    "pg": AlgorithmChoice(PolicyGradient, "step"),
+    "npg": AlgorithmChoice(NaturalPolicyGradient, "delta"),
     "cpi": AlgorithmChoice(ConservativePolicyIteration, "alpha"),
     "ppo": AlgorithmChoice(PPO, "step"),
     "cem": AlgorithmChoice(CEM, "std"),

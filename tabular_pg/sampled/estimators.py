@@ -34,6 +34,7 @@ from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_values, check_baseline, fitted_values, is_number,
                         optimal_baseline, step_evaluation)
+from tabular_pg.sampled.critic import GAE_VALUES, critic_values
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
 
 __all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "fisher_state_weights", "analytic_fisher",
@@ -248,8 +249,9 @@ def gae(traj: Trajectories, policy: Policy, theta, lam: float, values="exact", m
     Parameters
     ----------
     lam : float in [0, 1]
-    values : ``"exact"`` (exact :math:`V_t`, needs ``mdp``), ``"fitted"`` (per-(step, state)
-        Monte Carlo average from this batch), or a number / an array ``(S,)`` / ``(T, S)``.
+    values : ``"exact"`` (exact :math:`V_t`, needs ``mdp``), ``"fitted"`` (the batch's tabular
+        critic, :func:`tabular_pg.sampled.critic.fitted_critic`), or a number / an array
+        ``(S,)`` / ``(T, S)``.
 
     Notes
     -----
@@ -280,10 +282,9 @@ def gae_weights(traj: Trajectories, policy: Policy, theta, lam: float, values="e
     check_lam(lam)
     theta = _check(traj, policy, theta, mdp, isinstance(values, str) and values == "exact")
     if isinstance(values, str):
-        if values not in ("exact", "fitted"):
-            raise ValueError(f"values must be 'exact', 'fitted' or an array; got {values!r}")
-        V = (step_evaluation(mdp, policy.probs(theta), traj.T).V if values == "exact"
-             else fitted_values(traj, policy.n_states))
+        if values not in GAE_VALUES:
+            raise ValueError(f"values must be one of {GAE_VALUES} or an array; got {values!r}")
+        V = critic_values(traj, values, policy.n_states, mdp, policy.probs(theta) if values == "exact" else None)
     else:
         V = value_table(values, traj.T, policy.n_states)
     return gae_advantages(traj, V, lam) * traj.discounts
