@@ -15,8 +15,7 @@ for a budget of 10,000 trajectories, seeds 0..4, and reports per algorithm
 
 It prints a markdown table (``--write``: stored as a section of ``bench/RESULTS.md``) and
 saves ``bench/sample_efficiency.png``: exact J against trajectories, median and min-max band
-over seeds, one panel per MDP, one line per algorithm.  An algorithm class that has no
-default parameters yet is run with :data:`FALLBACKS` and marked in the table.
+over seeds, one panel per MDP, one line per algorithm.
 """
 from __future__ import annotations
 
@@ -50,8 +49,6 @@ FULL = dict(seeds=range(5), budget=10_000, exact_iterations=1000)
 QUICK = dict(seeds=range(2), budget=1000, exact_iterations=100)
 ALGORITHMS = {"PG": PolicyGradient, "NPG": NaturalPolicyGradient, "PPO": PPO,
               "CPI": ConservativePolicyIteration, "CEM": CEM}
-#: Parameters used only while a class cannot be built without arguments (bench/algorithms.py's).
-FALLBACKS = {"PG": dict(step=1.0), "NPG": dict(delta=0.05, damping=1e-3)}
 REFERENCES = ("PPO", "NPG")
 
 
@@ -66,14 +63,8 @@ def benchmark_mdps() -> dict:
 
 
 def make_algorithm(name: str):
-    """``(algorithm, note)``: the class's defaults, else :data:`FALLBACKS` with a note saying so."""
-    cls = ALGORITHMS[name]
-    try:
-        return cls(), ""
-    except (TypeError, ValueError) as err:
-        kwargs = FALLBACKS[name]
-        note = f"no defaults ({type(err).__name__}); ran {', '.join(f'{k}={v}' for k, v in kwargs.items())}"
-        return cls(**kwargs), note
+    """``(algorithm, note)``: the class with its defaults, as a user would write it."""
+    return ALGORITHMS[name](), ""
 
 
 def make_policy(name: str, mdp):

@@ -266,21 +266,32 @@ class ExactOracle:
             raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
         self.mdp = mdp
         self.cost = Cost()
+        self._last = (None, b"", None)      # (policy, theta bytes, Evaluation) of the last policy evaluated
 
     def __repr__(self) -> str:
         return "ExactOracle()"
+
+    def evaluation(self, policy: Policy, theta: np.ndarray) -> Evaluation:
+        """:func:`~tabular_pg.exact.evaluate` of :math:`\\pi_\\theta`, reused when asked about the
+        same policy and parameters again (``run`` measures J where the next query starts)."""
+        last_policy, last_theta, ev = self._last
+        if last_policy is policy and last_theta == theta.tobytes():
+            return ev
+        ev = evaluate(self.mdp, policy.probs(theta))
+        self._last = (policy, theta.tobytes(), ev)
+        return ev
 
     def query(self, policy: Policy, theta) -> ExactAnswers:
         """Exact answers about :math:`\\pi_\\theta`."""
         check_policy_fits(self.mdp, policy)
         theta = policy.check_theta(theta).copy()
         theta.setflags(write=False)
-        return ExactAnswers(self.mdp, policy, theta, evaluate(self.mdp, policy.probs(theta)))
+        return ExactAnswers(self.mdp, policy, theta, self.evaluation(policy, theta))
 
     def value(self, policy: Policy, theta) -> float:
         """Exact :math:`J(\\pi_\\theta)` (the fitness of zero-order methods)."""
         check_policy_fits(self.mdp, policy)
-        return evaluate(self.mdp, policy.probs(theta)).J
+        return self.evaluation(policy, policy.check_theta(theta)).J
 
 
 def _per_step_table(traj: Trajectories, x: np.ndarray, n_states: int, n_actions: int | None, stepwise: bool):

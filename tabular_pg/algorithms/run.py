@@ -19,6 +19,7 @@ from tabular_pg._checks import freeze_fields, integer, positive_int, positive_nu
 from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
+from tabular_pg.algorithms.oracles import ExactOracle
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.policies import Policy
 from tabular_pg.progress import progress as progress_bar
@@ -107,6 +108,13 @@ def _check_run(algorithm, mdp, policy, oracle, iterations, rng) -> int:
     return int(iterations)
 
 
+def _exact_J(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, oracle) -> float:
+    """Exact J of the iterate; an exact oracle on the same MDP evaluates it once for both."""
+    if isinstance(oracle, ExactOracle) and oracle.mdp is mdp:
+        return oracle.evaluation(policy, theta).J
+    return evaluate(mdp, policy.probs(theta)).J
+
+
 def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, iterations: int, *,
         rng: np.random.Generator | None = None, target: float | None = None, progress=None) -> History:
     """Run ``algorithm`` from ``theta0`` for ``iterations`` updates against ``oracle``.
@@ -152,7 +160,7 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
     rows = [(theta, 0, 0, 0.0)]
     bar = progress_bar(total=iterations, desc=type(algorithm).__name__,
                        enabled=sys.stderr.isatty() if progress is None else bool(progress))
-    J = [evaluate(mdp, policy.probs(theta)).J]
+    J = [_exact_J(mdp, policy, theta, oracle)]
     for _ in range(iterations):
         if target is not None and J[-1] >= target:
             break
@@ -160,7 +168,7 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
         used = oracle.cost
         rows.append((theta, used.trajectories - start_cost.trajectories, used.steps - start_cost.steps,
                      time.perf_counter() - t0))
-        J.append(evaluate(mdp, policy.probs(theta)).J)
+        J.append(_exact_J(mdp, policy, theta, oracle))
         bar.update(1)
         bar.set_postfix(J=f"{J[-1]:.4g}")
     bar.close()
