@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tabular_pg as tpg  # noqa: E402
 from mdps import chain, garnet  # noqa: E402
 from tabular_pg.sampled.registry import estimate  # noqa: E402
-from tabular_pg.sampled import estimators as E  # noqa: E402
 from tabular_pg.sampled.moments import estimator_moments  # noqa: E402
 from tabular_pg.sampled.rollout import rollout  # noqa: E402
 from tabular_pg.sweep import grid, sweep, write_table  # noqa: E402

@@ -13,7 +13,8 @@ from conftest import random_mdp
 from tabular_pg.algorithms import clipped_surrogate_gradient
 from tabular_pg.sampled.estimators import reinforce
 from tabular_pg.sampled.registry import estimator_moments
-from tabular_pg.algorithms.oracles import Cost, ExactOracle, SampledOracle, block_natural_gradient
+from tabular_pg.algorithms.answers import Cost, block_natural_gradient
+from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
 
 
 @pytest.mark.parametrize("horizon", [None, 4])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.algorithms.oracles import ExactAnswers
+from tabular_pg.algorithms.answers import ExactAnswers
 from tabular_pg.algorithms.run import Algorithm, positive_int, positive_number
 from tabular_pg.exact.linsolve import ConvergenceWarning
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.algorithms.oracles import freeze_arrays
+from tabular_pg._checks import freeze_fields
 from tabular_pg.algorithms.run import Algorithm, positive_int, positive_number
 from tabular_pg.exact.linsolve import ConvergenceWarning
 
@@ -122,7 +122,7 @@ class AdamState:
     k: int = 0
 
     def __post_init__(self):
-        freeze_arrays(self, ("m", "v"))
+        freeze_fields(self, ("m", "v"))
 
     def step(self, g: np.ndarray, lr: float) -> tuple[np.ndarray, "AdamState"]:
         """Kingma & Ba (2015), Algorithm 1: the ascent step ``(d,)`` for gradient ``g`` and the new state."""
