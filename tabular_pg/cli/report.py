@@ -88,6 +88,18 @@ def _polytope(result: SectionResult) -> tuple:
     return [text], f"{text}.\n\n![{figure['caption']}]({figure['file']})"
 
 
+#: What the learning curves of the tour show, printed beside them.
+CURVES_EXPLAINED = (
+    "Each curve is the exact J of every iterate (computed by linear algebra, whatever the oracle), "
+    "against the iteration; the dashed line is J*. 'exact' runs ask an ExactOracle: the algorithm as "
+    "the theory states it, with the true gradient, Fisher, Q or surrogate. 'sampled' runs ask a "
+    "SampledOracle for answers estimated from n trajectories per iteration, with every algorithm's "
+    "class defaults (PPO: GAE advantages from a fitted tabular critic, normalised, Adam; NPG: Kakade's "
+    "Fisher at the sampled states, damping, a realised-KL line search; CPI: unsampled actions unknown); "
+    "the line is the mean over seeds and the band their range. The gap between a sampled curve and its exact curve is the price "
+    "of estimation; a sampled curve that flattens below J* is an algorithm that stopped learning.")
+
+
 def _algorithms(result: SectionResult, setting: Setting) -> tuple:
     lines, md, facts = [], [], result.facts
     for spec, sampled in facts["sampled"].items():
@@ -102,8 +114,8 @@ def _algorithms(result: SectionResult, setting: Setting) -> tuple:
     used = "algorithms: " + ", ".join(facts["algorithms"]) + f"; sampled oracle: {facts['oracle']}"
     polytope = facts["polytope"]
     curves = result.figures[:len(result.figures) - (polytope is not None)]
-    lines.append(used)
-    markdown = "\n".join(md + [used, ""] + _links(curves))
+    lines += [used, CURVES_EXPLAINED]
+    markdown = "\n".join(md + [used, "", CURVES_EXPLAINED, ""] + _links(curves))
     if polytope is not None:
         poly_lines, poly_md = _polytope(polytope)
         lines += poly_lines
