@@ -270,6 +270,6 @@ def test_npg_rejects_bad_line_search_options(kwargs, name):
         NaturalPolicyGradient(**kwargs)
 
 
-def test_default_is_the_trust_region_step_with_delta_one_half():
-    assert NaturalPolicyGradient().delta == 0.5 and NaturalPolicyGradient().step is None
+def test_default_is_the_trust_region_step_with_delta_one_tenth():
+    assert NaturalPolicyGradient().delta == 0.1 and NaturalPolicyGradient().step is None
     assert NaturalPolicyGradient(step=0.1).delta is None
