@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg._checks import as_float_array, check_distributions, check_finite, positive_int
+from tabular_pg._checks import as_float_array, check_distributions, check_finite, positive_int, readonly
 
 __all__ = ["Policy", "TabularSoftmax", "LogLinear", "Direct", "softmax", "log_softmax"]
 
@@ -240,9 +240,7 @@ class LogLinear(Policy):
             raise ValueError(f"features must have shape (S, A, d) with S, A, d >= 1; got {phi.shape}")
         if not np.all(np.isfinite(phi)):
             raise ValueError("features must be finite; found a NaN or inf")
-        phi = phi.copy()
-        phi.setflags(write=False)
-        object.__setattr__(self, "features", phi)
+        object.__setattr__(self, "features", readonly(phi))
 
     n_states = property(lambda self: self.features.shape[0])
     n_actions = property(lambda self: self.features.shape[1])

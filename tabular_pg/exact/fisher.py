@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from tabular_pg._checks import readonly
 from tabular_pg.policies import Direct, Policy, TabularSoftmax
 
 __all__ = ["FISHER_RCOND", "FisherMatrix", "fisher_matrix", "block_pinv_solve", "kl_rows", "check_damping"]
@@ -82,8 +83,7 @@ class FisherMatrix:
             raise ValueError(f"a Fisher matrix must have shape (d, d) or blocks (M, A, A); got {m.shape}")
         if not np.all(np.isfinite(m)):
             raise ValueError("the Fisher matrix must be finite; found a NaN or inf")
-        m.setflags(write=False)
-        object.__setattr__(self, "matrix", m)
+        object.__setattr__(self, "matrix", readonly(m))
 
     @property
     def is_blocks(self) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tabular_pg._checks import freeze_fields
 from tabular_pg.sampled.rollout import Trajectories
 
 __all__ = ["ReturnTable", "return_table", "usable_steps", "TAIL"]
@@ -69,10 +70,7 @@ class ReturnTable:
     Q_second: np.ndarray
 
     def __post_init__(self):
-        for name in ("Q", "Q_counts", "V", "V_counts", "Q_second"):
-            x = np.array(getattr(self, name))
-            x.setflags(write=False)
-            object.__setattr__(self, name, x)
+        freeze_fields(self, ("Q", "Q_counts", "V", "V_counts", "Q_second"))
 
     @property
     def Q_seen(self) -> np.ndarray:
