@@ -42,9 +42,9 @@ ALGORITHMS = {
     "ppo": AlgorithmChoice(PPO, "step"),
     "cem": AlgorithmChoice(CEM, "std"),
 }
-#: Algorithms the tour also runs with a sampled oracle (CPI's line search and CEM's
-#: population spend a batch per candidate; ``train --sampled N`` runs them too).
-SAMPLED_IN_TOUR = ("pg", "npg", "ppo")
+#: Algorithms the tour also runs with a sampled oracle (CEM spends a batch per candidate of
+#: its population, so the tour runs it exactly only; ``train --sampled N`` runs it too).
+SAMPLED_IN_TOUR = ("pg", "npg", "cpi", "ppo")
 
 
 def _class_default(cls: type, name: str):
