@@ -1,6 +1,6 @@
 """Exact evaluation of a tiny infinite-horizon discounted MDP by sympy linear solves.
 
-Conventions (DESIGN.md): ``J = mu^T V``; unnormalised visitation
+Conventions (the math conventions of the package): ``J = mu^T V``; unnormalised visitation
 ``d~ = sum_t gamma^t P(s_t = .)`` solves ``(I - gamma P_pi)^T d~ = mu``; the normalised
 visitation is ``d = (1 - gamma) d~``; ``Q = r + gamma P V``; ``A = Q - V``.
 

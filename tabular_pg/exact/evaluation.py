@@ -1,6 +1,6 @@
 """Exact policy evaluation: V, Q, A, the visitation and J of a policy (gradients: :mod:`~tabular_pg.exact.gradient`).
 
-Conventions (DESIGN.md): :math:`J(\\pi)=\\mathbb E[\\sum_{t<H}\\gamma^t r(s_t,a_t)]`,
+Conventions: :math:`J(\\pi)=\\mathbb E[\\sum_{t<H}\\gamma^t r(s_t,a_t)]`,
 :math:`s_0\\sim\\mu`; unnormalised visitation :math:`\\tilde d(s)=\\sum_t\\gamma^t P(s_t=s)`
 (``visits``); normalised :math:`d=(1-\\gamma)\\tilde d` for an infinite horizon,
 :math:`d=\\tilde d/\\sum\\tilde d` for ``gamma = 1`` episodic tasks, and the per-step

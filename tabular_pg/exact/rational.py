@@ -400,8 +400,8 @@ def policy_gradient_direct(mdp, pi, max_denominator: int | None = None) -> np.nd
     Notes
     -----
     The policy gradient theorem for the direct parameterisation, each
-    :math:`\\pi(a|s)` an independent coordinate (Agarwal et al., 2021, eq. 7; DESIGN.md
-    "Policy gradient theorem"): :math:`\\nabla J = \\sum_s \\tilde d(s) \\sum_a
+    :math:`\\pi(a|s)` an independent coordinate (Agarwal et al., 2021, eq. 7; Sutton et al.,
+    2000, Theorem 1): :math:`\\nabla J = \\sum_s \\tilde d(s) \\sum_a
     \\nabla\\pi(a|s) Q(s,a)`.  The gradient of any parameterisation is the
     vector-Jacobian product of this with :math:`\\partial\\pi/\\partial\\theta`.
 

@@ -6,7 +6,7 @@ Every trajectory estimator here has the form
           \\psi_t = \\nabla_\\theta \\log \\pi_\\theta(a_t|s_t),
 
 with a weight :math:`W_t` that carries the full discount :math:`\\gamma^t` of step ``t``
-(so that :math:`\\mathbb E[\\hat g] = \\nabla J` in the convention of DESIGN.md):
+(so that :math:`\\mathbb E[\\hat g] = \\nabla J` with :math:`J` as :func:`tabular_pg.evaluate` defines it):
 
 * ``reinforce`` total return: :math:`W_t = R(\\tau) - \\gamma^t b_t(s_t)` (lecture 000 eq. 21);
 * ``reinforce`` reward-to-go: :math:`W_t = \\sum_{t'\\ge t}\\gamma^{t'} r_{t'} - \\gamma^t b_t(s_t)`
