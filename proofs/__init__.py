@@ -1,4 +1,4 @@
-"""Machine checks (sympy) of every derivation in the five lectures of ``shared/seeds``.
+"""Machine checks (sympy) of every derivation in the five lectures the package is built on.
 
 Each lecture module (``lecture_000`` ... ``lecture_004``) holds ``CLAIMS``, a list of
 :class:`Claim` records (id, source, statement, expected verdict, check).  A check returns
