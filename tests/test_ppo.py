@@ -99,7 +99,8 @@ def test_entropy_bonus_gradient_matches_central_finite_differences(rng, horizon)
     eps, fd = 1e-5, np.zeros_like(theta)
     for k in range(theta.size):
         e = np.zeros_like(theta); e[k] = eps
-        fd[k] = (entropy_bonus(policy, theta + e, data, index, w) - entropy_bonus(policy, theta - e, data, index, w)) / (2 * eps)
+        S_plus, S_minus = (entropy_bonus(policy, theta + e, data, index, w), entropy_bonus(policy, theta - e, data, index, w))
+        fd[k] = (S_plus - S_minus) / (2 * eps)
     np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
     pi = policy.probs(theta)
     p_i = pi[data.steps[index], data.states[index]] if horizon else pi[data.states[index]]

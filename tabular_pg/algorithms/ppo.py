@@ -213,10 +213,11 @@ class PPO(Algorithm):
         Coefficient :math:`c_2` of the entropy bonus (Schulman et al. 2017, eq. 9): each
         minibatch ascends :math:`L^{CLIP} + c_2 S` with :func:`entropy_bonus` under the same
         normalised weights (CleanRL's ``ent_coef``).  Default 0: measured with
-        ``SampledOracle(n=50)``, seeds 0-4 (algorithm rng seed + 1), 200 iterations, FrozenLake 4x4 (gamma 0.99)
-        ended at 0.24/0.14/0.57/0.32/0.96 J* without it, 0.98/0.93/0.41/0.27/0.98 with 0.01
-        and 0.98/0.75/0.84/0.81/0.94 with 0.02 (0.99 J* on at most 1 seed either way), while
-        0.01 left a Sutton-Barto grid seed at 0.982 J* at the end (1.0 without).
+        ``SampledOracle(n=50)``, seeds 0-4 (algorithm rng seed + 1), 200 iterations,
+        FrozenLake 4x4 (gamma 0.99) ended at 0.24/0.14/0.57/0.32/0.96 J* without it,
+        0.98/0.93/0.41/0.27/0.98 with 0.01 and 0.98/0.75/0.84/0.81/0.94 with 0.02 (0.99 J*
+        on at most 1 seed either way), while 0.01 left a Sutton-Barto grid seed at 0.982 J*
+        at the end (1.0 without).
 
     Notes
     -----
