@@ -14,7 +14,8 @@ import tabular_pg as tpg
 from conftest import random_mdp
 from tabular_pg.algorithms import PPO, run
 from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
-from tabular_pg.algorithms.ppo import AdamState, clipped_surrogate_gradient, normalized_advantages, sample_kl
+from tabular_pg.algorithms.ppo import (AdamState, clipped_surrogate_gradient, entropy_bonus, entropy_bonus_gradient,
+                                      normalized_advantages, sample_kl)
 from tabular_pg.sampled.critic import critic_values, fitted_critic
 from tabular_pg.sampled.registry import estimator_moments
 
@@ -80,6 +81,45 @@ def test_full_batch_weighted_mean_objective_gradient_is_grad_J_over_total_weight
     ppo = PPO(minibatches=1, normalize=False, max_grad_norm=None)
     g = ppo._gradient(policy, theta, data, np.arange(data.n))
     np.testing.assert_allclose(g * data.weights.sum(), tpg.policy_gradient(mdp, policy, theta), rtol=1e-10)
+
+
+@pytest.mark.parametrize("horizon", [None, 3])
+def test_entropy_bonus_gradient_matches_central_finite_differences(rng, horizon):
+    """Schulman et al. 2017 eq. 9's entropy term: the analytic gradient against central
+    differences of entropy_bonus (step 1e-5, truncation error ~1e-10), on a sampled dataset
+    (repeated states, minibatch subset, its own weights), stationary and per-step policies;
+    the value against an independent -sum p log p of the probabilities."""
+    mdp = random_mdp(rng, S=4, A=3, gamma=0.9, horizon=horizon)
+    policy = tpg.TabularSoftmax(4, 3, horizon=horizon)
+    theta = rng.normal(size=policy.n_params)
+    data = SampledOracle(mdp, 20, rng=np.random.default_rng(1)).query(policy, theta).dataset()
+    index = rng.choice(data.n, size=data.n // 2, replace=False)
+    w = rng.random(index.size)
+    g = entropy_bonus_gradient(policy, theta, data, index, w)
+    eps, fd = 1e-5, np.zeros_like(theta)
+    for k in range(theta.size):
+        e = np.zeros_like(theta); e[k] = eps
+        S_plus, S_minus = (entropy_bonus(policy, theta + e, data, index, w), entropy_bonus(policy, theta - e, data, index, w))
+        fd[k] = (S_plus - S_minus) / (2 * eps)
+    np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
+    pi = policy.probs(theta)
+    p_i = pi[data.steps[index], data.states[index]] if horizon else pi[data.states[index]]
+    assert abs(entropy_bonus(policy, theta, data, index, w) - w @ -(p_i * np.log(p_i)).sum(axis=1)) < 1e-12
+
+
+def test_entropy_coefficient_adds_its_gradient_to_the_surrogate_gradient(rng):
+    """PPO(entropy=c)'s minibatch gradient is the surrogate's plus c times the entropy
+    bonus's, both under the minibatch's normalised weights (CleanRL's pg_loss - c * entropy)."""
+    mdp = random_mdp(rng, S=5, A=3, gamma=0.9)
+    policy = tpg.TabularSoftmax(5, 3)
+    theta = rng.normal(size=15)
+    data = ExactOracle(mdp).query(policy, theta).dataset()
+    batch, c = np.arange(data.n), 0.05
+    plain = PPO(minibatches=1, max_grad_norm=None)._gradient(policy, theta, data, batch)
+    bonus = PPO(minibatches=1, max_grad_norm=None, entropy=c)._gradient(policy, theta, data, batch)
+    p = data.weights / data.weights.sum()
+    np.testing.assert_allclose(bonus - plain, c * entropy_bonus_gradient(policy, theta, data, batch, p),
+                               rtol=1e-10, atol=1e-14)
 
 
 def test_normalized_advantages_have_weighted_mean_zero_and_unit_std(rng):
@@ -154,7 +194,8 @@ def test_a_batch_without_signal_warns_and_leaves_theta_unchanged():
 @pytest.mark.parametrize("kwargs, error, name", [
     (dict(minibatches=0), ValueError, "minibatches"), (dict(max_grad_norm=0.0), ValueError, "max_grad_norm"),
     (dict(target_kl=-0.01), ValueError, "target_kl"), (dict(normalize="yes"), TypeError, "normalize"),
-    (dict(step=float("inf")), ValueError, "step"),
+    (dict(step=float("inf")), ValueError, "step"), (dict(entropy=-0.01), ValueError, "entropy"),
+    (dict(entropy="0.01"), TypeError, "entropy"),
 ])
 def test_bad_ppo_parameters_are_named(kwargs, error, name):
     with pytest.raises(error, match=name):

@@ -21,7 +21,7 @@ from tabular_pg.algorithms.run import Algorithm, positive_int, positive_number
 from tabular_pg.exact.linsolve import ConvergenceWarning
 
 __all__ = ["PPO", "AdamState", "clipped_surrogate", "clipped_surrogate_gradient", "ratios",
-           "normalized_advantages", "sample_kl"]
+           "normalized_advantages", "sample_kl", "entropy_bonus", "entropy_bonus_gradient"]
 
 _OPTIMIZERS = ("sgd", "adam")
 #: Adam's (beta1, beta2, epsilon) (Kingma & Ba 2015, Algorithm 1).
@@ -81,6 +81,53 @@ def clipped_surrogate_gradient(policy, theta, data, clip: float, index: np.ndarr
     r = policy.probs(theta).reshape(-1)[rows] / old
     active = np.where(A >= 0, r < 1 + clip, r > 1 - clip)
     W = np.bincount(rows, weights=w * A * active / old, minlength=int(np.prod(policy.probs_shape)))
+    return policy.vjp(theta, W.reshape(policy.probs_shape))
+
+
+def _state_rows(policy, data, index) -> np.ndarray:
+    """Row of ``policy.probs(theta).reshape(-1, A)`` holding each sample's (step,) state, shape ``(len(index),)``."""
+    return data.rows(policy)[index] // policy.n_actions
+
+
+def entropy_bonus(policy, theta, data, index: np.ndarray | None = None, weights: np.ndarray | None = None) -> float:
+    """:math:`S(\\theta) = \\sum_i w_i H(\\pi_\\theta(\\cdot|s_i))`, :math:`H(p) = -\\sum_a p_a\\log p_a`, a float.
+
+    Notes
+    -----
+    The entropy bonus :math:`S[\\pi_\\theta](s_t)` of Schulman et al. (2017), "Proximal Policy
+    Optimization Algorithms", eq. 9, summed over the samples ``index`` (all by default) with
+    the dataset's weights (or ``weights``), as CleanRL's ``entropy.mean()``.
+
+    Examples
+    --------
+    >>> import mdps, tabular_pg as tpg
+    >>> mdp = mdps.garnet(5, 3, 2, seed=0); pol = tpg.TabularSoftmax(5, 3)
+    >>> data = tpg.oracles.ExactOracle(mdp).query(pol, pol.initial()).dataset()
+    >>> bool(np.isclose(entropy_bonus(pol, pol.initial(), data), np.log(3) * data.weights.sum()))
+    True
+    """
+    index = np.arange(data.n) if index is None else index
+    w = data.weights[index] if weights is None else weights
+    pi = policy.probs(theta).reshape(-1, policy.n_actions)
+    H = -np.sum(pi * np.log(np.where(pi > 0, pi, 1.0)), axis=1)
+    return float(w @ H[_state_rows(policy, data, index)])
+
+
+def entropy_bonus_gradient(policy, theta, data, index: np.ndarray | None = None,
+                           weights: np.ndarray | None = None) -> np.ndarray:
+    """:math:`\\nabla_\\theta S(\\theta)` of :func:`entropy_bonus`, shape ``(d,)``.
+
+    Notes
+    -----
+    :math:`\\partial H/\\partial\\pi(a|s) = -(\\log\\pi(a|s) + 1)`; with :math:`m(s) = \\sum_i w_i
+    1[s_i = s]` the gradient is one vector-Jacobian product of the policy,
+    :math:`\\sum_{s,a} -m(s)(\\log\\pi(a|s)+1)\\nabla\\pi(a|s)` (Schulman et al. 2017, eq. 9).
+    """
+    index = np.arange(data.n) if index is None else index
+    w = data.weights[index] if weights is None else weights
+    pi = policy.probs(theta).reshape(-1, policy.n_actions)
+    m = np.bincount(_state_rows(policy, data, index), weights=w, minlength=pi.shape[0])
+    W = -m[:, None] * (np.log(np.where(pi > 0, pi, 1.0)) + 1.0)
     return policy.vjp(theta, W.reshape(policy.probs_shape))
 
 
@@ -162,6 +209,15 @@ class PPO(Algorithm):
         Clip each minibatch gradient to this Euclidean norm (0.5, CleanRL's).
     target_kl : float > 0 or None
         Stop the epochs once :func:`sample_kl` exceeds it (None: never).
+    entropy : float >= 0
+        Coefficient :math:`c_2` of the entropy bonus (Schulman et al. 2017, eq. 9): each
+        minibatch ascends :math:`L^{CLIP} + c_2 S` with :func:`entropy_bonus` under the same
+        normalised weights (CleanRL's ``ent_coef``).  Default 0: measured with
+        ``SampledOracle(n=50)``, seeds 0-4 (algorithm rng seed + 1), 200 iterations,
+        FrozenLake 4x4 (gamma 0.99) ended at 0.24/0.14/0.57/0.32/0.96 J* without it,
+        0.98/0.93/0.41/0.27/0.98 with 0.01 and 0.98/0.75/0.84/0.81/0.94 with 0.02 (0.99 J*
+        on at most 1 seed either way), while 0.01 left a Sutton-Barto grid seed at 0.982 J*
+        at the end (1.0 without).
 
     Notes
     -----
@@ -176,7 +232,7 @@ class PPO(Algorithm):
     --------
     >>> PPO()
     PPO(clip=0.2, epochs=10, step=0.3, minibatches=4, minibatch=None, optimizer='adam', normalize=True, \
-max_grad_norm=0.5, target_kl=None)
+max_grad_norm=0.5, target_kl=None, entropy=0.0)
     """
 
     clip: float = 0.2
@@ -188,9 +244,11 @@ max_grad_norm=0.5, target_kl=None)
     normalize: bool = True
     max_grad_norm: float | None = 0.5
     target_kl: float | None = None
+    entropy: float = 0.0
 
     def __post_init__(self):
         positive_number("clip", self.clip)
+        positive_number("entropy", self.entropy, allow_zero=True)
         positive_int("epochs", self.epochs)
         positive_number("step", self.step)
         positive_int("minibatches", self.minibatches)
@@ -226,6 +284,8 @@ max_grad_norm=0.5, target_kl=None)
         if self.normalize:
             A = normalized_advantages(A, w)
         g = clipped_surrogate_gradient(policy, theta, data, self.clip, batch, A, w / w.sum())
+        if self.entropy > 0:
+            g = g + self.entropy * entropy_bonus_gradient(policy, theta, data, batch, w / w.sum())
         norm = np.linalg.norm(g)
         if self.max_grad_norm is not None and norm > self.max_grad_norm:
             g = g * (self.max_grad_norm / norm)
