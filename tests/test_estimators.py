@@ -11,6 +11,7 @@ import tabular_pg as tpg
 from conftest import random_mdp, random_policy
 from tabular_pg.sampled.registry import estimate
 from tabular_pg.sampled import estimators as E
+from tabular_pg.sampled import scores
 from tabular_pg.sampled.moments import fitted_baseline_mean
 from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.sampled.rollout import rollout, sample_visitation
@@ -175,7 +176,7 @@ def test_per_step_policy_estimates(rng):
 def test_chunked_per_trajectory_estimates_agree(finite_setup, monkeypatch):
     mdp, pol, th, traj = finite_setup
     whole = E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True), E.fisher(traj, pol, th, per_trajectory=True)
-    monkeypatch.setattr(E, "CHUNK_ENTRIES", 50)                  # a few trajectories per block
+    monkeypatch.setattr(scores, "CHUNK_ENTRIES", 50)             # a few trajectories per block
     chunked = E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True), E.fisher(traj, pol, th, per_trajectory=True)
     for a, b in zip(whole, chunked):
         assert a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=1e-14)

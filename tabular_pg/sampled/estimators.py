@@ -29,83 +29,21 @@ import numpy as np
 
 from tabular_pg.exact.evaluation import evaluate
 from tabular_pg._checks import as_float_array, check_finite
-from tabular_pg.exact.fisher import FisherMatrix, fisher_matrix
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_values, check_baseline, fitted_values, is_number,
                         optimal_baseline, step_evaluation)
 from tabular_pg.sampled.critic import GAE_VALUES, critic_values
+from tabular_pg.sampled.fisher_estimates import analytic_fisher, fisher, fisher_state_weights, natural_gradient
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
+from tabular_pg.sampled.scores import check_inputs, weighted_scores
 
 __all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "fisher_state_weights", "analytic_fisher",
            "natural_gradient", "reinforce_weights", "qvalue_weights", "gae_weights", "check_critic", "CRITICS",
-           "BASELINES", "step_evaluation", "optimal_baseline", "fitted_values"]
+           "BASELINES", "step_evaluation", "optimal_baseline", "fitted_values", "weighted_scores"]
 
 #: Critics of :func:`qvalue` and :func:`visitation`: the exact Q, or the sampled return.
 CRITICS = ("exact", "monte_carlo")
-
-
-def _check(traj, policy: Policy, theta, mdp: FiniteMDP | None, need_mdp: bool) -> np.ndarray:
-    if not isinstance(traj, (Trajectories, StateActionSamples)):
-        raise TypeError(f"traj must be Trajectories or StateActionSamples; got {type(traj).__name__}")
-    if not isinstance(policy, Policy):
-        raise TypeError(f"policy must be a tabular_pg Policy; got {type(policy).__name__}")
-    if need_mdp and mdp is None:
-        raise ValueError(f"mdp (a FiniteMDP) is needed for this estimator/baseline; got {mdp!r}")
-    if mdp is not None and not isinstance(mdp, FiniteMDP):
-        raise TypeError(f"mdp must be None or a FiniteMDP; got {type(mdp).__name__}")
-    for name, n in (("states", policy.n_states), ("actions", policy.n_actions)):
-        x = getattr(traj, name)
-        if x.size and x.max() >= n:
-            idx = tuple(int(i) for i in np.argwhere(x >= n)[0])
-            raise ValueError(f"traj.{name} must be < {n} (the policy's {name}); found {x[idx]} at {idx}")
-    if mdp is not None and (mdp.n_states, mdp.n_actions) != (policy.n_states, policy.n_actions):
-        raise ValueError(f"mdp has (S, A) = {(mdp.n_states, mdp.n_actions)}, policy "
-                         f"{(policy.n_states, policy.n_actions)}")
-    if mdp is not None and mdp.gamma != traj.gamma:
-        raise ValueError(f"traj was sampled with gamma={traj.gamma}, mdp has gamma={mdp.gamma}")
-    if policy.horizon is not None and not (isinstance(traj, Trajectories) and traj.T == policy.horizon):
-        raise ValueError(f"a per-step policy (horizon {policy.horizon}) needs trajectories of exactly that "
-                         f"many steps; got {type(traj).__name__} with T={getattr(traj, 'T', None)}")
-    return policy.check_theta(theta)
-
-
-def _score_rows(policy: Policy, theta: np.ndarray) -> np.ndarray:
-    """:math:`\\psi` as rows ``(K, d)``, K = S*A or H*S*A (per-step)."""
-    return policy.score(theta).reshape(-1, policy.n_params)
-
-
-def _index(traj: Trajectories, policy: Policy) -> np.ndarray:
-    """Row of :func:`_score_rows` used at each step, shape ``(n, T)``."""
-    idx = traj.states * policy.n_actions + traj.actions
-    if policy.horizon is not None:
-        idx = idx + (np.arange(traj.T) * policy.n_states * policy.n_actions)[None, :]
-    return idx
-
-
-def weighted_scores(traj: Trajectories, policy: Policy, theta, W: np.ndarray, per_trajectory: bool = False):
-    """:math:`\\hat g_i = \\sum_t \\psi(s_{it}, a_{it}) W_{it}` over active steps: ``(d,)`` mean or ``(n, d)``.
-
-    Weights are accumulated per (step,) state-action row, so no ``(n, T, d)`` array is built.
-    """
-    psi = _score_rows(policy, theta)
-    idx, w = _index(traj, policy), np.where(traj.mask, W, 0.0)
-    if per_trajectory:
-        return np.concatenate([c @ psi for c in _row_weights(idx, w, psi.shape[0])])
-    return np.bincount(idx.ravel(), weights=w.ravel(), minlength=psi.shape[0]) @ psi / traj.n
-
-
-#: Per-trajectory weight tables are built this many entries (trajectories x rows) at a time.
-CHUNK_ENTRIES = 1 << 22
-
-
-def _row_weights(idx: np.ndarray, w: np.ndarray, K: int):
-    """Per-trajectory sums of ``w`` per row ``idx``, as ``(chunk, K)`` blocks of trajectories."""
-    step = max(1, CHUNK_ENTRIES // K)
-    for start in range(0, idx.shape[0], step):
-        i, x = idx[start:start + step], w[start:start + step]
-        rows = (np.arange(i.shape[0])[:, None] * K + i).ravel()
-        yield np.bincount(rows, weights=x.ravel(), minlength=i.shape[0] * K).reshape(i.shape[0], K)
 
 
 def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = False, baseline=None,
@@ -155,7 +93,7 @@ def reinforce_weights(traj: Trajectories, policy: Policy, theta, reward_to_go: b
     No score is computed, so a policy with zero probabilities is fine.
     """
     check_baseline(baseline)
-    theta = _check(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
+    theta = check_inputs(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
     G = traj.rewards_to_go() if reward_to_go else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
     return G - traj.discounts * baseline_values(traj, policy, theta, baseline, mdp, reward_to_go)
 
@@ -200,7 +138,7 @@ def qvalue_weights(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | N
     if critic == "monte_carlo":
         return reinforce_weights(traj, policy, theta, True, "value" if advantage else None, mdp)
     check_critic(critic)
-    theta = _check(traj, policy, theta, mdp, True)
+    theta = check_inputs(traj, policy, theta, mdp, True)
     ev = step_evaluation(mdp, policy.probs(theta), traj.T)
     table = ev.A if advantage else ev.Q
     return table[np.arange(traj.T)[None, :], traj.states, traj.actions] * traj.discounts
@@ -280,7 +218,7 @@ def gae_weights(traj: Trajectories, policy: Policy, theta, lam: float, values="e
     Schulman et al. (2016), eq. (16).  No score is computed.
     """
     check_lam(lam)
-    theta = _check(traj, policy, theta, mdp, isinstance(values, str) and values == "exact")
+    theta = check_inputs(traj, policy, theta, mdp, isinstance(values, str) and values == "exact")
     if isinstance(values, str):
         if values not in GAE_VALUES:
             raise ValueError(f"values must be one of {GAE_VALUES} or an array; got {values!r}")
@@ -302,7 +240,7 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
     ``advantage=True`` subtracts the exact :math:`V(s)` (the baseline of lecture 002).
     """
     check_critic(critic)
-    theta = _check(samples, policy, theta, mdp, critic == "exact" or advantage)
+    theta = check_inputs(samples, policy, theta, mdp, critic == "exact" or advantage)
     if not isinstance(samples, StateActionSamples):
         raise TypeError("visitation needs StateActionSamples (tabular_pg.sampled.rollout.sample_visitation)")
     ev = evaluate(mdp, policy.probs(theta)) if mdp is not None else None
@@ -313,127 +251,4 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
     g = psi * (q / (1 - samples.gamma))[:, None]
     return g if per_trajectory else g.mean(axis=0)
 
-
-def fisher(traj, policy: Policy, theta, mdp: FiniteMDP | None = None, per_trajectory: bool = False) -> np.ndarray:
-    """Sampled Fisher matrix :math:`\\hat F`, shape ``(d, d)`` (or ``(n, d, d)`` per trajectory / sample).
-
-    Notes
-    -----
-    Lecture 002 §3: :math:`F = \\mathbb E_{s\\sim d, a\\sim\\pi}[\\psi\\psi^\\top]`.  From
-    ``StateActionSamples`` the plain average; from trajectories
-    :math:`(1-\\gamma)\\sum_t\\gamma^t\\psi_t\\psi_t^\\top` (infinite horizon, unbiased up
-    to truncation), :math:`\\sum_t \\psi_t\\psi_t^\\top` (finite horizon, the convention of
-    :func:`tabular_pg.fisher_information`), or for ``gamma = 1`` episodes
-    :math:`\\sum_{i,t}\\psi\\psi^\\top / \\sum_i L_i` (ratio estimator of :math:`d = \\tilde d/\\sum\\tilde d`).
-    Episodes stop at terminal states, so their (irrelevant) blocks are not sampled: with
-    terminal states the mean differs from :func:`tabular_pg.fisher_information` there only.
-
-    Examples
-    --------
-    >>> import numpy as np, tabular_pg as tpg
-    >>> from tabular_pg.sampled.rollout import rollout
-    >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
-    >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
-    >>> F = fisher(rollout(mdp, pol.probs(th), 10, np.random.default_rng(0)), pol, th)
-    >>> bool(np.allclose(F, tpg.fisher_information(mdp, pol, th)))   # psi psi^T equal for both actions
-    True
-    """
-    theta = _check(traj, policy, theta, mdp, False)
-    psi = _score_rows(policy, theta)
-    if isinstance(traj, StateActionSamples):
-        rows = traj.states * policy.n_actions + traj.actions
-        if per_trajectory:
-            return psi[rows][:, :, None] * psi[rows][:, None, :]
-        counts = np.bincount(rows, minlength=psi.shape[0]) / traj.n
-        return (psi * counts[:, None]).T @ psi
-    weights = fisher_step_weights(traj)
-    idx = _index(traj, policy)
-    if per_trajectory:
-        return np.concatenate([np.einsum("nk,ki,kj->nij", c, psi, psi)
-                               for c in _row_weights(idx, weights, psi.shape[0])])
-    counts = np.bincount(idx.ravel(), weights=weights.ravel(), minlength=psi.shape[0]) / traj.n
-    return (psi * counts[:, None]).T @ psi
-
-
-def fisher_step_weights(traj: Trajectories) -> np.ndarray:
-    """The weight of step ``t`` of each trajectory in the sampled Fisher matrix, shape ``(n, T)``.
-
-    :math:`(1-\\gamma)\\gamma^t` (infinite horizon: the normalised discounted visitation
-    :math:`d`), 1 (finite horizon: :math:`\\sum_h d_h`), or :math:`n / \\sum_i L_i` for
-    ``gamma = 1`` episodes; 0 on padding.
-    """
-    if traj.horizon is not None:
-        w = np.ones(traj.T)
-    elif traj.gamma < 1:
-        w = (1 - traj.gamma) * traj.discounts
-    else:
-        w = np.full(traj.T, traj.n / max(traj.mask.sum(), 1))
-    return np.where(traj.mask, w[None, :], 0.0)
-
-
-def fisher_state_weights(traj, policy: Policy) -> np.ndarray:
-    """Sampled state weights :math:`\\hat w(s)` of the Fisher matrix, shape ``policy.probs_shape[:-1]``.
-
-    :math:`\\hat w(s) = \\frac1n\\sum_i\\sum_t w_t 1[s_{it}=s]` with the weights of
-    :func:`fisher_step_weights` (per (step, state) for a per-step policy); the fraction of
-    samples at ``s`` for ``StateActionSamples``.  Its mean is the exact weight
-    :math:`d(s)` of :func:`tabular_pg.fisher_information` (of the truncation).
-    """
-    if isinstance(traj, StateActionSamples):
-        return np.bincount(traj.states, minlength=policy.n_states) / traj.n
-    weights, key = fisher_step_weights(traj), traj.states
-    size = policy.n_states
-    if policy.horizon is not None:
-        key, size = key + np.arange(traj.T)[None, :] * policy.n_states, size * policy.horizon
-    w = np.bincount(key[traj.mask], weights=weights[traj.mask], minlength=size) / traj.n
-    return w.reshape(policy.probs_shape[:-1])
-
-
-def analytic_fisher(traj, policy: Policy, theta, mdp: FiniteMDP | None = None) -> FisherMatrix:
-    """Sampled Fisher matrix with the action expectation taken analytically: blocks, never dense ``(SA, SA)``.
-
-    Notes
-    -----
-    Kakade (2001), "A Natural Policy Gradient", and Schulman et al. (2015), "Trust Region
-    Policy Optimization", §5: :math:`\\hat F = \\sum_s \\hat w(s)\\,\\mathbb E_{a\\sim\\pi_s}[\\psi\\psi^\\top]`
-    at the sampled states :math:`\\hat w` (:func:`fisher_state_weights`).  For a tabular
-    softmax the block at ``s`` is :math:`\\hat w(s)(\\mathrm{diag}\\,\\pi_s-\\pi_s\\pi_s^\\top)`:
-    full rank ``A - 1`` at every sampled state (the outer product of the sampled scores,
-    :func:`fisher`, has rank at most the number of distinct sampled actions).  Linear in
-    :math:`\\hat w`, so its mean is exactly :func:`tabular_pg.fisher_information` (of the truncation).
-
-    Examples
-    --------
-    >>> import numpy as np, tabular_pg as tpg
-    >>> from tabular_pg.sampled.rollout import rollout
-    >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
-    >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
-    >>> F = analytic_fisher(rollout(mdp, pol.probs(th), 3, np.random.default_rng(0)), pol, th)
-    >>> F.matrix.tolist()
-    [[[0.25, -0.25], [-0.25, 0.25]]]
-    """
-    theta = _check(traj, policy, theta, mdp, False)
-    return fisher_matrix(policy, theta, fisher_state_weights(traj, policy))
-
-
-def natural_gradient(g: np.ndarray, F) -> np.ndarray:
-    """:math:`F^+ g` for a dense ``F (d, d)`` or a :class:`~tabular_pg.exact.fisher.FisherMatrix`.
-
-    The NPG direction of Kakade (2001); the one solve of :meth:`FisherMatrix.solve`
-    (eigenvalues below ``FISHER_RCOND`` times the largest are dropped).
-
-    Examples
-    --------
-    >>> natural_gradient(np.array([1., 2.]), np.diag([2., 0.])).tolist()
-    [0.5, 0.0]
-    """
-    g = as_float_array("g", g)
-    check_finite("g", g)
-    if isinstance(F, FisherMatrix):
-        return F.solve(g)
-    F = as_float_array("F", F)
-    if g.ndim != 1 or F.shape != (g.size, g.size):
-        raise ValueError(f"g must have shape (d,) and F shape (d, d); got g {g.shape}, F {F.shape}")
-    check_finite("F", F)
-    return FisherMatrix(F).solve(g)
 
