@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
+from tabular_pg.exact import fixed_point
 from tabular_pg.exact import linsolve as L
 from tabular_pg.exact.evaluation import transition_matrix
 
@@ -28,9 +29,9 @@ def test_shifted_residual_is_the_true_residual_of_the_previous_estimate(left):
     for _ in range(12):
         x_new = b + (x - Mx @ x)
         delta = x_new - x
-        free = L._shifted_residual(delta, shift, mdp.gamma, left)
+        free = fixed_point._shifted_residual(delta, shift, mdp.gamma, left)
         np.testing.assert_allclose(free, b - Mx @ est, rtol=0, atol=1e-13 * np.abs(est).max())
-        est, shift = L._slow_mode_step(x_new, delta, b, mdp.gamma, left)
+        est, shift = fixed_point._slow_mode_step(x_new, delta, b, mdp.gamma, left)
         x = x_new
 
 
@@ -43,8 +44,8 @@ def test_iteration_alone_solves_well_mixing_systems(gamma):
     dense = np.eye(3000) - gamma * P_pi.toarray()
     for left, b in ((False, (pi * mdp.R).sum(axis=1)), (True, mdp.mu)):
         Mx = M.T if left else M
-        x = L.extrapolated_iteration(Mx, b, gamma, left)
-        assert L._converged(b - Mx @ x, x, np.abs(b).max())
+        x = fixed_point.extrapolated_iteration(Mx, b, gamma, left)
+        assert fixed_point.converged(b - Mx @ x, x, np.abs(b).max())
         ref = np.linalg.solve(dense.T if left else dense, b)
         cond = (1 + gamma) / (1 - gamma)
         assert np.abs(x - ref).max() <= 1e-13 * cond * np.abs(ref).max()
@@ -57,17 +58,17 @@ def test_slow_mixing_hands_over_to_gmres_and_still_converges():
     P = sp.csr_matrix((np.ones(S), (np.arange(S), (np.arange(S) + 1) % S)), shape=(S, S))
     M = L.IdentityMinusGammaP(P, gamma)
     b = np.random.default_rng(0).random(S)
-    x = L.extrapolated_iteration(M, b, gamma, left=False)
-    assert not L._converged(b - M @ x, x, np.abs(b).max())
+    x = fixed_point.extrapolated_iteration(M, b, gamma, left=False)
+    assert not fixed_point.converged(b - M @ x, x, np.abs(b).max())
     x = L.factorize(M, "gmres", gamma=gamma).solve(b)
-    assert L.relative_residual(M, x, b) <= L._REFINED_RTOL * 10
+    assert L.relative_residual(M, x, b) <= fixed_point.REFINED_RTOL * 10
 
 
 def test_converged_keeps_the_relative_residual_below_the_warning():
     x = np.full(4, 1e4)
     r = np.full(4, 1e-11)                        # backward error 5e-16, relative residual 1e-11
-    assert L._converged(r, x, 1.0)
-    assert not L._converged(np.full(4, 5e-10), x, 1.0)
+    assert fixed_point.converged(r, x, 1.0)
+    assert not fixed_point.converged(np.full(4, 5e-10), x, 1.0)
 
 
 @pytest.mark.parametrize("gamma", [0.99, 0.9999])
