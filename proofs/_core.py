@@ -213,10 +213,10 @@ def holds_if(ok: bool, residual: str, counterexample: str | None = None,
                    correction_holds)
 
 
-def registrar(lecture: str, seed: str) -> Callable[..., Claim]:
-    """A constructor of the claims of one lecture: ``c(id, where, statement, expected, check)``."""
+def registrar(lecture: str, title: str) -> Callable[..., Claim]:
+    """A constructor of the claims of one lecture (cited by its ``title``): ``c(id, where, statement, expected, check)``."""
     def make(id_: str, where: str, statement: str, expected: str, check: Callable[[], Finding]) -> Claim:
         if expected not in KINDS:
             raise ValueError(f"expected must be one of {KINDS}, found {expected!r}")
-        return Claim(f"{lecture}.{id_}", f"{seed} {where}", statement, expected, check)
+        return Claim(f"{lecture}.{id_}", f"{title}, {where}", statement, expected, check)
     return make

@@ -1,4 +1,4 @@
-"""Lecture 000 (``000_d0f2ff5b9ed7223e.txt``, "Lecture 6: The Policy Gradient").
+"""Lecture 000 ("Lecture 6: The Policy Gradient").
 
 Claims (id: source):
 
@@ -23,9 +23,9 @@ from . import _checks_000_pg as pg
 from . import _checks_000_quiz as quiz
 from ._core import registrar
 
-SEED = "000_d0f2ff5b9ed7223e.txt"
+LECTURE = "Lecture 6: The Policy Gradient"
 
-_c = registrar("000", SEED)
+_c = registrar("000", LECTURE)
 
 
 CLAIMS = [

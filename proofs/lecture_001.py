@@ -1,4 +1,4 @@
-"""Lecture 001 (``001_13849aebfa6f60ab.txt``, "RL: Policy Search — Analytic Gradient").
+"""Lecture 001 ("RL: Policy Search — Analytic Gradient").
 
 Claims (id: source):
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 from . import _checks_001_004 as chk
 from ._core import registrar
 
-SEED = "001_13849aebfa6f60ab.txt"
+LECTURE = "Lindauer, RL: Policy Search — Analytic Gradient (LUH 2021)"
 
-_c = registrar("001", SEED)
+_c = registrar("001", LECTURE)
 
 
 CLAIMS = [

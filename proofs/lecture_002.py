@@ -1,4 +1,4 @@
-"""Lecture 002 (``002_099b4b2cf722b980.txt``, "Lecture 15: Policy Optimization with Trust Regions").
+"""Lecture 002 ("Lecture 15: Policy Optimization with Trust Regions").
 
 Claims (id: source):
 
@@ -26,9 +26,9 @@ from . import _checks_002_kl as kl
 from . import _checks_002_pg as pg
 from ._core import registrar
 
-SEED = "002_099b4b2cf722b980.txt"
+LECTURE = "Lecture 15: Policy Optimization with Trust Regions"
 
-_c = registrar("002", SEED)
+_c = registrar("002", LECTURE)
 
 
 CLAIMS = [

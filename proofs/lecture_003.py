@@ -1,4 +1,4 @@
-"""Lecture 003 (``003_fe6af039f4cd914b.txt``, "Policy Gradient (continue)": PG variance, PPO, exploration).
+"""Lecture 003 ("Policy Gradient (continue)": PG variance, PPO, exploration).
 
 Claims (id: source):
 
@@ -25,9 +25,9 @@ from . import _checks_003_pg as pg
 from . import _checks_003_ppo as ppo
 from ._core import registrar
 
-SEED = "003_fe6af039f4cd914b.txt"
+LECTURE = "Policy Gradient (continued)"
 
-_c = registrar("003", SEED)
+_c = registrar("003", LECTURE)
 
 
 CLAIMS = [

@@ -1,4 +1,4 @@
-"""Lecture 004 (``004_91ea8fbd0a5474df.txt``, "Lecture 5: Policy Gradients", Levine 2019 notes).
+"""Lecture 004 ("Lecture 5: Policy Gradients", Levine 2019 notes).
 
 Claims (id: source):
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 from . import _checks_001_004 as chk
 from ._core import registrar
 
-SEED = "004_91ea8fbd0a5474df.txt"
+LECTURE = "Levine, CS 285 Lecture 5: Policy Gradients"
 
-_c = registrar("004", SEED)
+_c = registrar("004", LECTURE)
 
 
 CLAIMS = [
