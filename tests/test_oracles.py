@@ -13,7 +13,8 @@ from conftest import random_mdp
 from tabular_pg.algorithms import clipped_surrogate_gradient
 from tabular_pg.sampled.estimators import reinforce
 from tabular_pg.sampled.registry import estimator_moments
-from tabular_pg.algorithms.answers import Cost, block_natural_gradient
+from tabular_pg.algorithms.answers import Cost
+from tabular_pg.exact.fisher import FisherMatrix
 from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
 
 
@@ -36,28 +37,28 @@ def test_exact_answers_are_the_engine_quantities(rng, horizon):
 
 
 @pytest.mark.parametrize("damping", [0.0, 0.3])
-def test_block_natural_gradient_equals_the_dense_solve(rng, damping):
+def test_fisher_blocks_solve_equals_the_dense_solve(rng, damping):
     mdp = random_mdp(rng, S=4, A=3, gamma=0.8)
     policy = tpg.TabularSoftmax(4, 3)
     theta = rng.normal(size=12)
     F, g = tpg.fisher_information(mdp, policy, theta), tpg.policy_gradient(mdp, policy, theta)
     dense = np.linalg.solve(F + damping * np.eye(12), g) if damping else np.linalg.pinv(F, hermitian=True) @ g
-    np.testing.assert_allclose(block_natural_gradient(policy, F, g, damping), dense, atol=1e-10)
+    np.testing.assert_allclose(FisherMatrix.from_dense(policy, F).solve(g, damping), dense, atol=1e-10)
     with pytest.raises(ValueError, match="damping"):
-        block_natural_gradient(policy, F, g, -1.0)
+        FisherMatrix.from_dense(policy, F).solve(g, -1.0)
 
 
-def test_block_natural_gradient_inverts_the_small_block_of_a_rarely_visited_state(rng):
+def test_fisher_blocks_solve_inverts_the_small_block_of_a_rarely_visited_state(rng):
     """The cut-off is relative to the whole F (as in pinv(F)), not to each block."""
     policy = tpg.TabularSoftmax(2, 2)
     F = np.zeros((4, 4))
     F[:2, :2] = [[1.0, -1.0], [-1.0, 1.0]]
     F[2:, 2:] = 1e-8 * np.array([[1.0, -1.0], [-1.0, 1.0]])
     g = np.array([0.5, -0.5, 1e-8, -1e-8])
-    np.testing.assert_allclose(block_natural_gradient(policy, F, g, 0.0), np.linalg.pinv(F, hermitian=True) @ g,
+    np.testing.assert_allclose(FisherMatrix.from_dense(policy, F).solve(g, 0.0), np.linalg.pinv(F, hermitian=True) @ g,
                                rtol=1e-8)
     F[2:, 2:] *= 1e-300                                               # round-off: dropped, no overflow
-    assert np.all(np.isfinite(block_natural_gradient(policy, F, g, 0.0)))
+    assert np.all(np.isfinite(FisherMatrix.from_dense(policy, F).solve(g, 0.0)))
 
 
 @pytest.mark.parametrize("horizon", [None, 3])

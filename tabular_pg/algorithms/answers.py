@@ -18,7 +18,7 @@ import numpy as np
 from tabular_pg._checks import freeze_fields
 from tabular_pg.sampled import estimators
 from tabular_pg.exact.evaluation import Evaluation
-from tabular_pg.exact.fisher import FisherMatrix, check_damping, fisher_matrix, kl_rows
+from tabular_pg.exact.fisher import FisherMatrix, fisher_matrix, kl_rows
 from tabular_pg.exact.gradient import fisher_information, policy_gradient, state_weights
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
@@ -26,7 +26,7 @@ from tabular_pg.sampled.registry import ESTIMATORS
 from tabular_pg.sampled.returns import ReturnTable, return_table
 from tabular_pg.sampled.rollout import Trajectories
 
-__all__ = ["Cost", "PPODataset", "Answers", "ExactAnswers", "SampledAnswers", "block_natural_gradient"]
+__all__ = ["Cost", "PPODataset", "Answers", "ExactAnswers", "SampledAnswers"]
 
 @dataclass(frozen=True)
 class Cost:
@@ -77,16 +77,6 @@ class PPODataset:
         if policy.horizon is not None:
             flat = flat + self.steps * policy.n_states * policy.n_actions
         return flat
-
-
-def block_natural_gradient(policy: Policy, F: np.ndarray, g: np.ndarray, damping: float) -> np.ndarray:
-    """:math:`F^+ g` or :math:`(F+\\lambda I)^{-1} g` for a dense ``F (d, d)``; block by block when it can.
-
-    Extracts the per-state blocks of a tabular softmax or Direct policy and calls the one
-    solve, :meth:`tabular_pg.exact.fisher.FisherMatrix.solve` (``O(S A^3)``, cut-off of the whole ``F``).
-    """
-    damping = check_damping(damping)
-    return FisherMatrix.from_dense(policy, F).solve(g, damping)
 
 
 class Answers:

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.algorithms.run import Algorithm, positive_int, positive_number
+from tabular_pg._checks import positive_int, positive_number
+from tabular_pg.algorithms.run import Algorithm
 
 __all__ = ["CEM"]
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.policies import Direct
-from tabular_pg.algorithms.run import Algorithm, positive_number
+from tabular_pg._checks import positive_number
+from tabular_pg.algorithms.run import Algorithm
 
 __all__ = ["PolicyGradient", "table_gradient"]
 

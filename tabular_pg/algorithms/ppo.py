@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg._checks import freeze_fields
-from tabular_pg.algorithms.run import Algorithm, positive_int, positive_number
+from tabular_pg._checks import freeze_fields, positive_int, positive_number
+from tabular_pg.algorithms.run import Algorithm
 from tabular_pg.exact.linsolve import ConvergenceWarning
 
 __all__ = ["PPO", "AdamState", "clipped_surrogate", "clipped_surrogate_gradient", "ratios",

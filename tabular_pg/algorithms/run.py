@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg._checks import freeze_fields, integer, positive_int, positive_number  # noqa: F401 (re-exported)
+from tabular_pg._checks import freeze_fields, integer
 from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
@@ -24,7 +24,7 @@ from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.policies import Policy
 from tabular_pg.progress import progress as progress_bar
 
-__all__ = ["Algorithm", "History", "run", "positive_number", "positive_int"]
+__all__ = ["Algorithm", "History", "run"]
 
 
 class Algorithm(ABC):
