@@ -181,14 +181,15 @@ def test_sampled_answers_are_reproducible_from_the_seed(rng):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(n=0), "n"), (dict(n=2.5), "n"), (dict(rng=None), "rng"), (dict(estimator="qlearning"), "estimator"),
-    (dict(baseline="mean"), "baseline"), (dict(lam=1.5), "lam"), (dict(values="learned"), "values"),
+@pytest.mark.parametrize("kwargs, name, exc", [                      # wrong type: TypeError; wrong value: ValueError
+    (dict(n=0), "n", ValueError), (dict(n=2.5), "n", TypeError), (dict(rng=None), "rng", TypeError),
+    (dict(estimator="qlearning"), "estimator", ValueError), (dict(baseline="mean"), "baseline", ValueError),
+    (dict(lam=1.5), "lam", ValueError), (dict(lam="x"), "lam", TypeError), (dict(values="learned"), "values", ValueError),
 ])
-def test_sampled_oracle_rejects_bad_arguments(rng, kwargs, name):
+def test_sampled_oracle_rejects_bad_arguments(rng, kwargs, name, exc):
     mdp = random_mdp(rng, S=3, A=2, gamma=0.9)
     args = dict(n=10, rng=np.random.default_rng(0)) | kwargs
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(exc, match=name):
         SampledOracle(mdp, args.pop("n"), **args)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tabular_pg._checks import check_rng, positive_int
 from tabular_pg.algorithms.answers import Cost, ExactAnswers, PPODataset, SampledAnswers
 from tabular_pg.exact.evaluation import Evaluation, evaluate
 from tabular_pg.exact.gradient import check_policy_fits
@@ -124,14 +125,13 @@ class SampledOracle:
                  baseline=None, reward_to_go: bool = True, lam: float = 0.95, values: str = "fitted"):
         if not isinstance(mdp, FiniteMDP):
             raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
+        positive_int("n", n, "an int >= 1 (trajectories per query)")
+        check_rng(rng)
+        estimators.check_lam(lam)
         checks = [
-            ("n", "an int >= 1 (trajectories per query)", n,
-             isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1),
-            ("rng", "a numpy.random.Generator", rng, isinstance(rng, np.random.Generator)),
             ("estimator", f"one of {SAMPLED_ESTIMATORS}", estimator, estimator in SAMPLED_ESTIMATORS),
             ("baseline", f"None, a number or one of {estimators.BASELINES}", baseline,
              not isinstance(baseline, str) or baseline in estimators.BASELINES),
-            ("lam", "a number in [0, 1]", lam, 0 <= lam <= 1),
             ("values", f"one of {GAE_VALUES}", values, values in GAE_VALUES),
         ]
         for name, expected, got, ok in checks:

@@ -28,10 +28,10 @@ from __future__ import annotations
 import numpy as np
 
 from tabular_pg.exact.evaluation import evaluate
-from tabular_pg._checks import as_float_array, check_finite
+from tabular_pg._checks import as_float_array, check_finite, unit_interval
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
-from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_values, check_baseline, fitted_values, is_number,
+from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_values, check_baseline, fitted_values,
                         optimal_baseline, step_evaluation)
 from tabular_pg.sampled.critic import GAE_VALUES, critic_values
 from tabular_pg.sampled.fisher_estimates import analytic_fisher, fisher, fisher_state_weights, natural_gradient
@@ -145,11 +145,8 @@ def qvalue_weights(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | N
 
 
 def check_lam(lam) -> None:
-    """ValueError/TypeError unless ``lam`` is a real number in [0, 1]."""
-    if not is_number(lam):
-        raise TypeError(f"lam must be a real number in [0, 1]; got {type(lam).__name__} {lam!r}")
-    if not (0.0 <= lam <= 1.0):
-        raise ValueError(f"lam must lie in [0, 1]; got {lam!r}")
+    """ValueError/TypeError unless ``lam`` is a real number in [0, 1] (:func:`~tabular_pg._checks.unit_interval`)."""
+    unit_interval("lam", lam)
 
 
 def value_table(values, T: int, S: int) -> np.ndarray:

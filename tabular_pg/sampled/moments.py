@@ -24,7 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from tabular_pg.sampled.estimators import (check_baseline, check_critic, check_lam, is_number, optimal_baseline,
+from tabular_pg.sampled.baselines import is_number
+from tabular_pg.sampled.estimators import (check_baseline, check_critic, check_lam, optimal_baseline,
                          step_evaluation, value_table)
 from tabular_pg._checks import integer, positive_int
 from tabular_pg.exact.evaluation import evaluate
