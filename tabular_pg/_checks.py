@@ -19,7 +19,7 @@ _ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else
 
 __all__ = ["STOCHASTIC_ATOL", "readonly", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
            "check_nonnegative", "check_distributions", "integer", "positive_int", "positive_number",
-           "unit_interval", "check_gamma", "check_horizon", "check_rng"]
+           "unit_interval", "real", "check_gamma", "check_horizon", "check_rng"]
 
 
 def readonly(x) -> np.ndarray:
@@ -139,6 +139,13 @@ def integer(name: str, x, minimum: int, expected: str = "") -> int:
 def positive_int(name: str, x, expected: str = "") -> int:
     """``x`` as an int >= 1 (see :func:`integer`)."""
     return integer(name, x, 1, expected)
+
+
+def real(name: str, x) -> float:
+    """``x`` as a float: TypeError naming ``name`` unless it is a real number (bools, strings and None are not)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {type(x).__name__} {x!r}")
+    return float(x)
 
 
 def positive_number(name: str, x, allow_zero: bool = False) -> float:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from tabular_pg._checks import readonly
+from tabular_pg._checks import readonly, real
 from tabular_pg.policies import Direct, Policy, TabularSoftmax
 
 __all__ = ["FISHER_RCOND", "FisherMatrix", "fisher_matrix", "block_pinv_solve", "kl_rows", "check_damping"]
@@ -32,8 +32,7 @@ FISHER_RCOND = 1e-10
 
 def check_damping(damping) -> float:
     """``damping`` as a finite float >= 0; TypeError for a non-number, ValueError otherwise."""
-    if isinstance(damping, (bool, np.bool_)) or not isinstance(damping, (int, float, np.integer, np.floating)):
-        raise TypeError(f"damping must be a real number; got {type(damping).__name__} {damping!r}")
+    real("damping", damping)
     if not (np.isfinite(damping) and damping >= 0):
         raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
     return float(damping)

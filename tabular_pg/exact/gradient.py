@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import warnings
 
+from tabular_pg._checks import real
 from tabular_pg.exact.evaluation import Evaluation, check_policy, evaluate
 from tabular_pg.exact.fisher import FISHER_RCOND, block_pinv_solve, check_damping, fisher_matrix, kl_rows
 from tabular_pg.exact.linsolve import ConvergenceWarning
@@ -23,13 +24,6 @@ def _fit_to_policy(X: np.ndarray, ev: Evaluation, policy: Policy) -> np.ndarray:
     if policy.horizon is None and ev.d.ndim == 2:
         return X.sum(axis=0)
     return X
-
-
-def _real(name: str, x) -> float:
-    """``x`` as a float, or TypeError naming ``name`` (strings and None are not numbers)."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {type(x).__name__} {x!r}")
-    return float(x)
 
 
 def check_policy_fits(mdp: FiniteMDP, policy: Policy) -> None:
@@ -159,7 +153,7 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
     :math:`KL \\approx \\tfrac12\\Delta^\\top F \\Delta` the realised KL of this step is
     :math:`\\approx\\delta` for small :math:`\\delta` (see ``proofs``).
     """
-    if not (np.isfinite(_real("delta", delta)) and delta > 0):
+    if not (np.isfinite(real("delta", delta)) and delta > 0):
         raise ValueError(f"delta must be a finite number > 0; got {delta!r}")
     check_policy_fits(mdp, policy)
     theta = policy.check_theta(theta)

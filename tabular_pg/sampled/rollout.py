@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from tabular_pg._checks import as_float_array, check_finite, check_gamma, check_horizon, check_rng, positive_int, readonly
+from tabular_pg._checks import (as_float_array, check_finite, check_gamma, check_horizon, check_rng, positive_int,
+                                readonly, real)
 from tabular_pg.exact.evaluation import check_policy, never_terminating_states, policy_transitions
 from tabular_pg.mdp import FiniteMDP, reachable
 from tabular_pg.sampled.samplers import sampler
@@ -184,8 +185,7 @@ def truncation_horizon(gamma: float, rmax: float, tol: float = TRUNCATION_TOL) -
     True
     """
     for name, x in (("gamma", gamma), ("rmax", rmax), ("tol", tol)):
-        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{name} must be a real number; got {type(x).__name__} {x!r}")
+        real(name, x)
     if not (0.0 <= gamma < 1.0):
         raise ValueError(f"gamma must lie in [0, 1) for a truncation horizon; got {gamma!r}")
     if not (rmax >= 0 and math.isfinite(rmax)):
