@@ -1,14 +1,14 @@
-"""Benchmark: lecture 003's exploration chain, and the plateau of softmax PG on Agarwal's chain.
+"""Benchmark: "Policy Gradient (continued)"'s exploration chain, and the plateau of softmax PG on Agarwal's chain.
 
 Run ``python bench/chain_exploration.py [--quick] [--figures DIR]``.  Prints
 
 1. the probability that a batch of ``n`` uniform-policy trajectories gives a non-zero
    REINFORCE gradient, ``1 - (1 - 3^-H)^n``, beside the measured frequency: below
-   ``~3^H`` trajectories the sampled gradient is exactly zero (lecture 003);
+   ``~3^H`` trajectories the sampled gradient is exactly zero ("Policy Gradient (continued)");
 2. for each algorithm, the iterations and trajectories needed to reach
    ``J >= 0.9 J*`` on ``chain(H)`` with the exact oracle and with sampled oracles, from
    (a) the uniform policy, (b) a policy cloned from a few expert trajectories (lecture
-   003 fix 1), (c) the uniform reset ``chain(H, reset="uniform")`` (fix 2; ``J`` is
+   "Policy Gradient (continued)", fix 1), (c) the uniform reset ``chain(H, reset="uniform")`` (fix 2; ``J`` is
    always measured on the start-state objective of ``chain(H)``);
 3. exact softmax PG against NPG on ``agarwal_chain(H)``: the plateau of PG.
 

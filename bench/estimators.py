@@ -4,10 +4,10 @@ Run ``python bench/estimators.py [--quick] [--figures DIR]``.  Prints
 
 1. rollout throughput (steps/s) of :func:`tabular_pg.sampled.rollout.rollout` beside a plain
    Python step loop over the same MDP and beside numpy's raw ``rng.random`` throughput;
-2. per estimator, on the chain of lecture 003 and on a garnet: exact bias and variance,
+2. per estimator, on the chain of "Policy Gradient (continued)" and on a garnet: exact bias and variance,
    Monte Carlo error vs n (mean squared error, cosine and sign agreement with the exact
    gradient), and the number of trajectories needed for cosine 0.9;
-3. the growth of E||g - grad J||^2 with the horizon H (log-log slope; lecture 003 says it
+3. the growth of E||g - grad J||^2 with the horizon H (log-log slope; "Policy Gradient (continued)" says it
    can be as large as H^3).
 
 Seeds and library versions are printed first.  Figures are written with matplotlib when it

@@ -25,7 +25,7 @@ def bandit(means) -> FiniteMDP:
     Notes
     -----
     The bandit is the one-step special case of the MDP (Sutton & Barto, 2018, ch. 2;
-    lecture 000's objective with :math:`H = 1`):
+    "Lecture 6: The Policy Gradient"'s objective with :math:`H = 1`):
 
     .. math:: J(\\pi) = \\sum_a \\pi(a)\\, \\mathrm{means}[a].
 

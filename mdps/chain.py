@@ -1,4 +1,4 @@
-"""The exploration chain of lecture 003 ("Policy gradient cannot do exploration")."""
+"""The exploration chain of "Policy Gradient (continued)" ("Policy gradient cannot do exploration")."""
 from __future__ import annotations
 
 import numpy as np
@@ -41,7 +41,7 @@ def chain(H: int, n_actions: int = 3, reset: str = "start", gamma: float = 1.0, 
 
     Notes
     -----
-    Source: lecture 003 (seeds/003), slide "Policy gradient cannot do exploration":
+    Source: "Policy Gradient (continued)", slide "Policy gradient cannot do exploration":
     initialisation :math:`s_0`, chain of length :math:`H`, reward 1 at the end, and
     "probability of random walk hitting reward 1 is :math:`(1/3)^{-H}`" -- the exponent's
     sign is a typo on the slide; the probability is

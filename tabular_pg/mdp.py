@@ -7,7 +7,7 @@ and an optional finite ``horizon``.  The objective it defines is
 .. math:: J(\\pi) = \\mathbb{E}\\Big[\\sum_{t=0}^{H-1} \\gamma^t r(s_t, a_t)\\Big],
           \\quad s_0 \\sim \\mu,
 
-with ``H = horizon`` (``None`` for an infinite horizon), as in lecture 000 eq. (1).
+with ``H = horizon`` (``None`` for an infinite horizon), as in "Lecture 6: The Policy Gradient" eq. (1).
 """
 from __future__ import annotations
 

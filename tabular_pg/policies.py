@@ -5,7 +5,7 @@ Every policy maps a flat parameter vector ``theta (d,)`` to action probabilities
 
 * ``score(theta)``    :math:`\\psi(s,a) = \\nabla_\\theta \\log \\pi_\\theta(a|s)`, shape ``(S, A, d)``;
 * ``jacobian(theta)`` :math:`\\nabla_\\theta \\pi_\\theta(a|s) = \\pi_\\theta(a|s)\\,\\psi(s,a)`
-  (lecture 000 eq. 11), shape ``(S, A, d)``;
+  ("Lecture 6: The Policy Gradient" eq. 11), shape ``(S, A, d)``;
 * ``vjp(theta, W)``   :math:`\\sum_{s,a} W(s,a) \\nabla_\\theta \\pi_\\theta(a|s)`, shape ``(d,)``,
   computed without materialising the jacobian (the policy-gradient theorem is a vjp with
   ``W = d̃ · Q``);
@@ -120,7 +120,7 @@ class Policy(abc.ABC):
     def fisher(self, theta, w: np.ndarray) -> np.ndarray:
         """:math:`\\sum_{s,a} w(s,a)\\,\\psi(s,a)\\psi(s,a)^\\top`, shape ``(d, d)``.
 
-        With ``w = d(s) pi(a|s)`` this is the Fisher matrix of lecture 002 §3.
+        With ``w = d(s) pi(a|s)`` this is the Fisher matrix of "Lecture 15: Policy Optimization with Trust Regions" §3.
         """
         psi = self.score(theta).reshape(-1, self.n_params)
         w = self.check_weights("w", w).reshape(-1)

@@ -1,5 +1,5 @@
 """Algorithms against the sampled oracle: bit-identical reproducibility from seeds, sample
-accounting, and lecture 003's exploration failure on the chain (an exact fact, no tolerance:
+accounting, and "Policy Gradient (continued)"'s exploration failure on the chain (an exact fact, no tolerance:
 without a rewarded trajectory every return is 0, so the REINFORCE gradient is exactly 0).
 """
 import numpy as np

@@ -76,7 +76,7 @@ def test_solve_gradient_at_a_stochastic_per_step_policy(capsys, tmp_path, rng):
 
 def test_solve_zoo_chain(capsys):
     data = run_json(capsys, "solve", "chain:H=5")
-    assert data["J"] == pytest.approx(3.0 ** -5, rel=1e-12)    # lecture 003: A^-H
+    assert data["J"] == pytest.approx(3.0 ** -5, rel=1e-12)    # "Policy Gradient (continued)": A^-H
     assert data["J_star"] == pytest.approx(1.0)
     code, out, _ = run(capsys, "solve", "garnet:S=30,A=2,b=2,seed=3", "--rows", "5")
     assert code == 0 and "25 more states" in out
@@ -180,7 +180,7 @@ def test_estimators_command_sampled_agrees_with_exact(capsys):
         ratio = (row["rmse_sampled"][0] / row["rmse_exact"][0]) ** 2
         assert 0.5 < ratio < 1.8, row                                # 40 seeds: MSE within its spread
     rows = {r["estimator"]: r for r in data["rows"]}
-    # baselines and critics reduce the exact variance (lecture 002)
+    # baselines and critics reduce the exact variance ("Lecture 15: Policy Optimization with Trust Regions")
     assert rows["rtg - V baseline"]["trace_cov"] < rows["REINFORCE reward-to-go"]["trace_cov"] < rows["REINFORCE"]["trace_cov"]
     assert rows["exact A critic"]["trace_cov"] < rows["exact Q critic"]["trace_cov"]
 

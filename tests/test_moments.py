@@ -123,7 +123,7 @@ def test_brute_force_on_truncated_infinite_horizon(rng):
 
 
 def test_variance_ordering_on_the_chain():
-    """Lecture 000 eq. 26 and 002: reward-to-go and the value baseline reduce the variance here."""
+    """By "Lecture 6: The Policy Gradient" eq. 26 and "Lecture 15: Policy Optimization with Trust Regions": reward-to-go and the value baseline reduce the variance here."""
     from test_sampling import chain
     mdp = chain(4)
     pol = tpg.TabularSoftmax(5, 3)

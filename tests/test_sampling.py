@@ -11,7 +11,7 @@ from tabular_pg.sampled.rollout import (Trajectories, reward_bound, rollout, sam
 
 
 def chain(H: int) -> tpg.FiniteMDP:
-    """Lecture 003 chain: states 0..H-1 and an absorbing goal H; action 0 advances, actions 1, 2
+    """The chain of "Policy Gradient (continued)": states 0..H-1 and an absorbing goal H; action 0 advances, actions 1, 2
     return to 0; reward 1 for advancing from H-1; horizon H, gamma 1."""
     S = H + 1
     P = np.zeros((S, 3, S))
@@ -136,7 +136,7 @@ def test_geometric_stopping_samples_visitation(rng):
 
 
 def test_chain_zero_gradient_probability():
-    """Lecture 003: a batch of n gives an exactly zero gradient w.p. (1 - 3^-H)^n."""
+    """By "Policy Gradient (continued)", a batch of n gives an exactly zero gradient w.p. (1 - 3^-H)^n."""
     H, n, batches = 3, 12, 4000
     mdp = chain(H)
     pol = tpg.TabularSoftmax(H + 1, 3)

@@ -175,7 +175,7 @@ class ExactAnswers(Answers):
 
     @cached_property
     def gradient(self) -> np.ndarray:
-        """:math:`\\nabla J` (policy-gradient theorem, lecture 002 §1), shape ``(d,)``."""
+        """:math:`\\nabla J` (policy-gradient theorem, "Lecture 15: Policy Optimization with Trust Regions" §1), shape ``(d,)``."""
         return policy_gradient(self.mdp, self.policy, self.theta, evaluation=self.evaluation)
 
     @property
@@ -185,7 +185,7 @@ class ExactAnswers(Answers):
 
     @cached_property
     def fisher(self) -> np.ndarray:
-        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` (lecture 002 §3), dense ``(d, d)`` on request."""
+        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` ("Lecture 15: Policy Optimization with Trust Regions" §3), dense ``(d, d)`` on request."""
         return fisher_information(self.mdp, self.policy, self.theta)
 
     def dataset(self) -> PPODataset:

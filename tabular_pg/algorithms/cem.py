@@ -1,4 +1,4 @@
-"""The cross-entropy method over policy parameters (lecture 000 §4)."""
+"""The cross-entropy method over policy parameters ("Lecture 6: The Policy Gradient" §4)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +30,7 @@ class CEM(Algorithm):
 
     Notes
     -----
-    Lecture 000 §4: maximise :math:`f(\\theta) = \\mathbb E_{\\pi_\\theta}[\\sum_t\\gamma^t r_t]`
+    "Lecture 6: The Policy Gradient" §4: maximise :math:`f(\\theta) = \\mathbb E_{\\pi_\\theta}[\\sum_t\\gamma^t r_t]`
     (eq. 31) by keeping a distribution over :math:`\\theta`; the fitness is the oracle's
     ``value`` (exact J, or a sampled mean return that costs samples).  The iterate is the
     mean :math:`\\mu_t`; :math:`\\sigma_t` is the algorithm's state.

@@ -125,7 +125,7 @@ class ConservativePolicyIteration(Algorithm):
 
     Notes
     -----
-    Lecture 002 §2 ("conservative policy iteration, incremental update") and Kakade &
+    "Lecture 15: Policy Optimization with Trust Regions" §2 ("conservative policy iteration, incremental update") and Kakade &
     Langford (2002), §4.  Mixing happens in probability space, so the policy must be
     :class:`~tabular_pg.Direct`.
 

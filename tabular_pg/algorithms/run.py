@@ -124,7 +124,7 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
     algorithm : Algorithm
     mdp : FiniteMDP
         Where the exact ``J`` of each iterate is measured.  Usually ``oracle.mdp``; it may
-        differ in its start distribution (lecture 003's reset fix: train from a uniform
+        differ in its start distribution ("Policy Gradient (continued)"'s reset fix: train from a uniform
         reset, report the start-state objective).
     policy : Policy
     theta0 : array_like (d,)

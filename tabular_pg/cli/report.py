@@ -38,7 +38,7 @@ def _exact(result: SectionResult, setting: Setting) -> tuple:
              r["J_uniform"], r["J_star"], r["gradient_norm"], r["natural_gradient_norm"], r["residual"]]
             for r in rows]
     identity = (f"chain: J(uniform) = {num(chain['J_uniform'], 10)} = A^-H = {A}^-{H} = {num(A ** -H, 10)} "
-                f"(lecture 003: a random walk almost never sees the reward)")
+                f"(“Policy Gradient (continued)”: a random walk almost never sees the reward)")
     vline = (f"garnet: V(uniform) in [{num(garnet['V'].min())}, {num(garnet['V'].max())}], "
              f"V* in [{num(garnet['V_star'].min())}, {num(garnet['V_star'].max())}]")
     chain_v = "chain: V_0(s) of the uniform policy = " + ", ".join(num(v, 3) for v in chain["V"])

@@ -105,7 +105,7 @@ def mdp_summary(mdp: FiniteMDP, name: str) -> dict:
 def softmax_gradient(mdp: FiniteMDP, ev) -> np.ndarray:
     """:math:`\\nabla_\\theta J` of the tabular softmax at :math:`\\theta = \\log\\pi`, shape
     ``(S*A,)`` or ``(H*S*A,)`` (the limit :math:`\\tilde d(s)\\pi(a|s)A(s,a)` where
-    :math:`\\pi(a|s) = 0`; lecture 000, the softmax policy gradient theorem)."""
+    :math:`\\pi(a|s) = 0`; "Lecture 6: The Policy Gradient", the softmax policy gradient theorem)."""
     pi = ev.pi
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions, horizon=pi.shape[0] if pi.ndim == 3 else None)
     theta = np.log(np.maximum(pi, np.finfo(float).tiny)).ravel()

@@ -197,7 +197,7 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
 
 def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
     """Backward recursion :math:`V_h = \\sum_a\\pi_h(Q_h)`, :math:`Q_h = r + \\gamma P V_{h+1}`;
-    forward :math:`d_{h+1}(s') = \\sum_{s,a} d_h(s)\\pi_h(a|s)P(s'|s,a)` (lecture 003)."""
+    forward :math:`d_{h+1}(s') = \\sum_{s,a} d_h(s)\\pi_h(a|s)P(s'|s,a)` ("Policy Gradient (continued)")."""
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
     pis = np.broadcast_to(pi, (H, S, A))
     Q, V = np.empty((H, S, A)), np.zeros((H + 1, S))
@@ -251,8 +251,8 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     :math:`Q = r + \\gamma P V`, :math:`A = Q - V`,
     :math:`\\tilde d^\\top = \\mu^\\top (I-\\gamma P_\\pi)^{-1}`, :math:`d = (1-\\gamma)\\tilde d`,
     :math:`J = \\mu^\\top V = \\tfrac{1}{1-\\gamma}\\mathbb E_{s\\sim d}[r_\\pi(s)]`
-    (lecture 002 §1, definition of :math:`d^{\\pi}_{\\mu_0}`).  Finite horizon: the
-    recursions of lecture 003 (:math:`Q_h = r + \\mathbb E V_{h+1}`).
+    ("Lecture 15: Policy Optimization with Trust Regions" §1, definition of :math:`d^{\\pi}_{\\mu_0}`).  Finite horizon: the
+    recursions of "Policy Gradient (continued)" (:math:`Q_h = r + \\mathbb E V_{h+1}`).
 
     Examples
     --------

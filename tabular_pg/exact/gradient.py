@@ -51,14 +51,14 @@ def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluatio
 
     Notes
     -----
-    Policy-gradient theorem (lecture 002 §1; 003 "Policy Gradient w/ Q_h"):
+    Policy-gradient theorem ("Lecture 15: Policy Optimization with Trust Regions" §1; 003 "Policy Gradient w/ Q_h"):
 
     .. math:: \\nabla J = \\sum_s \\tilde d(s) \\sum_a \\nabla\\pi(a|s) A(s,a)
               = \\tfrac{1}{1-\\gamma}\\mathbb E_{s\\sim d, a\\sim\\pi}[\\nabla\\log\\pi(a|s) A(s,a)],
 
     with :math:`\\sum_h \\gamma^h \\sum_s d_h(s)\\sum_a \\nabla\\pi_h(a|s) A_h(s,a)` on a
     finite horizon.  ``A`` replaces ``Q`` since :math:`\\sum_a\\nabla\\pi(a|s)=0` (the
-    baseline identity of lecture 002); it is computed as one vector-Jacobian product.
+    baseline identity of "Lecture 15: Policy Optimization with Trust Regions"); it is computed as one vector-Jacobian product.
 
     Examples
     --------
@@ -87,7 +87,7 @@ def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
 
     Notes
     -----
-    Lecture 002 §3 with the normalised discounted visitation ``d``; on a finite horizon
+    "Lecture 15: Policy Optimization with Trust Regions" §3 with the normalised discounted visitation ``d``; on a finite horizon
     :math:`F = \\sum_h \\mathbb E_{s\\sim d_h, a\\sim\\pi_h}[\\psi\\psi^\\top]`, the Hessian at
     :math:`\\theta_0` of the trajectory KL :math:`KL(p_{\\theta_0}(\\tau)\\|p_\\theta(\\tau))`.
 
@@ -116,7 +116,7 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
 
     Notes
     -----
-    Lecture 002 §3: :math:`\\theta_{t+1} = \\theta_t + \\alpha F^{-1} g`.  The softmax
+    "Lecture 15: Policy Optimization with Trust Regions" §3: :math:`\\theta_{t+1} = \\theta_t + \\alpha F^{-1} g`.  The softmax
     Fisher is singular (constant shifts per state), hence the pseudo-inverse (eigenvalues
     below ``FISHER_RCOND`` times the largest are dropped, so states with
     :math:`d(s)\\pi(a|s)` below that scale get no natural-gradient component).  A tabular softmax takes a
@@ -147,7 +147,7 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
 
     Notes
     -----
-    Lecture 002 §3 writes the constraint as :math:`\\Delta^\\top F\\Delta \\le \\delta` (its
+    "Lecture 15: Policy Optimization with Trust Regions" §3 writes the constraint as :math:`\\Delta^\\top F\\Delta \\le \\delta` (its
     second-order expansion of the KL omits the 1/2) and so gets
     :math:`\\alpha=\\sqrt{\\delta/g^\\top F^{-1}g}`; with the correct expansion
     :math:`KL \\approx \\tfrac12\\Delta^\\top F \\Delta` the realised KL of this step is
@@ -172,7 +172,7 @@ def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
 
     Notes
     -----
-    Lecture 002 §2 (``d`` the normalised discounted visitation of ``pi_old``); on a finite
+    "Lecture 15: Policy Optimization with Trust Regions" §2 (``d`` the normalised discounted visitation of ``pi_old``); on a finite
     horizon the trajectory KL :math:`\\sum_h \\mathbb E_{s\\sim d_h}[KL]`.  Returns ``inf``
     when ``pi_new`` gives probability 0 to an action ``pi_old`` takes in a visited state.
 

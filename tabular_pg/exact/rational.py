@@ -271,7 +271,7 @@ def _policy_transitions(mdp: _InQQ, pi: np.ndarray):
 
 
 def _evaluate_discounted(mdp: _InQQ, pi: np.ndarray) -> RationalEvaluation:
-    """:math:`(I-\\gamma P_\\pi) V = r_\\pi`, :math:`(I-\\gamma P_\\pi)^\\top \\tilde d = \\mu` (lecture 000)."""
+    """:math:`(I-\\gamma P_\\pi) V = r_\\pi`, :math:`(I-\\gamma P_\\pi)^\\top \\tilde d = \\mu` ("Lecture 6: The Policy Gradient")."""
     gamma = mdp.gamma
     P_pi, r_pi = _policy_transitions(mdp, pi)
     M = _identity(len(mdp.mu)) - gamma * P_pi
@@ -315,7 +315,7 @@ def _evaluate_episodic(mdp: _InQQ, pi: np.ndarray, terminal: np.ndarray) -> Rati
 
 
 def _evaluate_finite(mdp: _InQQ, pi: np.ndarray) -> RationalEvaluation:
-    """Backward :math:`Q_h = r + \\gamma P V_{h+1}`, forward :math:`d_{h+1} = \\sum d_h \\pi_h P` (lecture 003)."""
+    """Backward :math:`Q_h = r + \\gamma P V_{h+1}`, forward :math:`d_{h+1} = \\sum d_h \\pi_h P` ("Policy Gradient (continued)")."""
     (S, A, _), H, gamma = mdp.P.shape, mdp.horizon, mdp.gamma
     pi = np.broadcast_to(pi, (H, S, A))
     V, Q = np.empty((H, S), dtype=object), np.empty((H, S, A), dtype=object)
@@ -353,14 +353,14 @@ def evaluate(mdp, pi, max_denominator: int | None = None) -> RationalEvaluation:
 
     Notes
     -----
-    Infinite horizon (lecture 000; Agarwal et al., 2021, §3, definitions of V, Q, d):
+    Infinite horizon ("Lecture 6: The Policy Gradient"; Agarwal et al., 2021, §3, definitions of V, Q, d):
 
     .. math:: V = (I - \\gamma P_\\pi)^{-1} r_\\pi, \\quad Q = r + \\gamma P V, \\quad
               \\tilde d^\\top = \\mu^\\top (I - \\gamma P_\\pi)^{-1}, \\quad d = (1-\\gamma)\\tilde d.
 
     With :math:`\\gamma = 1` and no horizon the systems are restricted to the
     non-terminal states; finite horizons use the backward/forward recursions of
-    lecture 003 (:math:`V_h, Q_h, d_h`).  Raises ``ValueError`` naming the states that
+    "Policy Gradient (continued)" (:math:`V_h, Q_h, d_h`).  Raises ``ValueError`` naming the states that
     never reach a terminal state when :math:`\\gamma = 1` and the horizon is infinite.
 
     Examples

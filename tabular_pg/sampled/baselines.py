@@ -1,7 +1,7 @@
 """Baselines of the trajectory estimators, and the per-step exact quantities they use.
 
 A baseline :math:`b_t(s)` is subtracted from the weight of :math:`\\psi_t` in value units
-(lecture 002 §1 and 003 "Variance reduction via a baseline": any action-independent
+("Lecture 15: Policy Optimization with Trust Regions" §1, and "Policy Gradient (continued)", "Variance reduction via a baseline": any action-independent
 baseline leaves the estimator unbiased): the exact :math:`V_t` (``"value"``), a per-(step,
 state) average of the sampled returns (``"fitted"``, biased because it reuses the
 samples), the exact variance-minimising :math:`b^*_t(s)` (``"optimal"``), or a constant.
@@ -89,7 +89,7 @@ def optimal_baseline(mdp: FiniteMDP, policy: Policy, theta, T: int, reward_to_go
     .. math:: b^*_t(s) = \\frac{\\mathbb E[\\|\\psi_t\\|^2 W_t \\mid s_t=s]}{\\gamma^t\\,\\mathbb E[\\|\\psi_t\\|^2 \\mid s_t=s]},
 
     with :math:`\\mathbb E[W_t|s_t,a_t] = \\gamma^t Q_t(s_t,a_t)` for reward-to-go, plus the
-    expected past return given :math:`s_t` for the total return (lecture 002, baselines).
+    expected past return given :math:`s_t` for the total return ("Lecture 15: Policy Optimization with Trust Regions", baselines).
 
     Examples
     --------

@@ -8,18 +8,18 @@ Every trajectory estimator here has the form
 with a weight :math:`W_t` that carries the full discount :math:`\\gamma^t` of step ``t``
 (so that :math:`\\mathbb E[\\hat g] = \\nabla J` with :math:`J` as :func:`tabular_pg.evaluate` defines it):
 
-* ``reinforce`` total return: :math:`W_t = R(\\tau) - \\gamma^t b_t(s_t)` (lecture 000 eq. 21);
+* ``reinforce`` total return: :math:`W_t = R(\\tau) - \\gamma^t b_t(s_t)` ("Lecture 6: The Policy Gradient" eq. 21);
 * ``reinforce`` reward-to-go: :math:`W_t = \\sum_{t'\\ge t}\\gamma^{t'} r_{t'} - \\gamma^t b_t(s_t)`
-  (lecture 000 eq. 26; the discount is :math:`\\gamma^{t'}`, counted from 0, not from ``t``:
+  ("Lecture 6: The Policy Gradient" eq. 26; the discount is :math:`\\gamma^{t'}`, counted from 0, not from ``t``:
   this is the unbiased form, :math:`\\gamma^{t'-t}` would estimate a different vector);
-* ``qvalue``: :math:`W_t = \\gamma^t Q_t(s_t,a_t)` or :math:`\\gamma^t A_t(s_t,a_t)` (lecture 003,
+* ``qvalue``: :math:`W_t = \\gamma^t Q_t(s_t,a_t)` or :math:`\\gamma^t A_t(s_t,a_t)` ("Policy Gradient (continued)",
   "Policy Gradient w/ :math:`Q_h`"), exact critic or Monte Carlo (= reward-to-go);
 * ``gae``: :math:`W_t = \\gamma^t \\sum_{l\\ge0} (\\gamma\\lambda)^l \\delta_{t+l}`,
   :math:`\\delta_t = r_t + \\gamma V_{t+1}(s_{t+1}) - V_t(s_t)` (Schulman et al. 2016, eq. 16).
 
 The baseline :math:`b_t(s)` is in value units (``"value"`` uses the exact :math:`V_t`), so
 a constant ``c`` subtracts :math:`\\gamma^t c`.  The state-action estimator ``visitation``
-uses :math:`(s,a)\\sim d` from geometric stopping (lecture 002 §1).  Exact per-step
+uses :math:`(s,a)\\sim d` from geometric stopping ("Lecture 15: Policy Optimization with Trust Regions" §1).  Exact per-step
 quantities of an infinite-horizon MDP are those of the horizon-``T`` truncation the
 trajectories were sampled on.
 """
@@ -56,8 +56,8 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     policy : Policy
     theta : array_like (d,)
     reward_to_go : bool
-        False: :math:`W_t = R(\\tau)` (lecture 000 eq. 21); True:
-        :math:`W_t = \\sum_{t' \\ge t}\\gamma^{t'} r_{t'}` (lecture 000 eq. 26, full discount).
+        False: :math:`W_t = R(\\tau)` ("Lecture 6: The Policy Gradient" eq. 21); True:
+        :math:`W_t = \\sum_{t' \\ge t}\\gamma^{t'} r_{t'}` ("Lecture 6: The Policy Gradient" eq. 26, full discount).
     baseline : None, float, or one of ``"value"`` (exact :math:`V_t`), ``"fitted"``
         (per-(step, state) average from this batch: biased), ``"optimal"`` (exact
         :math:`b^*`, :func:`optimal_baseline`).
@@ -68,7 +68,7 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     Notes
     -----
     Unbiased for any action-independent baseline, since
-    :math:`\\mathbb E_{a\\sim\\pi}[\\psi(s,a)] b(s) = 0` (lecture 002, baselines).
+    :math:`\\mathbb E_{a\\sim\\pi}[\\psi(s,a)] b(s) = 0` ("Lecture 15: Policy Optimization with Trust Regions", baselines).
 
     Examples
     --------
@@ -89,7 +89,7 @@ def reinforce_weights(traj: Trajectories, policy: Policy, theta, reward_to_go: b
                       mdp: FiniteMDP | None = None) -> np.ndarray:
     """REINFORCE step weights :math:`W_t = G_t - \\gamma^t b_t(s_t)`, shape ``(n, T)``; see :func:`reinforce`.
 
-    :math:`G_t = R(\\tau)` (lecture 000 eq. 21) or :math:`\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}` (eq. 26).
+    :math:`G_t = R(\\tau)` ("Lecture 6: The Policy Gradient" eq. 21) or :math:`\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}` (eq. 26).
     No score is computed, so a policy with zero probabilities is fine.
     """
     check_baseline(baseline)
@@ -104,8 +104,8 @@ def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = No
 
     Notes
     -----
-    Lecture 003 (policy gradient with :math:`Q_h`; value baseline gives :math:`A_h`) and
-    lecture 002 §1.  ``critic="exact"`` uses the exact :math:`Q_t`/:math:`A_t` (the perfect
+    "Policy Gradient (continued)" (policy gradient with :math:`Q_h`; value baseline gives :math:`A_h`) and
+    "Lecture 15: Policy Optimization with Trust Regions" §1.  ``critic="exact"`` uses the exact :math:`Q_t`/:math:`A_t` (the perfect
     critic); ``critic="monte_carlo"`` the sampled reward-to-go, which is REINFORCE with
     reward-to-go (baseline :math:`V_t` for the advantage).
 
@@ -133,7 +133,7 @@ def qvalue_weights(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | N
                    advantage: bool = False) -> np.ndarray:
     """Critic step weights :math:`W_t = \\gamma^t Q_t(s_t,a_t)` (or :math:`A_t`), shape ``(n, T)``.
 
-    Lecture 003 (policy gradient with :math:`Q_h`); see :func:`qvalue`.
+    "Policy Gradient (continued)" (policy gradient with :math:`Q_h`); see :func:`qvalue`.
     """
     if critic == "monte_carlo":
         return reinforce_weights(traj, policy, theta, True, "value" if advantage else None, mdp)
@@ -231,10 +231,10 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
 
     Notes
     -----
-    Lecture 002 §1 ("one final gradient estimate"): unbiased for
+    "Lecture 15: Policy Optimization with Trust Regions" §1 ("one final gradient estimate"): unbiased for
     :math:`\\nabla J = \\frac{1}{1-\\gamma}\\mathbb E_{d}[\\psi Q]`.  ``critic="exact"``: exact
     :math:`Q`; ``"monte_carlo"``: the geometric-length return of :func:`sample_visitation`.
-    ``advantage=True`` subtracts the exact :math:`V(s)` (the baseline of lecture 002).
+    ``advantage=True`` subtracts the exact :math:`V(s)` (the baseline of "Lecture 15: Policy Optimization with Trust Regions").
     """
     check_critic(critic)
     theta = check_inputs(samples, policy, theta, mdp, critic == "exact" or advantage)

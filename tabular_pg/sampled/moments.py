@@ -73,7 +73,7 @@ def _spec(T, S, A, u=None, beta=0.0, zeta=0.0, eta=0.0, c=None, e=None, f=None) 
 
 
 def reinforce_spec(mdp, policy, theta, T, reward_to_go=False, baseline=None) -> LinearSpec:
-    """Lecture 000 eqs. 21 (total return: ``eta = 1``) and 26 (reward-to-go), baseline :math:`-\\gamma^t b_t(s)`."""
+    """Weights of "Lecture 6: The Policy Gradient" eqs. 21 (total return: ``eta = 1``) and 26 (reward-to-go), baseline :math:`-\\gamma^t b_t(s)`."""
     S, A = mdp.n_states, mdp.n_actions
     disc = mdp.gamma ** np.arange(T)
     b = _baseline_table(mdp, policy, theta, baseline, T, reward_to_go)
@@ -82,7 +82,7 @@ def reinforce_spec(mdp, policy, theta, T, reward_to_go=False, baseline=None) -> 
 
 
 def qvalue_spec(mdp, policy, theta, T, critic="exact", advantage=False) -> LinearSpec:
-    """Lecture 003: :math:`u_t = \\gamma^t Q_t` or :math:`\\gamma^t A_t` (exact critic); Monte Carlo = reward-to-go."""
+    """Weights of "Policy Gradient (continued)": :math:`u_t = \\gamma^t Q_t` or :math:`\\gamma^t A_t` (exact critic); Monte Carlo = reward-to-go."""
     if critic == "monte_carlo":
         return reinforce_spec(mdp, policy, theta, T, True, "value" if advantage else None)
     check_critic(critic)
@@ -129,7 +129,7 @@ def visitation_moments(mdp: FiniteMDP, policy: Policy, theta, critic: str = "exa
 
     Notes
     -----
-    Lecture 002 §1.  Mean :math:`\\frac{1}{1-\\gamma}\\sum d(s,a)\\psi Q`; second moment
+    "Lecture 15: Policy Optimization with Trust Regions" §1.  Mean :math:`\\frac{1}{1-\\gamma}\\sum d(s,a)\\psi Q`; second moment
     :math:`\\frac{1}{(1-\\gamma)^2}\\sum d(s,a)\\,\\mathbb E[(\\hat Q-b)^2|s,a]\\,\\psi\\psi^\\top`.
 
     Examples
@@ -173,7 +173,7 @@ def fisher_moments(mdp: FiniteMDP, policy: Policy, theta, samples: str = "trajec
 
     Notes
     -----
-    Lecture 002 §3.  ``samples="visitation"``: :math:`\\psi\\psi^\\top` at :math:`(s,a)\\sim d`
+    "Lecture 15: Policy Optimization with Trust Regions" §3.  ``samples="visitation"``: :math:`\\psi\\psi^\\top` at :math:`(s,a)\\sim d`
     (closed form).  ``"trajectories"``: the additive functional :math:`\\sum_t w_t\\,\\psi_t\\psi_t^\\top`
     with :math:`w_t = 1` (finite horizon) or :math:`(1-\\gamma)\\gamma^t` (truncated infinite
     horizon), by the recursion of the module docstring with

@@ -85,7 +85,7 @@ class EstimatorSpec:
         The estimate, mean ``(d,)`` or per sample ``(n, d)`` (Fisher: ``(d, d)``/``(n, d, d)``).
     options : tuple of Option
     weights : callable ``(traj, policy, theta, *, mdp, **options) -> (n, T)`` or None
-        :math:`W_t` of :math:`\\hat g = \\sum_t\\psi_t W_t` (lecture 000 eqs. 21, 26).
+        :math:`W_t` of :math:`\\hat g = \\sum_t\\psi_t W_t` ("Lecture 6: The Policy Gradient" eqs. 21, 26).
     terms : callable ``(mdp, policy, theta, T, **options) -> LinearSpec`` or None
         Exact moments by the recursion of :mod:`tabular_pg.sampled.moments` on ``T`` steps.
     moments : callable ``(mdp, policy, theta, **options) -> (mean, cov)`` or None
@@ -189,14 +189,14 @@ _CRITIC = (Option("critic", "exact", E.check_critic), Option("advantage", False,
 
 #: Every estimator, in the order of :data:`ESTIMATORS` (and of the CLI's comparison).
 ENTRIES = (
-    EstimatorSpec(  # lecture 000 eqs. 21 (total return) and 26 (reward-to-go), baselines of lecture 002
+    EstimatorSpec(  # "Lecture 6: The Policy Gradient" eqs. 21 (total return) and 26 (reward-to-go), baselines of "Lecture 15: Policy Optimization with Trust Regions"
         "reinforce", E.reinforce, (Option("reward_to_go", False, check_bool("reward_to_go")),
                                    Option("baseline", None, check_baseline)),
         weights=E.reinforce_weights, terms=M.reinforce_spec, needs_mdp=_uses_exact_values, oracle=True,
         cli=(("REINFORCE", {}), ("REINFORCE reward-to-go", {"reward_to_go": True}),
              ("rtg - V baseline", {"reward_to_go": True, "baseline": "value"}),
              ("rtg - optimal baseline", {"reward_to_go": True, "baseline": "optimal"}))),
-    EstimatorSpec(  # lecture 003, policy gradient with Q_h (or A_h)
+    EstimatorSpec(  # "Policy Gradient (continued)", policy gradient with Q_h (or A_h)
         "qvalue", E.qvalue, _CRITIC, weights=E.qvalue_weights, terms=M.qvalue_spec, needs_mdp=_uses_exact_critic,
         cli=(("exact Q critic", {}), ("exact A critic", {"advantage": True}))),
     # Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized Advantage Estimation", eq. 16
@@ -204,10 +204,10 @@ ENTRIES = (
         "gae", E.gae, (Option("lam", REQUIRED, E.check_lam), Option("values", "exact")),
         weights=E.gae_weights, terms=M.gae_spec, needs_mdp=_uses_exact_values, oracle=True,
         cli=(("GAE(0.9), exact V", {"lam": 0.9}),)),
-    EstimatorSpec(  # lecture 002 section 1, (s, a) ~ d
+    EstimatorSpec(  # "Lecture 15: Policy Optimization with Trust Regions" section 1, (s, a) ~ d
         "visitation", E.visitation, _CRITIC, moments=M.visitation_moments, needs_mdp=_uses_exact_critic,
         data="visitation"),
-    EstimatorSpec(  # lecture 002 section 3, the sampled Fisher matrix
+    EstimatorSpec(  # "Lecture 15: Policy Optimization with Trust Regions" section 3, the sampled Fisher matrix
         "fisher", E.fisher, (Option("samples", "trajectories", M.check_samples, sampled=False),),
         moments=M.fisher_moments, moments_tol=True),
 )
@@ -275,8 +275,8 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     Notes
     -----
     Backward dynamic programming over conditional moments (module docstring) for the
-    trajectory estimators (lecture 000 eqs. 21, 26; lecture 003; Schulman et al. 2016),
-    closed forms for the (s,a)~d estimator (lecture 002 §1).  Unbiased estimators have
+    trajectory estimators ("Lecture 6: The Policy Gradient" eqs. 21, 26; "Policy Gradient (continued)"; Schulman et al. 2016),
+    closed forms for the (s,a)~d estimator ("Lecture 15: Policy Optimization with Trust Regions" §1).  Unbiased estimators have
     ``mean`` = :math:`\\nabla J` (of the ``T``-step truncation on an infinite horizon;
     see :func:`tabular_pg.sampled.moments.truncation_bias_bound`).
 

@@ -11,7 +11,7 @@ later steps are masked.  Randomness comes only from the ``rng`` argument.
 Horizons: the MDP's own ``horizon`` when it has one; otherwise a truncation ``T`` at which
 the neglected discounted return is below ``tol`` (:func:`truncation_horizon`), or, for
 ``gamma = 1`` episodic tasks, until every episode has terminated.  The
-state-action samples :math:`(s, a) \\sim d^\\pi` of lecture 002 come from geometric
+state-action samples :math:`(s, a) \\sim d^\\pi` of "Lecture 15: Policy Optimization with Trust Regions" come from geometric
 stopping (:func:`sample_visitation`), which is exactly unbiased.
 """
 from __future__ import annotations
@@ -115,7 +115,7 @@ class Trajectories:
         return self.gamma ** np.arange(self.T)
 
     def returns(self) -> np.ndarray:
-        """Discounted returns :math:`R(\\tau) = \\sum_t \\gamma^t r_t`, shape ``(n,)`` (lecture 000 eq. 3)."""
+        """Discounted returns :math:`R(\\tau) = \\sum_t \\gamma^t r_t`, shape ``(n,)`` ("Lecture 6: The Policy Gradient" eq. 3)."""
         return self.rewards @ self.discounts
 
     def rewards_to_go(self) -> np.ndarray:
@@ -279,7 +279,7 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     Notes
     -----
     Samples :math:`\\tau \\sim \\pi_\\theta(\\tau) = p_0(s_0)\\prod_t \\pi(a_t|s_t) p(s_{t+1}|s_t,a_t)`
-    (lecture 000 eq. 2).  One step costs two uniform draws per trajectory and two
+    ("Lecture 6: The Policy Gradient" eq. 2).  One step costs two uniform draws per trajectory and two
     vectorised inverse-CDF look-ups (see the module docstring).
 
     Examples
@@ -322,7 +322,7 @@ def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> S
 
     Notes
     -----
-    Lecture 002 §1: :math:`d(s,a) = (1-\\gamma)\\sum_t \\gamma^t P(s_t=s, a_t=a)`.  With
+    "Lecture 15: Policy Optimization with Trust Regions" §1: :math:`d(s,a) = (1-\\gamma)\\sum_t \\gamma^t P(s_t=s, a_t=a)`.  With
     :math:`T \\sim \\mathrm{Geom}(1-\\gamma)` on :math:`\\{0,1,\\dots\\}`, :math:`P(T=t)=(1-\\gamma)\\gamma^t`,
     so :math:`(s_T, a_T) \\sim d` exactly.  Continuing from there for an independent
     :math:`K \\sim \\mathrm{Geom}(1-\\gamma)` steps, the undiscounted sum
