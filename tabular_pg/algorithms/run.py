@@ -56,7 +56,7 @@ class History:
     J : ndarray (T+1,)
         Exact :math:`J(\\pi_{\\theta_t})` on the evaluation MDP.
     theta : ndarray (T+1, d)
-    pi : ndarray (T+1, *probs_shape)
+    pi : ndarray (T+1, S, A), or (T+1, H, S, A) for a per-step policy
     trajectories, steps : ndarray of int (T+1,)
         Samples consumed by the oracle before iterate ``t`` was reached (cumulative).
     wall_time : ndarray (T+1,)

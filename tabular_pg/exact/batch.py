@@ -148,7 +148,7 @@ def _evaluate_each(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
 
 
 def evaluate_batch(mdp: FiniteMDP, pis) -> BatchEvaluation:
-    """Exact V, Q, A, visitation and J of each policy of a batch ``pis (B, S, A)``.
+    """Exact V, Q, A, visitation and J of every policy in a batch, ``pis`` of shape ``(B, S, A)``.
 
     Parameters
     ----------

@@ -19,8 +19,11 @@ __all__ = ["Optimum", "optimum", "value_iteration", "greedy"]
 
 @dataclass(frozen=True, eq=False)
 class Optimum:
-    """``V*``, ``Q*`` and a deterministic optimal policy ``pi`` (one-hot ``(S, A)``, or
-    ``(H, S, A)`` on a finite horizon), ``J* = mu . V*``, and the iterations taken."""
+    """The optimal values and a deterministic optimal policy.
+
+    ``V*``, ``Q*`` and ``pi`` (one-hot ``(S, A)``, or ``(H, S, A)`` on a finite horizon),
+    :math:`J^* = \\mu^\\top V^*`, and the iterations taken.
+    """
 
     V: np.ndarray
     Q: np.ndarray
