@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from tabular_pg._checks import positive_int
 from tabular_pg.exact.evaluation import evaluate, policy_values, q_from_v
 from tabular_pg.exact.linsolve import ConvergenceWarning
-from tabular_pg.exact.soft import check_entropy, soft_backward_induction, soft_greedy, soft_max
+from tabular_pg.exact.soft import (check_entropy, contraction_fixed_point, soft_backward_induction, soft_greedy,
+                                   soft_max)
 from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["Optimum", "optimum", "value_iteration", "greedy", "soft_policy_iteration", "SOFT_TOL"]
@@ -221,13 +222,5 @@ def value_iteration(mdp: FiniteMDP, tol: float = 1e-12, max_iterations: int = 10
     if mdp.horizon is not None or mdp.gamma >= 1:
         raise ValueError("value_iteration needs an infinite-horizon MDP with gamma < 1; "
                          f"got gamma={mdp.gamma}, horizon={mdp.horizon}")
-    V = np.zeros(mdp.n_states)
-    stop = tol * (1 - mdp.gamma) / max(mdp.gamma, 1e-300)
-    for _ in range(max_iterations):
-        V_new = q_from_v(mdp, V).max(axis=1)
-        if np.abs(V_new - V).max() <= stop:
-            return V_new
-        V = V_new
-    warnings.warn(f"value iteration did not reach tol={tol} in {max_iterations} iterations",
-                  ConvergenceWarning, stacklevel=2)
-    return V
+    return contraction_fixed_point(lambda V: q_from_v(mdp, V).max(axis=1), mdp.n_states, mdp.gamma, tol,
+                                   max_iterations, "value iteration")

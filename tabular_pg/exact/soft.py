@@ -31,7 +31,7 @@ from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import softmax
 
 __all__ = ["check_entropy", "policy_entropy", "entropy_weights", "log_policy", "soft_advantage",
-           "soft_max", "soft_greedy", "soft_backup", "soft_value_iteration", "soft_backward_induction",
+           "soft_max", "soft_greedy", "soft_backup", "soft_value_iteration", "contraction_fixed_point", "soft_backward_induction",
            "soft_finite_values"]
 
 
@@ -104,19 +104,29 @@ def soft_value_iteration(mdp: FiniteMDP, tau: float, tol: float = 1e-12, max_ite
     :math:`\\|V_{k+1}-V^*_\\tau\\|_\\infty \\le tol`.  An independent reference for
     :func:`tabular_pg.optimum` with ``entropy=tau`` (which uses soft policy iteration).
     """
-    tau = positive_number("tau", tau)
+    tau, tol = positive_number("tau", tau), positive_number("tol", tol)
     positive_int("max_iterations", max_iterations)
     if mdp.horizon is not None or mdp.gamma >= 1:
         raise ValueError(f"soft_value_iteration needs gamma < 1 and no horizon; got gamma={mdp.gamma}, "
                          f"horizon={mdp.horizon}")
-    V, stop = np.zeros(mdp.n_states), tol * (1 - mdp.gamma) / max(mdp.gamma, 1e-300)
+    return contraction_fixed_point(lambda V: soft_max(mdp, soft_backup(mdp, V), tau), mdp.n_states, mdp.gamma, tol,
+                                   max_iterations, "soft value iteration")
+
+
+def contraction_fixed_point(operator, n: int, gamma: float, tol: float, max_iterations: int, name: str) -> np.ndarray:
+    """Iterate the :math:`\\gamma`-contraction ``operator`` from ``zeros(n)`` to within ``tol`` of its fixed point.
+
+    Stops at :math:`\\|V_{k+1}-V_k\\|_\\infty \\le tol(1-\\gamma)/\\gamma`, so that
+    :math:`\\|V_{k+1}-V^*\\|_\\infty \\le tol` (Puterman 1994, Thm. 6.3.1); a
+    :class:`~tabular_pg.exact.linsolve.ConvergenceWarning` naming ``name`` if ``max_iterations`` run out.
+    """
+    V, stop = np.zeros(n), tol * (1 - gamma) / max(gamma, 1e-300)
     for _ in range(max_iterations):
-        V_new = soft_max(mdp, soft_backup(mdp, V), tau)
+        V_new = operator(V)
         if np.abs(V_new - V).max() <= stop:
             return V_new
         V = V_new
-    warnings.warn(f"soft value iteration did not reach tol={tol} in {max_iterations} iterations",
-                  ConvergenceWarning, stacklevel=2)
+    warnings.warn(f"{name} did not reach tol={tol} in {max_iterations} iterations", ConvergenceWarning, stacklevel=3)
     return V
 
 
