@@ -11,7 +11,7 @@ in this list: the model (``mdp``, ``policies``), ``exact``, ``sampled``, ``algor
 from tabular_pg import algorithms, io
 from tabular_pg._version import __version__
 from tabular_pg.algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, History, NaturalPolicyGradient,
-                                   PolicyGradient, oracles, run)
+                                   PolicyGradient, PolicyMirrorDescent, oracles, run)
 from tabular_pg.algorithms.oracles import Cost, ExactOracle, PPODataset, SampledOracle
 from tabular_pg.exact import (BatchEvaluation, ConvergenceWarning, Evaluation, Optimum, PrecisionWarning, evaluate,
                               evaluate_batch, fisher_information, kl_divergence, natural_gradient, optimum,
@@ -31,7 +31,7 @@ __all__ = [
     "Trajectories", "StateActionSamples", "rollout", "sample_visitation", "estimators", "estimator_moments",
     "oracles", "ExactOracle", "SampledOracle", "Cost", "PPODataset",
     "algorithms", "run", "History", "Algorithm", "PolicyGradient", "NaturalPolicyGradient",
-    "ConservativePolicyIteration", "PPO", "CEM", "BatchEvaluation", "evaluate_batch", "io",
+    "ConservativePolicyIteration", "PPO", "CEM", "PolicyMirrorDescent", "BatchEvaluation", "evaluate_batch", "io",
 ]
 
 

@@ -10,16 +10,17 @@ al. 2017 on the scale of J).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
 from tabular_pg._checks import freeze_fields
 from tabular_pg.sampled import estimators
-from tabular_pg.exact.evaluation import Evaluation
+from tabular_pg.exact.evaluation import Evaluation, evaluate
 from tabular_pg.exact.fisher import FisherMatrix, fisher_matrix, kl_rows
 from tabular_pg.exact.gradient import fisher_information, policy_gradient, state_weights
+from tabular_pg.exact.soft import check_entropy, entropy_weights, log_policy
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.registry import ESTIMATORS
@@ -176,7 +177,17 @@ class ExactAnswers(Answers):
     @cached_property
     def gradient(self) -> np.ndarray:
         """:math:`\\nabla J` (policy-gradient theorem, "Lecture 15: Policy Optimization with Trust Regions" §1), shape ``(d,)``."""
-        return policy_gradient(self.mdp, self.policy, self.theta, evaluation=self.evaluation)
+        return policy_gradient(self.mdp, self.policy, self.theta, evaluation=self.evaluation,
+                               entropy=self.evaluation.entropy)
+
+    def soft(self, tau: float) -> "ExactAnswers":
+        """These answers for the entropy-regularised objective :math:`J_\\tau` (soft ``Q, A, J``, :math:`\\nabla J_\\tau`).
+
+        One more exact evaluation, :func:`tabular_pg.evaluate` with ``entropy=tau``
+        (Cen et al. 2021, "Fast Global Convergence of Natural Policy Gradient Methods with
+        Entropy Regularization", §2).
+        """
+        return ExactAnswers(self.mdp, self.policy, self.theta, evaluate(self.mdp, self.pi, entropy=check_entropy(tau)))
 
     @property
     def fisher_weights(self) -> np.ndarray:
@@ -314,6 +325,22 @@ class SampledAnswers(Answers):
         gradient at :math:`\\theta_t` is the oracle's policy-gradient estimate.
         """
         return self._dataset
+
+    def soft(self, tau: float) -> "SampledAnswers":
+        """The same batch with the entropy reward: :math:`r_t - \\tau\\log\\pi(a_t|s_t)` at every active step.
+
+        The sampled return from step ``t`` then has mean :math:`Q_\\tau(s_t,a_t) - \\tau\\log\\pi(a_t|s_t)`,
+        so every estimator of the oracle estimates :math:`\\nabla J_\\tau` (the extra
+        :math:`-\\tau\\psi_t` has mean 0), ``J`` estimates :math:`J_\\tau`, and the first-visit ``Q``
+        estimates :math:`Q_\\tau - \\tau\\log\\pi` (Cen et al. 2021, §2; no terminal-state entropy on
+        ``gamma = 1`` tasks, as :mod:`tabular_pg.exact.soft`).  No new samples: ``cost`` is 0.
+        """
+        tau, traj, pi = check_entropy(tau), self.traj, self.pi
+        steps = np.broadcast_to(np.arange(traj.T), traj.states.shape)
+        log_pi = log_policy(pi)[steps, traj.states, traj.actions] if pi.ndim == 3 else log_policy(pi)[traj.states, traj.actions]
+        counts = traj.mask * entropy_weights(self.mdp)[traj.states]
+        soft_traj = replace(traj, rewards=traj.rewards - tau * counts * log_pi)
+        return replace(self, traj=soft_traj, cost=Cost())
 
     @cached_property
     def _dataset(self) -> PPODataset:

@@ -73,6 +73,18 @@ class NaturalPolicyGradient(Algorithm):
     kl_slack : float >= 1
         Accept a realised KL up to ``kl_slack * delta`` (default 1.5, as in TRPO's reference
         implementation, which shrinks the step when ``kl > 1.5 max_kl``).
+    entropy : float >= 0
+        Temperature :math:`\\tau` of entropy regularisation (default 0): ascend
+        :math:`J_\\tau` with the fixed ``step`` :math:`\\eta` (required),
+        :math:`\\theta_{t+1} = \\theta_t + \\eta F^+\\nabla J_\\tau` (Cen, Cheng, Chen, Wei & Chi 2021,
+        "Fast Global Convergence of Natural Policy Gradient Methods with Entropy Regularization",
+        eq. 16).  For a tabular softmax this is
+        :math:`\\pi_{t+1} \\propto \\pi_t^{1-\\eta\\tau/(1-\\gamma)}\\exp(\\eta Q_\\tau^{(t)}/(1-\\gamma))` (their
+        eq. 17): with :math:`\\eta = (1-\\gamma)/\\tau` soft policy iteration, and for
+        :math:`0 < \\eta \\le (1-\\gamma)/\\tau` linear convergence,
+        :math:`\\|Q^*_\\tau - Q^{(t+1)}_\\tau\\|_\\infty \\le C_1\\gamma(1-\\eta\\tau)^t` (their Thm 1).  The
+        answers are the oracle's :meth:`soft` answers (sampled: the same batch with the
+        entropy reward).
 
     Notes
     -----
@@ -106,6 +118,7 @@ class NaturalPolicyGradient(Algorithm):
     backtrack: float = 0.5
     max_backtracks: int = 10
     kl_slack: float = 1.5
+    entropy: float = 0.0
 
     def __post_init__(self):
         if self.step is not None and self.delta is not None:
@@ -123,6 +136,8 @@ class NaturalPolicyGradient(Algorithm):
         positive_int("max_backtracks", self.max_backtracks)
         if positive_number("kl_slack", self.kl_slack) < 1:
             raise ValueError(f"kl_slack must be >= 1; got {self.kl_slack!r}")
+        if positive_number("entropy", self.entropy, allow_zero=True) > 0 and self.step is None:
+            raise ValueError(f"entropy={self.entropy!r} needs a fixed step (Cen et al. 2021); got step=None")
 
     def damping_for(self, answers) -> float:
         """The damping used with these answers (resolves ``damping=None``)."""
@@ -133,6 +148,8 @@ class NaturalPolicyGradient(Algorithm):
     def update(self, policy, theta, oracle, state, rng):
         answers = oracle.query(policy, theta)
         damping = self.damping_for(answers)
+        if self.entropy > 0:
+            answers = answers.soft(self.entropy)
         if self.step is not None:
             w = answers.natural_gradient(damping)
             return (theta + self.step * w if self.ascends(answers, w) else theta.copy()), state

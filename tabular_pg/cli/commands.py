@@ -15,8 +15,9 @@ from tabular_pg.cli.sections import estimator_rows, exact_quantities, mdp_summar
 from tabular_pg.cli.specs import SEED, resolve_mdp
 from tabular_pg.cli.train import parse_step, train_once
 from tabular_pg.exact.planning import optimum
+from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee, theorem_setting
 
-__all__ = ["solve", "zoo", "estimators", "train", "proofs", "COMMANDS"]
+__all__ = ["solve", "zoo", "estimators", "train", "proofs", "theorems", "COMMANDS"]
 
 
 def _policy(choice: str, mdp, opt) -> np.ndarray:
@@ -122,5 +123,51 @@ def proofs(args) -> dict:
     return {"text": text, "data": data, "status": 1 if counts["unexpected"] else 0}
 
 
+# ---------------------------------------------------------------------------- theorems
+def _iterate_rows(check) -> list:
+    rel = "<=" if check.sense == "<=" else ">="
+    return [[str(t), check.measured[t], rel, check.bound[t]] for t in range(check.measured.size)
+            if not np.isnan(check.bound[t])]
+
+
+def theorems(args) -> dict:
+    """``tabular-pg theorems [--mdp SPEC ...] [--guarantee NAME ...] [--iters N] [--iterates] [--scale X]``.
+
+    Every guarantee of :data:`tabular_pg.algorithms.guarantees.GUARANTEES` on every MDP (default:
+    the zoo with its defaults); exit status 1 if an iterate violates its bound.
+    """
+    specs = args.mdp or list(mdps.ZOO)
+    names = args.guarantee or list(GUARANTEES)
+    rows, checks, lines, bad = [], [], [], []
+    for spec in specs:
+        mdp = resolve_mdp(spec).mdp
+        setting = theorem_setting(mdp)
+        for name in names:
+            c = check_guarantee(name, mdp, args.iters, scale=args.scale, raise_on_violation=False)
+            last = c.measured.size - 1
+            verdict = "holds" if c.violations.size == 0 else f"VIOLATED at t = {c.violations.tolist()[:5]}"
+            rows.append([name, spec, num(setting.gamma), c.quantity, c.measured[last], c.sense, c.bound[last],
+                         c.tightness, verdict])
+            checks.append({"guarantee": name, "reference": c.reference, "mdp": spec, "gamma": setting.gamma,
+                           "quantity": c.quantity, "sense": c.sense, "measured": c.measured,
+                           "bound": [None if np.isnan(b) else b for b in c.bound], "constants": c.constants,
+                           "violations": c.violations, "tightness": c.tightness})
+            if c.violations.size:
+                bad.append(f"{name} on {spec}")
+            if args.iterates:
+                lines += [f"\n{name} ({c.reference}) on {spec}:",
+                          table(["t", c.quantity, "", "bound"], _iterate_rows(c))]
+    perturbed = "" if args.scale == 1 else f" PERTURBED: every bound made stricter by the factor {args.scale:g};"
+    head = [f"published guarantees on exact runs ({args.iters} iterations;{perturbed} rewards mapped onto [0, 1], uniform "
+            "start, gamma 0.9 for finite-horizon or gamma = 1 MDPs); tightness = max measured/bound "
+            "(CPI: max bound - improvement)",
+            table(["guarantee", "MDP", "gamma", "quantity", "at T", "", "bound at T", "tightness", "verdict"], rows),
+            "references: " + "; ".join(f"{n}: {g.reference}" for n, g in GUARANTEES.items() if n in names)]
+    tail = [f"VIOLATED: {', '.join(bad)}"] if bad else []
+    return {"text": "\n".join(head + lines + tail), "data": {"checks": checks, "violated": bad},
+            "status": 1 if bad else 0}
+
+
 #: Subcommand name -> function of the parsed arguments.
-COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour, "estimators": estimators, "train": train, "proofs": proofs}
+COMMANDS = {"solve": solve, "zoo": zoo, "tour": tour, "estimators": estimators, "train": train, "proofs": proofs,
+            "theorems": theorems}

@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from tabular_pg._version import __version__
+from tabular_pg.algorithms.guarantees import GUARANTEES
 from tabular_pg.cli import commands
 from tabular_pg.cli.format import emit_json
 from tabular_pg.cli.train import ALGORITHMS
@@ -75,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     proofs.add_argument("--claim", action="append", metavar="ID", help="check only this claim (repeatable)")
     _common(proofs)
 
+    theorems = sub.add_parser("theorems", help="published convergence guarantees checked on exact runs (exit 1 "
+                              "if an iterate violates one)")
+    theorems.add_argument("--mdp", action="append", metavar="MDP", help=MDP_HELP + " (repeatable; default: the zoo)")
+    theorems.add_argument("--guarantee", action="append", choices=list(GUARANTEES), help="repeatable; default: all")
+    theorems.add_argument("--iters", type=int, default=50, help="iterations of every run")
+    theorems.add_argument("--iterates", action="store_true", help="print the measured value and bound of every iterate")
+    theorems.add_argument("--scale", type=float, default=1.0, help="make every bound stricter by this factor "
+                          "(e.g. 0.1: the constant divided by 10, to see the check fail); default 1, the published bounds")
+    _common(theorems)
+
     zoo = sub.add_parser("zoo", help="list the MDPs of the zoo with their parameters")
     _common(zoo)
     return parser
@@ -95,6 +106,8 @@ def _positive(args, *names) -> None:
 def run(args) -> dict:
     """Run the subcommand of parsed ``args``; return its result (printed as text or JSON)."""
     _positive(args, "n", "seeds", "iters", "sampled", "rows")
+    if getattr(args, "scale", 1.0) <= 0:
+        raise UsageError(f"--scale must be a positive number; got {args.scale}")
     return commands.COMMANDS[args.command](args)
 
 

@@ -17,10 +17,11 @@ import scipy.sparse as sp
 from tabular_pg.exact.linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
 from tabular_pg.exact.matvec import RowBlocks
 from tabular_pg._checks import as_float_array, check_distributions, freeze_fields, sealed
+from tabular_pg.exact.soft import check_entropy, entropy_weights, policy_entropy, soft_advantage, soft_finite_values
 from tabular_pg.mdp import FiniteMDP, reachable
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix", "policy_transitions", "q_from_v",
-           "policy_values", "never_terminating_states", "VALUE_LIMIT"]
+           "policy_values", "never_terminating_states", "VALUE_LIMIT", "evaluate_soft"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +33,8 @@ class Evaluation:
     ``residual`` is the larger relative residual of the value and visitation solves
     (0 for the exact finite-horizon recursions); ``solver`` names the method used;
     ``pi`` is a copy of the evaluated policy (no array here aliases the caller's).
+    ``entropy`` is the temperature :math:`\\tau`: when > 0, ``V, Q, A, J`` are the soft
+    :math:`V_\\tau, Q_\\tau, A_\\tau, J_\\tau` of :mod:`tabular_pg.exact.soft` (``d``, ``visits`` unchanged).
     """
 
     V: np.ndarray
@@ -44,6 +47,7 @@ class Evaluation:
     residual: float
     solver: str
     pi: np.ndarray
+    entropy: float = 0.0
 
     def __post_init__(self):
         freeze_fields(self)
@@ -231,7 +235,7 @@ def _check_value_range(mdp: FiniteMDP) -> None:
                          f"{VALUE_LIMIT:g} (V, Q, J would overflow); rescale the rewards")
 
 
-def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
+def evaluate(mdp: FiniteMDP, pi, solver: str = "auto", entropy: float = 0.0) -> Evaluation:
     """Exact V, Q, A, visitation and J of the policy ``pi`` on ``mdp``.
 
     Parameters
@@ -240,6 +244,9 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     pi : array_like (S, A), or (H, S, A) for a per-step policy on a finite horizon
     solver : {'auto', 'dense', 'splu', 'gmres'}
         Linear solver for infinite horizons (see :mod:`tabular_pg.exact.linsolve`).
+    entropy : float >= 0
+        Temperature :math:`\\tau` of the entropy regularisation (default 0: none); see
+        :func:`evaluate_soft`.
 
     Returns
     -------
@@ -268,6 +275,8 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     pi = check_policy(mdp, pi)
+    if check_entropy(entropy) > 0:
+        return evaluate_soft(mdp, pi, float(entropy), solver)
     _check_value_range(mdp)
     if mdp.horizon is not None:
         return _evaluate_finite(mdp, pi)
@@ -276,3 +285,39 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     if mdp.gamma < 1:
         return _evaluate_discounted(mdp, pi, solver)
     return _evaluate_episodic(mdp, pi, solver)
+
+
+def evaluate_soft(mdp: FiniteMDP, pi: np.ndarray, tau: float, solver: str = "auto") -> Evaluation:
+    """The entropy-regularised evaluation of a validated ``pi``: soft ``V, Q, A`` and :math:`J_\\tau`.
+
+    Notes
+    -----
+    Cen, Cheng, Chen, Wei & Chi (2021), "Fast Global Convergence of Natural Policy Gradient
+    Methods with Entropy Regularization", §2: :math:`V_\\tau` is the value of the reward
+    :math:`r(s,a) + \\tau\\mathcal H(\\pi(\\cdot|s))` (the entropy reward, zero at the terminal
+    states of a ``gamma = 1`` task), :math:`Q_\\tau = r + \\gamma PV_\\tau`,
+    :math:`A_\\tau = Q_\\tau - \\tau\\log\\pi - V_\\tau`, and
+    :math:`J_\\tau = \\mu^\\top V_\\tau = J + \\tau\\mathbb E[\\sum_t\\gamma^t\\mathcal H(\\pi(\\cdot|s_t))]`.  A stationary
+    policy is evaluated on the MDP with that reward (the same solvers); a finite horizon by the
+    backward recursion of :func:`tabular_pg.exact.soft.soft_finite_values`.
+
+    Examples
+    --------
+    >>> import mdps
+    >>> mdp = mdps.garnet(5, 3, 2, seed=0); pi = np.full((5, 3), 1 / 3)
+    >>> ev, ev0 = evaluate(mdp, pi, entropy=0.1), evaluate(mdp, pi)
+    >>> bool(np.isclose(ev.J, ev0.J + 0.1 * np.log(3) / (1 - mdp.gamma)))   # H = log 3 in every state
+    True
+    """
+    if mdp.horizon is not None:
+        ev = evaluate(mdp, pi)
+        V, Q = soft_finite_values(mdp, np.broadcast_to(pi, ev.Q.shape), tau)
+        J = float(mdp.mu @ V[0])
+    else:
+        bonus = tau * entropy_weights(mdp) * policy_entropy(pi)
+        ev = evaluate(mdp.with_(R=mdp.R + bonus[:, None]), pi, solver)
+        V, Q = ev.V, ev.Q - bonus[:, None]
+        J = ev.J
+    A = soft_advantage(mdp, Q, V, pi, tau)
+    return Evaluation(**sealed(Q=Q, A=A), V=V, d=ev.d, d_sa=ev.d_sa, visits=ev.visits, J=J,
+                      residual=ev.residual, solver=ev.solver, pi=pi, entropy=tau)

@@ -11,6 +11,7 @@ from tabular_pg._checks import real
 from tabular_pg.exact.evaluation import Evaluation, check_policy, evaluate
 from tabular_pg.exact.fisher import FISHER_RCOND, block_pinv_solve, check_damping, fisher_matrix, kl_rows
 from tabular_pg.exact.linsolve import ConvergenceWarning
+from tabular_pg.exact.soft import check_entropy
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 
@@ -40,14 +41,23 @@ def check_policy_fits(mdp: FiniteMDP, policy: Policy) -> None:
         raise ValueError(f"per-step policy horizon {policy.horizon} differs from the MDP horizon {mdp.horizon}")
 
 
-def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluation]:
+def _check(mdp: FiniteMDP, policy: Policy, theta, entropy: float = 0.0) -> tuple[np.ndarray, Evaluation]:
     check_policy_fits(mdp, policy)
     theta = policy.check_theta(theta)
-    return theta, evaluate(mdp, policy.probs(theta))
+    return theta, evaluate(mdp, policy.probs(theta), entropy=entropy)
 
 
-def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluation | None = None) -> np.ndarray:
-    """Exact :math:`\\nabla_\\theta J(\\pi_\\theta)`, shape ``(d,)``.
+def _check_evaluation(evaluation, entropy) -> None:
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"evaluation must be None or an Evaluation (tabular_pg.evaluate); got {type(evaluation).__name__}")
+    if evaluation.entropy != check_entropy(entropy):
+        raise ValueError(f"evaluation was computed with entropy={evaluation.entropy!r} but entropy={entropy!r} "
+                         "was asked for")
+
+
+def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluation | None = None,
+                    entropy: float = 0.0) -> np.ndarray:
+    """Exact :math:`\\nabla_\\theta J(\\pi_\\theta)` (or :math:`\\nabla_\\theta J_\\tau` with ``entropy = tau > 0``), shape ``(d,)``.
 
     Notes
     -----
@@ -59,6 +69,11 @@ def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluatio
     with :math:`\\sum_h \\gamma^h \\sum_s d_h(s)\\sum_a \\nabla\\pi_h(a|s) A_h(s,a)` on a
     finite horizon.  ``A`` replaces ``Q`` since :math:`\\sum_a\\nabla\\pi(a|s)=0` (the
     baseline identity of "Lecture 15: Policy Optimization with Trust Regions"); it is computed as one vector-Jacobian product.
+    With ``entropy = tau`` the same formula with the soft advantage
+    :math:`A_\\tau = Q_\\tau - \\tau\\log\\pi - V_\\tau` of :func:`tabular_pg.evaluate` gives
+    :math:`\\nabla J_\\tau` (Mei et al. 2020, "On the Global Convergence Rates of Softmax Policy
+    Gradient Methods", Lemma 10; see :mod:`tabular_pg.exact.soft`).  ``evaluation``, if given,
+    must have been computed with the same ``entropy``.
 
     Examples
     --------
@@ -70,9 +85,9 @@ def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluatio
     >>> bool(np.isclose(policy_gradient(mdp, pol, th)[4], fd, rtol=1e-6))
     True
     """
-    if evaluation is not None and not isinstance(evaluation, Evaluation):
-        raise TypeError(f"evaluation must be None or an Evaluation (tabular_pg.evaluate); got {type(evaluation).__name__}")
-    theta, ev = _check(mdp, policy, theta) if evaluation is None else (policy.check_theta(theta), evaluation)
+    if evaluation is not None:
+        _check_evaluation(evaluation, entropy)
+    theta, ev = _check(mdp, policy, theta, entropy) if evaluation is None else (policy.check_theta(theta), evaluation)
     W = _fit_to_policy(ev.visits[..., None] * ev.A, ev, policy)
     return policy.vjp(theta, W)
 

@@ -12,9 +12,14 @@ import scipy.sparse as sp
 from tabular_pg._checks import positive_int
 from tabular_pg.exact.evaluation import evaluate, policy_values, q_from_v
 from tabular_pg.exact.linsolve import ConvergenceWarning
+from tabular_pg.exact.soft import (check_entropy, contraction_fixed_point, soft_backward_induction, soft_greedy,
+                                   soft_max)
 from tabular_pg.mdp import FiniteMDP
 
-__all__ = ["Optimum", "optimum", "value_iteration", "greedy"]
+__all__ = ["Optimum", "optimum", "value_iteration", "greedy", "soft_policy_iteration", "SOFT_TOL"]
+
+#: Soft policy iteration stops when the soft Bellman residual is at most this times max(1, |V|).
+SOFT_TOL = 1e-13
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,8 +124,8 @@ def _check_iterations(max_iterations) -> None:
     positive_int("max_iterations", max_iterations)
 
 
-def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) -> Optimum:
-    """The exact optimum ``V*, Q*, pi*`` of ``mdp``.
+def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000, entropy: float = 0.0) -> Optimum:
+    """The exact optimum ``V*, Q*, pi*`` of ``mdp`` (of its entropy-regularised objective if ``entropy > 0``).
 
     Notes
     -----
@@ -128,6 +133,9 @@ def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) ->
     linear solve); it stops when the greedy policy is unchanged, so ``V*`` is exact to
     solver precision — not an epsilon-approximate value iteration.  ``gamma = 1``
     episodic tasks start from a proper policy.  Finite horizons: backward induction.
+    With ``entropy = tau > 0``: the soft optimum :math:`\\pi^*_\\tau = \\mathrm{softmax}(Q^*_\\tau/\\tau)`
+    by :func:`soft_policy_iteration` (soft backward induction on a finite horizon); ``V, Q, J``
+    are then :math:`V^*_\\tau, Q^*_\\tau, J^*_\\tau` and ``pi`` has full support.
 
     Examples
     --------
@@ -140,9 +148,64 @@ def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) ->
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     _check_iterations(max_iterations)
+    tau = check_entropy(entropy)
+    if tau > 0:
+        return soft_policy_iteration(mdp, tau, solver, max_iterations)
     if mdp.horizon is not None:
         return _backward_induction(mdp)
     return _policy_iteration(mdp, solver, max_iterations)
+
+
+def _check_soft_episodic(mdp: FiniteMDP, tau: float, solve_residual: float) -> None:
+    """ValueError when soft policy iteration on a ``gamma = 1`` task runs away: the entropy reward
+    outweighs the cost of not terminating, so :math:`V^*_\\tau` is infinite (episodes grow without bound)."""
+    if mdp.gamma >= 1 and solve_residual > 1e-8:
+        raise ValueError(f"gamma = 1: the entropy-regularised optimum with entropy={tau!r} is unbounded on this "
+                         "MDP (soft policy iteration makes episodes ever longer: the entropy reward outweighs the "
+                         "rewards); use a smaller entropy or gamma < 1")
+
+
+def soft_policy_iteration(mdp: FiniteMDP, tau: float, solver: str = "auto", max_iterations: int = 1000) -> Optimum:
+    """The soft optimum by soft policy iteration: :math:`\\pi_{k+1} = \\mathrm{softmax}(Q_\\tau^{\\pi_k}/\\tau)`.
+
+    Notes
+    -----
+    Haarnoja et al. (2018), "Soft Actor-Critic", Lemma 2 (soft policy improvement) and
+    Theorem 1; Cen et al. (2021), "Fast Global Convergence of Natural Policy Gradient
+    Methods with Entropy Regularization": entropy-regularised NPG with step
+    :math:`\\eta = (1-\\gamma)/\\tau` is this iteration, and
+    :math:`\\|Q^*_\\tau - Q^{(k)}_\\tau\\|_\\infty \\le \\gamma^k\\|Q^*_\\tau - Q^{(0)}_\\tau\\|_\\infty` (their Thm 1).
+    Each step is an exact soft evaluation; it stops when the soft Bellman residual
+    :math:`\\|\\tau\\log\\sum_a e^{Q_\\tau/\\tau} - V_\\tau\\|_\\infty` is at most ``SOFT_TOL * max(1, |V|)``, or
+    is below ``1e3 * SOFT_TOL * max(1, |V|)`` when ``V`` (which increases monotonically, soft policy
+    improvement) stops increasing at float precision; it starts from the uniform policy.  The
+    returned ``pi`` is :math:`\\mathrm{softmax}(Q/\\tau)` of the returned ``Q`` (the fixed-point relation).
+
+    Examples
+    --------
+    >>> import mdps
+    >>> mdp = mdps.garnet(6, 3, 2, seed=0)
+    >>> opt = soft_policy_iteration(mdp, 0.5)
+    >>> bool(np.allclose(opt.pi, np.exp((opt.Q - opt.V[:, None]) / 0.5), atol=1e-12))   # softmax(Q*/tau)
+    True
+    """
+    if mdp.horizon is not None:
+        V, Q, pi = soft_backward_induction(mdp, tau)
+        return Optimum(V=V, Q=Q, pi=pi, J=float(mdp.mu @ V[0]), iterations=mdp.horizon)
+    pi = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
+    V_old = None
+    for it in range(1, max_iterations + 1):
+        ev = evaluate(mdp, pi, solver=solver, entropy=tau)
+        residual = float(np.abs(soft_max(mdp, ev.Q, tau) - ev.V).max())
+        scale = max(1.0, float(np.abs(ev.V).max()))
+        stalled = V_old is not None and float((ev.V - V_old).max()) <= 8 * np.finfo(float).eps * scale
+        _check_soft_episodic(mdp, tau, ev.residual)
+        if residual <= SOFT_TOL * scale or (stalled and residual <= 1e3 * SOFT_TOL * scale):
+            return Optimum(V=ev.V, Q=ev.Q, pi=soft_greedy(ev.Q, tau), J=ev.J, iterations=it)
+        V_old, pi = ev.V, soft_greedy(ev.Q, tau)
+    warnings.warn(f"soft policy iteration did not converge in {max_iterations} iterations (soft Bellman "
+                  f"residual {residual:.3g})", ConvergenceWarning, stacklevel=3)
+    return Optimum(V=ev.V, Q=ev.Q, pi=ev.pi, J=ev.J, iterations=max_iterations)
 
 
 def value_iteration(mdp: FiniteMDP, tol: float = 1e-12, max_iterations: int = 100_000) -> np.ndarray:
@@ -162,13 +225,5 @@ def value_iteration(mdp: FiniteMDP, tol: float = 1e-12, max_iterations: int = 10
     if mdp.horizon is not None or mdp.gamma >= 1:
         raise ValueError("value_iteration needs an infinite-horizon MDP with gamma < 1; "
                          f"got gamma={mdp.gamma}, horizon={mdp.horizon}")
-    V = np.zeros(mdp.n_states)
-    stop = tol * (1 - mdp.gamma) / max(mdp.gamma, 1e-300)
-    for _ in range(max_iterations):
-        V_new = q_from_v(mdp, V).max(axis=1)
-        if np.abs(V_new - V).max() <= stop:
-            return V_new
-        V = V_new
-    warnings.warn(f"value iteration did not reach tol={tol} in {max_iterations} iterations",
-                  ConvergenceWarning, stacklevel=2)
-    return V
+    return contraction_fixed_point(lambda V: q_from_v(mdp, V).max(axis=1), mdp.n_states, mdp.gamma, tol,
+                                   max_iterations, "value iteration")
