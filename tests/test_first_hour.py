@@ -222,3 +222,43 @@ def test_every_figure_of_the_report_is_explained(small_tour):
         follows = lines[i + 1]
         assert not follows.startswith(("![", "#")) and len(follows) > 80, lines[i]
     assert "arrows are every optimal action" in md and "rows and columns are numbered" in md
+
+
+# ------------------------------------------------------------ estimators on episodic MDPs: speed
+def test_episode_truncation_is_the_first_step_whose_neglected_return_is_below_tol(rng):
+    from conftest import episodic_mdp
+    from tabular_pg.sampled.rollout import truncation_horizon
+    mdp = episodic_mdp(rng, S=6, A=3).with_(gamma=0.99)
+    pi = np.full((6, 3), 1 / 3)
+    tol = 1e-4
+    T = sections.episode_truncation(mdp, pi, tol)
+    rmax = np.abs(mdp.R).max()
+    # independently: m_t = mass not yet in the terminal state, by matrix powers of the sub-stochastic P_pi
+    Q = np.einsum("sa,sat->st", pi, mdp.P)[:-1, :-1]
+    m = [mdp.mu[:-1] @ np.linalg.matrix_power(Q, t) for t in (T - 1, T)]
+    bound = [rmax * mdp.gamma ** t * mt.sum() / (1 - mdp.gamma) for t, mt in zip((T - 1, T), m)]
+    assert bound[1] <= tol < bound[0]
+    assert T < truncation_horizon(mdp.gamma, rmax, tol) / 5       # far shorter than gamma^T rmax / (1 - gamma)
+    # the truncated J is within tol of J (exact evaluation of both)
+    assert abs(tpg.evaluate(mdp.with_(horizon=T), pi).J - tpg.evaluate(mdp, pi).J) <= tol
+    assert sections.episode_truncation(mdps.from_spec(GARNET), np.full((5, 2), 0.5)) is None   # no terminal state
+
+
+def test_estimators_on_an_episodic_mdp_use_the_short_truncation(capsys, rng, tmp_path):
+    from conftest import episodic_mdp
+    mdp = episodic_mdp(rng, S=5, A=2).with_(gamma=0.99)
+    tpg.io.save(mdp, tmp_path / "episodic.json")
+    code, out, err = run(capsys, "estimators", str(tmp_path / "episodic.json"), "--n", "50", "--seeds", "40", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    T = sections.episode_truncation(mdp, np.full((5, 2), 0.5))
+    assert data["truncation_steps"] == T and f"after {T} steps" in run(capsys, "estimators", str(tmp_path / "episodic.json"),
+                                                                      "--n", "5", "--seeds", "2", "--quiet")[1]
+    # every estimator is unbiased for grad J_T, the gradient of the T-step truncation, so its bias
+    # against grad J is |grad J_T - grad J|: both by backward recursion / linear solve, not by moments
+    policy = tpg.TabularSoftmax(5, 2)
+    g = tpg.policy_gradient(mdp, policy, policy.initial())
+    g_T = tpg.policy_gradient(mdp.with_(horizon=T), policy, policy.initial())
+    assert 0 < np.linalg.norm(g_T - g) <= 1e-3 * np.linalg.norm(g)
+    for row in data["rows"]:
+        assert row["bias"] == pytest.approx(np.linalg.norm(g_T - g), abs=1e-12 * np.linalg.norm(g)), row

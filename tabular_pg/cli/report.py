@@ -107,7 +107,12 @@ def estimator_head(spec: str, result: dict, truncated: bool, k: int = -1, policy
     """The line above :func:`estimator_table` (``truncated``: an infinite-horizon MDP)."""
     return (f"{spec}: {policy} policy, |grad J| = {num(result['gradient_norm'])}; exact moments vs "
             f"{result['seeds']} means of n = {result['n'][k]} sampled estimates (seed {SEED}"
-            + (f", truncation {TRUNCATION:g})" if truncated else ")"))
+            + (f", truncation {TRUNCATION:g}{_steps(result)})" if truncated else ")"))
+
+
+def _steps(result: dict) -> str:
+    steps = result.get("truncation_steps")
+    return "" if steps is None else f" after {steps} steps"
 
 
 #: Why two rows of the estimator table can have the same exact moments.

@@ -22,7 +22,7 @@ from tabular_pg.cli import plots
 from tabular_pg.cli.format import num
 from tabular_pg.cli.specs import SEED, dadashi_mdp, has_extra, zoo_mdp
 from tabular_pg.cli.train import ALGORITHMS, SAMPLED_IN_TOUR, make_algorithm, make_oracle, train_once
-from tabular_pg.exact.evaluation import evaluate
+from tabular_pg.exact.evaluation import evaluate, policy_transitions
 from tabular_pg.exact.gradient import natural_gradient, policy_gradient
 from tabular_pg.exact.planning import optimum
 from tabular_pg.mdp import FiniteMDP
@@ -30,11 +30,11 @@ from tabular_pg.policies import TabularSoftmax
 from tabular_pg.progress import progress
 from tabular_pg.sampled.registry import ESTIMATORS as REGISTRY
 from tabular_pg.sampled.registry import estimate, estimator_moments
-from tabular_pg.sampled.rollout import rollout
+from tabular_pg.sampled.rollout import reward_bound, rollout, truncation_horizon
 
 __all__ = ["Setting", "SMALL", "SectionResult", "Section", "SECTIONS", "ESTIMATORS", "TRUNCATION",
-           "mdp_summary", "softmax_at", "softmax_gradient", "exact_quantities", "estimator_rows", "run_proofs",
-           "verdict_counts", "proof_verdicts", "exact_section", "estimators_section", "algorithms_section",
+           "mdp_summary", "softmax_at", "softmax_gradient", "exact_quantities", "estimator_rows", "episode_truncation",
+           "run_proofs", "verdict_counts", "proof_verdicts", "exact_section", "estimators_section", "algorithms_section",
            "polytope_section", "proofs_section"]
 
 
@@ -200,15 +200,46 @@ def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Ge
     pi = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions) if pi is None else np.asarray(pi, dtype=float)
     policy, theta = softmax_at(pi)
     g = policy_gradient(mdp, policy, theta)
-    traj = rollout(mdp, policy.probs(theta), max(ns) * seeds, rng, tol=TRUNCATION)
+    steps = episode_truncation(mdp, pi, TRUNCATION) if pi.ndim == 2 else None
+    sampled = mdp if steps is None else mdp.with_(horizon=steps)       # the same truncation, shorter
+    traj = rollout(sampled, policy.probs(theta), max(ns) * seeds, rng, tol=TRUNCATION)
     rows, begin = [], time.perf_counter()
     for i, (label, name, options) in enumerate(progress(ESTIMATORS, desc="estimators", enabled=show)):
         if log is not None:
             log(f"estimators: {i + 1}/{len(ESTIMATORS)} {label} (exact moments; {time.perf_counter() - begin:.0f} s so far)")
-        mean, cov = estimator_moments(mdp, policy, theta, name, tol=TRUNCATION, **options)
-        per = estimate(traj, policy, theta, name, mdp=mdp, per_trajectory=True, **options)
+        mean, cov = estimator_moments(sampled, policy, theta, name, tol=TRUNCATION, **options)
+        per = estimate(traj, policy, theta, name, mdp=sampled, per_trajectory=True, **options)
         rows.append(_estimator_row(label, mean, cov, per, g, ns, seeds))
-    return {"gradient_norm": float(np.linalg.norm(g)), "n": list(ns), "seeds": seeds, "rows": rows}
+    return {"gradient_norm": float(np.linalg.norm(g)), "n": list(ns), "seeds": seeds, "rows": rows,
+            "truncation_steps": steps if steps is not None or mdp.horizon is not None or mdp.gamma >= 1
+            else truncation_horizon(mdp.gamma, reward_bound(mdp), TRUNCATION)}
+
+
+def episode_truncation(mdp: FiniteMDP, pi: np.ndarray, tol: float = TRUNCATION) -> int | None:
+    """The first step ``T`` after which the discounted return an episode of ``pi`` can still
+    earn is at most ``tol``, counting only the probability that it has not yet ended; None
+    when that is no shorter than :func:`tabular_pg.sampled.rollout.truncation_horizon`'s
+    :math:`\\gamma^T r_{\\max}/(1-\\gamma) \\le` tol (no terminal states, a finite horizon, gamma = 1).
+
+    With :math:`m_t` the probability of not being in a terminal state at step ``t``
+    (non-increasing, as terminal states absorb), the return neglected after ``T`` steps is at
+    most :math:`r_{\\max}\\sum_{t\\ge T}\\gamma^t m_t \\le r_{\\max}\\gamma^T m_T/(1-\\gamma)`:
+    for FrozenLake (gamma = 0.99) at the uniform policy 70-odd steps instead of 1375.
+    """
+    terminal = mdp.terminal_states()
+    if mdp.horizon is not None or mdp.gamma >= 1 or terminal.size == 0:
+        return None
+    rmax = reward_bound(mdp)
+    longest = truncation_horizon(mdp.gamma, rmax, tol)
+    P_pi_T = policy_transitions(mdp, pi).T
+    alive = np.array(mdp.mu, dtype=float)
+    alive[terminal] = 0.0
+    for t in range(longest):
+        if rmax * mdp.gamma ** t * alive.sum() / (1 - mdp.gamma) <= tol:
+            return max(t, 1)
+        alive = P_pi_T @ alive
+        alive[terminal] = 0.0
+    return None
 
 
 def _estimator_row(label: str, mean, cov, per, g, ns, seeds: int) -> dict:
