@@ -60,6 +60,8 @@ def save(fig, path, dpi: int = 110) -> Path:
     path = Path(path)
     if not path.suffix:
         path = path.with_name(path.name + ".png")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fig.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower())
