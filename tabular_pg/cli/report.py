@@ -19,16 +19,47 @@ from tabular_pg.progress import progress
 
 # dadashi_mdp is imported for its users' sake (tests/test_plots.py takes it from here).
 __all__ = ["RENDERERS", "render", "estimator_head", "estimator_table", "coincidence_notes", "horizon_text",
-           "seconds", "correction_text", "chain_explanation", "tour", "dadashi_mdp", "WHY_THE_SAME"]
+           "seconds", "correction_text", "chain_explanation", "tour", "dadashi_mdp", "WHY_THE_SAME", "FIGURE_KEYS"]
 
 ESTIMATOR_HEADERS = ["estimator", "|bias|", "tr Cov / n", "RMSE exact", "RMSE sampled", "median cos"]
 #: How the tour names the verdict kinds in its summary.
 KIND_WORDS = {"holds": "hold", "erratum": "errata", "justification": "right conclusions with a wrong justification"}
 
 
+GRID_EXPLAINED = (
+    "Sutton & Barto's 5x5 gridworld (Example 3.5, gamma = 0.9), solved exactly: colour and numbers are "
+    "V*(s); arrows are every optimal action (the maximisers of Q*(s, .), so a cell with two tied optimal "
+    "actions shows two arrows); rows and columns are numbered from the top left. Every action in A "
+    "(row 0, column 1) jumps to A' (row 4, column 1) with reward +10, in B (row 0, column 3) to B' "
+    "(row 2, column 3) with +5; moving off the grid costs 1. Hence the arrows that lead to A.")
+ESTIMATOR_FIGURE_EXPLAINED = (
+    "Left: RMSE of the mean of n estimates; hollow markers joined by a line: measured over the seeds "
+    "(sampled); thin line of the same colour: exact sqrt(tr Cov/n + |bias|^2). Right: exact tr Cov / n. "
+    "Each estimator has its own marker (larger ones drawn first), so estimators whose curves coincide "
+    "all show; the legend marks such an estimator '(= other)'.")
+HORIZON_FIGURE_EXPLAINED = ("Markers: exact tr Cov of one estimate at each horizon H; lines: the fitted "
+                            "power law c H^k, with k in the legend.")
+CURVE_FIGURE_EXPLAINED = (
+    "Lines: exact J of each iterate (for sampled runs the mean over seeds, the band from the lowest to the "
+    "highest seed); dashed black: J*. The markers only tell the curves apart: they are staggered so that "
+    "curves that coincide (every exact run once it reaches J*) all stay visible.")
+POLYTOPE_FIGURE_EXPLAINED = (
+    "Grey dots: V^pi of random policies; black squares: the deterministic policies (vertices of the "
+    "polytope); a coloured line of dots: the iterates of one algorithm from the common start (black x); "
+    "the hollow marker of its colour: its last iterate (sizes differ, so paths that end at the same point "
+    "all show).")
+
+
+#: What each figure of the tour shows and what its markers mean, by the start of its file
+#: name; report.md prints it under the figure.
+FIGURE_KEYS = {"gridworld_values": GRID_EXPLAINED, "estimator_errors": ESTIMATOR_FIGURE_EXPLAINED,
+               "variance_vs_horizon": HORIZON_FIGURE_EXPLAINED, "learning_curves": CURVE_FIGURE_EXPLAINED,
+               "value_polytope": POLYTOPE_FIGURE_EXPLAINED}
+
+
 def _links(figures) -> list:
-    return [f"![{f['caption']}]({f['file']})" + (f"\n\n{f['explains']}" if f.get("explains") else "")
-            for f in figures]
+    keys = [next((text for start, text in FIGURE_KEYS.items() if f["file"].startswith(start)), "") for f in figures]
+    return [f"![{f['caption']}]({f['file']})" + (f"\n\n{key}" if key else "") for f, key in zip(figures, keys)]
 
 
 def horizon_text(horizon, gamma) -> str:

@@ -34,8 +34,8 @@ from tabular_pg.sampled.rollout import reward_bound, rollout, truncation_horizon
 
 __all__ = ["Setting", "SMALL", "SectionResult", "Section", "SECTIONS", "ESTIMATORS", "TRUNCATION",
            "mdp_summary", "softmax_at", "softmax_gradient", "exact_quantities", "estimator_rows", "episode_truncation",
-           "run_proofs", "verdict_counts", "proof_verdicts", "exact_section", "estimators_section", "algorithms_section",
-           "polytope_section", "proofs_section"]
+           "run_proofs", "verdict_counts", "proof_verdicts", "exact_section", "estimators_section",
+           "algorithms_section", "polytope_section", "proofs_section"]
 
 
 @dataclass(frozen=True)
@@ -141,31 +141,6 @@ def _exact_row(spec: str, mdp: FiniteMDP) -> dict:
             "residual": ev.residual, "solver": ev.solver, "V": V0, "V_star": q["optimum"].V}
 
 
-#: What the figures show and what their markers mean (report.md prints it under each).
-GRID_EXPLAINED = (
-    "Sutton & Barto's 5x5 gridworld (Example 3.5, gamma = 0.9), solved exactly: colour and numbers are "
-    "V*(s); arrows are every optimal action (the maximisers of Q*(s, .), so a cell with two tied optimal "
-    "actions shows two arrows); rows and columns are numbered from the top left. Every action in A "
-    "(row 0, column 1) jumps to A' (row 4, column 1) with reward +10, in B (row 0, column 3) to B' "
-    "(row 2, column 3) with +5; moving off the grid costs 1. Hence the arrows that lead to A.")
-ESTIMATOR_FIGURE_EXPLAINED = (
-    "Left: RMSE of the mean of n estimates; hollow markers joined by a line: measured over the seeds "
-    "(sampled); thin line of the same colour: exact sqrt(tr Cov/n + |bias|^2). Right: exact tr Cov / n. "
-    "Each estimator has its own marker (larger ones drawn first), so estimators whose curves coincide "
-    "all show; the legend marks such an estimator '(= other)'.")
-HORIZON_FIGURE_EXPLAINED = ("Markers: exact tr Cov of one estimate at each horizon H; lines: the fitted "
-                            "power law c H^k, with k in the legend.")
-CURVE_FIGURE_EXPLAINED = (
-    "Lines: exact J of each iterate (for sampled runs the mean over seeds, the band from the lowest to the "
-    "highest seed); dashed black: J*. The markers only tell the curves apart: they are staggered so that "
-    "curves that coincide (every exact run once it reaches J*) all stay visible.")
-POLYTOPE_FIGURE_EXPLAINED = (
-    "Grey dots: V^pi of random policies; black squares: the deterministic policies (vertices of the "
-    "polytope); a coloured line of dots: the iterates of one algorithm from the common start (black x); "
-    "the hollow marker of its colour: its last iterate (sizes differ, so paths that end at the same point "
-    "all show).")
-
-
 def _grid_figure(out: Path) -> tuple:
     """V* and pi* of Sutton & Barto's gridworld (with the plot extra)."""
     if not has_extra("matplotlib"):
@@ -175,8 +150,7 @@ def _grid_figure(out: Path) -> tuple:
     plots.save(plots.grid_values(opt.V, mdps.grid_cells(SUTTON_BARTO_LAYOUT), pi=plots.greedy_ties(opt.Q),
                                  title="Sutton & Barto Example 3.5: V* and every optimal action (gamma = 0.9)"),
                out / "gridworld_values.png")
-    return ({"file": "gridworld_values.png", "caption": "V* and the optimal actions on Sutton & Barto's gridworld",
-             "explains": GRID_EXPLAINED},)
+    return ({"file": "gridworld_values.png", "caption": "V* and the optimal actions on Sutton & Barto's gridworld"},)
 
 
 def exact_section(setting: Setting, out: Path, show: bool) -> SectionResult:
@@ -206,7 +180,8 @@ def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Ge
     rows, begin = [], time.perf_counter()
     for i, (label, name, options) in enumerate(progress(ESTIMATORS, desc="estimators", enabled=show)):
         if log is not None:
-            log(f"estimators: {i + 1}/{len(ESTIMATORS)} {label} (exact moments; {time.perf_counter() - begin:.0f} s so far)")
+            elapsed = time.perf_counter() - begin
+            log(f"estimators: {i + 1}/{len(ESTIMATORS)} {label} (exact moments; {elapsed:.0f} s so far)")
         mean, cov = estimator_moments(sampled, policy, theta, name, tol=TRUNCATION, **options)
         per = estimate(traj, policy, theta, name, mdp=sampled, per_trajectory=True, **options)
         rows.append(_estimator_row(label, mean, cov, per, g, ns, seeds))
@@ -277,8 +252,8 @@ def _estimator_figures(setting: Setting, out: Path, result: dict, growth: dict) 
     plots.save(plots.variance_vs_horizon(setting.horizons, growth,
                                          title="tr Cov of one estimate vs H (garnet dynamics, gamma = 1)"),
                out / "variance_vs_horizon.png")
-    return ({"file": "estimator_errors.png", "caption": "estimator error vs n", "explains": ESTIMATOR_FIGURE_EXPLAINED},
-            {"file": "variance_vs_horizon.png", "caption": "variance vs horizon", "explains": HORIZON_FIGURE_EXPLAINED})
+    return ({"file": "estimator_errors.png", "caption": "estimator error vs n"},
+            {"file": "variance_vs_horizon.png", "caption": "variance vs horizon"})
 
 
 def estimators_section(setting: Setting, out: Path, show: bool) -> SectionResult:
@@ -334,7 +309,7 @@ def _head_to_head(spec: str, mdp: FiniteMDP, setting: Setting, show: bool, sampl
 def _curve_figure(out: Path, spec: str, curves: dict, J_star: float) -> dict:
     name = "learning_curves_" + spec.split(":")[0] + ".png"
     plots.save(plots.learning_curves(curves, J_star=J_star, title=f"exact J of every iterate: {spec}"), out / name)
-    return {"file": name, "caption": f"learning curves on {spec}", "explains": CURVE_FIGURE_EXPLAINED}
+    return {"file": name, "caption": f"learning curves on {spec}"}
 
 
 def polytope_section(setting: Setting, out: Path, show: bool, paths: dict | None = None) -> SectionResult:
@@ -342,8 +317,7 @@ def polytope_section(setting: Setting, out: Path, show: bool, paths: dict | None
     (``paths``: label -> policies ``(T+1, 2, A)``)."""
     plots.save(plots.value_polytope(dadashi_mdp(), paths=paths, title="value polytope (Dadashi et al. 2019, Fig. 2d)"),
                out / "value_polytope.png")
-    figure = {"file": "value_polytope.png", "caption": "value polytope with policy paths",
-              "explains": POLYTOPE_FIGURE_EXPLAINED}
+    figure = {"file": "value_polytope.png", "caption": "value polytope with policy paths"}
     return SectionResult("Value polytope", {"paths": sorted(paths or {})}, (figure,), {"labels": list(paths or {})})
 
 

@@ -127,8 +127,8 @@ def _gym_mdp(spec: str) -> io.NamedMDP:
         except gymnasium.error.Error as exc:
             raise ValueError(f"gym:{env_id}: {strip_ansi(str(exc))} (toy-text ids of gymnasium "
                              f"{gymnasium.__version__}: {', '.join(toy_text_ids())})") from None
-    for w in caught:                                # gymnasium's warnings, without colour codes
-        warnings.warn(strip_ansi(str(w.message)), w.category, stacklevel=2)
+    for w in caught:              # gymnasium's warnings, without colour codes (and shown: not a DeprecationWarning)
+        warnings.warn(f"gymnasium: {strip_ansi(str(w.message))}", UserWarning, stacklevel=2)
     return _named(io.from_gymnasium(env, gamma=gamma, horizon=horizon))
 
 
