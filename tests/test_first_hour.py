@@ -237,6 +237,8 @@ def test_every_figure_of_the_report_is_explained(small_tour):
     for i in images:
         follows = lines[i + 1]
         assert not follows.startswith(("![", "#")) and len(follows) > 80, lines[i]
+    for block in md.split("\n\n"):                # each key is a paragraph of its own, not glued to an image
+        assert not re.search(r"[a-z.]\n!\[", block), block
     assert "arrows are every optimal action" in md and "rows and columns are numbered" in md
 
 

@@ -198,6 +198,7 @@ def variance_vs_horizon(H_values, variances: dict, title: str = "variance vs hor
         c = np.exp(np.mean(np.log(v) - k * np.log(H)))
         ax.plot(H, c * H ** k, "-", color=line.get_color(), linewidth=1)
     _log_axes(ax)
+    ax.set_xticks(H, [f"{h:g}" for h in H])           # every horizon computed (often less than a decade)
     ax.set(xlabel="horizon H", ylabel="variance", title=title)
     ax.legend(fontsize="small", title="markers: exact values; lines: fitted c H^k", title_fontsize="x-small")
     return fig

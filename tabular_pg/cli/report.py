@@ -59,7 +59,7 @@ FIGURE_KEYS = {"gridworld_values": GRID_EXPLAINED, "estimator_errors": ESTIMATOR
 
 def _links(figures) -> list:
     keys = [next((text for start, text in FIGURE_KEYS.items() if f["file"].startswith(start)), "") for f in figures]
-    return [f"![{f['caption']}]({f['file']})" + (f"\n\n{key}" if key else "") for f, key in zip(figures, keys)]
+    return [f"![{f['caption']}]({f['file']})" + (f"\n\n{key}\n" if key else "") for f, key in zip(figures, keys)]
 
 
 def horizon_text(horizon, gamma) -> str:
