@@ -78,6 +78,33 @@ class History:
     def iterations(self) -> int:
         return self.J.shape[0] - 1
 
+    def to_frame(self):
+        """The per-iterate record as a :class:`pandas.DataFrame` (needs pandas: the ``frame`` extra).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per iterate ``t = 0..T`` (the index, named ``t``), columns ``J``,
+            ``trajectories``, ``steps``, ``wall_time``; ``algorithm`` is in ``frame.attrs``.
+            ``theta`` and ``pi`` stay arrays on the History.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> h = History("PG()", np.array([0.0, 0.5]), np.zeros((2, 1)), np.ones((2, 1, 1)), np.array([0, 10]),
+        ...             np.array([0, 40]), np.array([0.0, 0.1]))
+        >>> h.to_frame()[["J", "trajectories"]].to_dict("list")
+        {'J': [0.0, 0.5], 'trajectories': [0, 10]}
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("History.to_frame needs pandas: pip install 'tabular-pg[frame]'") from None
+        frame = pd.DataFrame({"J": self.J, "trajectories": self.trajectories, "steps": self.steps,
+                              "wall_time": self.wall_time}, index=pd.RangeIndex(self.J.shape[0], name="t"))
+        frame.attrs["algorithm"] = self.algorithm
+        return frame
+
     def first_reaching(self, level: float) -> int | None:
         """The first ``t`` with ``J[t] >= level``, or None if never reached."""
         hit = np.flatnonzero(self.J >= level)

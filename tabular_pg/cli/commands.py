@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 
 import numpy as np
 
@@ -10,9 +11,9 @@ import mdps
 from tabular_pg import io
 from tabular_pg.cli import plots
 from tabular_pg.cli.format import num, table
-from tabular_pg.cli.report import estimator_head, estimator_table, tour
+from tabular_pg.cli.report import coincidence_notes, estimator_head, estimator_table, tour
 from tabular_pg.cli.sections import estimator_rows, exact_quantities, mdp_summary, run_proofs, verdict_counts
-from tabular_pg.cli.specs import SEED, resolve_mdp
+from tabular_pg.cli.specs import SEED, resolve_mdp, resolve_policy
 from tabular_pg.cli.train import parse_step, train_once
 from tabular_pg.exact.planning import optimum
 from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee, theorem_setting
@@ -20,20 +21,12 @@ from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee, theore
 __all__ = ["solve", "zoo", "estimators", "train", "proofs", "theorems", "COMMANDS"]
 
 
-def _policy(choice: str, mdp, opt) -> np.ndarray:
-    if choice == "uniform":
-        return np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
-    if choice == "optimal":
-        return opt.pi
-    return io.load_policy(choice, mdp)
-
-
 # ------------------------------------------------------------------------------- solve
 def solve(args) -> dict:
     """``tabular-pg solve MDP [--policy uniform|optimal|FILE]``."""
     named = resolve_mdp(args.mdp)
     mdp = named.mdp
-    q = exact_quantities(mdp, lambda opt: _policy(args.policy, mdp, opt))
+    q = exact_quantities(mdp, lambda opt: resolve_policy(args.policy, mdp, opt.pi))
     ev = q["evaluation"]
     data = {"mdp": mdp_summary(mdp, args.mdp), "policy": args.policy, "J": ev.J, "J_star": q["J_star"],
             "gap": q["J_star"] - ev.J, "gradient_norm": q["gradient_norm"], "residual": ev.residual,
@@ -83,11 +76,16 @@ def zoo(args) -> dict:
 
 # -------------------------------------------------------------------------- estimators
 def estimators(args) -> dict:
-    """``tabular-pg estimators MDP [--n N] [--seeds K]`` at the uniform policy."""
+    """``tabular-pg estimators MDP [--n N] [--seeds K] [--policy P]``; progress lines on
+    stderr when it is not a terminal (a bar when it is; neither with ``--quiet``)."""
     mdp = resolve_mdp(args.mdp).mdp
-    result = estimator_rows(mdp, (args.n,), args.seeds, args.progress, np.random.default_rng(SEED))
-    return {"text": estimator_head(args.mdp, result, mdp.horizon is None) + "\n" + estimator_table(result),
-            "data": {"mdp": args.mdp, **result}}
+    pi = resolve_policy(args.policy, mdp, lambda: optimum(mdp).pi)
+    log = None if args.quiet or args.progress else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = estimator_rows(mdp, (args.n,), args.seeds, args.progress, np.random.default_rng(SEED), pi=pi, log=log)
+    notes = coincidence_notes(result)
+    text = "\n".join([estimator_head(args.mdp, result, mdp.horizon is None, policy=args.policy),
+                      estimator_table(result), *notes])
+    return {"text": text, "data": {"mdp": args.mdp, "policy": args.policy, **result, "notes": notes}}
 
 
 # ------------------------------------------------------------------------------- train
@@ -103,8 +101,9 @@ def train(args) -> dict:
              table(["iteration", "exact J", "J* - J", "trajectories"], body),
              f"J* = {num(J_star, 10)}; final J = {num(hist.J[-1], 10)}; {hist.wall_time[-1]:.2f} s"]
     if args.plot:
-        plots.learning_curves({args.algo: hist.J}, args.plot, J_star=J_star, title=f"{args.algo} on {args.mdp}")
-        lines.append(f"learning curve: {args.plot}")
+        written = plots.save(plots.learning_curves({args.algo: hist.J}, J_star=J_star,
+                                                   title=f"{args.algo} on {args.mdp}"), args.plot)
+        lines.append(f"learning curve: {written}")
     data = {"mdp": args.mdp, "algorithm": hist.algorithm, "oracle": oracle, "J_star": J_star, "J": hist.J,
             "trajectories": hist.trajectories, "steps": hist.steps, "wall_time": hist.wall_time}
     return {"text": "\n".join(lines), "data": data}

@@ -16,6 +16,7 @@ from tabular_pg._version import __version__
 from tabular_pg.algorithms.guarantees import GUARANTEES
 from tabular_pg.cli import commands
 from tabular_pg.cli.format import emit_json
+from tabular_pg.cli.specs import POLICIES
 from tabular_pg.cli.train import ALGORITHMS
 
 PROG = "tabular-pg"
@@ -25,21 +26,46 @@ MDP_HELP = ("a zoo spec such as chain:H=10 or garnet:S=50,A=4,b=3,seed=0, a .jso
             "or gym:FrozenLake-v1[:gamma=0.99,is_slippery=False]")
 
 
+POLICY_HELP = ("the policy: " + "; ".join(f"{k} ({v})" for k, v in POLICIES.items())
+               + "; or a policy file (.npy/.npz/.json/.csv) of shape (S, A) or (H, S, A)")
+
+
 class UsageError(ValueError):
-    """A bad command line (argparse's complaint), reported on one line with exit code 2."""
+    """A bad command line (argparse's complaint), reported on one line with exit code 2;
+    ``prog`` is the (sub)command it is about, e.g. ``tabular-pg train``."""
+
+    def __init__(self, message: str, prog: str = PROG):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after every option that has a default worth showing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse with help that shows the defaults, and errors raised as :class:`UsageError`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{message} (see {self.prog} --help)", prog=self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tabular-pg`` and its subcommands."""
     parser = _Parser(prog=PROG, description="Exact and sampled policy-gradient quantities on finite MDPs.")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or progress lines")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND",
+                                help="one of the commands below (tabular-pg COMMAND --help for its options)")
 
     tour = sub.add_parser("tour", help="the guided tour: exact quantities, estimators, algorithms, proofs")
     tour.add_argument("--out", default="tabular-pg-tour", help="directory for report.md and figures")
@@ -48,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     solve = sub.add_parser("solve", help="V, Q, A, d, J, gradient norm and residual of a policy")
     solve.add_argument("mdp", help=MDP_HELP)
-    solve.add_argument("--policy", default="uniform", help="uniform, optimal, or a policy file (.npy/.npz/.json/.csv)")
+    solve.add_argument("--policy", default="uniform", help=POLICY_HELP)
     solve.add_argument("--rows", type=int, default=20, help="states shown in the text tables")
     _common(solve)
 
@@ -56,23 +82,27 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("mdp", help=MDP_HELP)
     est.add_argument("--n", type=int, default=100, help="trajectories per estimate")
     est.add_argument("--seeds", type=int, default=20, help="independent estimates per estimator")
+    est.add_argument("--policy", default="uniform", help=POLICY_HELP + "; the softmax is taken at theta = log pi")
     _common(est)
 
     train = sub.add_parser("train", help="run a policy-search algorithm, exact J of every iterate")
     train.add_argument("mdp", help=MDP_HELP)
-    train.add_argument("--algo", required=True, choices=list(ALGORITHMS))
-    train.add_argument("--iters", type=int, default=100)
+    train.add_argument("--algo", required=True, choices=list(ALGORITHMS),
+                       help="the algorithm, with its class defaults: pg (policy gradient), npg (natural PG), "
+                       "cpi (conservative policy iteration), ppo, cem (cross-entropy method)")
+    train.add_argument("--iters", type=int, default=100, help="iterations (updates of the policy)")
     train.add_argument("--sampled", type=int, default=None, metavar="N",
                        help="use a sampled oracle with N trajectories per call (default: exact oracle)")
     train.add_argument("--seed", type=int, default=0, help="seed of the sampled oracle and of CEM")
     train.add_argument("--step", default=None, help="the main step parameter: pg step, npg KL radius delta, "
-                       "cpi alpha (number, bound or line_search), ppo step, cem initial std")
+                       "cpi alpha (number, bound or line_search), ppo step, cem initial std (default: the class's own)")
     train.add_argument("--plot", default=None, metavar="FILE", help="write the learning curve to FILE (.png)")
     _common(train)
 
     proofs = sub.add_parser("proofs", help="the sympy checks of the lecture derivations (exit 1 if a "
                             "verdict is not the registered one)")
-    proofs.add_argument("--errata", action="store_true", help="show only the errata, with counterexamples")
+    proofs.add_argument("--errata", action="store_true", help="check only the claims registered as errata "
+                        "(with --claim: show only those of the given claims that do not hold)")
     proofs.add_argument("--claim", action="append", metavar="ID", help="check only this claim (repeatable)")
     _common(proofs)
 
@@ -93,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    parser.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
+    parser.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bar or progress lines")
 
 
 def _positive(args, *names) -> None:
@@ -117,15 +148,19 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv=None) -> int:
     """Entry point of the ``tabular-pg`` console script; returns the exit code."""
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
+        if args.command is None:                    # bare tabular-pg: the usage and the commands
+            print(parser.format_help(), file=sys.stderr, end="")
+            return EXIT_USAGE
         args.progress = not args.quiet and sys.stderr.isatty()
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
             result = run(args)
     except (ValueError, TypeError, OSError, ImportError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(f"{getattr(exc, 'prog', PROG)}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

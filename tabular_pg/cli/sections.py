@@ -9,6 +9,7 @@ runs it in a background process).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,7 +22,7 @@ from tabular_pg.cli import plots
 from tabular_pg.cli.format import num
 from tabular_pg.cli.specs import SEED, dadashi_mdp, has_extra, zoo_mdp
 from tabular_pg.cli.train import ALGORITHMS, SAMPLED_IN_TOUR, make_algorithm, make_oracle, train_once
-from tabular_pg.exact.evaluation import evaluate
+from tabular_pg.exact.evaluation import evaluate, policy_transitions
 from tabular_pg.exact.gradient import natural_gradient, policy_gradient
 from tabular_pg.exact.planning import optimum
 from tabular_pg.mdp import FiniteMDP
@@ -29,12 +30,12 @@ from tabular_pg.policies import TabularSoftmax
 from tabular_pg.progress import progress
 from tabular_pg.sampled.registry import ESTIMATORS as REGISTRY
 from tabular_pg.sampled.registry import estimate, estimator_moments
-from tabular_pg.sampled.rollout import rollout
+from tabular_pg.sampled.rollout import reward_bound, rollout, truncation_horizon
 
 __all__ = ["Setting", "SMALL", "SectionResult", "Section", "SECTIONS", "ESTIMATORS", "TRUNCATION",
-           "mdp_summary", "softmax_gradient", "exact_quantities", "estimator_rows", "run_proofs",
-           "verdict_counts", "proof_verdicts", "exact_section", "estimators_section", "algorithms_section",
-           "polytope_section", "proofs_section"]
+           "mdp_summary", "softmax_at", "softmax_gradient", "exact_quantities", "estimator_rows", "episode_truncation",
+           "run_proofs", "verdict_counts", "proof_verdicts", "exact_section", "estimators_section",
+           "algorithms_section", "polytope_section", "proofs_section"]
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,19 @@ def mdp_summary(mdp: FiniteMDP, name: str) -> dict:
             "horizon": mdp.horizon, "sparse": mdp.is_sparse}
 
 
+def softmax_at(pi: np.ndarray) -> tuple:
+    """The tabular softmax (per-step for ``pi (H, S, A)``) and ``theta = log pi`` (zeros
+    clipped to the smallest normal float), whose probabilities are ``pi``."""
+    S, A = pi.shape[-2:]
+    policy = TabularSoftmax(S, A, horizon=pi.shape[0] if pi.ndim == 3 else None)
+    return policy, np.log(np.maximum(pi, np.finfo(float).tiny)).ravel()
+
+
 def softmax_gradient(mdp: FiniteMDP, ev) -> np.ndarray:
     """:math:`\\nabla_\\theta J` of the tabular softmax at :math:`\\theta = \\log\\pi`, shape
     ``(S*A,)`` or ``(H*S*A,)`` (the limit :math:`\\tilde d(s)\\pi(a|s)A(s,a)` where
     :math:`\\pi(a|s) = 0`; "Lecture 6: The Policy Gradient", the softmax policy gradient theorem)."""
-    pi = ev.pi
-    policy = TabularSoftmax(mdp.n_states, mdp.n_actions, horizon=pi.shape[0] if pi.ndim == 3 else None)
-    theta = np.log(np.maximum(pi, np.finfo(float).tiny)).ravel()
+    policy, theta = softmax_at(ev.pi)
     return policy_gradient(mdp, policy, theta, evaluation=ev)
 
 
@@ -140,9 +147,10 @@ def _grid_figure(out: Path) -> tuple:
         return ()
     mdp = mdps.sutton_barto_grid()
     opt = optimum(mdp)
-    plots.grid_values(opt.V, mdps.grid_cells(SUTTON_BARTO_LAYOUT), out / "gridworld_values.png", pi=opt.pi,
-                      title="Sutton & Barto Example 3.5: V* and pi* (gamma = 0.9)")
-    return ({"file": "gridworld_values.png", "caption": "V* and pi* on Sutton & Barto's gridworld"},)
+    plots.save(plots.grid_values(opt.V, mdps.grid_cells(SUTTON_BARTO_LAYOUT), pi=plots.greedy_ties(opt.Q),
+                                 title="Sutton & Barto Example 3.5: V* and every optimal action (gamma = 0.9)"),
+               out / "gridworld_values.png")
+    return ({"file": "gridworld_values.png", "caption": "V* and the optimal actions on Sutton & Barto's gridworld"},)
 
 
 def exact_section(setting: Setting, out: Path, show: bool) -> SectionResult:
@@ -152,34 +160,74 @@ def exact_section(setting: Setting, out: Path, show: bool) -> SectionResult:
 
 
 # ------------------------------------------------------------------------------ estimators
-def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Generator) -> dict:
-    """Each estimator at the uniform policy: exact bias and covariance (moments DP) against
-    ``seeds`` independent means of ``n`` sampled estimates for each ``n`` in ``ns``, all
-    from one batch of rollouts.
+def estimator_rows(mdp: FiniteMDP, ns, seeds: int, show: bool, rng: np.random.Generator, pi=None,
+                   log: Callable | None = None) -> dict:
+    """Each estimator at the policy ``pi`` (default uniform, the softmax at ``theta = log pi``):
+    exact bias and covariance (moments DP) against ``seeds`` independent means of ``n``
+    sampled estimates for each ``n`` in ``ns``, all from one batch of rollouts.
 
     The exact root-mean-square error of a mean of ``n`` is
     :math:`\\sqrt{\\mathrm{tr}\\,\\mathrm{Cov}/n + \\|\\mathrm{bias}\\|^2}`; the sampled one is
-    measured over the ``seeds`` means.
+    measured over the ``seeds`` means.  ``log(line)``, when given, is called before each
+    estimator with a progress line (for a stderr that is not a terminal).
     """
-    policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
-    theta = policy.initial()
+    pi = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions) if pi is None else np.asarray(pi, dtype=float)
+    policy, theta = softmax_at(pi)
     g = policy_gradient(mdp, policy, theta)
-    traj = rollout(mdp, policy.probs(theta), max(ns) * seeds, rng, tol=TRUNCATION)
-    rows = []
-    for label, name, options in progress(ESTIMATORS, desc="estimators", enabled=show):
-        mean, cov = estimator_moments(mdp, policy, theta, name, tol=TRUNCATION, **options)
-        per = estimate(traj, policy, theta, name, mdp=mdp, per_trajectory=True, **options)
-        bias, trace = float(np.linalg.norm(mean - g)), float(np.trace(cov))
-        row = {"estimator": label, "bias": bias, "trace_cov": trace, "rmse_exact": [], "rmse_sampled": [],
-               "cosine_median": []}
-        for n in ns:
-            means = per[:n * seeds].reshape(seeds, n, -1).mean(axis=1)
-            row["rmse_exact"].append(float(np.sqrt(trace / n + bias ** 2)))
-            row["rmse_sampled"].append(float(np.sqrt(np.mean(np.sum((means - g) ** 2, axis=1)))))
-            norms = np.linalg.norm(means, axis=1) * np.linalg.norm(g)
-            row["cosine_median"].append(float(np.median(np.where(norms > 0, means @ g / np.maximum(norms, 1e-300), 0))))
-        rows.append(row)
-    return {"gradient_norm": float(np.linalg.norm(g)), "n": list(ns), "seeds": seeds, "rows": rows}
+    steps = episode_truncation(mdp, pi, TRUNCATION) if pi.ndim == 2 else None
+    sampled = mdp if steps is None else mdp.with_(horizon=steps)       # the same truncation, shorter
+    traj = rollout(sampled, policy.probs(theta), max(ns) * seeds, rng, tol=TRUNCATION)
+    rows, begin = [], time.perf_counter()
+    for i, (label, name, options) in enumerate(progress(ESTIMATORS, desc="estimators", enabled=show)):
+        if log is not None:
+            elapsed = time.perf_counter() - begin
+            log(f"estimators: {i + 1}/{len(ESTIMATORS)} {label} (exact moments; {elapsed:.0f} s so far)")
+        mean, cov = estimator_moments(sampled, policy, theta, name, tol=TRUNCATION, **options)
+        per = estimate(traj, policy, theta, name, mdp=sampled, per_trajectory=True, **options)
+        rows.append(_estimator_row(label, mean, cov, per, g, ns, seeds))
+    return {"gradient_norm": float(np.linalg.norm(g)), "n": list(ns), "seeds": seeds, "rows": rows,
+            "truncation_steps": steps if steps is not None or mdp.horizon is not None or mdp.gamma >= 1
+            else truncation_horizon(mdp.gamma, reward_bound(mdp), TRUNCATION)}
+
+
+def episode_truncation(mdp: FiniteMDP, pi: np.ndarray, tol: float = TRUNCATION) -> int | None:
+    """The first step ``T`` after which the discounted return an episode of ``pi`` can still
+    earn is at most ``tol``, counting only the probability that it has not yet ended; None
+    when that is no shorter than :func:`tabular_pg.sampled.rollout.truncation_horizon`'s
+    :math:`\\gamma^T r_{\\max}/(1-\\gamma) \\le` tol (no terminal states, a finite horizon, gamma = 1).
+
+    With :math:`m_t` the probability of not being in a terminal state at step ``t``
+    (non-increasing, as terminal states absorb), the return neglected after ``T`` steps is at
+    most :math:`r_{\\max}\\sum_{t\\ge T}\\gamma^t m_t \\le r_{\\max}\\gamma^T m_T/(1-\\gamma)`:
+    for FrozenLake (gamma = 0.99) at the uniform policy 70-odd steps instead of 1375.
+    """
+    terminal = mdp.terminal_states()
+    if mdp.horizon is not None or mdp.gamma >= 1 or terminal.size == 0:
+        return None
+    rmax = reward_bound(mdp)
+    longest = truncation_horizon(mdp.gamma, rmax, tol)
+    P_pi_T = policy_transitions(mdp, pi).T
+    alive = np.array(mdp.mu, dtype=float)
+    alive[terminal] = 0.0
+    for t in range(longest):
+        if rmax * mdp.gamma ** t * alive.sum() / (1 - mdp.gamma) <= tol:
+            return max(t, 1)
+        alive = P_pi_T @ alive
+        alive[terminal] = 0.0
+    return None
+
+
+def _estimator_row(label: str, mean, cov, per, g, ns, seeds: int) -> dict:
+    bias, trace = float(np.linalg.norm(mean - g)), float(np.trace(cov))
+    row = {"estimator": label, "bias": bias, "trace_cov": trace, "rmse_exact": [], "rmse_sampled": [],
+           "cosine_median": []}
+    for n in ns:
+        means = per[:n * seeds].reshape(seeds, n, -1).mean(axis=1)
+        row["rmse_exact"].append(float(np.sqrt(trace / n + bias ** 2)))
+        row["rmse_sampled"].append(float(np.sqrt(np.mean(np.sum((means - g) ** 2, axis=1)))))
+        norms = np.linalg.norm(means, axis=1) * np.linalg.norm(g)
+        row["cosine_median"].append(float(np.median(np.where(norms > 0, means @ g / np.maximum(norms, 1e-300), 0))))
+    return row
 
 
 def _variance_growth(setting: Setting, base: FiniteMDP) -> dict:
@@ -196,12 +244,14 @@ def _variance_growth(setting: Setting, base: FiniteMDP) -> dict:
 def _estimator_figures(setting: Setting, out: Path, result: dict, growth: dict) -> tuple:
     rows = result["rows"]
     n = np.asarray(setting.n_values, dtype=float)
-    plots.estimator_errors(n, {r["estimator"]: r["rmse_sampled"] for r in rows},
-                           {r["estimator"]: r["trace_cov"] / n for r in rows}, out / "estimator_errors.png",
-                           exact_errors={r["estimator"]: r["rmse_exact"] for r in rows},
-                           title=f"{setting.garnet}, uniform policy: sampled vs exact")
-    plots.variance_vs_horizon(setting.horizons, growth, out / "variance_vs_horizon.png",
-                              title="tr Cov of one estimate vs H (garnet dynamics, gamma = 1)")
+    plots.save(plots.estimator_errors(n, {r["estimator"]: r["rmse_sampled"] for r in rows},
+                                      {r["estimator"]: r["trace_cov"] / n for r in rows},
+                                      exact_errors={r["estimator"]: r["rmse_exact"] for r in rows},
+                                      title=f"{setting.garnet}, uniform policy: sampled vs exact"),
+               out / "estimator_errors.png")
+    plots.save(plots.variance_vs_horizon(setting.horizons, growth,
+                                         title="tr Cov of one estimate vs H (garnet dynamics, gamma = 1)"),
+               out / "variance_vs_horizon.png")
     return ({"file": "estimator_errors.png", "caption": "estimator error vs n"},
             {"file": "variance_vs_horizon.png", "caption": "variance vs horizon"})
 
@@ -258,15 +308,15 @@ def _head_to_head(spec: str, mdp: FiniteMDP, setting: Setting, show: bool, sampl
 
 def _curve_figure(out: Path, spec: str, curves: dict, J_star: float) -> dict:
     name = "learning_curves_" + spec.split(":")[0] + ".png"
-    plots.learning_curves(curves, out / name, J_star=J_star, title=f"exact J of every iterate: {spec}")
+    plots.save(plots.learning_curves(curves, J_star=J_star, title=f"exact J of every iterate: {spec}"), out / name)
     return {"file": name, "caption": f"learning curves on {spec}"}
 
 
 def polytope_section(setting: Setting, out: Path, show: bool, paths: dict | None = None) -> SectionResult:
     """The value polytope of Dadashi et al.'s two-state MDP, with algorithm paths if given
     (``paths``: label -> policies ``(T+1, 2, A)``)."""
-    plots.value_polytope(dadashi_mdp(), out / "value_polytope.png", paths=paths,
-                         title="value polytope (Dadashi et al. 2019, Fig. 2d)")
+    plots.save(plots.value_polytope(dadashi_mdp(), paths=paths, title="value polytope (Dadashi et al. 2019, Fig. 2d)"),
+               out / "value_polytope.png")
     figure = {"file": "value_polytope.png", "caption": "value polytope with policy paths"}
     return SectionResult("Value polytope", {"paths": sorted(paths or {})}, (figure,), {"labels": list(paths or {})})
 
@@ -303,10 +353,16 @@ def _proofs():
 
 
 def run_proofs(errata: bool = False, claims=None) -> list:
-    """Verdicts of every claim (or of the ``claims`` ids); only the non-holding with ``errata``."""
+    """Verdicts of every claim (or of the ``claims`` ids); only the non-holding with ``errata``.
+
+    ``errata`` without ``claims`` checks only the claims registered as not holding (an
+    erratum or a wrong justification), not all of them.
+    """
     proofs = _proofs()
+    if not claims and errata:
+        claims = [c.id for c in proofs.CLAIMS if c.expected != "holds"]
     if not claims:
-        return proofs.check_all(errata_only=errata)
+        return proofs.check_all()
     known = [c.id for c in proofs.CLAIMS]
     unknown = [c for c in claims if c not in known]
     if unknown:

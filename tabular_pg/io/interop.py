@@ -16,7 +16,22 @@ import scipy.sparse as sp
 
 from tabular_pg.mdp import FiniteMDP, reachable
 
-__all__ = ["from_gymnasium", "to_gymnasium", "from_pymdptoolbox", "to_pymdptoolbox"]
+__all__ = ["from_gymnasium", "to_gymnasium", "from_pymdptoolbox", "to_pymdptoolbox", "toy_text_ids", "TOY_TEXT"]
+
+#: The gymnasium toy-text families with a transition table ``P`` (Blackjack has none).
+TOY_TEXT = ("FrozenLake", "Taxi", "CliffWalking")
+
+
+def toy_text_ids() -> list:
+    """The ids of the installed gymnasium's registered environments that
+    :func:`from_gymnasium` reads (their versions change: Taxi-v4 and CliffWalking-v1 in
+    gymnasium 1.x); empty without gymnasium."""
+    try:
+        from gymnasium.envs.registration import registry
+    except ImportError:
+        return []
+    return [env_id for env_id, spec in registry.items()
+            if "toy_text" in str(spec.entry_point) and env_id.startswith(TOY_TEXT)]
 
 
 # ----------------------------------------------------------------------------- gymnasium
