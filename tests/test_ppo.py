@@ -200,3 +200,25 @@ def test_a_batch_without_signal_warns_and_leaves_theta_unchanged():
 def test_bad_ppo_parameters_are_named(kwargs, error, name):
     with pytest.raises(error, match=name):
         PPO(**kwargs)
+
+
+def test_exact_ppo_learns_when_a_minibatch_holds_one_state_action_pair():
+    """The exact oracle's dataset of a 2-state, 2-action MDP has 4 rows, so 4 minibatches hold one
+    row each; normalising a single advantage by its own spread zeroed it and PPO never moved
+    (the tour's value polytope showed PPO's path ending where it started)."""
+    P = np.array([[[0.7, 0.3], [0.2, 0.8]], [[0.99, 0.01], [0.99, 0.01]]])
+    mdp = tpg.FiniteMDP(P, np.array([[-0.45, -0.1], [0.5, 0.5]]), [0.5, 0.5], gamma=0.9)
+    policy = tpg.TabularSoftmax(2, 2)
+    hist = tpg.run(tpg.PPO(), mdp, policy, np.array([0.0, 3.0, 0.0, 3.0]), tpg.ExactOracle(mdp), 30,
+                   rng=np.random.default_rng(0))
+    assert hist.J[1] > hist.J[0] + 0.1
+    assert hist.J[-1] > tpg.optimum(mdp).J - 1e-3
+
+
+def test_a_repeated_convergence_warning_is_shown_once_with_its_count():
+    mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), np.array([[1.0, 1.0]]), [1.0], gamma=0.5)   # no action is better
+    policy = tpg.TabularSoftmax(1, 2)
+    with pytest.warns(tpg.ConvergenceWarning) as record:
+        tpg.run(tpg.PPO(), mdp, policy, np.array([0.0, 0.0]), tpg.ExactOracle(mdp), 6, rng=np.random.default_rng(0))
+    texts = [str(w.message) for w in record]
+    assert len(texts) == 2 and "repeated at 5 more iterations (2..6)" in texts[1]

@@ -131,21 +131,27 @@ def entropy_bonus_gradient(policy, theta, data, index: np.ndarray | None = None,
     return policy.vjp(theta, W.reshape(policy.probs_shape))
 
 
-def normalized_advantages(A: np.ndarray, w: np.ndarray) -> np.ndarray:
+def normalized_advantages(A: np.ndarray, w: np.ndarray, reference: tuple | None = None) -> np.ndarray:
     """:math:`(A - \\bar A)/(\\sigma_A + 10^{-8})` under the weights ``w``, shape of ``A``.
 
     The ``w``-weighted mean and standard deviation (CleanRL's per-minibatch normalisation,
     with the sample weights of the dataset).  All-equal advantages give 0 (no signal).
+    ``reference = (A_all, w_all)`` takes the mean and spread from there instead: a minibatch
+    of one state-action pair has no spread of its own (Stable-Baselines3 does not normalise a
+    minibatch of size 1), and normalising it by itself would zero its advantage.
 
     Examples
     --------
     >>> normalized_advantages(np.array([1., 3.]), np.array([1., 1.])).round(6).tolist()
     [-1.0, 1.0]
+    >>> normalized_advantages(np.array([3.]), np.array([1.]), reference=(np.array([1., 3.]), np.ones(2))).round(6)
+    array([1.])
     """
-    p = w / w.sum()
-    centred = A - p @ A
-    sd = np.sqrt(p @ centred ** 2)
-    return centred / (sd + 1e-8) if sd > 1e-12 * max(1.0, np.abs(A).max()) else np.zeros_like(A)
+    A_ref, w_ref = (A, w) if reference is None else reference
+    p = w_ref / w_ref.sum()
+    mean = p @ A_ref
+    sd = np.sqrt(p @ (A_ref - mean) ** 2)
+    return (A - mean) / (sd + 1e-8) if sd > 1e-12 * max(1.0, np.abs(A_ref).max()) else np.zeros_like(A)
 
 
 def sample_kl(policy, theta, data) -> float:
@@ -282,7 +288,8 @@ max_grad_norm=0.5, target_kl=None, entropy=0.0)
         """Gradient ``(d,)`` of the minibatch's weighted-mean clipped objective, norm-clipped."""
         A, w = data.advantages[batch], data.weights[batch]
         if self.normalize:
-            A = normalized_advantages(A, w)
+            whole = (data.advantages, data.weights) if np.count_nonzero(w > 0) < 2 else None
+            A = normalized_advantages(A, w, reference=whole)
         g = clipped_surrogate_gradient(policy, theta, data, self.clip, batch, A, w / w.sum())
         if self.entropy > 0:
             g = g + self.entropy * entropy_bonus_gradient(policy, theta, data, batch, w / w.sum())

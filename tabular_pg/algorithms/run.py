@@ -142,6 +142,34 @@ def _exact_J(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, oracle) -> float
     return evaluate(mdp, policy.probs(theta)).J
 
 
+class RepeatedWarnings:
+    """Each distinct warning of a run's updates is shown once; a repeat is counted, not shown.
+
+    An update that cannot move warns (``ConvergenceWarning``), and after convergence it may
+    do so at every iteration with the same text: :meth:`close` then issues one line saying
+    how many more iterations gave it and which.  Other warnings pass through unchanged.
+    """
+
+    def __init__(self) -> None:
+        self.repeats: dict[str, list[int]] = {}
+
+    def record(self, caught: list, iteration: int) -> None:
+        for w in caught:
+            key = f"{w.category.__name__}: {w.message}"
+            if issubclass(w.category, ConvergenceWarning) and key in self.repeats:
+                self.repeats[key].append(iteration)
+                continue
+            if issubclass(w.category, ConvergenceWarning):
+                self.repeats[key] = []
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    def close(self) -> None:
+        for key, its in self.repeats.items():
+            if its:
+                warnings.warn(f"the warning above ({key[:80]}...) repeated at {len(its)} more iteration"
+                              f"{'s' if len(its) > 1 else ''} ({its[0]}..{its[-1]})", ConvergenceWarning, stacklevel=3)
+
+
 def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, iterations: int, *,
         rng: np.random.Generator | None = None, target: float | None = None, progress=None) -> History:
     """Run ``algorithm`` from ``theta0`` for ``iterations`` updates against ``oracle``.
@@ -188,10 +216,14 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
     bar = progress_bar(total=iterations, desc=type(algorithm).__name__,
                        enabled=sys.stderr.isatty() if progress is None else bool(progress))
     J = [_exact_J(mdp, policy, theta, oracle)]
-    for _ in range(iterations):
+    shown = RepeatedWarnings()
+    for t in range(1, iterations + 1):
         if target is not None and J[-1] >= target:
             break
-        theta, state = algorithm.update(policy, theta, oracle, state, rng)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            theta, state = algorithm.update(policy, theta, oracle, state, rng)
+        shown.record(caught, t)
         used = oracle.cost
         rows.append((theta, used.trajectories - start_cost.trajectories, used.steps - start_cost.steps,
                      time.perf_counter() - t0))
@@ -199,6 +231,7 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
         bar.update(1)
         bar.set_postfix(J=f"{J[-1]:.4g}")
     bar.close()
+    shown.close()
     if target is not None and J[-1] < target:
         warnings.warn(f"{algorithm!r} did not reach J >= {target:.6g} in {iterations} iterations "
                       f"(J = {J[-1]:.6g})", ConvergenceWarning, stacklevel=2)
