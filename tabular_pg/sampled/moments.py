@@ -32,7 +32,8 @@ from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
-from tabular_pg.sampled.moments_recursion import LinearSpec, linear_moments
+from tabular_pg.sampled.moments_blocks import linear_moments
+from tabular_pg.sampled.moments_recursion import LinearSpec
 from tabular_pg.sampled.samplers import rewards_on_support
 from tabular_pg.sampled.rollout import TRUNCATION_TOL, reward_bound, truncation_horizon
 
