@@ -32,6 +32,7 @@ from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled.importance import check_importance, check_truncation, importance_spec
 from tabular_pg.sampled.moments_blocks import linear_moments
 from tabular_pg.sampled.moments_recursion import LinearSpec
 from tabular_pg.sampled.samplers import rewards_on_support
@@ -73,13 +74,22 @@ def _spec(T, S, A, u=None, beta=0.0, zeta=0.0, eta=0.0, c=None, e=None, f=None) 
                       np.zeros((T, S, A)) if f is None else f)
 
 
-def reinforce_spec(mdp, policy, theta, T, reward_to_go=False, baseline=None) -> LinearSpec:
-    """Weights of "Lecture 6: The Policy Gradient" eqs. 21 (total return: ``eta = 1``) and 26 (reward-to-go), baseline :math:`-\\gamma^t b_t(s)`."""
+def reinforce_spec(mdp, policy, theta, T, reward_to_go=False, baseline=None, behaviour=None,
+                   importance="per_decision", truncation=None) -> LinearSpec:
+    """Weights of "Lecture 6: The Policy Gradient" eqs. 21 (total return: ``eta = 1``) and 26 (reward-to-go), baseline :math:`-\\gamma^t b_t(s)`.
+
+    With ``behaviour`` (or ``truncation``): importance weighted (:func:`~tabular_pg.sampled.importance.importance_spec`).
+    """
     S, A = mdp.n_states, mdp.n_actions
     disc = mdp.gamma ** np.arange(T)
     b = _baseline_table(mdp, policy, theta, baseline, T, reward_to_go)
     u = np.broadcast_to(-(disc[:, None] * b)[:, :, None], (T, S, A))
-    return _spec(T, S, A, u=u, beta=1.0, zeta=1.0, eta=0.0 if reward_to_go else 1.0, c=disc)
+    spec = _spec(T, S, A, u=u, beta=1.0, zeta=1.0, eta=0.0 if reward_to_go else 1.0, c=disc)
+    check_importance(importance)
+    if behaviour is None and truncation is None:
+        return spec
+    check_truncation(truncation)
+    return importance_spec(spec, policy.probs(theta), behaviour, reward_to_go, importance, truncation)
 
 
 def qvalue_spec(mdp, policy, theta, T, critic="exact", advantage=False) -> LinearSpec:

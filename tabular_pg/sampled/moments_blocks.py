@@ -50,31 +50,47 @@ from tabular_pg.sampled.moments_recursion import (ConditionalMoments, FirstMomen
 from tabular_pg.sampled.samplers import rewards_on_support
 
 __all__ = ["RecursionInputs", "first_moment_mean", "dense_moments", "adjoint_weights", "block_moments",
-           "tabular_score_rows", "linear_moments", "PATHS"]
+           "tabular_score_rows", "tabular_rows", "linear_moments", "PATHS"]
 
 #: Values of ``path`` in :func:`linear_moments`.
 PATHS = ("auto", "block", "dense")
 @dataclass(frozen=True)
 class RecursionInputs:
-    r"""What every step of the recursion reads, built once from the MDP and a :class:`LinearSpec`.
+    r"""What every step of the recursion reads, built once from the MDP, a :class:`LinearSpec` and an action measure.
 
     Attributes
     ----------
     spec : LinearSpec
     mu : ndarray (S,)
+        The start weights :math:`\mu(s)\,m_0(s)`.
     terminal : ndarray (S,) of bool
     powers : list of ``T`` tuples of three CSR ``(S*A, S)``
-        :math:`P`, :math:`P\circ\tilde\rho_h`, :math:`P\circ\tilde\rho_h^2` with
+        :math:`\tilde P_h`, :math:`\tilde P_h\circ\tilde\rho_h`, :math:`\tilde P_h\circ\tilde\rho_h^2` with
         :math:`\tilde\rho_h = c_h\rho_h` (:math:`c_h` the per-decision importance weight, or 1).
+    kernel : ndarray (T, S, A)
+        :math:`\tilde k_h(a|s)`, summing to 1 over ``a`` wherever there is mass.
+
+    Notes
+    -----
+    An action measure :math:`k` that does not sum to 1 (whole-trajectory importance weights)
+    weighs a path by :math:`\prod_{h<T}k_h(a_h|s_h)`, steps after a term included, while the
+    recursion takes the future of a term to have mass 1.  Its future mass
+    :math:`m_h(s) = \sum_a k_h(a|s)\sum_{s'}P(s'|s,a)\,m_{h+1}(s')` (:math:`m_T = 1`, 1 at
+    terminal states) turns it into a Markov chain with the same path weights (Doob's
+    h-transform): :math:`\tilde\mu = \mu\,m_0`, :math:`\tilde k_h(a|s) = k_h(a|s)\,q_h(s,a)/m_h(s)`,
+    :math:`\tilde P_h(s'|s,a) = P(s'|s,a)\,m_{h+1}(s')/q_h(s,a)`, :math:`q_h = P m_{h+1}`.
+    A kernel that sums to 1 (within 1e-12) is used as it is.
     """
 
     spec: LinearSpec
     mu: np.ndarray
     terminal: np.ndarray
     powers: list
+    kernel: np.ndarray
 
     @classmethod
-    def build(cls, mdp: FiniteMDP, spec: LinearSpec) -> "RecursionInputs":
+    def build(cls, mdp: FiniteMDP, spec: LinearSpec, kernel: np.ndarray) -> "RecursionInputs":
+        """``kernel (T, S, A)``: the action measure of the paths (the policy, or an importance-weighted behaviour)."""
         T, S, A = spec.weight.shape
         P = sp.csr_matrix(mdp.P_sa, copy=True)
         P.eliminate_zeros()
@@ -82,15 +98,17 @@ class RecursionInputs:
         reward = rewards_on_support(mdp, P, rows)
         terminal = np.zeros(S, dtype=bool)
         terminal[mdp.terminal_states()] = True
+        mu, transition, kernel = _h_transform(P, np.broadcast_to(kernel, (T, S, A)), terminal, mdp.mu)
         powers = []
         for h in range(T):
             rho = (spec.reward_scale[h] * reward + spec.next_state_term[h][P.indices]
                    + spec.state_action_term[h].reshape(-1)[rows])
             if spec.importance is not None:
                 rho = rho * spec.importance[h].reshape(-1)[rows]
-            powers.append(tuple(sp.csr_matrix((P.data * rho ** k, P.indices, P.indptr), shape=P.shape)
+            data = transition(h, rows)
+            powers.append(tuple(sp.csr_matrix((data * rho ** k, P.indices, P.indptr), shape=P.shape)
                                 for k in range(3)))
-        return cls(spec, mdp.mu, terminal, powers)
+        return cls(spec, mu, terminal, powers, kernel)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -109,23 +127,43 @@ class RecursionInputs:
         return coeffs
 
 
-def first_moment_mean(inputs: RecursionInputs, score_rows, kernel: np.ndarray) -> np.ndarray:
-    r""":math:`\mathbb E[Y_0]` ``(p,)`` over paths with action measure ``kernel (T, S, A)``; ``score_rows(h) -> (S*A, p)``."""
+def _h_transform(P: sp.csr_matrix, kernel: np.ndarray, terminal: np.ndarray, mu: np.ndarray):
+    """``(mu, transition(h, rows) -> P data at step h, kernel)`` of :class:`RecursionInputs`, Notes."""
+    sums = kernel.sum(axis=-1)[:, ~terminal]
+    if np.all(np.abs(sums - 1) <= 1e-12):
+        return mu, lambda h, rows: P.data, kernel
+    T, S, A = kernel.shape
+    m = np.ones((T + 1, S))
+    q = np.empty((T, S * A))
+    for h in range(T - 1, -1, -1):
+        q[h] = P @ m[h + 1]
+        m[h] = np.where(terminal, 1.0, np.einsum("sa,sa->s", kernel[h], q[h].reshape(S, A)))
+    normalised = np.divide(kernel * q.reshape(T, S, A), m[:T, :, None], out=np.zeros(kernel.shape),
+                           where=m[:T, :, None] > 0)
+
+    def transition(h, rows):
+        return np.divide(P.data * m[h + 1][P.indices], q[h][rows], out=np.zeros(P.nnz), where=q[h][rows] > 0)
+
+    return mu * m[0], transition, normalised
+
+
+def first_moment_mean(inputs: RecursionInputs, score_rows) -> np.ndarray:
+    r""":math:`\mathbb E[Y_0]` ``(p,)`` over the paths of ``inputs``; ``score_rows(h) -> (S*A, p)``."""
     T, S, _ = inputs.shape
     moments = None
     for h in range(T - 1, -1, -1):
         psi = score_rows(h)
         moments = FirstMoments.zeros(S, psi.shape[1]) if moments is None else moments
         given_sa, _ = first_order_step(moments, inputs.powers[h], psi, **inputs.coefficients(h))
-        moments = average_over_actions(given_sa, kernel[h], inputs.terminal)
+        moments = average_over_actions(given_sa, inputs.kernel[h], inputs.terminal)
     return inputs.mu @ moments.E_Y
 
 
-def dense_moments(inputs: RecursionInputs, score_rows, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dense_moments(inputs: RecursionInputs, score_rows) -> tuple[np.ndarray, np.ndarray]:
     r""":math:`\mathbb E[Y_0]` ``(p,)`` and :math:`\mathbb E[Y_0Y_0^\top]` ``(p, p)`` by :func:`backward_step`.
 
     The dense path: ``(S*A, p, p)`` arrays at every step, for any score or features
-    (``score_rows(h) -> (S*A, p)``); paths have the action measure ``kernel (T, S, A)``.
+    (``score_rows(h) -> (S*A, p)``).
     """
     T, S, _ = inputs.shape
     moments = None
@@ -133,15 +171,15 @@ def dense_moments(inputs: RecursionInputs, score_rows, kernel: np.ndarray) -> tu
         psi = score_rows(h)
         moments = ConditionalMoments.zeros(S, psi.shape[1]) if moments is None else moments
         given_sa = backward_step(moments, inputs.powers[h], psi, **inputs.coefficients(h))
-        moments = average_over_actions(given_sa, kernel[h], inputs.terminal)
+        moments = average_over_actions(given_sa, inputs.kernel[h], inputs.terminal)
     return inputs.mu @ moments.E_Y, np.einsum("s,sij->ij", inputs.mu, moments.E_YY)
 
 
-def adjoint_weights(inputs: RecursionInputs, kernel: np.ndarray) -> np.ndarray:
+def adjoint_weights(inputs: RecursionInputs) -> np.ndarray:
     r"""Row weights :math:`b^{XX}_h, b^{XY}_h, b^{YY}_h` of the matrix moments, shape ``(T, 3, S*A)`` (module docstring)."""
     T, S, A = inputs.shape
     a_XX, a_XY, a_YY = np.zeros(S), np.zeros(S), np.asarray(inputs.mu, dtype=float)
-    live = np.where(inputs.terminal[None, :, None], 0.0, kernel)
+    live = np.where(inputs.terminal[None, :, None], 0.0, inputs.kernel)
     b = np.empty((T, 3, S * A))
     for h in range(T):
         b[h] = (np.stack([a_XX, a_XY, a_YY])[:, :, None] * live[h]).reshape(3, S * A)
@@ -181,31 +219,28 @@ def _add_local_terms(out: np.ndarray, b: np.ndarray, terms: StepTerms, pi_h: np.
     out.reshape(out.shape[0] // A, A, -1, A)[idx, :, idx, :] += blocks
 
 
-def block_moments(inputs: RecursionInputs, policy: TabularSoftmax, theta, kernel: np.ndarray,
-                  second_kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`\mathbb E[Y_0]` ``(d,)`` and :math:`\mathbb E[Y_0Y_0^\top]` ``(d, d)`` of a tabular softmax by the block path.
-
-    The mean is over paths with action measure ``kernel (T, S, A)``, the second moment with
-    ``second_kernel`` (module docstring; the two differ only for whole-trajectory importance weights).
-    """
-    T, S, A = inputs.shape
+def tabular_rows(policy: TabularSoftmax, theta):
+    """``score_rows(h) -> (S*A, d)`` and ``block(h) -> (pi_h (S, A), first block)`` of a (per-step) tabular softmax."""
+    S, A, d = policy.n_states, policy.n_actions, policy.n_params
     pi = policy.probs(theta).reshape(-1, S, A)                          # (1, S, A) or (H, S, A)
-    d = policy.n_params
-    per_step = pi.shape[0] > 1
-    stationary = tabular_score_rows(pi[0], 0, d) if not per_step else None
+    if pi.shape[0] == 1:
+        stationary = tabular_score_rows(pi[0], 0, d)
+        return (lambda h: stationary), (lambda h: (pi[0], 0))
+    return (lambda h: tabular_score_rows(pi[h], h * S, d)), (lambda h: (pi[h], h * S))
 
-    def score_rows(h):
-        return tabular_score_rows(pi[h], h * S, d) if per_step else stationary
 
-    b = adjoint_weights(inputs, second_kernel)
-    out = np.zeros((d, d))
-    moments = FirstMoments.zeros(S, d)
+def block_moments(inputs: RecursionInputs, policy: TabularSoftmax, theta) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`\mathbb E[Y_0]` ``(d,)`` and :math:`\mathbb E[Y_0Y_0^\top]` ``(d, d)`` of a tabular softmax by the block path."""
+    T, S, A = inputs.shape
+    score_rows, block = tabular_rows(policy, theta)
+    b = adjoint_weights(inputs)
+    out = np.zeros((policy.n_params, policy.n_params))
+    moments = FirstMoments.zeros(S, policy.n_params)
     for h in range(T - 1, -1, -1):
         given_sa, terms = first_order_step(moments, inputs.powers[h], score_rows(h), **inputs.coefficients(h))
-        _add_local_terms(out, b[h], terms, pi[h if per_step else 0], h * S if per_step else 0)
-        moments = average_over_actions(given_sa, second_kernel[h], inputs.terminal)
-    mean = inputs.mu @ moments.E_Y if kernel is second_kernel else first_moment_mean(inputs, score_rows, kernel)
-    return mean, out
+        _add_local_terms(out, b[h], terms, *block(h))
+        moments = average_over_actions(given_sa, inputs.kernel[h], inputs.terminal)
+    return inputs.mu @ moments.E_Y, out
 
 
 def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
@@ -242,11 +277,12 @@ def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
                          f"{type(policy).__name__}{' with features' if features is not None else ''}")
     theta = policy.check_theta(theta)
     T, S, A = spec.weight.shape
-    inputs = RecursionInputs.build(mdp, spec)
-    kernel = np.broadcast_to(policy.probs(theta) if spec.kernel is None else spec.kernel, (T, S, A))
-    second_kernel = kernel if spec.second_kernel is None else np.broadcast_to(spec.second_kernel, (T, S, A))
+    kernel = policy.probs(theta) if spec.kernel is None else spec.kernel
+    inputs = RecursionInputs.build(mdp, spec, kernel)
+    second_inputs = inputs if spec.second_kernel is None else RecursionInputs.build(mdp, spec, spec.second_kernel)
     if blocks and path != "dense":
-        mean, second = block_moments(inputs, policy, theta, kernel, second_kernel)
+        score_rows = tabular_rows(policy, theta)[0]
+        mean, second = block_moments(second_inputs, policy, theta)
     else:
         score = policy.score(theta) if features is None else features
         score_per_step = np.broadcast_to(score, (T, S, A, score.shape[-1]))
@@ -254,8 +290,8 @@ def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
         def score_rows(h):
             return score_per_step[h].reshape(S * A, -1)
 
-        mean, second = dense_moments(inputs, score_rows, second_kernel)
-        if second_kernel is not kernel:
-            mean = first_moment_mean(inputs, score_rows, kernel)
+        mean, second = dense_moments(second_inputs, score_rows)
+    if second_inputs is not inputs:
+        mean = first_moment_mean(inputs, score_rows)
     cov = second - np.outer(mean, mean)
     return mean, (cov + cov.T) / 2

@@ -24,6 +24,7 @@ from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.baselines import check_baseline
+from tabular_pg.sampled.importance import check_importance, check_truncation
 from tabular_pg.sampled.rollout import TRUNCATION_TOL
 
 __all__ = ["ESTIMATORS", "ENTRIES", "EstimatorSpec", "Option", "REQUIRED", "lookup", "check_bool", "estimate",
@@ -191,7 +192,9 @@ _CRITIC = (Option("critic", "exact", E.check_critic), Option("advantage", False,
 ENTRIES = (
     EstimatorSpec(  # "Lecture 6: The Policy Gradient" eqs. 21 (total return) and 26 (reward-to-go), baselines of "Lecture 15: Policy Optimization with Trust Regions"
         "reinforce", E.reinforce, (Option("reward_to_go", False, check_bool("reward_to_go")),
-                                   Option("baseline", None, check_baseline)),
+                                   Option("baseline", None, check_baseline), Option("behaviour", None),
+                                   Option("importance", "per_decision", check_importance),
+                                   Option("truncation", None, check_truncation)),
         weights=E.reinforce_weights, terms=M.reinforce_spec, needs_mdp=_uses_exact_values, oracle=True,
         cli=(("REINFORCE", {}), ("REINFORCE reward-to-go", {"reward_to_go": True}),
              ("rtg - V baseline", {"reward_to_go": True, "baseline": "value"}),
