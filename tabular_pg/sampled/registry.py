@@ -63,12 +63,16 @@ class Option:
         estimator can check the value (it needs the horizon or the number of states).
     sampled : bool
         True: accepted by the sampled function and the exact moments; False: by the moments only.
+    reward_units : bool
+        A numeric value is in reward units (a constant baseline, given values): scaled with the
+        rewards when :meth:`EstimatorSpec.exact_moments` rescales them.
     """
 
     name: str
     default: Any = REQUIRED
     check: Callable[[Any], None] | None = None
     sampled: bool = True
+    reward_units: bool = False
 
 
 def _never(options: Mapping[str, Any]) -> bool:
@@ -100,6 +104,8 @@ class EstimatorSpec:
         Usable by a SampledOracle for its gradients (needs ``weights``; uses no exact critic).
     cli : tuple of (label, options)
         The settings the CLI's estimator comparison shows, in order.
+    reward_degree : int
+        The estimate is homogeneous of this degree in the rewards (1: gradients; 0: the Fisher).
     """
 
     name: str
@@ -113,6 +119,7 @@ class EstimatorSpec:
     data: str = "trajectories"
     oracle: bool = False
     cli: tuple = ()
+    reward_degree: int = 1
 
     def __post_init__(self):
         names = [o.name for o in self.options]
@@ -166,15 +173,25 @@ class EstimatorSpec:
     def exact_moments(self, mdp, policy, theta, tol: float = TRUNCATION_TOL, **options) -> tuple:
         """Exact mean and covariance of one estimate, with the options completed.
 
-        ``tol`` as in :func:`~tabular_pg.sampled.moments.estimator_moments`.
+        ``tol`` as in :func:`~tabular_pg.sampled.moments.estimator_moments`.  Rewards far from 1
+        in magnitude are first scaled by a power of two (exact), and the moments scaled back
+        (:func:`~tabular_pg.sampled.moments.reward_exponent`): no overflow inside; a result
+        beyond the float64 range is a ValueError.
         """
         bound = self.bind(options, exact=True)
+        k = M.reward_exponent(mdp) if self.reward_degree else 0
+        T = M.moment_horizon(mdp, tol) if self.terms is not None else None     # from the rewards as given
+        if k:
+            units = {o.name for o in self.options if o.reward_units}
+            bound = {name: M.scale_value(value, -k) if name in units else value for name, value in bound.items()}
+            mdp = M.scaled_rewards(mdp, -k)
         if self.terms is not None:
-            T = M.moment_horizon(mdp, tol)
-            return M.linear_moments(mdp, policy, theta, self.terms(mdp, policy, theta, T, **bound))
-        if self.moments_tol:
-            return self.moments(mdp, policy, theta, tol=tol, **bound)
-        return self.moments(mdp, policy, theta, **bound)
+            mean, cov = M.linear_moments(mdp, policy, theta, self.terms(mdp, policy, theta, T, **bound))
+        elif self.moments_tol:
+            mean, cov = self.moments(mdp, policy, theta, tol=tol, **bound)
+        else:
+            mean, cov = self.moments(mdp, policy, theta, **bound)
+        return M.scaled_moments(mean, cov, k * self.reward_degree) if k else (mean, cov)
 
 
 def _uses_exact_values(options: Mapping[str, Any]) -> bool:
@@ -192,7 +209,8 @@ _CRITIC = (Option("critic", "exact", E.check_critic), Option("advantage", False,
 ENTRIES = (
     EstimatorSpec(  # "Lecture 6: The Policy Gradient" eqs. 21 (total return) and 26 (reward-to-go), baselines of "Lecture 15: Policy Optimization with Trust Regions"
         "reinforce", E.reinforce, (Option("reward_to_go", False, check_bool("reward_to_go")),
-                                   Option("baseline", None, check_baseline), Option("behaviour", None),
+                                   Option("baseline", None, check_baseline, reward_units=True),
+                                   Option("behaviour", None),
                                    Option("importance", "per_decision", check_importance),
                                    Option("truncation", None, check_truncation)),
         weights=E.reinforce_weights, terms=M.reinforce_spec, needs_mdp=_uses_exact_values, oracle=True,
@@ -204,7 +222,7 @@ ENTRIES = (
         cli=(("exact Q critic", {}), ("exact A critic", {"advantage": True}))),
     # Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized Advantage Estimation", eq. 16
     EstimatorSpec(
-        "gae", E.gae, (Option("lam", REQUIRED, E.check_lam), Option("values", "exact")),
+        "gae", E.gae, (Option("lam", REQUIRED, E.check_lam), Option("values", "exact", reward_units=True)),
         weights=E.gae_weights, terms=M.gae_spec, needs_mdp=_uses_exact_values, oracle=True,
         cli=(("GAE(0.9), exact V", {"lam": 0.9}),)),
     EstimatorSpec(  # "Lecture 15: Policy Optimization with Trust Regions" section 1, (s, a) ~ d
@@ -212,7 +230,7 @@ ENTRIES = (
         data="visitation"),
     EstimatorSpec(  # "Lecture 15: Policy Optimization with Trust Regions" section 3, the sampled Fisher matrix
         "fisher", E.fisher, (Option("samples", "trajectories", M.check_samples, sampled=False),),
-        moments=M.fisher_moments, moments_tol=True),
+        moments=M.fisher_moments, moments_tol=True, reward_degree=0),
 )
 
 #: The registry: name -> :class:`EstimatorSpec`, read-only.
