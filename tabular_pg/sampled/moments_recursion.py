@@ -65,6 +65,14 @@ gives the moments given :math:`(s,a)` (:func:`backward_step`, Notes), then
 and finally :math:`\mathbb E[\hat g] = \sum_s\mu(s)\mathbb E[Y_0|s]`,
 :math:`\mathrm{Cov}[\hat g] = \sum_s\mu(s)\mathbb E[Y_0Y_0^\top|s] - \mathbb E[\hat g]\mathbb E[\hat g]^\top`.
 Cost :math:`O(T\,(\mathrm{nnz}(P) + SA)\,p^2)`: polynomial, never an enumeration of trajectories.
+
+**Other path measures.**  Nothing above uses :math:`\sum_a\pi_h(a|s) = 1` except through the
+mass of the future; so :math:`\pi_h` may be replaced by any action measure :math:`k_h`
+(:attr:`LinearSpec.kernel`; :class:`~tabular_pg.sampled.moments_blocks.RecursionInputs` restores
+the future mass when :math:`k` does not sum to 1), and a per-decision importance weight
+:math:`c_h(s,a)`, a constant given :math:`(s,a)`, multiplies :math:`\rho_h`, :math:`u_h`,
+:math:`\zeta` and the carried :math:`Y_{h+1}` (:attr:`LinearSpec.importance`): the off-policy
+estimators of :mod:`tabular_pg.sampled.importance`.
 """
 from __future__ import annotations
 

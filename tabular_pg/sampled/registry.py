@@ -287,6 +287,10 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
         As for the estimator in :mod:`tabular_pg.sampled.estimators` (``reward_to_go``,
         ``baseline``, ``critic``, ``advantage``, ``lam``, ``values``; ``samples`` for
         ``"fisher"``, whose mean is ``(d, d)`` and covariance that of the row-major vec).
+        Off-policy ``"reinforce"``: ``behaviour=beta`` (``(S, A)``, the policy that samples the
+        trajectories), ``importance="per_decision"`` (reward-to-go) or ``"trajectory"``,
+        ``truncation=c`` (ratios :math:`\\min(c, \\pi/\\beta)`: biased; the mean returned is the
+        exact mean of the truncated estimator, see :mod:`tabular_pg.sampled.importance`).
 
     Returns
     -------
@@ -295,7 +299,8 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
 
     Notes
     -----
-    Backward dynamic programming over conditional moments (module docstring) for the
+    Backward dynamic programming over conditional moments (:mod:`tabular_pg.sampled.moments_recursion`;
+    for a tabular softmax the block path of :mod:`tabular_pg.sampled.moments_blocks`) for the
     trajectory estimators ("Lecture 6: The Policy Gradient" eqs. 21, 26; "Policy Gradient (continued)"; Schulman et al. 2016),
     closed forms for the (s,a)~d estimator ("Lecture 15: Policy Optimization with Trust Regions" §1).  Unbiased estimators have
     ``mean`` = :math:`\\nabla J` (of the ``T``-step truncation on an infinite horizon;
@@ -308,6 +313,10 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([0.3, -0.2, 0.1, 0.5])
     >>> m, C = estimator_moments(mdp, pol, th, "gae", lam=0.3)
     >>> bool(np.allclose(m, tpg.policy_gradient(mdp, pol, th), rtol=1e-12))
+    True
+    >>> beta = np.full((2, 2), 0.5)                     # off-policy: uniform behaviour, per-decision weights
+    >>> m_off, C_off = estimator_moments(mdp, pol, th, "reinforce", reward_to_go=True, behaviour=beta)
+    >>> bool(np.allclose(m_off, tpg.policy_gradient(mdp, pol, th), rtol=1e-12))
     True
     """
     spec = lookup(estimator)
