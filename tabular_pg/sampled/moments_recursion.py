@@ -128,45 +128,11 @@ class LinearSpec:
 
 
 @dataclass(frozen=True)
-class ConditionalMoments:
-    r"""The nine moments of the module docstring given the current state (or state-action pair).
-
-    Each field has a leading axis of ``n`` rows (states ``s``, or pairs ``s*A+a``); ``p`` features.
-    ``E_Z (n,)`` :math:`\mathbb E[Z_h|\cdot]`; ``E_ZZ (n,)`` :math:`\mathbb E[Z_h^2|\cdot]`;
-    ``E_X (n, p)`` :math:`\mathbb E[X_h|\cdot]`; ``E_XZ (n, p)`` :math:`\mathbb E[X_hZ_h|\cdot]`;
-    ``E_Y (n, p)`` :math:`\mathbb E[Y_h|\cdot]`; ``E_YZ (n, p)`` :math:`\mathbb E[Y_hZ_h|\cdot]`;
-    ``E_XX (n, p, p)`` :math:`\mathbb E[X_hX_h^\top|\cdot]`; ``E_XY (n, p, p)``
-    :math:`\mathbb E[X_hY_h^\top|\cdot]`; ``E_YY (n, p, p)`` :math:`\mathbb E[Y_hY_h^\top|\cdot]`.
-    """
-
-    E_Z: np.ndarray
-    E_ZZ: np.ndarray
-    E_X: np.ndarray
-    E_XZ: np.ndarray
-    E_Y: np.ndarray
-    E_YZ: np.ndarray
-    E_XX: np.ndarray
-    E_XY: np.ndarray
-    E_YY: np.ndarray
-
-    @classmethod
-    def zeros(cls, n: int, p: int) -> "ConditionalMoments":
-        """The moments at ``h = T`` (:math:`Z_T = X_T = Y_T = 0`)."""
-        vector, matrix = np.zeros((n, p)), np.zeros((n, p, p))
-        return cls(np.zeros(n), np.zeros(n), vector, vector, vector, vector, matrix, matrix, matrix)
-
-    def map(self, f) -> "ConditionalMoments":
-        """Apply ``f`` to every field."""
-        return ConditionalMoments(*(f(getattr(self, field.name)) for field in fields(self)))
-
-    def first(self) -> "FirstMoments":
-        """The six moments of first order in :math:`X, Y` (no matrices)."""
-        return FirstMoments(self.E_Z, self.E_ZZ, self.E_X, self.E_XZ, self.E_Y, self.E_YZ)
-
-
-@dataclass(frozen=True)
 class FirstMoments:
-    r"""The first six fields of :class:`ConditionalMoments`: all the mean of :math:`\hat g` needs."""
+    r"""The six moments of first order in :math:`X, Y` (the first six of :class:`ConditionalMoments`).
+
+    All the mean of :math:`\hat g` needs; fields as in :class:`ConditionalMoments`.
+    """
 
     E_Z: np.ndarray
     E_ZZ: np.ndarray
@@ -177,13 +143,35 @@ class FirstMoments:
 
     @classmethod
     def zeros(cls, n: int, p: int) -> "FirstMoments":
-        """The moments at ``h = T``."""
+        """The moments at ``h = T`` (:math:`Z_T = X_T = Y_T = 0`)."""
         vector = np.zeros((n, p))
-        return cls(np.zeros(n), np.zeros(n), vector, vector, vector, vector)
+        matrices = (np.zeros((n, p, p)),) * (len(fields(cls)) - 6)
+        return cls(np.zeros(n), np.zeros(n), vector, vector, vector, vector, *matrices)
 
-    def map(self, f) -> "FirstMoments":
-        """Apply ``f`` to every field."""
-        return FirstMoments(*(f(getattr(self, field.name)) for field in fields(self)))
+    def map(self, f):
+        """Apply ``f`` to every field (a moments object of the same class)."""
+        return type(self)(*(f(getattr(self, field.name)) for field in fields(self)))
+
+    def first(self) -> "FirstMoments":
+        """The six moments of first order (no matrices)."""
+        return FirstMoments(*(getattr(self, field.name) for field in fields(FirstMoments)))
+
+
+@dataclass(frozen=True)
+class ConditionalMoments(FirstMoments):
+    r"""The nine moments of the module docstring given the current state (or state-action pair).
+
+    Each field has a leading axis of ``n`` rows (states ``s``, or pairs ``s*A+a``); ``p`` features.
+    ``E_Z (n,)`` :math:`\mathbb E[Z_h|\cdot]`; ``E_ZZ (n,)`` :math:`\mathbb E[Z_h^2|\cdot]`;
+    ``E_X (n, p)`` :math:`\mathbb E[X_h|\cdot]`; ``E_XZ (n, p)`` :math:`\mathbb E[X_hZ_h|\cdot]`;
+    ``E_Y (n, p)`` :math:`\mathbb E[Y_h|\cdot]`; ``E_YZ (n, p)`` :math:`\mathbb E[Y_hZ_h|\cdot]`;
+    ``E_XX (n, p, p)`` :math:`\mathbb E[X_hX_h^\top|\cdot]`; ``E_XY (n, p, p)``
+    :math:`\mathbb E[X_hY_h^\top|\cdot]`; ``E_YY (n, p, p)`` :math:`\mathbb E[Y_hY_h^\top|\cdot]`.
+    """
+
+    E_XX: np.ndarray
+    E_XY: np.ndarray
+    E_YY: np.ndarray
 
 
 @dataclass(frozen=True)
