@@ -59,3 +59,22 @@ def test_path_argument_is_checked():
         linear_moments(mdp, tpg.TabularSoftmax(3, 2), np.zeros(6), spec, path="sparse")
     with pytest.raises(ValueError, match="path='block' needs a TabularSoftmax"):
         linear_moments(mdp, tpg.LogLinear(rng.normal(size=(3, 2, 2))), np.zeros(2), spec, path="block")
+
+
+@pytest.mark.parametrize("options", [{}, {"reward_to_go": True, "baseline": "value"}])
+def test_block_path_never_holds_a_dense_matrix_moment(options):
+    """Peak traced memory of estimator_moments (block path) at S=60, A=4, H=5 (d=240) is below a
+    tenth of ONE (S*A, d, d) array (110 MB), which the dense path holds several of at every step."""
+    import tracemalloc
+    rng = np.random.default_rng(34)
+    mdp = random_mdp(rng, S=60, A=4, gamma=0.9, horizon=5, branching=3)
+    pol = tpg.TabularSoftmax(60, 4)
+    th = rng.normal(size=pol.n_params)
+    one_dense = 60 * 4 * pol.n_params ** 2 * 8
+    tracemalloc.start()
+    try:
+        tpg.estimator_moments(mdp, pol, th, "reinforce", **options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < one_dense / 10, (peak, one_dense)

@@ -207,8 +207,10 @@ def _add_local_terms(out: np.ndarray, b: np.ndarray, terms: StepTerms, pi_h: np.
     S, A = pi_h.shape
     b_XX, b_XY, b_YY = b
     w = (b_XX + 2 * b_XY * terms.E_W + b_YY * terms.E_WW).reshape(S, A)
-    v = (b_XX[:, None] * terms.E_Xnext + b_XY[:, None] * (terms.E_L + terms.E_Xnext_W)
-         + b_YY[:, None] * terms.E_WL).reshape(S, A, -1)
+    v = b_YY[:, None] * terms.E_WL
+    if terms.E_Xnext is not None:                                       # else eta = 0: b_XX = b_XY = 0
+        v = v + b_XX[:, None] * terms.E_Xnext + b_XY[:, None] * (terms.E_L + terms.E_Xnext_W)
+    v = v.reshape(S, A, -1)
     e = np.eye(A)[None] - pi_h[:, None, :]                                 # (S, A, A): psi(s, a) on block s
     blocks = np.einsum("sa,sai,saj->sij", w, e, e)
     G = (v - pi_h[:, :, None] * v.sum(axis=1, keepdims=True)).reshape(S * A, -1)
@@ -236,8 +238,10 @@ def block_moments(inputs: RecursionInputs, policy: TabularSoftmax, theta) -> tup
     b = adjoint_weights(inputs)
     out = np.zeros((policy.n_params, policy.n_params))
     moments = FirstMoments.zeros(S, policy.n_params)
+    scores_to_go = inputs.spec.past_signal_weight != 0                # X enters the output only through eta
     for h in range(T - 1, -1, -1):
-        given_sa, terms = first_order_step(moments, inputs.powers[h], score_rows(h), **inputs.coefficients(h))
+        given_sa, terms = first_order_step(moments, inputs.powers[h], score_rows(h), **inputs.coefficients(h),
+                                           scores_to_go=scores_to_go)
         _add_local_terms(out, b[h], terms, *block(h))
         moments = average_over_actions(given_sa, inputs.kernel[h], inputs.terminal)
     return inputs.mu @ moments.E_Y, out

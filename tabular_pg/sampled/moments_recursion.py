@@ -144,13 +144,14 @@ class FirstMoments:
     @classmethod
     def zeros(cls, n: int, p: int) -> "FirstMoments":
         """The moments at ``h = T`` (:math:`Z_T = X_T = Y_T = 0`)."""
-        vector = np.zeros((n, p))
-        matrices = (np.zeros((n, p, p)),) * (len(fields(cls)) - 6)
+        vector, n_matrices = np.zeros((n, p)), len(fields(cls)) - 6
+        matrices = (np.zeros((n, p, p)),) * n_matrices if n_matrices else ()
         return cls(np.zeros(n), np.zeros(n), vector, vector, vector, vector, *matrices)
 
     def map(self, f):
-        """Apply ``f`` to every field (a moments object of the same class)."""
-        return type(self)(*(f(getattr(self, field.name)) for field in fields(self)))
+        """Apply ``f`` to every field that is not None (a moments object of the same class)."""
+        return type(self)(*(None if getattr(self, field.name) is None else f(getattr(self, field.name))
+                            for field in fields(self)))
 
     def first(self) -> "FirstMoments":
         """The six moments of first order (no matrices)."""
@@ -306,11 +307,13 @@ def _expectation(P_signal_powers):
 
 
 def first_order_step(next_moments: FirstMoments, P_signal_powers, score, weight, signal_weight, signal_decay,
-                     past_signal_weight, carry=1.0) -> tuple[FirstMoments, StepTerms]:
+                     past_signal_weight, carry=1.0, scores_to_go: bool = True) -> tuple[FirstMoments, StepTerms]:
     r"""The six first-order moments given :math:`(s_h,a_h)` and the :class:`StepTerms` of the step.
 
     The first-order half of :func:`backward_step` (same arguments, same Notes): cost
-    :math:`O((\mathrm{nnz}(P) + SA)\,p)`, no ``(S*A, p, p)`` array.
+    :math:`O((\mathrm{nnz}(P) + SA)\,p)`, no ``(S*A, p, p)`` array.  ``scores_to_go=False``
+    (only with :math:`\eta = 0`, when nothing asks for moments of :math:`X`): the moments of
+    :math:`X` are not computed and are ``None``.
     """
     E_next = _expectation(P_signal_powers)
     zeta, zeta_col, kappa = signal_decay, _rows(signal_decay, 2), _rows(carry, 2)
@@ -323,16 +326,22 @@ def first_order_step(next_moments: FirstMoments, P_signal_powers, score, weight,
     E_WW = u ** 2 + 2 * u * beta * E_Z + beta ** 2 * E_ZZ
 
     u_col = u[:, None]
-    E_Xnext = E_next(0, next_moments.E_X)
-    E_rho_Xnext = E_next(1, next_moments.E_X)
-    E_Xnext_Z = E_rho_Xnext + zeta_col * E_next(0, next_moments.E_XZ)
-    E_Xnext_W = u_col * E_Xnext + beta * E_Xnext_Z
-    E_L = eta * E_rho_Xnext + kappa * E_next(0, next_moments.E_Y)
-    E_LZ = (eta * (E_next(2, next_moments.E_X) + zeta_col * E_next(1, next_moments.E_XZ))
-            + kappa * (E_next(1, next_moments.E_Y) + zeta_col * E_next(0, next_moments.E_YZ)))
+    E_L = kappa * E_next(0, next_moments.E_Y)
+    E_LZ = kappa * (E_next(1, next_moments.E_Y) + zeta_col * E_next(0, next_moments.E_YZ))
+    E_X = E_XZ = E_Xnext = E_Xnext_W = None
+    if scores_to_go:
+        E_Xnext = E_next(0, next_moments.E_X)
+        E_rho_Xnext = E_next(1, next_moments.E_X)
+        E_Xnext_Z = E_rho_Xnext + zeta_col * E_next(0, next_moments.E_XZ)
+        E_Xnext_W = u_col * E_Xnext + beta * E_Xnext_Z
+        E_L = eta * E_rho_Xnext + E_L
+        E_LZ = eta * (E_next(2, next_moments.E_X) + zeta_col * E_next(1, next_moments.E_XZ)) + E_LZ
+        E_X, E_XZ = score + E_Xnext, score * E_Z[:, None] + E_Xnext_Z
+    elif eta != 0:
+        raise ValueError(f"scores_to_go=False needs past_signal_weight = 0; got {eta!r}")
     E_WL = u_col * E_L + beta * E_LZ
-    first = FirstMoments(E_Z=E_Z, E_ZZ=E_ZZ, E_X=score + E_Xnext, E_XZ=score * E_Z[:, None] + E_Xnext_Z,
-                         E_Y=score * E_W[:, None] + E_L, E_YZ=score * E_WZ[:, None] + E_LZ)
+    first = FirstMoments(E_Z=E_Z, E_ZZ=E_ZZ, E_X=E_X, E_XZ=E_XZ, E_Y=score * E_W[:, None] + E_L,
+                         E_YZ=score * E_WZ[:, None] + E_LZ)
     return first, StepTerms(E_W, E_WW, E_Xnext, E_L, E_Xnext_W, E_WL)
 
 
