@@ -8,7 +8,14 @@ Run ``python bench/estimators.py [--quick] [--figures DIR]``.  Prints
    Monte Carlo error vs n (mean squared error, cosine and sign agreement with the exact
    gradient), and the number of trajectories needed for cosine 0.9;
 3. the growth of E||g - grad J||^2 with the horizon H (log-log slope; "Policy Gradient (continued)" says it
-   can be as large as H^3).
+   can be as large as H^3);
+4. exact tr Cov (block and dense paths of ``linear_moments``) beside the Monte Carlo run that
+   estimates tr Cov to 1 % (relative standard error), side by side on a garnet S=20, H=10, and
+   the block path's time and peak memory at S=200, H=50;
+5. off-policy REINFORCE from a uniform behaviour policy: the exact variance of per-decision,
+   whole-trajectory and truncated importance weights as H grows (and the exact bias of truncation).
+
+``--only exact,offpolicy`` runs only sections 4 and 5.
 
 Seeds and library versions are printed first.  Figures are written with matplotlib when it
 is installed and ``--figures`` is given.
@@ -33,7 +40,7 @@ from mdps import chain, garnet  # noqa: E402
 from tabular_pg.sampled.registry import estimate  # noqa: E402
 from tabular_pg.sampled import estimators as E  # noqa: E402
 from tabular_pg.sampled.moments import fitted_baseline_mean  # noqa: E402
-from tabular_pg.sampled.registry import estimator_moments
+from tabular_pg.sampled.registry import estimator_moments  # noqa: E402
 from tabular_pg.sampled.rollout import rollout  # noqa: E402
 
 SEED = 20261122
@@ -276,10 +283,117 @@ def _plot_growth(figures, Hs, rows) -> None:
     plt.close(fig)
 
 
+# ------------------------------------------------------------------ exact vs Monte Carlo
+def _best_time(f, repeats: int = 3) -> float:
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _finite_garnet(S: int, A: int, H: int, seed: int = 0):
+    g = garnet(S, A, 3, seed=seed, gamma=0.99)
+    return tpg.FiniteMDP(g.P, g.R, g.mu, gamma=1.0, horizon=H)
+
+
+def exact_vs_monte_carlo(quick: bool, accuracy: float = 0.01) -> None:
+    """Exact tr Cov (block, dense) against the Monte Carlo run whose tr Cov has relative standard error ``accuracy``.
+
+    The run size is n = Var(|g - m|^2) / (accuracy tr Cov)^2, Var from a pilot of 20,000
+    trajectories (not timed); the timed run is rollout + per-trajectory estimates + the trace of
+    their sample covariance.
+    """
+    from tabular_pg.sampled.moments_blocks import linear_moments
+    from tabular_pg.sampled.registry import lookup
+    S, A, H = 20, 3, 10
+    mdp = _finite_garnet(S, A, H)
+    pol = tpg.TabularSoftmax(S, A)
+    th = np.random.default_rng(SEED).normal(size=pol.n_params)
+    print(f"\n## Exact tr Cov vs the Monte Carlo run that reaches {accuracy:.0%} (garnet S={S} A={A} b=3, "
+          f"H={H}, gamma=1, d={pol.n_params}; best of 3)\n")
+    print(f"{'estimator':20s} {'tr Cov':>10s} {'block s':>9s} {'dense s':>9s} {'|block-dense|':>13s} "
+          f"{'MC n':>9s} {'MC s':>8s} {'MC/block':>9s}")
+    for label, est, opts in ESTIMATORS[:3] + ESTIMATORS[5:7]:
+        spec = lookup(est).terms(mdp, pol, th, H, **lookup(est).bind(opts, exact=True))
+        block = linear_moments(mdp, pol, th, spec, path="block")
+        dense = linear_moments(mdp, pol, th, spec, path="dense")
+        t_block = _best_time(lambda: estimator_moments(mdp, pol, th, est, **opts))
+        t_dense = _best_time(lambda: linear_moments(mdp, pol, th, spec, path="dense"), 1 if not quick else 1)
+        m, C = block
+        gap = np.abs(C - dense[1]).max() / np.abs(dense[1]).max()
+        pilot = estimate(rollout(mdp, pol.probs(th), 20_000, np.random.default_rng(SEED + 5)), pol, th, est,
+                         mdp=mdp, per_trajectory=True, **opts)
+        n = int(np.ceil(np.var(np.sum((pilot - m) ** 2, axis=1)) / (accuracy * np.trace(C)) ** 2))
+
+        def monte_carlo():
+            per = estimate(rollout(mdp, pol.probs(th), n, np.random.default_rng(SEED + 6)), pol, th, est, mdp=mdp,
+                           per_trajectory=True, **opts)
+            return np.sum(np.var(per, axis=0, ddof=1))
+
+        t_mc = _best_time(monte_carlo, 1 if quick else 3)
+        print(f"{label:20s} {np.trace(C):10.3e} {t_block:9.4f} {t_dense:9.4f} {gap:13.1e} {n:9d} {t_mc:8.3f} "
+              f"{t_mc / t_block:8.1f}x")
+    _exact_at_scale(200 if not quick else 50, 4, 50 if not quick else 20)
+
+
+def _exact_at_scale(S: int, A: int, H: int) -> None:
+    """Block path time (best of 3) and peak traced memory at (S, A, H), REINFORCE reward-to-go with V baseline."""
+    import tracemalloc
+    mdp = _finite_garnet(S, A, H, seed=1)
+    pol = tpg.TabularSoftmax(S, A)
+    th = np.random.default_rng(SEED).normal(size=pol.n_params)
+    opts = {"reward_to_go": True, "baseline": "value"}
+    t = _best_time(lambda: estimator_moments(mdp, pol, th, "reinforce", **opts))
+    tracemalloc.start()
+    estimator_moments(mdp, pol, th, "reinforce", **opts)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    d = pol.n_params
+    print(f"\nblock path at garnet S={S} A={A} H={H} (d={d}), rtg + V baseline: {t:.2f} s, peak memory "
+          f"{peak / 2 ** 20:.0f} MiB (the dense path would hold three (S*A, d, d) arrays of "
+          f"{S * A * d * d * 8 / 2 ** 30:.1f} GiB each)")
+
+
+# ------------------------------------------------------------------ off-policy
+def importance_vs_horizon(Hs) -> None:
+    """Exact tr Cov of off-policy REINFORCE (reward-to-go, with and without the V baseline) vs H, uniform behaviour."""
+    S, A = 10, 3
+    pol = tpg.TabularSoftmax(S, A)
+    th = np.random.default_rng(SEED).normal(size=pol.n_params)
+    beta = np.full((S, A), 1 / A)
+    ratio = pol.probs(th) / beta
+    print(f"\n## Off-policy REINFORCE: exact tr Cov vs H (garnet S={S} A={A} b=3, gamma=1, reward-to-go; "
+          f"behaviour uniform, target a random softmax, ratios pi/beta in [{ratio.min():.2f}, {ratio.max():.2f}])\n")
+    rows = [("on-policy", {}), ("on-policy, V", {"baseline": "value"}),
+            ("per-decision", {"importance": "per_decision"}), ("whole trajectory", {"importance": "trajectory"}),
+            ("per-decision, V", {"importance": "per_decision", "baseline": "value"}),
+            ("whole traj., V", {"importance": "trajectory", "baseline": "value"}),
+            ("per-decision c<=1, V", {"importance": "per_decision", "truncation": 1.0, "baseline": "value"}),
+            ("whole traj. c<=1, V", {"importance": "trajectory", "truncation": 1.0, "baseline": "value"})]
+    print(f"{'weights (V: baseline)':22s} " + " ".join(f"{'H=' + str(H):>9s}" for H in Hs)
+          + "   |bias|/|grad J| at each H")
+    for label, extra in rows:
+        traces, biases = [], []
+        for H in Hs:
+            mdp = _finite_garnet(S, A, H)
+            opts = {"reward_to_go": True, **extra}
+            if "importance" in extra:
+                opts["behaviour"] = beta
+            m, C = estimator_moments(mdp, pol, th, "reinforce", **opts)
+            g = tpg.policy_gradient(mdp, pol, th)
+            traces.append(np.trace(C))
+            biases.append(np.linalg.norm(m - g) / np.linalg.norm(g))
+        print(f"{label:22s} " + " ".join(f"{v:9.2e}" for v in traces) + "   "
+              + " ".join(f"{b:.2f}" for b in biases))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (seconds)")
     ap.add_argument("--figures", default=None, help="directory for PNG figures (needs matplotlib)")
+    ap.add_argument("--only", default=None, help="comma-separated sections to run: exact, offpolicy")
     args = ap.parse_args(argv)
     figures = args.figures
     if figures is not None:
@@ -293,6 +407,13 @@ def main(argv=None) -> None:
     print(f"# tabular-pg estimator benchmark  seed={SEED}  python {platform.python_version()}  "
           f"numpy {np.__version__}  scipy {scipy.__version__}  tabular_pg {tpg.__version__}  "
           f"machine {platform.machine()} ({platform.processor() or 'cpu'})")
+    only = None if args.only is None else set(args.only.split(","))
+    if only is None or "exact" in only:
+        exact_vs_monte_carlo(args.quick)
+    if only is None or "offpolicy" in only:
+        importance_vs_horizon([2, 4, 8] if args.quick else [2, 4, 8, 12, 16, 20])
+    if only is not None:
+        return
     throughput(args.quick)
     ns, reps = ([10, 100, 1000], 200) if not args.quick else ([10, 100], 50)
     for H in ((4, 8) if args.quick else (4, 8, 12)):

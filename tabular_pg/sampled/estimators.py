@@ -34,6 +34,7 @@ from tabular_pg.policies import Policy
 from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_values, check_baseline, fitted_values,
                         optimal_baseline, step_evaluation)
 from tabular_pg.sampled.critic import GAE_VALUES, critic_values
+from tabular_pg.sampled.importance import check_importance, check_truncation, importance_weights
 from tabular_pg.sampled.fisher_estimates import analytic_fisher, fisher, fisher_state_weights, natural_gradient
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
 from tabular_pg.sampled.scores import check_inputs, weighted_scores
@@ -47,7 +48,8 @@ CRITICS = ("exact", "monte_carlo")
 
 
 def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = False, baseline=None,
-              mdp: FiniteMDP | None = None, per_trajectory: bool = False) -> np.ndarray:
+              mdp: FiniteMDP | None = None, per_trajectory: bool = False, behaviour=None,
+              importance: str = "per_decision", truncation=None) -> np.ndarray:
     """REINFORCE: :math:`\\hat g = \\sum_t \\psi_t (W_t - \\gamma^t b_t(s_t))`, mean ``(d,)`` or ``(n, d)``.
 
     Parameters
@@ -64,6 +66,15 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     mdp : FiniteMDP, needed by ``"value"`` and ``"optimal"``.
     per_trajectory : bool
         Return the per-trajectory estimates ``(n, d)`` instead of their mean.
+    behaviour : None or array_like (S, A)
+        Off-policy: the behaviour policy :math:`\\beta` that sampled ``traj`` (None: ``traj``
+        comes from :math:`\\pi` itself); the terms are importance weighted
+        (:mod:`tabular_pg.sampled.importance`).
+    importance : ``"per_decision"`` (needs ``reward_to_go=True``) or ``"trajectory"``
+        How the ratios :math:`\\pi/\\beta` weight the terms (used when ``behaviour`` or ``truncation`` is given).
+    truncation : None or float > 0
+        :math:`\\bar c`: every ratio is :math:`\\min(\\bar c, \\pi/\\beta)` (biased, lower variance;
+        :mod:`tabular_pg.sampled.importance` says what the mean is then).
 
     Notes
     -----
@@ -81,12 +92,13 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     >>> bool(np.allclose(g, tpg.policy_gradient(mdp, pol, th)))
     True
     """
-    W = reinforce_weights(traj, policy, theta, reward_to_go, baseline, mdp)
+    W = reinforce_weights(traj, policy, theta, reward_to_go, baseline, mdp, behaviour, importance, truncation)
     return weighted_scores(traj, policy, policy.check_theta(theta), W, per_trajectory)
 
 
 def reinforce_weights(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = False, baseline=None,
-                      mdp: FiniteMDP | None = None) -> np.ndarray:
+                      mdp: FiniteMDP | None = None, behaviour=None, importance: str = "per_decision",
+                      truncation=None) -> np.ndarray:
     """REINFORCE step weights :math:`W_t = G_t - \\gamma^t b_t(s_t)`, shape ``(n, T)``; see :func:`reinforce`.
 
     :math:`G_t = R(\\tau)` ("Lecture 6: The Policy Gradient" eq. 21) or :math:`\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}` (eq. 26).
@@ -95,7 +107,12 @@ def reinforce_weights(traj: Trajectories, policy: Policy, theta, reward_to_go: b
     check_baseline(baseline)
     theta = check_inputs(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
     G = traj.rewards_to_go() if reward_to_go else np.broadcast_to(traj.returns()[:, None], traj.states.shape)
-    return G - traj.discounts * baseline_values(traj, policy, theta, baseline, mdp, reward_to_go)
+    b = traj.discounts * baseline_values(traj, policy, theta, baseline, mdp, reward_to_go)
+    if behaviour is None and truncation is None:
+        check_importance(importance)
+        return G - b
+    check_truncation(truncation)
+    return importance_weights(traj, policy.probs(theta), behaviour, G, b, reward_to_go, importance, truncation)
 
 
 def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = None, critic: str = "exact",

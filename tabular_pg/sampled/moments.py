@@ -32,13 +32,67 @@ from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
-from tabular_pg.sampled.moments_recursion import LinearSpec, linear_moments
+from tabular_pg.sampled.importance import check_importance, check_truncation, importance_spec
+from tabular_pg.sampled.moments_blocks import linear_moments
+from tabular_pg.sampled.moments_recursion import LinearSpec
 from tabular_pg.sampled.samplers import rewards_on_support
 from tabular_pg.sampled.rollout import TRUNCATION_TOL, reward_bound, truncation_horizon
 
 __all__ = ["truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
            "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon", "reinforce_spec",
-           "qvalue_spec", "gae_spec", "check_samples", "FISHER_SAMPLES"]
+           "qvalue_spec", "gae_spec", "check_samples", "FISHER_SAMPLES", "reward_exponent", "scaled_rewards",
+           "scale_value", "scaled_moments", "SAFE_EXPONENT"]
+
+
+#: Rewards with :math:`\\max|r|` outside :math:`[2^{-64}, 2^{64}]` are rescaled before the moments are computed.
+SAFE_EXPONENT = 64
+
+
+def reward_exponent(mdp: FiniteMDP) -> int:
+    """``k`` with :math:`2^k \\le \\max|r| < 2^{k+1}` when that lies outside :math:`2^{\\pm}` :data:`SAFE_EXPONENT`; else 0.
+
+    The moments are homogeneous in the rewards (the mean of degree 1, the covariance of degree
+    2), so they can be computed with the rewards divided by :math:`2^k` (exact in binary
+    floating point) and multiplied back: nothing inside overflows, e.g. :math:`r^2` at
+    :math:`|r| \\ge 10^{155}`.
+
+    Examples
+    --------
+    >>> import numpy as np, tabular_pg as tpg
+    >>> reward_exponent(tpg.FiniteMDP(np.ones((1, 1, 1)), [[3e160]], [1.], 0.5)), reward_exponent(
+    ...     tpg.FiniteMDP(np.ones((1, 1, 1)), [[3.0]], [1.], 0.5))
+    (533, 0)
+    """
+    rmax = reward_bound(mdp)
+    k = int(np.frexp(rmax)[1]) - 1 if rmax > 0 else 0
+    return k if abs(k) > SAFE_EXPONENT else 0
+
+
+def scaled_rewards(mdp: FiniteMDP, k: int) -> FiniteMDP:
+    """``mdp`` with every reward (full rewards if given) multiplied by :math:`2^k`."""
+    R = mdp.R if mdp.R_full is None else mdp.R_full
+    return mdp.with_(R=R * np.ldexp(1.0, k))
+
+
+def scale_value(value, k: int):
+    """A number or array in reward units times :math:`2^k`; strings and None (named choices) as they are."""
+    if value is None or isinstance(value, str):
+        return value
+    return np.ldexp(np.asarray(value, dtype=float), k)
+
+
+def scaled_moments(mean: np.ndarray, cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean * 2^k, cov * 4^k)``; ValueError if either leaves the float64 range."""
+    with np.errstate(over="ignore"):
+        out = np.ldexp(mean, k), np.ldexp(cov, 2 * k)
+    for name, scaled, value, degree in (("mean", out[0], mean, 1), ("covariance", out[1], cov, 2)):
+        if not np.all(np.isfinite(scaled)):
+            size = np.log10(np.abs(value).max()) + degree * k * np.log10(2)
+            raise ValueError(f"the exact {name} of this estimator exceeds the float64 range (largest entry "
+                             f"about 1e{size:.0f} > 1.8e308); it is homogeneous of degree {degree} in the "
+                             f"rewards: divide the rewards by c (e.g. their maximum) and multiply the {name} "
+                             f"by c{'' if degree == 1 else '^2'}")
+    return out
 
 
 def moment_horizon(mdp: FiniteMDP, tol: float = TRUNCATION_TOL) -> int:
@@ -72,13 +126,22 @@ def _spec(T, S, A, u=None, beta=0.0, zeta=0.0, eta=0.0, c=None, e=None, f=None) 
                       np.zeros((T, S, A)) if f is None else f)
 
 
-def reinforce_spec(mdp, policy, theta, T, reward_to_go=False, baseline=None) -> LinearSpec:
-    """Weights of "Lecture 6: The Policy Gradient" eqs. 21 (total return: ``eta = 1``) and 26 (reward-to-go), baseline :math:`-\\gamma^t b_t(s)`."""
+def reinforce_spec(mdp, policy, theta, T, reward_to_go=False, baseline=None, behaviour=None,
+                   importance="per_decision", truncation=None) -> LinearSpec:
+    """Weights of "Lecture 6: The Policy Gradient" eqs. 21 (total return: ``eta = 1``) and 26 (reward-to-go), baseline :math:`-\\gamma^t b_t(s)`.
+
+    With ``behaviour`` (or ``truncation``): importance weighted (:func:`~tabular_pg.sampled.importance.importance_spec`).
+    """
     S, A = mdp.n_states, mdp.n_actions
     disc = mdp.gamma ** np.arange(T)
     b = _baseline_table(mdp, policy, theta, baseline, T, reward_to_go)
     u = np.broadcast_to(-(disc[:, None] * b)[:, :, None], (T, S, A))
-    return _spec(T, S, A, u=u, beta=1.0, zeta=1.0, eta=0.0 if reward_to_go else 1.0, c=disc)
+    spec = _spec(T, S, A, u=u, beta=1.0, zeta=1.0, eta=0.0 if reward_to_go else 1.0, c=disc)
+    check_importance(importance)
+    if behaviour is None and truncation is None:
+        return spec
+    check_truncation(truncation)
+    return importance_spec(spec, policy.probs(theta), behaviour, reward_to_go, importance, truncation)
 
 
 def qvalue_spec(mdp, policy, theta, T, critic="exact", advantage=False) -> LinearSpec:

@@ -66,7 +66,8 @@ def brute_force_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = 
                         **options) -> tuple[np.ndarray, np.ndarray]:
     """Exact mean ``(d,)`` and covariance ``(d, d)`` of a trajectory estimator by enumeration.
 
-    ``T`` defaults to the MDP's horizon (needed for infinite horizons: the truncation).
+    ``T`` defaults to the MDP's horizon (needed for infinite horizons: the truncation).  With the
+    option ``behaviour``, the trajectories and their probabilities are those of the behaviour policy.
 
     Examples
     --------
@@ -83,7 +84,8 @@ def brute_force_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = 
     if T is None:
         raise ValueError("T is needed for an infinite-horizon MDP (the truncation to enumerate)")
     theta = policy.check_theta(theta)
-    traj, p = enumerate_trajectories(mdp, policy.probs(theta), T)
+    behaviour = options.get("behaviour")                        # off-policy: the paths of the behaviour policy
+    traj, p = enumerate_trajectories(mdp, policy.probs(theta) if behaviour is None else behaviour, T)
     g = estimate(traj, policy, theta, estimator, mdp=mdp, per_trajectory=True, **options)
     g = g.reshape(g.shape[0], -1)                                # the Fisher estimator is matrix-valued
     mean = p @ g

@@ -65,19 +65,23 @@ gives the moments given :math:`(s,a)` (:func:`backward_step`, Notes), then
 and finally :math:`\mathbb E[\hat g] = \sum_s\mu(s)\mathbb E[Y_0|s]`,
 :math:`\mathrm{Cov}[\hat g] = \sum_s\mu(s)\mathbb E[Y_0Y_0^\top|s] - \mathbb E[\hat g]\mathbb E[\hat g]^\top`.
 Cost :math:`O(T\,(\mathrm{nnz}(P) + SA)\,p^2)`: polynomial, never an enumeration of trajectories.
+
+**Other path measures.**  Nothing above uses :math:`\sum_a\pi_h(a|s) = 1` except through the
+mass of the future; so :math:`\pi_h` may be replaced by any action measure :math:`k_h`
+(:attr:`LinearSpec.kernel`; :class:`~tabular_pg.sampled.moments_blocks.RecursionInputs` restores
+the future mass when :math:`k` does not sum to 1), and a per-decision importance weight
+:math:`c_h(s,a)`, a constant given :math:`(s,a)`, multiplies :math:`\rho_h`, :math:`u_h`,
+:math:`\zeta` and the carried :math:`Y_{h+1}` (:attr:`LinearSpec.importance`): the off-policy
+estimators of :mod:`tabular_pg.sampled.importance`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
 import numpy as np
-import scipy.sparse as sp
 
-from tabular_pg.mdp import FiniteMDP
-from tabular_pg.policies import Policy
-from tabular_pg.sampled.samplers import rewards_on_support
-
-__all__ = ["LinearSpec", "linear_moments", "ConditionalMoments", "backward_step"]
+__all__ = ["LinearSpec", "ConditionalMoments", "FirstMoments", "StepTerms", "backward_step", "first_order_step",
+           "average_over_actions"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,15 @@ class LinearSpec:
         :math:`e_h(s')`.
     state_action_term : ndarray (T, S, A)
         :math:`f_h(s,a)`.
+    importance : ndarray (T, S, A) or None
+        Per-decision importance weight :math:`c_h(s,a)` (``None``: 1): step ``h`` and everything
+        after it are weighted by :math:`c_h`, :math:`Z_h = c_h(\rho_h + \zeta Z_{h+1})`,
+        :math:`W_h = c_h u_h + \beta_h Z_h`, :math:`L_h = c_h(\eta\rho_h X_{h+1} + Y_{h+1})`.
+    kernel : ndarray (T, S, A) or None
+        The action measure :math:`k_h(a|s)` of the paths the mean is taken over (``None``: the
+        policy); it need not sum to 1 (a truncated or squared importance weight times the behaviour).
+    second_kernel : ndarray (T, S, A) or None
+        The action measure of the second moment (``None``: ``kernel``).
     """
 
     weight: np.ndarray
@@ -109,10 +122,44 @@ class LinearSpec:
     reward_scale: np.ndarray
     next_state_term: np.ndarray
     state_action_term: np.ndarray
+    importance: np.ndarray | None = None
+    kernel: np.ndarray | None = None
+    second_kernel: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
-class ConditionalMoments:
+class FirstMoments:
+    r"""The six moments of first order in :math:`X, Y` (the first six of :class:`ConditionalMoments`).
+
+    All the mean of :math:`\hat g` needs; fields as in :class:`ConditionalMoments`.
+    """
+
+    E_Z: np.ndarray
+    E_ZZ: np.ndarray
+    E_X: np.ndarray
+    E_XZ: np.ndarray
+    E_Y: np.ndarray
+    E_YZ: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int, p: int) -> "FirstMoments":
+        """The moments at ``h = T`` (:math:`Z_T = X_T = Y_T = 0`)."""
+        vector, n_matrices = np.zeros((n, p)), len(fields(cls)) - 6
+        matrices = (np.zeros((n, p, p)),) * n_matrices if n_matrices else ()
+        return cls(np.zeros(n), np.zeros(n), vector, vector, vector, vector, *matrices)
+
+    def map(self, f):
+        """Apply ``f`` to every field that is not None (a moments object of the same class)."""
+        return type(self)(*(None if getattr(self, field.name) is None else f(getattr(self, field.name))
+                            for field in fields(self)))
+
+    def first(self) -> "FirstMoments":
+        """The six moments of first order (no matrices)."""
+        return FirstMoments(*(getattr(self, field.name) for field in fields(FirstMoments)))
+
+
+@dataclass(frozen=True)
+class ConditionalMoments(FirstMoments):
     r"""The nine moments of the module docstring given the current state (or state-action pair).
 
     Each field has a leading axis of ``n`` rows (states ``s``, or pairs ``s*A+a``); ``p`` features.
@@ -123,25 +170,25 @@ class ConditionalMoments:
     :math:`\mathbb E[X_hY_h^\top|\cdot]`; ``E_YY (n, p, p)`` :math:`\mathbb E[Y_hY_h^\top|\cdot]`.
     """
 
-    E_Z: np.ndarray
-    E_ZZ: np.ndarray
-    E_X: np.ndarray
-    E_XZ: np.ndarray
-    E_Y: np.ndarray
-    E_YZ: np.ndarray
     E_XX: np.ndarray
     E_XY: np.ndarray
     E_YY: np.ndarray
 
-    @classmethod
-    def zeros(cls, n: int, p: int) -> "ConditionalMoments":
-        """The moments at ``h = T`` (:math:`Z_T = X_T = Y_T = 0`)."""
-        vector, matrix = np.zeros((n, p)), np.zeros((n, p, p))
-        return cls(np.zeros(n), np.zeros(n), vector, vector, vector, vector, matrix, matrix, matrix)
 
-    def map(self, f) -> "ConditionalMoments":
-        """Apply ``f`` to every field."""
-        return ConditionalMoments(*(f(getattr(self, field.name)) for field in fields(self)))
+@dataclass(frozen=True)
+class StepTerms:
+    r"""What the second moments take from one step, given :math:`(s_h,a_h)` (rows ``n``).
+
+    ``E_W, E_WW (n,)``: :math:`\mathbb E[W], \mathbb E[W^2]`; ``E_Xnext, E_L, E_Xnext_W, E_WL (n, p)``:
+    :math:`\mathbb E[X'], \mathbb E[L], \mathbb E[X'W], \mathbb E[WL]` (:func:`backward_step`, Notes).
+    """
+
+    E_W: np.ndarray
+    E_WW: np.ndarray
+    E_Xnext: np.ndarray
+    E_L: np.ndarray
+    E_Xnext_W: np.ndarray
+    E_WL: np.ndarray
 
 
 def _outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -150,7 +197,7 @@ def _outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def backward_step(next_moments: ConditionalMoments, P_signal_powers, score, weight, signal_weight,
-                  signal_decay, past_signal_weight) -> ConditionalMoments:
+                  signal_decay, past_signal_weight, carry=1.0) -> ConditionalMoments:
     r"""Moments given :math:`(s_h, a_h)` from those given :math:`s_{h+1}` (module docstring).
 
     Parameters
@@ -165,7 +212,9 @@ def backward_step(next_moments: ConditionalMoments, P_signal_powers, score, weig
     weight : ndarray (S*A,)
         :math:`u_h`.
     signal_weight, signal_decay, past_signal_weight : float
-        :math:`\beta_h`, :math:`\zeta`, :math:`\eta`.
+        :math:`\beta_h`, :math:`\zeta`, :math:`\eta`; ``signal_decay`` may be an ``(S*A,)`` array.
+    carry : float or ndarray (S*A,)
+        :math:`\kappa` in :math:`L = \eta\rho X' + \kappa Y'` (1, or a per-decision importance weight).
 
     Returns
     -------
@@ -187,7 +236,8 @@ def backward_step(next_moments: ConditionalMoments, P_signal_powers, score, weig
         \mathbb E[WZ] &= u\,\mathbb E[Z] + \beta\,\mathbb E[Z^2] \\
         \mathbb E[W^2] &= u^2 + 2u\beta\,\mathbb E[Z] + \beta^2\,\mathbb E[Z^2]
 
-    The later scores :math:`X'` and the later part :math:`L = \eta\rho X' + Y'` of :math:`Y`,
+    The later scores :math:`X'` and the later part :math:`L = \eta\rho X' + \kappa Y'` of :math:`Y`
+    (:math:`\kappa = 1` on the policy's own paths; a per-decision importance weight otherwise),
     with their products with :math:`Z` and :math:`W`.  :math:`\mathbb E[X'Z]` and
     :math:`\mathbb E[X'W]` are not :math:`\mathbb E[X']\mathbb E[Z]`, ... : the weight of the
     current score depends on the same future as :math:`X'` (through :math:`\rho` and
@@ -198,13 +248,13 @@ def backward_step(next_moments: ConditionalMoments, P_signal_powers, score, weig
         \mathbb E[\rho X'] &= \mathbb E'_1[X'] \\
         \mathbb E[X'Z] &= \mathbb E[\rho X'] + \zeta\,\mathbb E'_0[X'Z'] \\
         \mathbb E[X'W] &= u\,\mathbb E[X'] + \beta\,\mathbb E[X'Z] \\
-        \mathbb E[L] &= \eta\,\mathbb E[\rho X'] + \mathbb E'_0[Y'] \\
+        \mathbb E[L] &= \eta\,\mathbb E[\rho X'] + \kappa\,\mathbb E'_0[Y'] \\
         \mathbb E[LZ] &= \eta\,(\mathbb E'_2[X'] + \zeta\,\mathbb E'_1[X'Z'])
-                         + \mathbb E'_1[Y'] + \zeta\,\mathbb E'_0[Y'Z'] \\
+                         + \kappa\,(\mathbb E'_1[Y'] + \zeta\,\mathbb E'_0[Y'Z']) \\
         \mathbb E[WL] &= u\,\mathbb E[L] + \beta\,\mathbb E[LZ] \\
-        \mathbb E[X'L^\top] &= \eta\,\mathbb E'_1[X'X'^\top] + \mathbb E'_0[X'Y'^\top] \\
+        \mathbb E[X'L^\top] &= \eta\,\mathbb E'_1[X'X'^\top] + \kappa\,\mathbb E'_0[X'Y'^\top] \\
         \mathbb E[LL^\top] &= \eta^2\,\mathbb E'_2[X'X'^\top]
-            + \eta\,(\mathbb E'_1[X'Y'^\top] + \mathbb E'_1[X'Y'^\top]^\top) + \mathbb E'_0[Y'Y'^\top]
+            + \eta\kappa\,(\mathbb E'_1[X'Y'^\top] + \mathbb E'_1[X'Y'^\top]^\top) + \kappa^2\,\mathbb E'_0[Y'Y'^\top]
 
     (the :math:`\eta` cross term of :math:`LL^\top`: the past-signal part :math:`\eta\rho X'`
     and :math:`Y'` both depend on the later scores).  Finally :math:`X = \psi + X'` and
@@ -224,113 +274,87 @@ def backward_step(next_moments: ConditionalMoments, P_signal_powers, score, weig
         \mathbb E[YY^\top] &= \psi\psi^\top\,\mathbb E[W^2] + \psi\,\mathbb E[WL]^\top
                               + \mathbb E[WL]\,\psi^\top + \mathbb E[LL^\top]
     """
-    def E_next(k, moment):
-        """:math:`\\mathbb E'_k` of ``moment`` (rows ``S``): rows ``S*A``, same trailing shape."""
-        flat = P_signal_powers[k] @ moment.reshape(moment.shape[0], -1)
-        return flat.reshape(P_signal_powers[k].shape[0], *moment.shape[1:])
-
-    ones = np.ones(P_signal_powers[0].shape[1])
-    E_Z = E_next(1, ones) + signal_decay * E_next(0, next_moments.E_Z)
-    E_ZZ = (E_next(2, ones) + 2 * signal_decay * E_next(1, next_moments.E_Z)
-            + signal_decay ** 2 * E_next(0, next_moments.E_ZZ))
-    E_W = weight + signal_weight * E_Z
-    E_WZ = weight * E_Z + signal_weight * E_ZZ
-    E_WW = weight ** 2 + 2 * weight * signal_weight * E_Z + signal_weight ** 2 * E_ZZ
-
-    weight_col = weight[:, None]
-    E_Xnext = E_next(0, next_moments.E_X)
-    E_rho_Xnext = E_next(1, next_moments.E_X)
-    E_Xnext_Z = E_rho_Xnext + signal_decay * E_next(0, next_moments.E_XZ)
-    E_Xnext_W = weight_col * E_Xnext + signal_weight * E_Xnext_Z
-    E_L = past_signal_weight * E_rho_Xnext + E_next(0, next_moments.E_Y)
-    E_LZ = (past_signal_weight * (E_next(2, next_moments.E_X) + signal_decay * E_next(1, next_moments.E_XZ))
-            + E_next(1, next_moments.E_Y) + signal_decay * E_next(0, next_moments.E_YZ))
-    E_WL = weight_col * E_L + signal_weight * E_LZ
-    E_Xnext_L = past_signal_weight * E_next(1, next_moments.E_XX) + E_next(0, next_moments.E_XY)
-    E_rho_Xnext_Ynext = E_next(1, next_moments.E_XY)
-    E_LL = (past_signal_weight ** 2 * E_next(2, next_moments.E_XX)
-            + past_signal_weight * (E_rho_Xnext_Ynext + E_rho_Xnext_Ynext.transpose(0, 2, 1))
-            + E_next(0, next_moments.E_YY))
+    E_next = _expectation(P_signal_powers)
+    first, terms = first_order_step(next_moments.first(), P_signal_powers, score, weight, signal_weight,
+                                    signal_decay, past_signal_weight, carry)
+    eta, kappa = past_signal_weight, _rows(carry, 3)
+    E_Xnext_L = eta * E_next(1, next_moments.E_XX) + kappa * E_next(0, next_moments.E_XY)
+    E_rho_Xnext_Ynext = kappa * E_next(1, next_moments.E_XY)
+    E_LL = (eta ** 2 * E_next(2, next_moments.E_XX) + eta * (E_rho_Xnext_Ynext + E_rho_Xnext_Ynext.transpose(0, 2, 1))
+            + kappa ** 2 * E_next(0, next_moments.E_YY))
 
     score_score = _outer(score, score)
     return ConditionalMoments(
-        E_Z=E_Z, E_ZZ=E_ZZ,
-        E_X=score + E_Xnext,
-        E_XZ=score * E_Z[:, None] + E_Xnext_Z,
-        E_Y=score * E_W[:, None] + E_L,
-        E_YZ=score * E_WZ[:, None] + E_LZ,
-        E_XX=score_score + _outer(score, E_Xnext) + _outer(E_Xnext, score) + E_next(0, next_moments.E_XX),
-        E_XY=score_score * E_W[:, None, None] + _outer(score, E_L) + _outer(E_Xnext_W, score) + E_Xnext_L,
-        E_YY=score_score * E_WW[:, None, None] + _outer(score, E_WL) + _outer(E_WL, score) + E_LL)
+        *(getattr(first, f.name) for f in fields(first)),
+        E_XX=score_score + _outer(score, terms.E_Xnext) + _outer(terms.E_Xnext, score) + E_next(0, next_moments.E_XX),
+        E_XY=(score_score * terms.E_W[:, None, None] + _outer(score, terms.E_L) + _outer(terms.E_Xnext_W, score)
+              + E_Xnext_L),
+        E_YY=score_score * terms.E_WW[:, None, None] + _outer(score, terms.E_WL) + _outer(terms.E_WL, score) + E_LL)
 
 
-def _signal_powers(P: sp.csr_matrix, nonzero_rows: np.ndarray, reward_on_support: np.ndarray,
-                   spec: LinearSpec, h: int) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
-    r""":math:`P`, :math:`P\circ\rho_h`, :math:`P\circ\rho_h^2` as CSR ``(S*A, S)``.
+def _rows(x, ndim: int):
+    """A scalar as is; a per-row ``(n,)`` array shaped to broadcast against ``ndim``-dimensional moments."""
+    x = np.asarray(x, dtype=float)
+    return x if x.ndim == 0 else x.reshape(x.shape + (1,) * (ndim - 1))
 
-    :math:`\rho_h(s,a,s') = c_h\,r(s,a,s') + e_h(s') + f_h(s,a)` at each nonzero of ``P``
-    (row ``nonzero_rows``, column ``P.indices``).
+
+def _expectation(P_signal_powers):
+    """``E_next(k, moment)``: :math:`\\mathbb E'_k` of a moment given :math:`s'` (rows ``S``), rows ``S*A``."""
+    def E_next(k, moment):
+        flat = P_signal_powers[k] @ moment.reshape(moment.shape[0], -1)
+        return flat.reshape(P_signal_powers[k].shape[0], *moment.shape[1:])
+    return E_next
+
+
+def first_order_step(next_moments: FirstMoments, P_signal_powers, score, weight, signal_weight, signal_decay,
+                     past_signal_weight, carry=1.0, scores_to_go: bool = True) -> tuple[FirstMoments, StepTerms]:
+    r"""The six first-order moments given :math:`(s_h,a_h)` and the :class:`StepTerms` of the step.
+
+    The first-order half of :func:`backward_step` (same arguments, same Notes): cost
+    :math:`O((\mathrm{nnz}(P) + SA)\,p)`, no ``(S*A, p, p)`` array.  ``scores_to_go=False``
+    (only with :math:`\eta = 0`, when nothing asks for moments of :math:`X`): the moments of
+    :math:`X` are not computed and are ``None``.
     """
-    rho = (spec.reward_scale[h] * reward_on_support + spec.next_state_term[h][P.indices]
-           + spec.state_action_term[h].reshape(-1)[nonzero_rows])
-    shape = P.shape
-    return (P, sp.csr_matrix((P.data * rho, P.indices, P.indptr), shape=shape),
-            sp.csr_matrix((P.data * rho ** 2, P.indices, P.indptr), shape=shape))
+    E_next = _expectation(P_signal_powers)
+    zeta, zeta_col, kappa = signal_decay, _rows(signal_decay, 2), _rows(carry, 2)
+    eta, u, beta = past_signal_weight, weight, signal_weight
+    ones = np.ones(P_signal_powers[0].shape[1])
+    E_Z = E_next(1, ones) + zeta * E_next(0, next_moments.E_Z)
+    E_ZZ = E_next(2, ones) + 2 * zeta * E_next(1, next_moments.E_Z) + zeta ** 2 * E_next(0, next_moments.E_ZZ)
+    E_W = u + beta * E_Z
+    E_WZ = u * E_Z + beta * E_ZZ
+    E_WW = u ** 2 + 2 * u * beta * E_Z + beta ** 2 * E_ZZ
+
+    u_col = u[:, None]
+    E_L = kappa * E_next(0, next_moments.E_Y)
+    E_LZ = kappa * (E_next(1, next_moments.E_Y) + zeta_col * E_next(0, next_moments.E_YZ))
+    E_X = E_XZ = E_Xnext = E_Xnext_W = None
+    if scores_to_go:
+        E_Xnext = E_next(0, next_moments.E_X)
+        E_rho_Xnext = E_next(1, next_moments.E_X)
+        E_Xnext_Z = E_rho_Xnext + zeta_col * E_next(0, next_moments.E_XZ)
+        E_Xnext_W = u_col * E_Xnext + beta * E_Xnext_Z
+        E_L = eta * E_rho_Xnext + E_L
+        E_LZ = eta * (E_next(2, next_moments.E_X) + zeta_col * E_next(1, next_moments.E_XZ)) + E_LZ
+        E_X, E_XZ = score + E_Xnext, score * E_Z[:, None] + E_Xnext_Z
+    elif eta != 0:
+        raise ValueError(f"scores_to_go=False needs past_signal_weight = 0; got {eta!r}")
+    E_WL = u_col * E_L + beta * E_LZ
+    first = FirstMoments(E_Z=E_Z, E_ZZ=E_ZZ, E_X=E_X, E_XZ=E_XZ, E_Y=score * E_W[:, None] + E_L,
+                         E_YZ=score * E_WZ[:, None] + E_LZ)
+    return first, StepTerms(E_W, E_WW, E_Xnext, E_L, E_Xnext_W, E_WL)
 
 
-def _average_over_actions(moments_given_sa: ConditionalMoments, pi_h: np.ndarray,
-                          terminal: np.ndarray) -> ConditionalMoments:
-    r""":math:`\mathbb E[F_h|s] = 1[s\ \text{not terminal}]\sum_a\pi_h(a|s)\,\mathbb E[F_h|s,a]`; ``pi_h (S, A)``."""
-    S, A = pi_h.shape
+def average_over_actions(moments_given_sa, kernel_h: np.ndarray, terminal: np.ndarray):
+    r""":math:`\mathbb E[F_h|s] = 1[s\ \text{not terminal}]\sum_a k_h(a|s)\,\mathbb E[F_h|s,a]`; ``kernel_h (S, A)``.
+
+    ``moments_given_sa``: :class:`ConditionalMoments` or :class:`FirstMoments` with rows ``S*A``.
+    """
+    S, A = kernel_h.shape
 
     def average(moment):
-        given_s = np.einsum("sa,sa...->s...", pi_h, moment.reshape(S, A, *moment.shape[1:]))
+        given_s = np.einsum("sa,sa...->s...", kernel_h, moment.reshape(S, A, *moment.shape[1:]))
         given_s[terminal] = 0.0
         return given_s
 
     return moments_given_sa.map(average)
-
-
-def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
-                   features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    r"""Exact mean ``(p,)`` and covariance ``(p, p)`` of :math:`Y_0` for the recursion ``spec``.
-
-    ``features (T, S, A, p)`` take the place of the score :math:`\psi` (default: the
-    policy's score, ``p = d``), e.g. :math:`\mathrm{vec}(\psi\psi^\top)` for the Fisher matrix.
-
-    Examples
-    --------
-    One state, two actions, one step, reward 1 for action 0; REINFORCE :math:`\psi_0 r_0` with
-    :math:`\psi = \pm(1/2, -1/2)` w.p. 1/2 each:
-
-    >>> import numpy as np, tabular_pg as tpg
-    >>> mdp = tpg.FiniteMDP(np.ones((1, 2, 1)), [[1., 0.]], [1.], gamma=1.0, horizon=1)
-    >>> pol = tpg.TabularSoftmax(1, 2); th = pol.initial()
-    >>> spec = LinearSpec(weight=np.zeros((1, 1, 2)), signal_weight=np.ones(1), signal_decay=1.0,
-    ...                   past_signal_weight=0.0, reward_scale=np.ones(1), next_state_term=np.zeros((1, 1)),
-    ...                   state_action_term=np.zeros((1, 1, 2)))
-    >>> mean, cov = linear_moments(mdp, pol, th, spec)
-    >>> mean.tolist(), np.round(cov, 12).tolist()
-    ([0.25, -0.25], [[0.0625, -0.0625], [-0.0625, 0.0625]])
-    """
-    theta = policy.check_theta(theta)
-    T, S, A = spec.weight.shape
-    P = sp.csr_matrix(mdp.P_sa, copy=True)
-    P.eliminate_zeros()
-    nonzero_rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
-    reward_on_support = rewards_on_support(mdp, P, nonzero_rows)
-    pi_per_step = np.broadcast_to(policy.probs(theta), (T, S, A))
-    score = policy.score(theta) if features is None else features
-    score_per_step = np.broadcast_to(score, (T, S, A, score.shape[-1]))
-    terminal = mdp.terminal_states()
-    moments = ConditionalMoments.zeros(S, score.shape[-1])
-    for h in range(T - 1, -1, -1):
-        P_signal_powers = _signal_powers(P, nonzero_rows, reward_on_support, spec, h)
-        moments_given_sa = backward_step(moments, P_signal_powers, score_per_step[h].reshape(S * A, -1),
-                                         spec.weight[h].reshape(-1), spec.signal_weight[h],
-                                         spec.signal_decay, spec.past_signal_weight)
-        moments = _average_over_actions(moments_given_sa, pi_per_step[h], terminal)
-    mean = mdp.mu @ moments.E_Y
-    second = np.einsum("s,sij->ij", mdp.mu, moments.E_YY)
-    cov = second - np.outer(mean, mean)
-    return mean, (cov + cov.T) / 2

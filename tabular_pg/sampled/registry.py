@@ -24,6 +24,7 @@ from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.baselines import check_baseline
+from tabular_pg.sampled.importance import check_importance, check_truncation
 from tabular_pg.sampled.rollout import TRUNCATION_TOL
 
 __all__ = ["ESTIMATORS", "ENTRIES", "EstimatorSpec", "Option", "REQUIRED", "lookup", "check_bool", "estimate",
@@ -62,12 +63,16 @@ class Option:
         estimator can check the value (it needs the horizon or the number of states).
     sampled : bool
         True: accepted by the sampled function and the exact moments; False: by the moments only.
+    reward_units : bool
+        A numeric value is in reward units (a constant baseline, given values): scaled with the
+        rewards when :meth:`EstimatorSpec.exact_moments` rescales them.
     """
 
     name: str
     default: Any = REQUIRED
     check: Callable[[Any], None] | None = None
     sampled: bool = True
+    reward_units: bool = False
 
 
 def _never(options: Mapping[str, Any]) -> bool:
@@ -99,6 +104,8 @@ class EstimatorSpec:
         Usable by a SampledOracle for its gradients (needs ``weights``; uses no exact critic).
     cli : tuple of (label, options)
         The settings the CLI's estimator comparison shows, in order.
+    reward_degree : int
+        The estimate is homogeneous of this degree in the rewards (1: gradients; 0: the Fisher).
     """
 
     name: str
@@ -112,6 +119,7 @@ class EstimatorSpec:
     data: str = "trajectories"
     oracle: bool = False
     cli: tuple = ()
+    reward_degree: int = 1
 
     def __post_init__(self):
         names = [o.name for o in self.options]
@@ -165,15 +173,25 @@ class EstimatorSpec:
     def exact_moments(self, mdp, policy, theta, tol: float = TRUNCATION_TOL, **options) -> tuple:
         """Exact mean and covariance of one estimate, with the options completed.
 
-        ``tol`` as in :func:`~tabular_pg.sampled.moments.estimator_moments`.
+        ``tol`` as in :func:`~tabular_pg.sampled.moments.estimator_moments`.  Rewards far from 1
+        in magnitude are first scaled by a power of two (exact), and the moments scaled back
+        (:func:`~tabular_pg.sampled.moments.reward_exponent`): no overflow inside; a result
+        beyond the float64 range is a ValueError.
         """
         bound = self.bind(options, exact=True)
+        k = M.reward_exponent(mdp) if self.reward_degree else 0
+        T = M.moment_horizon(mdp, tol) if self.terms is not None else None     # from the rewards as given
+        if k:
+            units = {o.name for o in self.options if o.reward_units}
+            bound = {name: M.scale_value(value, -k) if name in units else value for name, value in bound.items()}
+            mdp = M.scaled_rewards(mdp, -k)
         if self.terms is not None:
-            T = M.moment_horizon(mdp, tol)
-            return M.linear_moments(mdp, policy, theta, self.terms(mdp, policy, theta, T, **bound))
-        if self.moments_tol:
-            return self.moments(mdp, policy, theta, tol=tol, **bound)
-        return self.moments(mdp, policy, theta, **bound)
+            mean, cov = M.linear_moments(mdp, policy, theta, self.terms(mdp, policy, theta, T, **bound))
+        elif self.moments_tol:
+            mean, cov = self.moments(mdp, policy, theta, tol=tol, **bound)
+        else:
+            mean, cov = self.moments(mdp, policy, theta, **bound)
+        return M.scaled_moments(mean, cov, k * self.reward_degree) if k else (mean, cov)
 
 
 def _uses_exact_values(options: Mapping[str, Any]) -> bool:
@@ -191,7 +209,10 @@ _CRITIC = (Option("critic", "exact", E.check_critic), Option("advantage", False,
 ENTRIES = (
     EstimatorSpec(  # "Lecture 6: The Policy Gradient" eqs. 21 (total return) and 26 (reward-to-go), baselines of "Lecture 15: Policy Optimization with Trust Regions"
         "reinforce", E.reinforce, (Option("reward_to_go", False, check_bool("reward_to_go")),
-                                   Option("baseline", None, check_baseline)),
+                                   Option("baseline", None, check_baseline, reward_units=True),
+                                   Option("behaviour", None),
+                                   Option("importance", "per_decision", check_importance),
+                                   Option("truncation", None, check_truncation)),
         weights=E.reinforce_weights, terms=M.reinforce_spec, needs_mdp=_uses_exact_values, oracle=True,
         cli=(("REINFORCE", {}), ("REINFORCE reward-to-go", {"reward_to_go": True}),
              ("rtg - V baseline", {"reward_to_go": True, "baseline": "value"}),
@@ -201,7 +222,7 @@ ENTRIES = (
         cli=(("exact Q critic", {}), ("exact A critic", {"advantage": True}))),
     # Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized Advantage Estimation", eq. 16
     EstimatorSpec(
-        "gae", E.gae, (Option("lam", REQUIRED, E.check_lam), Option("values", "exact")),
+        "gae", E.gae, (Option("lam", REQUIRED, E.check_lam), Option("values", "exact", reward_units=True)),
         weights=E.gae_weights, terms=M.gae_spec, needs_mdp=_uses_exact_values, oracle=True,
         cli=(("GAE(0.9), exact V", {"lam": 0.9}),)),
     EstimatorSpec(  # "Lecture 15: Policy Optimization with Trust Regions" section 1, (s, a) ~ d
@@ -209,7 +230,7 @@ ENTRIES = (
         data="visitation"),
     EstimatorSpec(  # "Lecture 15: Policy Optimization with Trust Regions" section 3, the sampled Fisher matrix
         "fisher", E.fisher, (Option("samples", "trajectories", M.check_samples, sampled=False),),
-        moments=M.fisher_moments, moments_tol=True),
+        moments=M.fisher_moments, moments_tol=True, reward_degree=0),
 )
 
 #: The registry: name -> :class:`EstimatorSpec`, read-only.
@@ -266,6 +287,10 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
         As for the estimator in :mod:`tabular_pg.sampled.estimators` (``reward_to_go``,
         ``baseline``, ``critic``, ``advantage``, ``lam``, ``values``; ``samples`` for
         ``"fisher"``, whose mean is ``(d, d)`` and covariance that of the row-major vec).
+        Off-policy ``"reinforce"``: ``behaviour=beta`` (``(S, A)``, the policy that samples the
+        trajectories), ``importance="per_decision"`` (reward-to-go) or ``"trajectory"``,
+        ``truncation=c`` (ratios :math:`\\min(c, \\pi/\\beta)`: biased; the mean returned is the
+        exact mean of the truncated estimator, see :mod:`tabular_pg.sampled.importance`).
 
     Returns
     -------
@@ -274,7 +299,8 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
 
     Notes
     -----
-    Backward dynamic programming over conditional moments (module docstring) for the
+    Backward dynamic programming over conditional moments (:mod:`tabular_pg.sampled.moments_recursion`;
+    for a tabular softmax the block path of :mod:`tabular_pg.sampled.moments_blocks`) for the
     trajectory estimators ("Lecture 6: The Policy Gradient" eqs. 21, 26; "Policy Gradient (continued)"; Schulman et al. 2016),
     closed forms for the (s,a)~d estimator ("Lecture 15: Policy Optimization with Trust Regions" §1).  Unbiased estimators have
     ``mean`` = :math:`\\nabla J` (of the ``T``-step truncation on an infinite horizon;
@@ -287,6 +313,10 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     >>> pol = tpg.TabularSoftmax(2, 2); th = np.array([0.3, -0.2, 0.1, 0.5])
     >>> m, C = estimator_moments(mdp, pol, th, "gae", lam=0.3)
     >>> bool(np.allclose(m, tpg.policy_gradient(mdp, pol, th), rtol=1e-12))
+    True
+    >>> beta = np.full((2, 2), 0.5)                     # off-policy: uniform behaviour, per-decision weights
+    >>> m_off, C_off = estimator_moments(mdp, pol, th, "reinforce", reward_to_go=True, behaviour=beta)
+    >>> bool(np.allclose(m_off, tpg.policy_gradient(mdp, pol, th), rtol=1e-12))
     True
     """
     spec = lookup(estimator)
