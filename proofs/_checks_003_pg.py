@@ -53,15 +53,15 @@ def rho() -> Finding:
 
 
 def rho_typo() -> Finding:
-    """The printed rho uses pi(a_1|s_0): not the law of the process."""
+    """The first build of the slide: E_rho[R] = mu^T V_0 (dynamic programming); the garbled build is shown too."""
     m, trajs, _, (Q, V, d) = _setup()
     pi = m.policy.pi
-    wrong = sum(t.prob / pi[t.states[1]][t.actions[1]] * pi[t.states[0]][t.actions[1]] * total_return(m, t) for t in trajs)
-    r = identity(wrong, objective(m), symbolic=False)
-    rc = identity(objective(m), sum(m.mu[s] * V[0][s] for s in range(m.S)))
-    return Finding("holds" if r.zero else "erratum", "E under the printed rho (pi(a_1|s_0)) - J: " + r.report(),
-                   "E_{printed rho}[R] - J " + (r.counterexample() or ""), "rho_theta(tau) = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_1) ... "
-                   "(each action conditioned on its own state; tau ends at a_{H-1}): " + rc.report(), rc.zero)
+    r = identity(objective(m), sum(m.mu[s] * V[0][s] for s in range(m.S)))
+    garbled = sum(t.prob / pi[t.states[1]][t.actions[1]] * pi[t.states[0]][t.actions[1]] * total_return(m, t)
+                  for t in trajs)
+    rg = identity(garbled, objective(m), symbolic=False)
+    return holds_if(r.zero, "first build rho = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_1): E_rho[R] - mu^T V_0: "
+                    + r.report() + "; the garbled build pi(a_1|s_0) would give E[R] - J: " + rg.report())
 
 
 def pg_trajectory() -> Finding:
