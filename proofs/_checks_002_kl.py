@@ -175,9 +175,10 @@ def trust_region_kl_scale() -> Finding:
     c2 = sp.simplify(sp.diff(kl_along, t, 2).subs(t, 0) / 2)  # d_KL ~ c2 alpha^2
     printed = sp.simplify(c2 * q**-1)   # alpha^2 = delta/q: d_KL/delta -> c2/q
     fixed = sp.simplify(c2 * 2 / q)
-    return Finding("holds" if printed == 1 else "erratum",
+    r = identity(printed, 1)
+    return Finding("holds" if r.zero else "erratum",
                    f"one state, 3 actions, theta0 = 0, g = (1, 2): lim_{{delta->0}} d_KL(step)/delta = {printed} "
-                   f"with alpha = sqrt(delta/g^T F^-1 g), = {fixed} with sqrt(2 delta/...)",
+                   f"with alpha = sqrt(delta/g^T F^-1 g), = {fixed} with sqrt(2 delta/...); ratio - 1: {r.report()}",
                    f"d_KL of the printed step is delta/2 to second order (ratio {printed}), not delta",
                    "with d_KL ~ (1/2) D^T F D the trust region D^T F D <= 2 delta gives "
                    "alpha = sqrt(2 delta / (grad J^T F^-1 grad J))", fixed == 1)

@@ -72,7 +72,8 @@ def clip_stops() -> Finding:
     bad = [(r, A, e) for r, A, e in GRID if not (1 - e <= r < 1 + e) and (_clip(r + H_STEP, e) - _clip(r, e)) * A != 0]
     bad += [(r, A, e) for r, A, e in GRID if 1 - e <= r < 1 + e
             and (_clip(r + H_STEP, e) - _clip(r, e)) * A / H_STEP != A]
-    return holds_if(not bad, f"{len(GRID)} grid points (r, A, eps), exact right difference quotients: "
+    r = identity(sp.Integer(len(bad)), 0)
+    return holds_if(r.zero, f"{len(GRID)} grid points (r, A, eps), exact right difference quotients: "
                     f"{len(bad)} violations", str(bad[:3]) if bad else None)
 
 
@@ -86,8 +87,8 @@ def min_lower_bound() -> Finding:
     clip_down = next((r, A, e) for r, A, e in GRID if _clip(r, e) * A < r * A)
     stop = [(r, A, e) for r, A, e in GRID if (_final(r + H_STEP, A, e) - _final(r, A, e)) == 0
             and not ((A > 0 and r >= 1 + e) or (A < 0 and r < 1 - e))]
-    ok = not (above or closed or inside or stop)
-    return holds_if(ok, f"{len(GRID)} exact grid points: final > unclipped at {len(above)}; closed form "
+    r = identity(sp.Integer(len(above) + len(closed) + len(inside) + len(stop)), 0)
+    return holds_if(r.zero, f"{len(GRID)} exact grid points: final > unclipped at {len(above)}; closed form "
                     f"min(r,1+eps)A (A>0) / max(r,1-eps)A (A<0) fails at {len(closed)}; final != rA inside the "
                     f"band at {len(inside)}; zero slope off the 'improving side' at {len(stop)}. The clip alone is "
                     f"not a bound: clip(r)A > rA at (r, A, eps) = {clip_up}, < rA at {clip_down}")
