@@ -28,9 +28,14 @@ def backward(m, pi):
     return Q, V, d
 
 
+SIZE = (2, 2, 2)
+SIZES = ((2, 2, 2), (1, 3, 2), (1, 2, 3))
+
+
 @lru_cache(maxsize=None)
-def _setup():
-    m = finite_mdp(S=2, A=2, H=2, seed=7)
+def _setup(size=SIZE):
+    S, A, H = size
+    m = finite_mdp(S=S, A=A, H=H, seed=7)
     trajs = trajectories(m)
     return m, trajs, grad(objective(m), m.policy.params), backward(m, m.policy.pi)
 
@@ -44,17 +49,17 @@ def _sum_h_d(m, d, f):
                 for a in range(m.A)), _zeros(m))
 
 
-def rho() -> Finding:
+def rho(size=SIZE) -> Finding:
     """rho_theta sums to 1 and E_rho[R] equals mu^T V_0 from the backward recursion."""
-    m, trajs, _, (Q, V, d) = _setup()
+    m, trajs, _, (Q, V, d) = _setup(size)
     r1 = identity(sum(t.prob for t in trajs), 1)
     r2 = identity(objective(m), sum(m.mu[s] * V[0][s] for s in range(m.S)))
     return holds_if(r1.zero and r2.zero, f"sum rho - 1: {r1.report()}; E_rho[R] - mu^T V_0: {r2.report()}")
 
 
-def rho_typo() -> Finding:
+def rho_typo(size=SIZE) -> Finding:
     """The first build of the slide: E_rho[R] = mu^T V_0 (dynamic programming); the garbled build is shown too."""
-    m, trajs, _, (Q, V, d) = _setup()
+    m, trajs, _, (Q, V, d) = _setup(size)
     pi = m.policy.pi
     r = identity(objective(m), sum(m.mu[s] * V[0][s] for s in range(m.S)))
     garbled = sum(t.prob / pi[t.states[1]][t.actions[1]] * pi[t.states[0]][t.actions[1]] * total_return(m, t)
@@ -64,8 +69,8 @@ def rho_typo() -> Finding:
                     + r.report() + "; the garbled build pi(a_1|s_0) would give E[R] - J: " + rg.report())
 
 
-def pg_trajectory() -> Finding:
-    m, trajs, gJ, _ = _setup()
+def pg_trajectory(size=SIZE) -> Finding:
+    m, trajs, gJ, _ = _setup(size)
     r = identity(gJ, expectation(lambda t: trajectory_score(m, t) * total_return(m, t), trajs))
     return holds_if(r.zero, "grad J - E[(sum_h grad ln pi(a_h|s_h)) R(tau)]: " + r.report(), r.counterexample())
 
@@ -97,9 +102,9 @@ def variance_h_cubed() -> Finding:
                     " = H^3 sum_a pi_a ||e_a - pi||^2 (symbolic policy for H<=3, uniform after): order H^3 attained")
 
 
-def q_recursion() -> Finding:
+def q_recursion(size=SIZE) -> Finding:
     """Q_0(s,a) = E[sum_t r | s_0 = s, a_0 = a] equals r(s,a) + E_{s'} V_1(s')."""
-    m, trajs, _, (Q, V, d) = _setup()
+    m, trajs, _, (Q, V, d) = _setup(size)
     ok, rep = True, ""
     for s in range(m.S):
         for a in range(m.A):
@@ -111,22 +116,22 @@ def q_recursion() -> Finding:
     return holds_if(ok, "all (s, a): conditional expectation - recursion: " + rep)
 
 
-def pg_q() -> Finding:
-    m, trajs, gJ, (Q, V, d) = _setup()
+def pg_q(size=SIZE) -> Finding:
+    m, trajs, gJ, (Q, V, d) = _setup(size)
     r = identity(gJ, _sum_h_d(m, d, lambda h, s, a: score(m.policy, s, a) * Q[h][s][a]))
     return holds_if(r.zero, "grad J - sum_h E_{d_h}[grad ln pi Q_h]: " + r.report(), r.counterexample())
 
 
-def baseline() -> Finding:
-    m, trajs, gJ, (Q, V, d) = _setup()
+def baseline(size=SIZE) -> Finding:
+    m, trajs, gJ, (Q, V, d) = _setup(size)
     b = [[sp.Symbol(f"b{h}{s}", real=True) for s in range(m.S)] for h in range(m.H)]
     r = identity(gJ, _sum_h_d(m, d, lambda h, s, a: score(m.policy, s, a) * (Q[h][s][a] - b[h][s])))
     return holds_if(r.zero, "grad J - sum_h E_{d_h}[grad ln pi (Q_h - b_h(s))], symbolic b: " + r.report(),
                     r.counterexample())
 
 
-def advantage() -> Finding:
-    m, trajs, gJ, (Q, V, d) = _setup()
+def advantage(size=SIZE) -> Finding:
+    m, trajs, gJ, (Q, V, d) = _setup(size)
     r = identity(gJ, _sum_h_d(m, d, lambda h, s, a: score(m.policy, s, a) * (Q[h][s][a] - V[h][s])))
     return holds_if(r.zero, "grad J - sum_h E_{d_h}[grad ln pi A_h]: " + r.report(), r.counterexample())
 

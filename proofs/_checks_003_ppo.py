@@ -11,8 +11,7 @@ import itertools
 import sympy as sp
 
 from ._core import Finding, holds_if, identity
-from ._discounted import discounted_mdp, evaluate, gamma
-from ._symbolic import grad, softmax_policy
+from ._symbolic import softmax_policy
 
 R = sp.Rational
 
@@ -38,20 +37,6 @@ def iw_typo() -> Finding:
                    f"but E_{{a~pi_t}}[pi_theta(.|s)/pi_t(a|s) A] = {printed}",
                    "E_{a~pi_theta(.|s)}[A(s,a)] = E_{a~pi_t(.|s)}[pi_theta(a|s)/pi_t(a|s) A(s,a)] "
                    "(generic 3-action softmaxes): " + rc.report(), rc.zero)
-
-
-def surrogate_gradient() -> Finding:
-    """ell(theta) = E_{s~d^t} E_{a~pi_theta}[A^t]: ell(theta_t) = 0, grad ell(theta_t) = (1-gamma) grad J(theta_t)."""
-    m = discounted_mdp(seed=9)
-    new, old = m.policy, softmax_policy(2, 2, "y")
-    ev = evaluate(m, old.pi)
-    ell = sum(ev.d[s] * sum(new.pi[s][a] * ev.A[s, a] for a in range(2)) for s in range(2))
-    at = dict(zip(new.params, old.params))
-    dom = {gamma: (R(1, 10), R(9, 10))}
-    r0 = identity(ell.subs(at), 0, domains=dom)
-    r1 = identity(grad(ell, new.params).subs(at), (1 - gamma) * grad(ev.J, old.params), domains=dom)
-    return holds_if(r0.zero and r1.zero, f"ell(theta_t): {r0.report()}; grad ell(theta_t) - (1-gamma) grad J: {r1.report()} "
-                    "(the 1/(1-gamma)-scaled surrogate has gradient exactly grad J)")
 
 
 def _clip(r, eps):
@@ -94,13 +79,13 @@ def min_lower_bound() -> Finding:
                     f"not a bound: clip(r)A > rA at (r, A, eps) = {clip_up}, < rA at {clip_down}")
 
 
-def chain_hit(H: int, moves=(1, 0, -1)) -> sp.Rational:
-    """P(reach the right end, state H, within H steps) from state 0 under the uniform policy.
+def chain_hit(H: int, moves=(1, 0, -1), start: int = 0) -> sp.Rational:
+    """P(reach the right end, state H, within H steps) from ``start`` under the uniform policy.
 
     ``moves``: the displacement of each action (default right/stay/left, the lecture's chain;
     ``(1, -1)`` is the 2-action chain).  Exact rationals by propagating the distribution.
     """
-    dist = {0: sp.Integer(1)}
+    dist = {start: sp.Integer(1)}
     for _ in range(H):
         new = {}
         for s, p in dist.items():

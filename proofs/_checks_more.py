@@ -13,7 +13,7 @@ from ._checks_003_pg import backward
 from ._checks_003_ppo import chain_hit
 from ._core import Finding, holds_if, identity
 from ._gauss import gaussian_density, gaussian_expectation
-from ._symbolic import (expectation, finite_mdp, grad, objective, score, softmax_policy, total_return,
+from ._symbolic import (finite_mdp, grad, objective, score, softmax_policy, total_return,
                         trajectories, trajectory_score)
 
 R = sp.Rational
@@ -155,25 +155,12 @@ def reset_uniform() -> Finding:
     """Reset uniformly along the chain: P(hit) >= 1/(H+1) (the start at the goal's side), against 3^-H from s_0."""
     rows = []
     for H in range(2, 7):
-        p_reset = sum(_hit_from(k, H) for k in range(H + 1)) / (H + 1)
+        p_reset = sum(chain_hit(H, start=k) for k in range(H + 1)) / (H + 1)
         rows.append((H, p_reset))
     shortfall = sp.Matrix([sp.Min(p - R(1, H + 1), 0) for H, p in rows])
     r = identity(shortfall, sp.zeros(len(rows), 1))
     return holds_if(r.zero, "min(P_reset(hit) - 1/(H+1), 0), H = 2..6: " + r.report() + "; " + ", ".join(
         f"H={H}: {p} vs 3^-H = {R(1, 3**H)}" for H, p in rows))
-
-
-def _hit_from(k: int, H: int) -> sp.Rational:
-    """P(reach state H within H steps from state k), uniform over right/stay/left."""
-    dist = {k: sp.Integer(1)}
-    for _ in range(H):
-        new = {}
-        for s, p in dist.items():
-            for step in (1, 0, -1):
-                nxt = s if s == H else min(max(s + step, 0), H)
-                new[nxt] = new.get(nxt, 0) + p / 3
-        dist = new
-    return dist.get(H, sp.Integer(0))
 
 
 def sample_surrogate() -> Finding:

@@ -313,11 +313,51 @@ def equate(lhs, rhs):
 @contextlib.contextmanager
 def mutated(index: int, transform: Callable):
     """Within the block, apply ``transform(lhs, rhs)`` to the ``index``-th call of :func:`identity`."""
-    token = _MUTATION.set([index, transform])
+    token = _MUTATION.set([index, transform, index])
     try:
         yield
     finally:
         _MUTATION.reset(token)
+
+
+def _rearm():
+    """Restart the count of an active mutation (each size of a :func:`sized` check is mutated alike)."""
+    state = _MUTATION.get()
+    if state is not None:
+        state[0] = state[2]
+
+
+_SEVERITY = ("holds", "justification", "erratum")
+
+
+def sized(check: Callable[..., Finding], sizes: tuple) -> Callable[[], Finding]:
+    """Run ``check(size)`` at every size; the outcome is the most severe one found.
+
+    A counterexample at one size refutes the printed statement (``erratum``); a wrong
+    justification at one size is one; it ``holds`` only if it holds at every size.  The
+    residual lists each size; the counterexample and correction come from the first size
+    that shows them.
+    """
+    def run() -> Finding:
+        found = []
+        for size in sizes:
+            _rearm()
+            found.append((size, check(size)))
+        kind = max((f.kind for _, f in found), key=_SEVERITY.index)
+        first = next((f for _, f in found if f.kind == kind), found[0][1])
+        at = next((z for z, f in found if f is first), sizes[0])
+        return Finding(kind, " || ".join(f"{_size_name(z)}: {f.residual}" for z, f in found),
+                       None if first.counterexample is None else f"{_size_name(at)}: {first.counterexample}",
+                       first.correction, all(f.correction_holds for _, f in found) if first.correction else None)
+    run.__name__, run.__doc__ = getattr(check, "__name__", "check"), check.__doc__
+    run.sizes = tuple(_size_name(z) for z in sizes)
+    return run
+
+
+def _size_name(size) -> str:
+    if isinstance(size, tuple) and len(size) == 3:
+        return "S={}, A={}, H={}".format(*size)
+    return f"n={size}" if isinstance(size, int) else str(size)
 
 
 def _mutate(lhs, rhs):
@@ -343,32 +383,9 @@ def registrar(lecture: str, title: str) -> Callable[..., Claim]:
             raise ValueError(f"tier must be one of {TIERS}, found {tier!r}")
         if expected in ("not an error", "typo/notation", "extension") and not reason:
             raise ValueError(f"claim {lecture}.{id_}: grade {expected!r} needs a reason")
+        sizes = tuple(sizes) or getattr(check, "sizes", ())
         return Claim(f"{lecture}.{id_}", f"{title}, {where}", statement, expected, check,
-                     title, where, tier, tuple(sizes), reason,
+                     title, where, tier, sizes, reason,
                      None if same_cause_as is None else f"{lecture}.{same_cause_as}")
     return make
 
-
-@dataclass(frozen=True)
-class Item:
-    """One entry of a lecture's coverage register: a derivation, identity, equation or claim.
-
-    ``claim`` names the claim id that checks it; otherwise ``why`` says why not, starting
-    with ``"definition"`` or ``"not checkable"`` (an item without either is uncovered).
-    """
-
-    where: str
-    what: str
-    claim: str | None = None
-    why: str | None = None
-
-    @property
-    def checkable(self) -> bool:
-        """False for definitions and statements with no mathematical content to check."""
-        return self.claim is not None or not (self.why or "").startswith(("definition", "not checkable"))
-
-
-def coverage(items) -> float:
-    """The fraction of the checkable items of a register that name a claim."""
-    checkable = [i for i in items if i.checkable]
-    return sum(i.claim is not None for i in checkable) / len(checkable)

@@ -165,6 +165,25 @@ def check_baseline() -> Finding:
     return _finding([("sum_a grad pi(a|s) b(s) = (d Pi) E b = 0 since Pi E = I for every theta", baseline)])
 
 
+def surrogate_gradient():
+    """PPO's l(theta) = d_t^T Pi_theta A_t: l(theta_t) = 0 and its derivative along D is (1-gamma) grad J . D.
+
+    ``d_t^T = (1-gamma) muT Minv`` (the normalised visitation of pi_t), ``A_t = Q - E V``.
+    """
+    A = Q_of(V) - E * V
+    d_T = (1 - gamma) * muT * Minv
+    bellman = [(Pi * E, one), (D * E, 0), (Pi * r, V - gamma * Pi * P * V)]
+    value = rewrite(d_T * Pi * A, bellman)
+    slope = rewrite(d_T * D * A - (1 - gamma) * muT * Minv * D * Q_of(V), bellman)
+    return identity(value, 0), identity(slope, 0)
+
+
+def check_surrogate() -> Finding:
+    value, slope = surrogate_gradient()
+    return _finding([("l(theta_t) = d^T Pi A = 0", value),
+                     ("D-derivative d^T D A - (1-gamma) muT Minv D Q (D E = 0)", slope)])
+
+
 def check_cpi_difference() -> Finding:
     return _finding([("performance difference (I - gamma Pi' P)(V' - V) = (Pi' - Pi) Q", performance_difference()),
                      ("mixture: V' - V = alpha Minv' (G Q - V)", cpi_mixture_difference())])

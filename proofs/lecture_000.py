@@ -23,7 +23,8 @@ from . import _checks_000_cem_em as cem
 from . import _checks_000_pg as pg
 from . import _checks_000_quiz as quiz
 from . import _checks_more as more
-from ._core import Item, registrar
+from ._core import registrar, sized
+from ._coverage import Item
 
 LECTURE = "Lecture 6: The Policy Gradient"
 
@@ -31,6 +32,15 @@ _c = registrar("000", LECTURE)
 G, P, I = "general", "parametric", "instance"
 MDP = ("S=2, A=2, H=2",)
 BANDIT = ("3 outcomes",)
+OUTCOMES = (2, 3, 4)
+
+
+def _outcomes(check):
+    return sized(check, OUTCOMES)
+
+
+def _mdps(check):
+    return sized(check, pg.SIZES)
 
 CLAIMS = [
     _c("eq2", "eq. (2)", "pi_theta(tau) = p_0(s_0) prod_{t=0}^T p(s_{t+1}|s_t,a_t) pi_theta(a_t|s_t) is a distribution",
@@ -39,54 +49,52 @@ CLAIMS = [
     _c("quiz2", "quiz item 2", "grad_x log f(x) = f'(x)/f(x)", "holds", quiz.quiz2, P, ("f = c0 + c1 x + c2 x^2 + c3 e^(c4 x)",)),
     _c("quiz3", "quiz item 3", "grad_theta log f_theta(x) = grad_theta f_theta(x)/f_theta(x)", "holds", quiz.quiz3, P,
        ("2 parameters",)),
-    _c("quiz4", "quiz item 4 and its '=>' line", "grad log p = grad p / p  =>  grad p = p grad log p", "holds", quiz.quiz4,
-       P, BANDIT),
-    _c("quiz5", "quiz item 5", "grad (R(x) log p_theta(x)) = R(x) grad p_theta(x)/p_theta(x)", "holds", quiz.quiz5, P, BANDIT),
-    _c("quiz6", "quiz item 6", "grad int R log p dx = int R grad p / p dx", "holds", quiz.quiz6, P, BANDIT),
-    _c("quiz7", "quiz item 7", "grad int R p dx = int R grad p dx = E_p[R grad log p]", "holds", quiz.quiz7, P, BANDIT),
+    _c("quiz4", "quiz item 4 and its '=>' line", "grad log p = grad p / p  =>  grad p = p grad log p", "holds", _outcomes(quiz.quiz4), P),
+    _c("quiz5", "quiz item 5", "grad (R(x) log p_theta(x)) = R(x) grad p_theta(x)/p_theta(x)", "holds", _outcomes(quiz.quiz5), P),
+    _c("quiz6", "quiz item 6", "grad int R log p dx = int R grad p / p dx", "holds", _outcomes(quiz.quiz6), P),
+    _c("quiz7", "quiz item 7", "grad int R p dx = int R grad p dx = E_p[R grad log p]", "holds", _outcomes(quiz.quiz7), P),
     _c("quiz8", "quiz item 8", "grad E_p[R(x)] = E_p[R(x) grad log p(x)]", "holds", quiz.quiz8, P, ("N(mu, sigma^2), cubic R",)),
-    _c("quiz9", "quiz item 9", "grad E_p(tau)[R(tau)] = E_p(tau)[R(tau) grad log p(tau)]", "holds", quiz.quiz9, I, MDP),
+    _c("quiz9", "quiz item 9", "grad E_p(tau)[R(tau)] = E_p(tau)[R(tau) grad log p(tau)]", "holds", _mdps(quiz.quiz9), I),
     _c("quiz10", "quiz item 10", "grad E[sum_t gamma^t r] = E[(sum_t gamma^t r)(sum_t grad log pi(a_t|s_t))]",
-       "holds", quiz.quiz10, I, MDP),
+       "holds", _mdps(quiz.quiz10), I),
     _c("eq4", "eq. (4) and 'gradients point towards increasing values'",
        "x <- x + eta grad f(x) increases f for a small enough eta > 0 (d/deta f = ||grad f||^2)", "holds",
        more.gradient_ascent_step, P, ("generic cubic in 2 variables",)),
     _c("sec3.inside", "§3 'A common mistake' (Incorrect math)",
        "grad E[R] = E[grad R] = 0 is incorrect: the gradient cannot be pushed inside", "holds",
-       quiz.gradient_inside_is_wrong, P, BANDIT),
+       _outcomes(quiz.gradient_inside_is_wrong), P),
     _c("eq7-10", "eqs. (7)-(11)", "grad int R pi = int R grad pi = int R pi grad log pi = E[R grad log pi]",
-       "holds", quiz.log_derivative_chain, I, MDP),
+       "holds", _mdps(quiz.log_derivative_chain), I),
     _c("eq8.inside", "text after eq. (10) ('bounds of the integral do not depend on theta')",
        "grad_theta int R(tau) pi_theta(tau) dtau = int R(tau) grad_theta pi_theta(tau) dtau", "holds",
        more.gradient_inside_integral, P, ("N(mu, 1), quadratic R",)),
     _c("eq12-13", "eqs. (12)-(13)", "(1/k) sum R(tau) grad log pi(tau), tau ~ pi, estimates grad E[R]",
-       "holds", quiz.monte_carlo_unbiased, P, BANDIT),
+       "holds", _outcomes(quiz.monte_carlo_unbiased), P),
     _c("eq13.plug", "'Plugging this into Eq. 13' (before eq. (17))",
        "(16) in (13): (1/k) sum_tau R(tau) sum_t grad log pi(a_t|s_t) estimates grad E[R] without bias", "holds",
        more.plug_into_13, I, ("S=1, A=2, H=2, k=2",),
        reason="holds; note that (17)-(19) then restart from eq. (8), not from eq. (13)"),
     _c("sec3.1.mc-grad-p", "§3.1 (Incorrect math) after eq. (13)",
-       "int R grad pi ~ (1/k) sum R grad pi(tau) is incorrect", "holds", quiz.monte_carlo_of_grad_p_is_wrong, P, BANDIT),
+       "int R grad pi ~ (1/k) sum R grad pi(tau) is incorrect", "holds", _outcomes(quiz.monte_carlo_of_grad_p_is_wrong), P),
     _c("eq14-16", "eqs. (14)-(16)", "grad log pi(tau) = sum_t grad log pi(a_t|s_t) (dynamics terms vanish)",
        "holds", quiz.dynamics_vanish, P, MDP),
     _c("eq17-19", "eqs. (17)-(19)", "grad f = int grad pi R = int pi (grad pi/pi) R = E[grad log pi R]",
-       "holds", pg.eqs_17_19, I, MDP),
+       "holds", _mdps(pg.eqs_17_19), I),
     _c("eq20", "eq. (20)", "= E[(grad log prod_t p(s_{t+1}|s_t,a_t) pi(a_t|s_t)) p(s_0) R(tau)]", "erratum",
-       pg.eq_20, I, MDP),
+       _mdps(pg.eq_20), I),
     _c("eq21-22", "eqs. (21)-(22)", "grad f = E[(sum_t grad log pi(a_t|s_t)) sum_t' gamma^t' r_t']", "holds",
-       pg.eqs_21_22, I, MDP),
-    _c("eq23", "eq. (23)", "sum_{t'=0}^T = sum_{t'=0}^{t-1} + sum_{t'=t}^T inside the expectation", "holds", pg.eq_23,
-       I, MDP),
+       _mdps(pg.eqs_21_22), I),
+    _c("eq23", "eq. (23)", "sum_{t'=0}^T = sum_{t'=0}^{t-1} + sum_{t'=t}^T inside the expectation", "holds", _mdps(pg.eq_23), I),
     _c("eq24-25", "eqs. (24)-(25)",
        "E[past rewards * grad log pi(a_t|s_t)] = E[past rewards] E[grad log pi(a_t|s_t)] (then dropped)",
-       "justification", pg.eqs_24_25, I, MDP),
-    _c("eq26", "eq. (26)", "grad f = sum_t E[sum_{t'=t}^T gamma^t' r_t' grad log pi(a_t|s_t)]", "holds", pg.eq_26, I, MDP),
+       "justification", _mdps(pg.eqs_24_25), I),
+    _c("eq26", "eq. (26)", "grad f = sum_t E[sum_{t'=t}^T gamma^t' r_t' grad log pi(a_t|s_t)]", "holds", _mdps(pg.eq_26), I),
     _c("eq27", "eq. (27)", "(26) = E[sum_t' gamma^t' r_t' sum_t grad log pi(a_t|s_t)] (an equality of expectations)",
-       "holds", pg.eq_27, I, MDP,
+       "holds", _mdps(pg.eq_27), I,
        reason="the printed equality of expectations is true; (27)'s integrand is the full return of eq. (22), "
               "not the reward-to-go integrand of (26) that the text then credits with the lower variance"),
     _c("footnote1", "footnote 1 to eq. (25)", "the expectation of the removed term is exactly zero", "holds",
-       pg.footnote_1, I, MDP),
+       _mdps(pg.footnote_1), I),
     _c("sec3.2.variance", "§3.2 text after eq. (27)",
        "removing the rewards before t (reward to go) decreases the variance of the estimator", "erratum",
        pg.variance_claim, I, ("S=1, A=2, H=2",)),
@@ -94,7 +102,7 @@ CLAIMS = [
        ("S=2, A=2, 4 data points",)),
     _c("sec3.4", "§3.4 reward-weighted regression",
        "the policy gradient is behavioural cloning on on-policy data with each term weighted by its reward",
-       "holds", pg.weighted_bc, I, MDP),
+       "holds", _mdps(pg.weighted_bc), I),
     _c("eq33", "eq. (33)", "grad_mu E_p[f(x)] = E_p_mu[f(x) grad_mu p_mu(x)]", "erratum", cem.eq_33, P, ("N(mu, 1)",)),
     _c("eq34", "eq. (34)", "= E_p_mu[f(x) (1/2)||mu - x||^2], i.e. the score of N(mu,1) is (1/2)||mu-x||^2",
        "erratum", cem.eq_34, P, ("N(mu, 1)",)),

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from . import _checks_001_004 as chk
 from . import _checks_more as more
-from ._core import Item, registrar
+from ._core import registrar
+from ._coverage import Item
 
 LECTURE = "Lindauer, RL: Policy Search — Analytic Gradient (LUH 2021)"
 

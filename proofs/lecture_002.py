@@ -30,7 +30,8 @@ from . import _checks_002_kl as kl
 from . import _checks_002_pg as pg
 from . import _checks_more as more
 from . import _general as gen
-from ._core import Item, registrar
+from ._core import registrar
+from ._coverage import Item
 
 LECTURE = "Lecture 15: Policy Optimization with Trust Regions"
 

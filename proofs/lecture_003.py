@@ -29,7 +29,9 @@ from __future__ import annotations
 from . import _checks_003_pg as pg
 from . import _checks_003_ppo as ppo
 from . import _checks_more as more
-from ._core import Item, registrar
+from . import _general as gen
+from ._core import registrar, sized
+from ._coverage import Item
 
 LECTURE = "Policy Gradient (continued)"
 
@@ -40,26 +42,26 @@ GRID = ("exact grid of 3 eps x 4 A x 27 ratios",)
 
 CLAIMS = [
     _c("rho", "slide 1 (rho_theta, J)", "rho_theta(tau) = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_1) ...; "
-       "J = E_rho[sum_h r(s_h, a_h)]", "holds", pg.rho, I, MDP),
+       "J = E_rho[sum_h r(s_h, a_h)]", "holds", sized(pg.rho, pg.SIZES), I),
     _c("rho-typo", "slides 2-3 (garbled rho)", "rho_theta(tau) = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_0) ...",
-       "not an error", pg.rho_typo, I, MDP,
+       "not an error", sized(pg.rho_typo, pg.SIZES), I,
        reason="a garbled build of the slide (the text repeats 'pi(a_1|s_0) pi(a_1|s_0) pi' and breaks off); the "
               "first build prints rho correctly and that is what the check evaluates"),
     _c("pg", "slides 'grad J := E[...]'", "grad J = E_rho[(sum_h grad ln pi(a_h|s_h)) R(tau)]", "holds",
-       pg.pg_trajectory, I, MDP),
+       sized(pg.pg_trajectory, pg.SIZES), I),
     _c("g-unbiased", "slide 'How to get an unbiased estimate'", "g = sum_h grad ln pi(a_h|s_h) R(tau): E[g] = grad J",
        "holds", pg.g_unbiased, I, ("S=1, A=3, H=3",)),
     _c("variance-h3", "slide 'This formulation has large variance'",
        "E||g - grad J||^2 could be as large as H^3", "holds", pg.variance_h_cubed, P,
        ("S=1, A=2, H=1..6",)),
     _c("q-recursion", "slide 'Value / Q function'", "Q_h(s,a) = r(s,a) + E_{s'~T(s,a)} V_{h+1}(s')", "holds",
-       pg.q_recursion, I, MDP),
+       sized(pg.q_recursion, pg.SIZES), I),
     _c("pg-q", "slide 'Policy Gradient w/ Q_h'", "grad J = sum_h E_{s,a~d_h}[grad ln pi(a|s) Q_h(s,a)]", "holds",
-       pg.pg_q, I, MDP),
+       sized(pg.pg_q, pg.SIZES), I),
     _c("baseline", "slides 'Variance reduction via a Baseline'",
-       "an action-independent b(s_h) does not affect the gradient", "holds", pg.baseline, I, MDP),
+       "an action-independent b(s_h) does not affect the gradient", "holds", sized(pg.baseline, pg.SIZES), I),
     _c("advantage", "slides 'Value function as a baseline'",
-       "grad J = sum_h E_{d_h}[grad ln pi (Q_h - V_h)] = sum_h E_{d_h}[grad ln pi A_h]", "holds", pg.advantage, I, MDP),
+       "grad J = sum_h E_{d_h}[grad ln pi (Q_h - V_h)] = sum_h E_{d_h}[grad ln pi A_h]", "holds", sized(pg.advantage, pg.SIZES), I),
     _c("adv-constant", "slide 'Value function as a baseline', point 1",
        "the advantage can be as small as a constant while Q_h grows with the horizon", "holds",
        more.advantage_constant, P, ("S=1, A=2, H=1..4",)),
@@ -73,7 +75,7 @@ CLAIMS = [
        ("one state, 3 actions, N=2",)),
     _c("surrogate", "PPO slide 'max_theta ell(theta)'",
        "maximising E_{s~d^t} E_{a~pi_theta}[A^t(s,a)] improves J (its gradient at theta_t is the PG up to scale)",
-       "holds", ppo.surrogate_gradient, I, ("S=2, A=2 discounted",)),
+       "holds", gen.check_surrogate, "general"),
     _c("clip", "PPO 'Trick 1: clipping'", "clipping the ratio stops updating pi_theta(a|s) once it is too different",
        "holds", ppo.clip_stops, I, GRID),
     _c("stop-typo", "PPO 'Trick 1' ('Stop updating pi_theta(a|s) if it is too different from pi_theta(a|s)')",

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from . import _checks_001_004 as chk
 from . import _checks_more as more
-from ._core import Item, registrar
+from ._core import registrar
+from ._coverage import Item
 
 LECTURE = "Levine, CS 285 Lecture 5: Policy Gradients"
 

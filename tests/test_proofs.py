@@ -9,7 +9,7 @@ import pytest
 
 import proofs
 from proofs import BY_ID, CLAIMS, FAULTS, GRADES, TIERS, as_json, check_all, report, summary
-from proofs._core import coverage
+from proofs._coverage import coverage
 from proofs.mutations import MUTATIONS, mutated_grade
 
 #: How each lecture is cited (by title, never by a file name).
