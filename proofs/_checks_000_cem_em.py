@@ -58,19 +58,19 @@ def eq_35() -> Finding:
                    "E[f(x)(x - mu)] = 0  <=>  E[f(x)] mu = E[f(x) x] (from grad_mu log p = x - mu)", r.zero)
 
 
-def eq_36() -> Finding:
-    """The sample form is a weighted average (weights sum to 1); f in {0,1}: mean of the elites."""
-    k = 4
+def eq_36(k: int = 4) -> Finding:
+    """The sample form is a weighted average (weights sum to 1); f in {0,1}: mean of the elites (k samples)."""
     fs, xs = sp.symbols(f"f0:{k}", positive=True), sp.symbols(f"x0:{k}", real=True)
     ratio = (sum(f * xi for f, xi in zip(fs, xs)) / k) / (sum(fs) / k)
     weighted = sum((f / k) / (sum(fs) / k) * xi for f, xi in zip(fs, xs))
     r1 = identity(ratio, weighted)
     r2 = identity(sum((f / k) / (sum(fs) / k) for f in fs), 1)
-    elite = weighted.subs({fs[0]: 1, fs[1]: 0, fs[2]: 1, fs[3]: 0})
-    r3 = identity(elite, (xs[0] + xs[2]) / 2)
+    elites = range(0, k, 2)
+    elite = weighted.subs({f: int(i in elites) for i, f in enumerate(fs)})
+    r3 = identity(elite, sum(xs[i] for i in elites) / len(elites))
     return holds_if(r1.zero and r2.zero and r3.zero,
                     f"ratio = weighted sum: {r1.report()}; weights sum to 1: {r2.report()}; "
-                    f"f=(1,0,1,0) gives the elite mean: {r3.report()}")
+                    f"f = 1 on samples {list(elites)}, 0 elsewhere, gives the elite mean: {r3.report()}")
 
 
 def fixed_point_36() -> Finding:

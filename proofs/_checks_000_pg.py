@@ -1,4 +1,4 @@
-"""Checks of §3.2 (eqs. 17-27, footnote 1) and §3.4 (eqs. 28-29) of lecture 000.
+"""Checks of §3.2 (eqs. 17-27, footnote 1) and §3.4 (eqs. 28-29) of "Lecture 6: The Policy Gradient".
 
 Each check takes ``size = (S, A, H)`` (default 2 states, 2 actions, horizon 2: t = 0, 1, so
 T = 1); the MDP has random rational dynamics, symbolic rewards ``r{s}{a}``, symbolic

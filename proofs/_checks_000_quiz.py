@@ -1,4 +1,4 @@
-"""Checks of the calculus quiz and of §3 (log-derivative trick) of lecture 000.
+"""Checks of the calculus quiz and of §3 (log-derivative trick) of "Lecture 6: The Policy Gradient".
 
 Generic functions are replaced by generic families with symbolic coefficients (so the
 random substitutions pick random members): ``f(x) = c0 + c1 x + c2 x^2 + c3 exp(c4 x)``,

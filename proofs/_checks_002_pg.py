@@ -1,4 +1,4 @@
-"""Checks of §1 (Q-based policy gradient, baselines) and the CPI update of lecture 002.
+"""Checks of §1 (Q-based policy gradient, baselines) and the CPI update of "Lecture 15: Policy Optimization with Trust Regions".
 
 Infinite-horizon MDP: 2 states, 2 actions, random rational dynamics, symbolic rewards,
 symbolic ``gamma`` in (0, 1), symbolic tabular softmax (``z = exp(theta)``).

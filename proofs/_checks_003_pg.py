@@ -1,4 +1,4 @@
-"""Checks of lecture 003, first part: trajectory PG, its variance, Q/advantage forms, baselines.
+"""Checks of "Policy Gradient (continued)", first part: trajectory PG, its variance, Q/advantage forms, baselines.
 
 Finite horizon, gamma = 1: ``V_H = 0``, ``Q_h(s,a) = r(s,a) + sum_s' P(s'|s,a) V_{h+1}(s')``,
 ``V_h(s) = sum_a pi(a|s) Q_h(s,a)``, ``d_0 = mu``, ``d_{h+1}(s') = sum_{s,a} d_h(s) pi(a|s) P(s'|s,a)``.
@@ -10,8 +10,8 @@ from functools import lru_cache
 import sympy as sp
 
 from ._core import Finding, holds_if, identity
-from ._symbolic import (expectation, finite_mdp, grad, objective, score, total_return, trajectories,
-                        trajectory_score)
+from ._symbolic import (expectation, finite_mdp, grad, objective, rand_policy_point, score, total_return,
+                        trajectories, trajectory_score)
 
 
 def backward(m, pi):
@@ -75,12 +75,13 @@ def pg_trajectory(size=SIZE) -> Finding:
     return holds_if(r.zero, "grad J - E[(sum_h grad ln pi(a_h|s_h)) R(tau)]: " + r.report(), r.counterexample())
 
 
-def g_unbiased() -> Finding:
-    """g = sum_h grad ln pi(a_h|s_h) R(tau) has mean grad J (one state, 3 actions, H = 3)."""
-    m = finite_mdp(S=1, A=3, H=3, seed=8)
+def g_unbiased(size=(1, 3, 3)) -> Finding:
+    """g = sum_h grad ln pi(a_h|s_h) R(tau) has mean grad J (default one state, 3 actions, H = 3)."""
+    S, A, H = size
+    m = finite_mdp(S=S, A=A, H=H, seed=8)
     trajs = trajectories(m)
     r = identity(grad(objective(m), m.policy.params), expectation(lambda t: trajectory_score(m, t) * total_return(m, t), trajs))
-    return holds_if(r.zero, "E[g] - grad J (27 trajectories): " + r.report(), r.counterexample())
+    return holds_if(r.zero, f"E[g] - grad J ({len(trajs)} trajectories): " + r.report(), r.counterexample())
 
 
 def variance_h_cubed() -> Finding:
@@ -136,17 +137,23 @@ def advantage(size=SIZE) -> Finding:
     return holds_if(r.zero, "grad J - sum_h E_{d_h}[grad ln pi A_h]: " + r.report(), r.counterexample())
 
 
-def v_not_optimal_baseline() -> Finding:
-    """Per state, the variance-minimising constant is E[||score||^2 Q]/E[||score||^2], not V = E[Q]."""
-    m = finite_mdp(S=1, A=2, H=1)
-    pi, Q = m.policy.pi[0], m.r[0]
-    w = [sum(x**2 for x in score(m.policy, 0, a)) for a in range(2)]
+def v_not_optimal_baseline(A: int = 2) -> Finding:
+    """Per state, the variance-minimising constant is E[||score||^2 Q]/E[||score||^2], not V = E[Q] (A actions).
+
+    Symbolic in the policy for 2 actions; for more, at a random rational policy (symbolic Q).
+    """
+    m = finite_mdp(S=1, A=A, H=1)
+    at = {} if A <= 2 else rand_policy_point(m.policy, A)      # beyond 2 actions: a random rational policy
+    pi, Q = [p.subs(at) for p in m.policy.pi[0]], m.r[0]
+    w = [sum(x**2 for x in score(m.policy, 0, a)).subs(at) for a in range(A)]
     b = sp.Symbol("b", real=True)
-    second = sum(pi[a] * w[a] * (Q[a] - b) ** 2 for a in range(2))  # E||score (Q - b)||^2
-    bstar = sp.solve(sp.diff(second, b), b)[0]
-    V = sum(pi[a] * Q[a] for a in range(2))
-    r_gap = identity(second.subs(b, V) - second.subs(b, bstar), sum(pi[a] * w[a] for a in range(2)) * (V - bstar) ** 2)
+    second = sum(pi[a] * w[a] * (Q[a] - b) ** 2 for a in range(A))  # E||score (Q - b)||^2
+    bstar = sum(pi[a] * w[a] * Q[a] for a in range(A)) / sum(pi[a] * w[a] for a in range(A))  # d/db second = 0
+    V = sum(pi[a] * Q[a] for a in range(A))
+    r_stat = identity(sp.diff(second, b).subs(b, bstar), 0)
+    r_gap = identity(second.subs(b, V) - second.subs(b, bstar), sum(pi[a] * w[a] for a in range(A)) * (V - bstar) ** 2)
     r_diff = identity(bstar, V, symbolic=False)
-    return holds_if(r_gap.zero and not r_diff.zero,
-                    f"b* = {sp.simplify(bstar)}; Var(V) - Var(b*) = E||score||^2 (V - b*)^2 >= 0: {r_gap.report()}; "
+    return holds_if(r_stat.zero and r_gap.zero and not r_diff.zero,
+                    "b* = E[||score||^2 Q]/E[||score||^2] is stationary: " + r_stat.report() +
+                    f"; Var(V) - Var(b*) = E||score||^2 (V - b*)^2 >= 0: {r_gap.report()}; "
                     f"b* - V: {r_diff.report()} (non-zero: V is not optimal)")

@@ -1,4 +1,4 @@
-"""Checks of lecture 003, second part: the PPO surrogate, clipping, and the chain.
+"""Checks of "Policy Gradient (continued)", second part: the PPO surrogate, clipping, and the chain.
 
 The clip/min facts are piecewise-linear in the ratio ``r``; they are checked in exact
 rationals on a grid of ``(r, A, eps)`` that includes the kinks, with one-sided exact

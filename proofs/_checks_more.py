@@ -30,10 +30,10 @@ def argmax_log() -> Finding:
                     + "; J > 0, so log J and J have the same stationary points and are increasing together")
 
 
-def returns_positive() -> Finding:
-    """'WLOG returns are positive': E[R + c] = E[R] + c, so a shift keeps the argmax (softmax over 3 outcomes)."""
-    pol = softmax_policy(1, 3)
-    Rs, c = sp.symbols("R0:3", real=True), sp.Symbol("c", real=True)
+def returns_positive(n: int = 3) -> Finding:
+    """'WLOG returns are positive': E[R + c] = E[R] + c, so a shift keeps the argmax (softmax over n outcomes)."""
+    pol = softmax_policy(1, n)
+    Rs, c = sp.symbols(f"R0:{n}", real=True), sp.Symbol("c", real=True)
     p = pol.pi[0]
     r = identity(sum(pa * (Ra + c) for pa, Ra in zip(p, Rs)), sum(pa * Ra for pa, Ra in zip(p, Rs)) + c)
     return holds_if(r.zero, "E[R + c] - (E[R] + c): " + r.report() + " (the shift c > -min R makes R positive)")
@@ -77,9 +77,9 @@ def plug_into_13() -> Finding:
 
 
 # ------------------------------------------------------- Lindauer, RL: Policy Search -- Analytic Gradient
-def value_as_sum() -> Finding:
+def value_as_sum(size=(2, 2, 2)) -> Finding:
     """V(theta) = E[sum_t R(s_t, a_t)] = sum_tau P(tau) R(tau): the backward recursion against the trajectory sum."""
-    m = finite_mdp(S=2, A=2, H=2, seed=13)
+    m = finite_mdp(*size, seed=13)
     Q, V, d = backward(m, m.policy.pi)
     r = identity(objective(m), sum(m.mu[s] * V[0][s] for s in range(m.S)))
     return holds_if(r.zero, "sum_tau P R - mu^T V_0 (dynamic programming): " + r.report())
@@ -140,12 +140,12 @@ def preconditioning() -> Finding:
                     f"{list(plain.applyfunc(sp.factor))}: both coordinates vanish only if alpha = 1/sigma1 = 1/sigma2")
 
 
-def grad_ell_everywhere() -> Finding:
-    """grad_theta KL(pi0 | pi_theta) = E_{a~pi0}[-grad pi_theta/pi_theta] at every theta (one state, 3 actions)."""
-    new, old = softmax_policy(1, 3, "z"), softmax_policy(1, 3, "y")
+def grad_ell_everywhere(n: int = 3) -> Finding:
+    """grad_theta KL(pi0 | pi_theta) = E_{a~pi0}[-grad pi_theta/pi_theta] at every theta (one state, n actions)."""
+    new, old = softmax_policy(1, n, "z"), softmax_policy(1, n, "y")
     p0, p = old.pi[0], new.pi[0]
     ell = sum(a * (sp.log(a) - sp.log(b)) for a, b in zip(p0, p))
-    rhs = sum((a * (-grad(b, new.params) / b) for a, b in zip(p0, p)), sp.zeros(3, 1))
+    rhs = sum((a * (-grad(b, new.params) / b) for a, b in zip(p0, p)), sp.zeros(n, 1))
     r = identity(grad(ell, new.params), rhs)
     return holds_if(r.zero, "grad ell(theta) - E_{pi0}[-grad pi/pi], theta != theta0: " + r.report())
 
@@ -163,14 +163,14 @@ def reset_uniform() -> Finding:
         f"H={H}: {p} vs 3^-H = {R(1, 3**H)}" for H, p in rows))
 
 
-def sample_surrogate() -> Finding:
-    """l_hat(theta) = sum_i pi_theta(a_i|s)/pi_t(a_i|s) A(s, a_i), a_i ~ pi_t: E[l_hat] = N E_{a~pi_theta}[A] (N = 2)."""
-    new, old = softmax_policy(1, 3, "z"), softmax_policy(1, 3, "y")
-    A = sp.symbols("A0:3", real=True)
+def sample_surrogate(n: int = 3) -> Finding:
+    """l_hat(theta) = sum_i pi_theta(a_i|s)/pi_t(a_i|s) A(s, a_i), a_i ~ pi_t: E[l_hat] = N E_{a~pi_theta}[A] (N = 2, n actions)."""
+    new, old = softmax_policy(1, n, "z"), softmax_policy(1, n, "y")
+    A = sp.symbols(f"A0:{n}", real=True)
     p, pt = new.pi[0], old.pi[0]
-    mean = sum(pt[a] * pt[b] * (p[a] / pt[a] * A[a] + p[b] / pt[b] * A[b]) for a in range(3) for b in range(3))
-    r = identity(mean, 2 * sum(p[a] * A[a] for a in range(3)))
-    return holds_if(r.zero, "E[l_hat] - N l(theta), N = 2, one state, 3 actions: " + r.report())
+    mean = sum(pt[a] * pt[b] * (p[a] / pt[a] * A[a] + p[b] / pt[b] * A[b]) for a in range(n) for b in range(n))
+    r = identity(mean, 2 * sum(p[a] * A[a] for a in range(n)))
+    return holds_if(r.zero, f"E[l_hat] - N l(theta), N = 2, one state, {n} actions: " + r.report())
 
 
 def advantage_constant() -> Finding:
@@ -204,9 +204,9 @@ def local_optimum() -> Finding:
                     f"{grad0}: J <= 1/2 on eps >= 0, delta < 1/2 while J* = J(1, 1) = {J.subs({eps: 1, delta: 1})}")
 
 
-def stop_updating_typo() -> Finding:
+def stop_updating_typo(n: int = 2) -> Finding:
     """'Stop updating pi_theta(a|s) if it is too different from pi_theta(a|s)': the ratio of a policy to itself is 1."""
-    new, old = softmax_policy(1, 2, "z"), softmax_policy(1, 2, "y")
+    new, old = softmax_policy(1, n, "z"), softmax_policy(1, n, "y")
     printed = new.pi[0][0] / new.pi[0][0]
     meant = new.pi[0][0] / old.pi[0][0]
     r = identity(printed, meant)

@@ -1,4 +1,4 @@
-"""Lecture 000 ("Lecture 6: The Policy Gradient").
+"""The claims of "Lecture 6: The Policy Gradient" (ids ``000.*``).
 
 Claims (id: source):
 
@@ -109,14 +109,13 @@ CLAIMS = [
     _c("eq35", "eq. (35)", "grad_mu = 0 => E[f(x)] mu = E[f(x) x]", "justification", cem.eq_35, P,
        ("N(mu, 1), cubic f",), same_cause_as="eq34"),
     _c("eq36", "eq. (36)", "mu ~ (1/k sum f x)/(1/k sum f) = sum_i weight_i x_i, a weighted average (CEM if f in {0,1})",
-       "holds", cem.eq_36, P, ("k=4",)),
+       "holds", sized(cem.eq_36, (2, 3, 4)), P),
     _c("eq36.fixed-point", "eqs. (35)-(36)", "mu = E[f x]/E[f] characterises the stationary mu (a fixed point)",
        "holds", cem.fixed_point_36, P, ("N(mu, 1), f = c1 x - x^2",)),
     _c("eq37", "eq. (37), first equality", "argmax_theta E[R] = argmax_theta log E[R] (E[R] > 0)", "holds",
        more.argmax_log, G),
     _c("sec5.positive", "§5 'assume (without loss of generality) that the returns are positive'",
-       "shifting R by a constant c does not move the argmax: E[R + c] = E[R] + c", "holds", more.returns_positive, P,
-       BANDIT),
+       "shifting R by a constant c does not move the argmax: E[R + c] = E[R] + c", "holds", _outcomes(more.returns_positive), P),
     _c("eq37-38", "eqs. (37)-(38)", "argmax_theta log E[R] = log E_pi[R q/q]", "typo/notation", cem.eqs_37_38, I,
        ("E[R](theta) = 1 + exp(-(theta-2)^2)/2",),
        reason="the argmax of (37) is carried into (38) by mistake: the chain is about the objective log E[R], "

@@ -1,4 +1,4 @@
-"""Lecture 002 ("Lecture 15: Policy Optimization with Trust Regions").
+"""The claims of "Lecture 15: Policy Optimization with Trust Regions" (ids ``002.*``).
 
 Claims (id: source):
 
@@ -30,7 +30,7 @@ from . import _checks_002_kl as kl
 from . import _checks_002_pg as pg
 from . import _checks_more as more
 from . import _general as gen
-from ._core import registrar
+from ._core import registrar, sized
 from ._coverage import Item
 
 LECTURE = "Lecture 15: Policy Optimization with Trust Regions"
@@ -64,8 +64,7 @@ CLAIMS = [
        reason="the lecture states only the CPI update; the performance difference of the mixture "
               "(Kakade & Langford 2002, Lemma 6.1) is our addition explaining why a small alpha is safe"),
     _c("kl-nonneg", "§2 'Fact'", "KL(P|Q) >= 0 and KL(P|Q) = 0 <=> P = Q", "holds", kl.kl_nonnegative, P, ("3 outcomes",)),
-    _c("kl-gauss", "§2 'Ex'", "KL(N(mu1, s^2 I) | N(mu2, s^2 I)) = ||mu1 - mu2||^2 / s^2", "erratum", kl.kl_gaussian, P,
-       ("dimension 2",)),
+    _c("kl-gauss", "§2 'Ex'", "KL(N(mu1, s^2 I) | N(mu2, s^2 I)) = ||mu1 - mu2||^2 / s^2", "erratum", sized(kl.kl_gaussian, (1, 2, 3)), P),
     _c("kl-marginal", "§2 d_KL ('marginalized over a')",
        "E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a~d}[log(pi0(a|s)/pi(a|s))]", "holds", more.kl_marginal, P,
        ("2 states, 3 actions",)),
@@ -81,7 +80,7 @@ CLAIMS = [
        kl.ell_value_and_gradient, P, SOFTMAX3),
     _c("grad-ell", "§3 proof ('grad ell(theta) = E[-grad pi/pi]')",
        "grad_theta ell(theta) = E_{s,a~pi_theta0}[-grad pi_theta(a|s)/pi_theta(a|s)] at every theta", "holds",
-       more.grad_ell_everywhere, P, SOFTMAX3),
+       sized(more.grad_ell_everywhere, (2, 3, 4)), P),
     _c("ell-expansion", "§3 'A second order approximation'",
        "ell(theta) ~ ell(theta0) + grad ell^T D + D^T Hess ell(theta0) D", "erratum", kl.ell_expansion, P, SOFTMAX3),
     _c("hessian-fisher", "§3 proof of the Hessian ('0 by same logic as above')",

@@ -1,4 +1,4 @@
-"""Lecture 003 ("Policy Gradient (continue)": PG variance, PPO, exploration).
+"""The claims of "Policy Gradient (continued)": PG variance, PPO, exploration (ids ``003.*``).
 
 Claims (id: source):
 
@@ -38,7 +38,7 @@ LECTURE = "Policy Gradient (continued)"
 _c = registrar("003", LECTURE)
 P, I = "parametric", "instance"
 MDP = ("S=2, A=2, H=2",)
-GRID = ("exact grid of 3 eps x 4 A x 27 ratios",)
+GRID = tuple(f"eps={e}, 4 A x 27 ratios" for e in ("1/10", "1/5", "1/2"))
 
 CLAIMS = [
     _c("rho", "slide 1 (rho_theta, J)", "rho_theta(tau) = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_1) ...; "
@@ -50,10 +50,10 @@ CLAIMS = [
     _c("pg", "slides 'grad J := E[...]'", "grad J = E_rho[(sum_h grad ln pi(a_h|s_h)) R(tau)]", "holds",
        sized(pg.pg_trajectory, pg.SIZES), I),
     _c("g-unbiased", "slide 'How to get an unbiased estimate'", "g = sum_h grad ln pi(a_h|s_h) R(tau): E[g] = grad J",
-       "holds", pg.g_unbiased, I, ("S=1, A=3, H=3",)),
+       "holds", sized(pg.g_unbiased, ((1, 3, 3), (1, 2, 2), (2, 2, 2))), I),
     _c("variance-h3", "slide 'This formulation has large variance'",
        "E||g - grad J||^2 could be as large as H^3", "holds", pg.variance_h_cubed, P,
-       ("S=1, A=2, H=1..6",)),
+       tuple(f"S=1, A=2, H={h}" for h in range(1, 7))),
     _c("q-recursion", "slide 'Value / Q function'", "Q_h(s,a) = r(s,a) + E_{s'~T(s,a)} V_{h+1}(s')", "holds",
        sized(pg.q_recursion, pg.SIZES), I),
     _c("pg-q", "slide 'Policy Gradient w/ Q_h'", "grad J = sum_h E_{s,a~d_h}[grad ln pi(a|s) Q_h(s,a)]", "holds",
@@ -64,15 +64,14 @@ CLAIMS = [
        "grad J = sum_h E_{d_h}[grad ln pi (Q_h - V_h)] = sum_h E_{d_h}[grad ln pi A_h]", "holds", sized(pg.advantage, pg.SIZES), I),
     _c("adv-constant", "slide 'Value function as a baseline', point 1",
        "the advantage can be as small as a constant while Q_h grows with the horizon", "holds",
-       more.advantage_constant, P, ("S=1, A=2, H=1..4",)),
+       more.advantage_constant, P, tuple(f"S=1, A=2, H={h}" for h in range(1, 5))),
     _c("v-not-optimal", "slide 'Value function as a baseline', point 2",
-       "V is not the theoretically optimal baseline", "holds", pg.v_not_optimal_baseline, P, ("S=1, A=2, H=1",)),
+       "V is not the theoretically optimal baseline", "holds", sized(pg.v_not_optimal_baseline, (2, 3, 4)), P),
     _c("iw-typo", "PPO slide 'IW trick'", "E_{a~pi_theta}[A] = E_{a~pi_t}[pi_theta(.|s)/pi_t(a|s) A]", "typo/notation",
        ppo.iw_typo, I, ("one state, 2 actions",),
        reason="pi_theta(.|s) is written for pi_theta(a|s); the next builds of the slide print the right ratio"),
     _c("l-hat", "PPO slide 'ell-hat(theta) = sum_{s,a} pi_theta/pi_theta_t A'",
-       "the sample sum over N draws a ~ pi_t has mean N E_{a~pi_theta}[A]", "holds", more.sample_surrogate, P,
-       ("one state, 3 actions, N=2",)),
+       "the sample sum over N draws a ~ pi_t has mean N E_{a~pi_theta}[A]", "holds", sized(more.sample_surrogate, (2, 3, 4)), P),
     _c("surrogate", "PPO slide 'max_theta ell(theta)'",
        "maximising E_{s~d^t} E_{a~pi_theta}[A^t(s,a)] improves J (its gradient at theta_t is the PG up to scale)",
        "holds", gen.check_surrogate, "general"),
@@ -80,19 +79,19 @@ CLAIMS = [
        "holds", ppo.clip_stops, I, GRID),
     _c("stop-typo", "PPO 'Trick 1' ('Stop updating pi_theta(a|s) if it is too different from pi_theta(a|s)')",
        "stop updating pi_theta(a|s) if it is too different from pi_theta(a|s)", "typo/notation",
-       more.stop_updating_typo, P, ("one state, 2 actions",),
+       sized(more.stop_updating_typo, (2, 3, 4)), P,
        reason="the second pi_theta should be pi_theta_t (the old policy), as in the clip just above"),
     _c("min", "PPO 'Trick 2, take the min of the clipped and unclipped obj'",
        "the min objective ensures no abrupt change: it is a pessimistic (lower) bound on the unclipped objective",
        "holds", ppo.min_lower_bound, I, GRID),
     _c("chain-hitting", "exploration slide (chain of length H)",
        "probability of random walk hitting reward 1 is (1/3)^{-H}", "erratum", ppo.chain_hitting, I,
-       ("3-action chain H=1..6", "2-action chain H=1..6")),
+       tuple(f"{a}-action chain, H={h}" for a in (3, 2) for h in range(1, 7))),
     _c("chain-zero-pg", "exploration slide", "unless exponentially many trajectories, the empirical PG is zero",
-       "holds", ppo.empirical_pg_zero, I, ("chain H=2", "H=3", "H=4")),
+       "holds", ppo.empirical_pg_zero, I, ("chain, H=2", "chain, H=3", "chain, H=4")),
     _c("reset", "remedy 2 ('start uniform randomly along the chain instead of just s_0')",
        "a uniform reset makes P(hit) at least 1/(H+1) instead of 3^-H", "holds", more.reset_uniform, I,
-       ("chain H=2..6",)),
+       tuple(f"chain, H={h}" for h in range(2, 7))),
     _c("local-optimum", "Summary ('PG can stuck at local optimal')",
        "policy gradient can stop at a local optimum that is not globally optimal", "holds", more.local_optimum, I,
        ("2 states, direct parametrisation",)),
