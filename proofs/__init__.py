@@ -102,7 +102,8 @@ def report(verdicts) -> str:
     """The table (claim, grade, tier, lecture and location, statement), the summary, then the details.
 
     Details are printed for every verdict that is not plainly ``holds`` (faults with their
-    counterexample and checked correction, ``not an error`` and ``extension`` with the reason).
+    counterexample and checked correction, ``not an error`` and ``extension`` with the reason)
+    and for claims that hold with a remark (``reason``).
     """
     s = summary(verdicts)
     lines = [f"{'claim':<22} {'grade':<13} {'tier':<10} lecture, location: statement", "-" * 110]
@@ -113,7 +114,7 @@ def report(verdicts) -> str:
               f"distinct errors of the lectures: {s['distinct_errors']} "
               "(errata and wrong justifications, repeats of the same cause counted once)", ""]
     for v in verdicts:
-        if v.kind != "holds":
+        if v.kind != "holds" or v.reason:
             lines += _detail(v)
     return "\n".join(lines)
 
