@@ -1,4 +1,4 @@
-"""Checks of the calculus quiz and of §3 (log-derivative trick) of lecture 000.
+"""Checks of the calculus quiz and of §3 (log-derivative trick) of "Lecture 6: The Policy Gradient".
 
 Generic functions are replaced by generic families with symbolic coefficients (so the
 random substitutions pick random members): ``f(x) = c0 + c1 x + c2 x^2 + c3 exp(c4 x)``,
@@ -54,22 +54,22 @@ def quiz3() -> Finding:
     return holds_if(r.zero, "blank: grad_theta f_theta(x) / f_theta(x). " + r.report(), r.counterexample())
 
 
-def quiz4() -> Finding:
-    z, p, _ = _bandit()
+def quiz4(n: int = 3) -> Finding:
+    z, p, _ = _bandit(n)
     r1 = identity(grad(sp.log(p[0]), z), grad(p[0], z) / p[0])
     r2 = identity(grad(p[0], z), p[0] * grad(sp.log(p[0]), z))
     res = f"blanks: grad p / p, and grad p = p grad log p. {r1.report()} | {r2.report()}"
     return holds_if(r1.zero and r2.zero, res, r1.counterexample() or r2.counterexample())
 
 
-def quiz5() -> Finding:
-    z, p, R = _bandit()
+def quiz5(n: int = 3) -> Finding:
+    z, p, R = _bandit(n)
     r = identity(grad(R[0] * sp.log(p[0]), z), R[0] * grad(p[0], z) / p[0])
     return holds_if(r.zero, "blank: R(x) grad p_theta(x) / p_theta(x). " + r.report(), r.counterexample())
 
 
-def quiz6() -> Finding:
-    z, p, R = _bandit()
+def quiz6(n: int = 3) -> Finding:
+    z, p, R = _bandit(n)
     lhs = grad(sum(Ri * sp.log(pi) for Ri, pi in zip(R, p)), z)
     rhs = sum((Ri * grad(pi, z) / pi for Ri, pi in zip(R, p)), sp.zeros(len(z), 1))
     r = identity(lhs, rhs)
@@ -78,8 +78,8 @@ def quiz6() -> Finding:
     return holds_if(r.zero, res, r.counterexample())
 
 
-def quiz7() -> Finding:
-    z, p, R = _bandit()
+def quiz7(n: int = 3) -> Finding:
+    z, p, R = _bandit(n)
     J = sum(Ri * pi for Ri, pi in zip(R, p))
     inside = sum((Ri * grad(pi, z) for Ri, pi in zip(R, p)), sp.zeros(len(z), 1))
     as_expectation = sum((pi * Ri * grad(sp.log(pi), z) for Ri, pi in zip(R, p)), sp.zeros(len(z), 1))
@@ -100,30 +100,34 @@ def quiz8() -> Finding:
     return holds_if(r.zero, "blank: E_p[R(x) grad log p(x)], p = N(mu, sigma^2), grad in (mu, sigma). " + r.report(), r.counterexample())
 
 
-def _mdp_lr(gamma):
-    m = finite_mdp(S=2, A=2, H=2, seed=1, gamma=gamma)
+MDP_SIZES = ((2, 2, 2), (1, 3, 2), (1, 2, 3))
+
+
+def _mdp_lr(gamma, size=(2, 2, 2)):
+    S, A, H = size
+    m = finite_mdp(S=S, A=A, H=H, seed=1, gamma=gamma)
     return m, trajectories(m), grad(objective(m), m.policy.params)
 
 
-def quiz9() -> Finding:
-    m, trajs, gJ = _mdp_lr(1)
+def quiz9(size=(2, 2, 2)) -> Finding:
+    m, trajs, gJ = _mdp_lr(1, size)
     rhs = expectation(lambda t: total_return(m, t) * grad(sp.log(t.prob), m.policy.params), trajs)
     r = identity(gJ, rhs)
-    return holds_if(r.zero, "blank: R(tau) grad log p_theta(tau) (2 states, 2 actions, H=2). " + r.report(), r.counterexample())
+    return holds_if(r.zero, "blank: R(tau) grad log p_theta(tau). " + r.report(), r.counterexample())
 
 
-def quiz10() -> Finding:
+def quiz10(size=(2, 2, 2)) -> Finding:
     g = sp.Symbol("gamma", positive=True)
-    m, trajs, gJ = _mdp_lr(g)
+    m, trajs, gJ = _mdp_lr(g, size)
     rhs = expectation(lambda t: total_return(m, t) * trajectory_score(m, t), trajs)
     r = identity(gJ, rhs, domains={g: (sp.Rational(1, 10), sp.Rational(9, 10))})
     res = "blank: (sum_t gamma^t r(s_t,a_t)) (sum_t grad log pi(a_t|s_t)). " + r.report()
     return holds_if(r.zero, res, r.counterexample())
 
 
-def gradient_inside_is_wrong() -> Finding:
+def gradient_inside_is_wrong(n: int = 3) -> Finding:
     """E[grad R] = 0 since R does not depend on theta, but grad E[R] is not 0."""
-    z, p, R = _bandit()
+    z, p, R = _bandit(n)
     inside = sp.zeros(len(z), 1)
     true = grad(sum(Ri * pi for Ri, pi in zip(R, p)), z)
     r = identity(true, inside)
@@ -132,9 +136,9 @@ def gradient_inside_is_wrong() -> Finding:
                    None if not r.zero else "grad E[R] vanished identically")
 
 
-def log_derivative_chain() -> Finding:
+def log_derivative_chain(size=(2, 2, 2)) -> Finding:
     """eqs. (7)-(10): each consecutive equality on the trajectory space."""
-    m, trajs, gJ = _mdp_lr(1)
+    m, trajs, gJ = _mdp_lr(1, size)
     z = m.policy.params
     e8 = sum((total_return(m, t) * grad(t.prob, z) for t in trajs), sp.zeros(len(z), 1))
     e9 = sum((total_return(m, t) * t.prob * grad(sp.log(t.prob), z) for t in trajs), sp.zeros(len(z), 1))
@@ -148,9 +152,9 @@ def _pairs(p, n):
     return itertools.product(range(len(p)), repeat=n)
 
 
-def monte_carlo_unbiased(k: int = 2) -> Finding:
+def monte_carlo_unbiased(n: int = 3, k: int = 2) -> Finding:
     """eqs. (12)-(13): the mean of k i.i.d. copies of R grad log p has mean grad E[R]."""
-    z, p, R = _bandit()
+    z, p, R = _bandit(n)
     gJ = grad(sum(Ri * pi for Ri, pi in zip(R, p)), z)
     est = sp.zeros(len(z), 1)
     for xs in _pairs(p, k):
@@ -160,9 +164,9 @@ def monte_carlo_unbiased(k: int = 2) -> Finding:
     return holds_if(r.zero, f"E over all {len(p)}^{k} samples of the k={k} estimator - grad J: " + r.report(), r.counterexample())
 
 
-def monte_carlo_of_grad_p_is_wrong() -> Finding:
+def monte_carlo_of_grad_p_is_wrong(n: int = 3) -> Finding:
     """The 'incorrect math': (1/k) sum R grad p has mean sum p R grad p, not grad E[R]."""
-    z, p, R = _bandit()
+    z, p, R = _bandit(n)
     gJ = grad(sum(Ri * pi for Ri, pi in zip(R, p)), z)
     mean = sum((pi * Ri * grad(pi, z) for Ri, pi in zip(R, p)), sp.zeros(len(z), 1))
     r = identity(mean, gJ)

@@ -1,4 +1,4 @@
-"""Checks of lecture 001 (likelihood-ratio gradient) and lecture 004 (REINFORCE).
+"""Checks of Lindauer, "RL: Policy Search — Analytic Gradient" and Levine, "CS 285 Lecture 5".
 
 Both use finite-horizon symbolic MDPs with trajectories that end in a state
 (``tau = (s_0, a_0, ..., a_{T-1}, s_T)``), summed exactly; gamma = 1.
@@ -14,6 +14,10 @@ from ._symbolic import (expectation, finite_mdp, grad, objective, score, total_r
                         trajectory_score)
 
 
+#: (S, A) of the MDPs each check runs at.
+SA_SIZES = ((2, 2), (1, 3), (1, 2))
+
+
 def _lr_setup(H=2, S=2, A=2, dynamics="random", seed=2):
     m = finite_mdp(S=S, A=A, H=H, seed=seed, dynamics=dynamics)
     trajs = trajectories(m, final_state=True)
@@ -24,12 +28,12 @@ def _zeros(m):
     return sp.zeros(len(m.policy.params), 1)
 
 
-def reward_index_001() -> Finding:
+def reward_index_001(sa=(2, 2)) -> Finding:
     """tau has actions a_0..a_{T-1} but R sums r(s_t, a_t) to t = T."""
-    m, trajs, gV = _lr_setup(H=2)  # literal reading with T = 1: a_T = a_1 is drawn too
+    m, trajs, gV = _lr_setup(H=2, S=sa[0], A=sa[1])  # literal reading with T = 1: a_T = a_1 is drawn too
     printed = expectation(lambda t: total_return(m, t) * score(m.policy, t.states[0], t.actions[0]), trajs)
     r = identity(gV, printed, symbolic=False)
-    m1, trajs1, gV1 = _lr_setup(H=1)
+    m1, trajs1, gV1 = _lr_setup(H=1, S=sa[0], A=sa[1])
     rc = identity(gV1, expectation(lambda t: total_return(m1, t) * trajectory_score(m1, t), trajs1))
     return Finding("holds" if r.zero else "erratum",
                    "T=1, R = r(s_0,a_0) + r(s_1,a_1) (a_1 ~ pi drawn to give R a meaning), score summed to T-1=0: "
@@ -39,9 +43,9 @@ def reward_index_001() -> Finding:
                    "E[R(tau) sum_{t=0}^{T-1} grad log pi(a_t|s_t)]: " + rc.report(), rc.zero)
 
 
-def lr_steps_001() -> Finding:
+def lr_steps_001(sa=(2, 2)) -> Finding:
     """grad sum P R = sum grad P R = sum (P/P) grad P R = sum P R grad P / P = sum P R grad log P."""
-    m, trajs, gV = _lr_setup()
+    m, trajs, gV = _lr_setup(S=sa[0], A=sa[1])
     z = m.policy.params
     lines = [sum((grad(t.prob, z) * total_return(m, t) for t in trajs), _zeros(m)),
              sum((t.prob / t.prob * grad(t.prob, z) * total_return(m, t) for t in trajs), _zeros(m)),
@@ -58,9 +62,9 @@ def _mean_of_n(m, trajs, n, f, scale):
     return total
 
 
-def monte_carlo_001(n=2) -> Finding:
+def monte_carlo_001(sa=(2, 2), n=2) -> Finding:
     """(1/m) sum_i R(tau_i) grad log P(tau_i) has mean grad V (m = 2, exact over all pairs)."""
-    m, trajs, gV = _lr_setup(H=1)
+    m, trajs, gV = _lr_setup(H=1, S=sa[0], A=sa[1])
     est = _mean_of_n(m, trajs, n, lambda t: total_return(m, t) * grad(sp.log(t.prob), m.policy.params), sp.Rational(1, n))
     r = identity(gV, est)
     return holds_if(r.zero, f"H=1 (T=1), all {len(trajs)}^{n} pairs: " + r.report(), r.counterexample())
@@ -78,15 +82,15 @@ def decomposition_001() -> Finding:
     return holds_if(ok, "every trajectory (s_0..s_2, symbolic mu and P): " + rep)
 
 
-def log_gradient_004() -> Finding:
-    m, trajs, gJ = _lr_setup(seed=4)
+def log_gradient_004(sa=(2, 2)) -> Finding:
+    m, trajs, gJ = _lr_setup(S=sa[0], A=sa[1], seed=4)
     r = identity(gJ, expectation(lambda t: grad(sp.log(t.prob), m.policy.params) * total_return(m, t), trajs))
     return holds_if(r.zero, "grad J - E[grad log pi(tau) r(tau)]: " + r.report(), r.counterexample())
 
 
-def indices_004() -> Finding:
+def indices_004(sa=(2, 2)) -> Finding:
     """pi(tau) = p(s_1) prod_{t=1}^T pi(a_t|s_t) p(s_{t+1}|s_t,a_t) is a distribution; PG with t = 1..T."""
-    m, trajs, gJ = _lr_setup(seed=4, dynamics="symbolic")
+    m, trajs, gJ = _lr_setup(S=sa[0], A=sa[1], seed=4, dynamics="symbolic")
     dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for t in trajs for s in t.dynamics.free_symbols}
     r_sum = identity(sum(t.prob for t in trajs), 1, domains=dom)
     r = identity(gJ, expectation(lambda t: trajectory_score(m, t) * total_return(m, t), trajs), domains=dom)
@@ -94,9 +98,9 @@ def indices_004() -> Finding:
                     f"grad J - E[(sum_t grad log pi) r(tau)]: {r.report()}")
 
 
-def mc_equality_004() -> Finding:
+def mc_equality_004(sa=(2, 2)) -> Finding:
     """Printed '=' for the N-sample average: it is an unbiased estimate, equal only in expectation."""
-    m, trajs, gJ = _lr_setup(H=1, seed=4)
+    m, trajs, gJ = _lr_setup(H=1, S=sa[0], A=sa[1], seed=4)
     one = trajs[0]
     g1 = trajectory_score(m, one) * total_return(m, one)
     r = identity(g1, gJ, symbolic=False)
@@ -107,29 +111,23 @@ def mc_equality_004() -> Finding:
                    "(the sample average only estimates it; N = 2, exact over all pairs): " + rc.report(), rc.zero)
 
 
-def dropped_one_over_n_004() -> Finding:
-    """Without 1/N the sum has mean N grad J: the step is alpha N, a rescaling only if N is fixed."""
-    m, trajs, gJ = _lr_setup(H=1, seed=4)
+def dropped_one_over_n_004(sa=(2, 2)) -> Finding:
+    """Without 1/N the sum has mean N grad J: alpha sum_i g_i = (alpha N) (1/N) sum_i g_i, the stated convention."""
+    m, trajs, gJ = _lr_setup(H=1, S=sa[0], A=sa[1], seed=4)
     f = lambda t: trajectory_score(m, t) * total_return(m, t)
     sums = {n: _mean_of_n(m, trajs, n, f, 1) for n in (1, 2)}
-    r = identity(sums[2], gJ, symbolic=False)
-    rc = [identity(sums[n], n * gJ) for n in (1, 2)]
-    return Finding("holds" if r.zero else "erratum",
-                   "E[sum_{i=1}^N ...] - grad J for N = 2: " + r.report(),
-                   "E[sum_{i=1}^2 ...] = 2 grad J: " + (r.counterexample() or "") +
-                   "; with the same alpha, batches of N = 1 and N = 2 move theta by alpha grad J and 2 alpha grad J",
-                   "grad J ~ (1/N) sum_i ...; dropping 1/N multiplies the expected step by N (step alpha N), "
-                   "a mere rescaling only when N is the same at every iteration: "
-                   + " | ".join(x.report() for x in rc), all(x.zero for x in rc))
+    rs = [identity(sums[n], n * gJ) for n in (1, 2)]
+    return holds_if(all(r.zero for r in rs), "E[sum_{i=1}^N g_i] - N grad J, N = 1, 2: " + " | ".join(r.report() for r in rs)
+                    + "; so the step alpha sum_i g_i is the 1/N-step with learning rate alpha N")
 
 
-def interpretation_004() -> Finding:
+def interpretation_004(sa=(2, 2)) -> Finding:
     """'A step along E[grad log pi(tau)] makes tau more probable': that expectation is 0."""
-    m, trajs, _ = _lr_setup(seed=4)
+    m, trajs, _ = _lr_setup(S=sa[0], A=sa[1], seed=4)
     z = m.policy.params
     mean_score = expectation(lambda t: grad(sp.log(t.prob), z), trajs)
     r = identity(mean_score, _zeros(m))
-    tau = trajs[5]
+    tau = trajs[len(trajs) // 2]
     g = grad(sp.log(tau.prob), z)
     rate = (grad(tau.prob, z).T * g)[0]
     rc = identity(rate, tau.prob * (g.T * g)[0])
@@ -142,9 +140,9 @@ def interpretation_004() -> Finding:
                    "the sign: " + rc.report(), rc.zero)
 
 
-def causality_004() -> Finding:
-    """r(tau) = sum_{t=1}^T r(s_t,a_t) moved inside the sum over t: still grad J (T = 3, one state)."""
-    m = finite_mdp(S=1, A=2, H=3, seed=6)
+def causality_004(size=(1, 2, 3)) -> Finding:
+    """r(tau) = sum_{t=1}^T r(s_t,a_t) moved inside the sum over t: still grad J (default T = 3, one state)."""
+    m = finite_mdp(*size, seed=6)
     trajs = trajectories(m)
     gJ = grad(objective(m), m.policy.params)
     rhs = expectation(lambda t: sum((score(m.policy, t.states[h], t.actions[h]) * m.r[t.states[k]][t.actions[k]]

@@ -1,4 +1,4 @@
-"""Checks of §2-3 of lecture 002: KL facts, the second-order expansion, Fisher, trust region.
+"""Checks of §2-3 of "Lecture 15: Policy Optimization with Trust Regions": KL facts, the second-order expansion, Fisher, trust region.
 
 The policy for the expansion is a softmax over 3 actions at one state with the last
 logit fixed at 0 (2 parameters, so the Fisher matrix is invertible); expansions are
@@ -69,19 +69,19 @@ def kl_nonnegative() -> Finding:
                     f"{facts} (phi strictly convex with minimum 0 at u=1, so KL >= 0 with equality iff P=Q)")
 
 
-def kl_gaussian() -> Finding:
-    """Printed: KL(N(mu1, s^2 I) || N(mu2, s^2 I)) = ||mu1 - mu2||^2 / s^2; truth has 1/2."""
-    x = sp.symbols("x0:2", real=True)
-    m1, m2 = sp.symbols("a0:2", real=True), sp.symbols("b0:2", real=True)
+def kl_gaussian(dim: int = 2) -> Finding:
+    """Printed: KL(N(mu1, s^2 I) || N(mu2, s^2 I)) = ||mu1 - mu2||^2 / s^2; truth has 1/2 (dimension ``dim``)."""
+    x = sp.symbols(f"x0:{dim}", real=True)
+    m1, m2 = sp.symbols(f"a0:{dim}", real=True), sp.symbols(f"b0:{dim}", real=True)
     s = sp.Symbol("sigma", positive=True)
     # isotropic: the log-ratio is a sum over coordinates, each coordinate ~ N(m1_i, s^2)
-    kl = sum(gaussian_expectation(gaussian_log_ratio(x[i], m1[i], m2[i], s), x[i], m1[i], s) for i in range(2))
-    sq = sum((m1[i] - m2[i]) ** 2 for i in range(2))
+    kl = sum(gaussian_expectation(gaussian_log_ratio(x[i], m1[i], m2[i], s), x[i], m1[i], s) for i in range(dim))
+    sq = sum((m1[i] - m2[i]) ** 2 for i in range(dim))
     r = identity(kl, sq / s**2)
     rc = identity(kl, sq / (2 * s**2))
-    at = {m1[0]: 1, m1[1]: 0, m2[0]: 0, m2[1]: 0, s: 1}
-    return Finding("holds" if r.zero else "erratum", "KL (2-d, exact moments) - printed: " + r.report(),
-                   f"mu1=(1,0), mu2=(0,0), sigma=1: KL = {kl.subs(at)}, printed = 1",
+    at = {**{v: 0 for v in (*m1, *m2)}, m1[0]: 1, s: 1}
+    return Finding("holds" if r.zero else "erratum", f"KL ({dim}-d, exact moments) - printed: " + r.report(),
+                   f"mu1 = e_1, mu2 = 0, sigma = 1 in dimension {dim}: KL = {kl.subs(at)}, printed = 1",
                    "KL(N(mu1, s^2 I) || N(mu2, s^2 I)) = ||mu1 - mu2||^2 / (2 s^2): " + rc.report(), rc.zero)
 
 
@@ -175,9 +175,10 @@ def trust_region_kl_scale() -> Finding:
     c2 = sp.simplify(sp.diff(kl_along, t, 2).subs(t, 0) / 2)  # d_KL ~ c2 alpha^2
     printed = sp.simplify(c2 * q**-1)   # alpha^2 = delta/q: d_KL/delta -> c2/q
     fixed = sp.simplify(c2 * 2 / q)
-    return Finding("holds" if printed == 1 else "erratum",
+    r = identity(printed, 1)
+    return Finding("holds" if r.zero else "erratum",
                    f"one state, 3 actions, theta0 = 0, g = (1, 2): lim_{{delta->0}} d_KL(step)/delta = {printed} "
-                   f"with alpha = sqrt(delta/g^T F^-1 g), = {fixed} with sqrt(2 delta/...)",
+                   f"with alpha = sqrt(delta/g^T F^-1 g), = {fixed} with sqrt(2 delta/...); ratio - 1: {r.report()}",
                    f"d_KL of the printed step is delta/2 to second order (ratio {printed}), not delta",
                    "with d_KL ~ (1/2) D^T F D the trust region D^T F D <= 2 delta gives "
                    "alpha = sqrt(2 delta / (grad J^T F^-1 grad J))", fixed == 1)

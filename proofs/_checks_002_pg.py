@@ -1,4 +1,4 @@
-"""Checks of §1 (Q-based policy gradient, baselines) and the CPI update of lecture 002.
+"""Checks of §1 (Q-based policy gradient, baselines) and the CPI update of "Lecture 15: Policy Optimization with Trust Regions".
 
 Infinite-horizon MDP: 2 states, 2 actions, random rational dynamics, symbolic rewards,
 symbolic ``gamma`` in (0, 1), symbolic tabular softmax (``z = exp(theta)``).
@@ -38,22 +38,6 @@ def pg_with_q() -> Finding:
                     r.counterexample())
 
 
-def one_step() -> Finding:
-    """grad V(s0) = E_a[grad log pi Q(s0,a)] + gamma E_{a, s1}[grad V(s1)], every s0."""
-    m, ev, _ = _setup()
-    z, pi = m.policy.params, m.policy.pi
-    gV = [grad(ev.V[s], z) for s in range(m.S)]
-    ok, reps = True, []
-    for s0 in range(m.S):
-        zero = sp.zeros(len(z), 1)
-        nxt = [sum((m.P[s0][a][s1] * gV[s1] for s1 in range(m.S)), zero) for a in range(m.A)]
-        rhs = sum((pi[s0][a] * (_score(m, s0, a) * ev.Q[s0, a] + gamma * nxt[a]) for a in range(m.A)), zero)
-        r = identity(gV[s0], rhs, domains=DOM)
-        ok &= r.zero
-        reps.append(f"s0={s0}: {r.report()}")
-    return holds_if(ok, " | ".join(reps))
-
-
 def visitation() -> Finding:
     """d~ = sum_t gamma^t P_t (fixed point d~ = mu + gamma P_pi^T d~), and d = (1-gamma) d~ sums to 1."""
     m, ev, _ = _setup()
@@ -67,19 +51,6 @@ def visitation() -> Finding:
     return holds_if(r_fix.zero and r_sum.zero and tail < 1e-15,
                     f"fixed point: {r_fix.report()}; sum d - 1: {r_sum.report()}; |d~ - sum_(t<40) gamma^t P_t| "
                     f"at gamma=1/3 = {sp.N(tail, 3)}")
-
-
-def baseline() -> Finding:
-    """sum_a pi(a|s) grad log pi(a|s) b(s) = 0; an action-dependent b(s,a) breaks it."""
-    m, _, _ = _setup()
-    b = sp.Symbol("b", real=True)
-    ba = sp.symbols("b0:2", real=True)
-    z, pi = m.policy.params, m.policy.pi
-    r = identity(sum((pi[0][a] * _score(m, 0, a) * b for a in range(m.A)), sp.zeros(4, 1)), sp.zeros(4, 1))
-    r_dep = identity(sum((pi[0][a] * _score(m, 0, a) * ba[a] for a in range(m.A)), sp.zeros(4, 1)), sp.zeros(4, 1))
-    return holds_if(r.zero and not r_dep.zero,
-                    f"action-independent b(s): {r.report()}; action-dependent b(s,a) (not covered by the claim, "
-                    f"non-zero as it should be): {r_dep.report()}")
 
 
 def advantage_form() -> Finding:

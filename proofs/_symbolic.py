@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -52,9 +53,10 @@ def grad(expr, params) -> sp.Matrix:
     return sp.Matrix([p * sp.diff(expr, p) for p in params])
 
 
-def score(policy: Policy, s: int, a: int) -> sp.Matrix:
-    """``grad log pi(a|s)`` for the tabular softmax: ``e_(s,a) - pi(.|s)`` on state ``s``."""
-    return grad(sp.log(policy.pi[s][a]), policy.params).applyfunc(sp.cancel)
+@lru_cache(maxsize=None)
+def score(policy: Policy, s: int, a: int) -> sp.ImmutableMatrix:
+    """``grad log pi(a|s)`` for the tabular softmax: ``e_(s,a) - pi(.|s)`` on state ``s`` (cached, immutable)."""
+    return sp.ImmutableMatrix(grad(sp.log(policy.pi[s][a]), policy.params).applyfunc(sp.cancel))
 
 
 @dataclass(frozen=True)
