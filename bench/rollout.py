@@ -11,7 +11,7 @@ every successor possible: rows of 64 entries) and a sparse garnet S = 10^4 (rows
   ``(a, s')`` per step) and ``"auto"`` (the default),
 
 and the ratios to the loop and to ``"inverse_cdf"``, measured in the same run (best of 5,
-methods interleaved, so that a busy machine slows all alike).  Then the cost of the tables
+the loop and the methods interleaved, so that a busy machine slows all alike).  Then the cost of the tables
 (successors: once per MDP; actions or joint: once per policy), the draw cost of the table
 and alias row samplers by row width (how :data:`~tabular_pg.sampled.samplers.NARROW_ROWS`
 was chosen), and the cost of wrapping a batch in :class:`~tabular_pg.Trajectories` with and
@@ -55,15 +55,16 @@ def throughput(quick: bool) -> None:
     rng = np.random.default_rng(SEED)
     for name, mdp in cases:
         pi = tpg.policies.softmax(rng.normal(size=(mdp.n_states, mdp.n_actions)))
-        times = {m: [] for m in METHODS}
+        tables, loop_n = python_tables(mdp, pi), 200 if quick else 1000
+        times = {m: [] for m in ("loop", *METHODS)}
         for _ in range(reps):
+            t0 = time.perf_counter()
+            python_loop_steps(tables, mdp.n_actions, loop_n, T, np.random.default_rng(SEED))
+            times["loop"].append((time.perf_counter() - t0) * n / loop_n)        # scaled to n trajectories
             for m in METHODS:
                 times[m].append(best(lambda: rollout(mdp, pi, n, np.random.default_rng(SEED), horizon=T, method=m), 1))
         rate = {m: n * T / min(ts) for m, ts in times.items()}
-        loop_n = 200 if quick else 1000
-        t0 = time.perf_counter()
-        python_loop_steps(python_tables(mdp, pi), mdp.n_actions, loop_n, T, np.random.default_rng(SEED))
-        loop = loop_n * T / (time.perf_counter() - t0)
+        loop = rate["loop"]
         print(f"{name:28s} {loop:12.3e} " + " ".join(f"{rate[m]:12.3e}" for m in METHODS)
               + f" {rate['auto'] / loop:9.0f}x {rate['auto'] / rate['inverse_cdf']:16.1f}x")
 

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 import tabular_pg as tpg
 from conftest import episodic_mdp, random_mdp, random_policy
 from tabular_pg.sampled.rollout import Trajectories, rollout
-from tabular_pg.sampled.samplers import METHODS, alias_tables, row_sampler, sampler
+from tabular_pg.sampled.alias import alias_tables
+from tabular_pg.sampled.samplers import METHODS, row_sampler, sampler
 
 ROW_METHODS = ("alias", "table", "search")
 

@@ -323,11 +323,11 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     smp = sampler(mdp, pi, method, draws=n * (T or 64))
     s = smp.states(rng.random(n))
     steps = _Steps(n, T)
-    while (steps.t < T) if T is not None else not smp.terminal[s].all():
+    while (steps.t < T) if T is not None else not smp.model.terminal[s].all():
         if T is None and steps.t >= MAX_EPISODE_STEPS:
             raise ValueError(f"episodes did not terminate within {MAX_EPISODE_STEPS} steps; give a horizon")
         a, s_next, r = smp.advance(steps.t, s, rng.random((smp.n_uniforms, n)))
-        steps.record(s, a, r, ~smp.terminal[s] if smp.model.ends else None)
+        steps.record(s, a, r, ~smp.model.terminal[s] if smp.model.ends else None)
         s = s_next
     return Trajectories.sampled(*steps.arrays(), mdp.gamma, mdp.horizon)
 

@@ -10,19 +10,20 @@ exact methods, all returning the *slot* of the drawn entry in the sampler's own 
     number of entries ``<= u`` (a loop over at most :data:`NARROW_ROWS` columns, vectorised
     over draws).  The fastest for narrow rows.
 ``"alias"``
-    Walker's alias method (Walker 1977, "An efficient method for generating discrete random
-    variables with general distributions", ACM TOMS 3) with tables built by the sweep of
-    Vose (1991, IEEE TSE 17) vectorised over all rows (:func:`alias_tables`): a draw costs
-    the same handful of array operations whatever the width of the rows.
+    Walker's alias method with tables built for all rows at once
+    (:func:`tabular_pg.sampled.alias.alias_tables`): a draw costs the same handful of array
+    operations whatever the width of the rows.
 ``"search"``
-    ``searchsorted`` on the concatenated cumulative rows (the wide-row path before the alias
-    tables; kept as the reference of ``bench/rollout.py``).
+    ``searchsorted`` on the concatenated cumulative rows (the wide-row path before the alias tables).
 
-``method="auto"`` picks ``"table"`` when no row has more than :data:`NARROW_ROWS` entries and
-``"alias"`` otherwise; ``"inverse_cdf"`` picks ``"table"`` or ``"search"`` by the same rule.
-Entries of weight zero are never drawn by any method (infeasible actions stay infeasible).
-The successor tables depend on the MDP only and are built once per MDP (:func:`transitions`);
-only the action table is rebuilt when the policy changes.
+A rollout step (:class:`Sampler`) draws the action, then the successor, or with
+``method="joint"`` both at once: one alias draw from the rows :math:`\\pi(a|s)P(s'|s,a)` over
+the pairs :math:`(a, s')`.  ``method="auto"`` takes ``"table"`` for rows of at most
+:data:`NARROW_ROWS` entries, ``"alias"`` otherwise, and ``"joint"`` when the rows of ``P`` are
+wide and the rollout draws at least :data:`JOINT_BUILD_DRAWS` steps per joint table entry;
+``"inverse_cdf"`` takes ``"table"`` or ``"search"``.  No method ever draws an entry of
+weight zero (infeasible actions stay infeasible).  The successor tables depend on the MDP
+only and are built once per MDP (:func:`transitions`); a new policy rebuilds only its own.
 """
 from __future__ import annotations
 
@@ -34,20 +35,22 @@ import numpy as np
 import scipy.sparse as sp
 
 from tabular_pg.mdp import FiniteMDP
+from tabular_pg.sampled.alias import alias_tables
 
-__all__ = ["NARROW_ROWS", "METHODS", "JOINT_BUILD_DRAWS", "RowSampler", "Transitions", "Sampler", "alias_tables", "row_sampler",
-           "transitions", "sampler", "rewards_on_support"]
+__all__ = ["NARROW_ROWS", "METHODS", "ROW_METHODS", "JOINT_BUILD_DRAWS", "RowSampler", "Transitions", "Sampler",
+           "row_sampler", "transitions", "sampler", "rewards_on_support"]
 
 #: Rows with at most this many entries are sampled from a padded cumulative table by
-#: ``method="auto"``; wider rows by alias tables.  Measured with ``bench/rollout.py``: at
-#: n = 10^4 draws the table costs ~3 array operations per column, the alias draw ~8 in all,
-#: and the table loses from 8 entries on (the table was kept up to 16 before the alias path).
+#: ``method="auto"``, wider rows by alias tables.  Measured with ``bench/rollout.py``: on
+#: 1,000 cache-resident rows the table costs ~3 array operations a column and the alias draw
+#: wins from 4 entries on; in whole rollouts on the sparse garnet S = 10^4 (rows of 5, tables
+#: out of cache, alias rows padded to 8) the table was still faster, so rows of up to 6 keep it.
 NARROW_ROWS = 6
 METHODS = ("auto", "joint", "alias", "inverse_cdf")
 ROW_METHODS = ("auto", "inverse_cdf", "alias", "table", "search")
 #: ``method="auto"`` builds the joint ``(a, s')`` tables (per policy) when the rollout draws at
-#: least this many steps per table entry: a build costs ~100 ns an entry, a joint draw saves
-#: ~10 ns a step over two alias draws (``bench/rollout.py``).
+#: least this many steps per table entry: a build costs 100-300 ns an entry, a joint draw saves
+#: ~15 ns a step over two alias draws (``bench/rollout.py``, dense garnets S = 64 and 500).
 JOINT_BUILD_DRAWS = 10
 
 
@@ -74,134 +77,6 @@ def _cumulative_rows(weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
     cdf = cdf / np.repeat(np.where(totals > 0, totals, 1.0), counts)
     cdf[np.arange(weights.size) >= np.repeat(_last_positive(weights, starts), counts)] = 1.0
     return cdf
-
-
-def _cumsum_down(x: np.ndarray) -> np.ndarray:
-    """``np.cumsum(x, axis=0)`` of ``x (w, k)``, bit for bit; a loop over the ``w`` rows when ``w < k``.
-
-    numpy accumulates along axis 0 one column at a time: for short wide arrays (alias tables
-    of many narrow rows) the loop of ``w`` whole-row additions was 14x faster (measured at
-    ``w = 32, k = 10^5``).
-    """
-    if x.shape[0] >= x.shape[1]:
-        return np.cumsum(x, axis=0)
-    out = x.astype(np.intp) if x.dtype == bool else x.copy()
-    for i in range(1, out.shape[0]):
-        np.add(out[i], out[i - 1], out=out[i])
-    return out
-
-
-def _first_at_least(E: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray, stride: int,
-                    offset: np.ndarray) -> np.ndarray:
-    """Per query, the first ``i`` in ``[lo, hi]`` with ``E[i*stride + offset] >= x`` (else ``hi``).
-
-    ``E`` is sorted on each query's range.  A bisection vectorised over the queries:
-    ``ceil(log2(max(hi - lo) + 1))`` rounds of exact float comparisons (no offsets are added
-    to the keys, so the merge does not round).
-    """
-    lo, hi = lo.copy(), hi.copy()
-    while (lo < hi).any():
-        mid = (lo + hi) // 2
-        right = np.take(E, mid * stride + offset) < x
-        lo = np.where(right, mid + 1, lo)
-        hi = np.where(right, hi, mid)
-    return lo
-
-
-def _alias_block(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Alias tables of the ``k`` rows of ``weights (k, w)``: ``(prob, alias)``, both ``(k, w)``.
-
-    Notes
-    -----
-    Scaled weights :math:`q_i = w\\,p_i`; "lights" have :math:`q < 1`, "heavies" :math:`q \\ge 1`.
-    Vose's sweep fills the lights' holes :math:`d_i = 1-q_i` in order from the heavies in order,
-    a heavy turning light (and being filled by the next heavy) once its residual drops below 1.
-    With :math:`D_i = \\sum_{l<i} d_l` and :math:`E_j = \\sum_{m \\le j}(q_m - 1)`, heavy ``j``
-    holds :math:`1 + E_j - D` after filling holes up to :math:`D`, so light ``i`` is filled by
-    the first heavy with :math:`E_j \\ge D_i` (a merge of two sorted sequences, by bisection),
-    and heavy ``j`` keeps :math:`1 + E_j - \\sum(\\text{holes it and its predecessors filled})`
-    and aliases heavy ``j + 1``.  Every entry then gets exactly :math:`q_i/w`: no loop over
-    rows, :math:`O(k\\,w \\log w)` in flat array operations.
-    """
-    k, w = weights.shape
-    q = np.ascontiguousarray(weights.T) * (w / weights.sum(axis=1))   # (w, k): row r is column r
-    heavy = q >= 1.0
-    none = np.flatnonzero(~heavy.any(axis=0))                 # rounding: every q a hair below 1
-    heavy[np.argmax(q[:, none], axis=0), none] = True
-    n_light = w - heavy.sum(axis=0)
-    r = np.arange(k)
-    pos = np.where(heavy, n_light + _cumsum_down(heavy) - 1, _cumsum_down(~heavy) - 1)
-    order = np.empty(k * w, np.intp)                            # sorted slot p*k + r -> c*k + r
-    order[(pos * k + r).ravel()] = np.arange(k * w)
-    qs, hs = q.ravel()[order].reshape(w, k), heavy.ravel()[order].reshape(w, k)
-    d = np.where(hs, 0.0, 1.0 - qs)
-    E = _cumsum_down(np.where(hs, qs - 1.0, 0.0))
-    light = np.flatnonzero(~hs.ravel())
-    row = light % k
-    first = _first_at_least(E.ravel(), n_light[row], np.full(row.size, w - 1), (_cumsum_down(d) - d).ravel()[light],
-                            k, row)
-    filled = np.bincount(first * k + row, weights=d.ravel()[light], minlength=k * w).reshape(w, k)
-    prob_s = np.where(hs, np.clip(1.0 + E - _cumsum_down(filled), 0.0, 1.0), qs)
-    prob_s[-1] = 1.0                                            # the last heavy keeps the rest
-    alias_s = np.arange(k, k * w + k)                           # a heavy: the next heavy (the last: itself)
-    alias_s[-k:] -= k
-    alias_s[light] = first * k + row
-    prob, alias = np.empty(k * w), np.empty(k * w, np.intp)
-    prob[order], alias[order] = prob_s.ravel(), order[alias_s] // k
-    return prob.reshape(w, k).T, alias.reshape(w, k).T
-
-
-def alias_tables(weights: np.ndarray, starts: np.ndarray):
-    """Alias tables of all rows of a CSR-like table of non-negative weights, vectorised.
-
-    Parameters
-    ----------
-    weights : ndarray, shape (nnz,)
-        Row ``r`` is ``weights[starts[r]:starts[r+1]]`` (not all zero).
-    starts : ndarray of int, shape (rows + 1,)
-
-    Returns
-    -------
-    prob : ndarray, shape (slots,)
-        Probability of keeping a slot's own entry.
-    alias : ndarray of intp, shape (slots,)
-        The slot drawn otherwise.
-    entry : ndarray of intp, shape (slots,)
-        Index into ``weights`` of each slot's entry.
-    slot_starts : ndarray of intp, shape (rows + 1,)
-        Row ``r`` owns the slots ``slot_starts[r]:slot_starts[r+1]``: its width rounded up to a
-        power of two (padding slots have weight 0, so ``u * width`` is exact).  Rows of one
-        width are built together; the only loop is over the <= 64 distinct widths.
-
-    Notes
-    -----
-    A draw picks slot :math:`j = \\lfloor u\\,w \\rfloor` of its row and keeps it when
-    :math:`u\\,w - j <` ``prob[j]``, else takes ``alias[j]``: entry ``i`` is drawn with
-    probability :math:`p_i` exactly (up to rounding of the weights), see :func:`_alias_block`.
-
-    Examples
-    --------
-    >>> prob, alias, entry, s = alias_tables(np.array([0.5, 0.25, 0.25, 1.0]), np.array([0, 3, 4]))
-    >>> s.tolist(), entry.tolist()
-    ([0, 4, 5], [0, 1, 2, 0, 3])
-    >>> kept = np.bincount(entry, weights=prob, minlength=4)          # each slot keeps prob, passes on 1 - prob
-    >>> (kept + np.bincount(entry[alias], weights=1 - prob, minlength=4)).tolist()
-    [2.0, 1.0, 1.0, 1.0]
-    """
-    counts, _ = _segments(starts)
-    widths = 1 << np.ceil(np.log2(np.maximum(counts, 1))).astype(np.intp)
-    slot_starts = np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
-    prob, alias = np.zeros(slot_starts[-1]), np.zeros(slot_starts[-1], np.intp)
-    entry = np.zeros(slot_starts[-1], np.intp)
-    for w in np.unique(widths):
-        rows = np.flatnonzero(widths == w)
-        cols = np.arange(w)
-        valid = cols < counts[rows, None]
-        index = np.where(valid, starts[rows, None] + cols, starts[rows, None])
-        p, a = _alias_block(np.where(valid, weights[index], 0.0))
-        slots = slot_starts[rows, None] + cols
-        prob[slots], alias[slots], entry[slots] = p, slot_starts[rows, None] + a, index
-    return prob, alias, entry, slot_starts
 
 
 @dataclass(frozen=True, eq=False)
@@ -309,7 +184,7 @@ def rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np
     return mdp.R_full.reshape(P.shape)[rows, P.indices]
 
 
-_TRANSITIONS: "weakref.WeakKeyDictionary[FiniteMDP, dict]" = weakref.WeakKeyDictionary()
+_TRANSITIONS = weakref.WeakKeyDictionary()                    # FiniteMDP -> {method: Transitions}
 
 
 def transitions(mdp: FiniteMDP, method: str = "auto") -> Transitions:
@@ -348,10 +223,6 @@ class Sampler:
     n_actions: int
     per_step: bool
     joint: bool
-
-    @property
-    def terminal(self) -> np.ndarray:
-        return self.model.terminal
 
     @property
     def n_uniforms(self) -> int:
