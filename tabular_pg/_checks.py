@@ -19,7 +19,7 @@ _ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else
 
 __all__ = ["STOCHASTIC_ATOL", "readonly", "sealed", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
            "check_nonnegative", "check_distributions", "integer", "positive_int", "positive_number",
-           "unit_interval", "real", "check_gamma", "check_horizon", "check_rng"]
+           "unit_interval", "real", "check_gamma", "check_horizon", "check_rng", "check_action_mask"]
 
 
 def readonly(x) -> np.ndarray:
@@ -208,3 +208,28 @@ def check_rng(rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
     return rng
+
+
+def check_action_mask(mask, n_states: int, n_actions: int, name: str = "mask") -> np.ndarray:
+    """A read-only bool ``(S, A)`` mask of feasible actions, each state keeping at least one.
+
+    TypeError unless ``mask`` holds booleans (or 0/1 integers); ValueError for another
+    shape or a state without a feasible action (the first such state is named).
+
+    Examples
+    --------
+    >>> check_action_mask([[True, False], [False, False]], 2, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: mask must leave every state a feasible action; state 1 has none (1 such states)
+    """
+    raw = np.asarray(mask)
+    if raw.dtype != bool and not (raw.dtype.kind in "iu" and np.isin(raw, (0, 1)).all()):
+        raise TypeError(f"{name} must be an array of booleans (True = feasible); got dtype {raw.dtype}")
+    if raw.shape != (n_states, n_actions):
+        raise ValueError(f"{name} must have shape (S, A) = {(n_states, n_actions)}; got {raw.shape}")
+    empty = ~raw.astype(bool).any(axis=1)
+    if empty.any():
+        raise ValueError(f"{name} must leave every state a feasible action; state {int(np.argmax(empty))} has none "
+                         f"({int(empty.sum())} such states)")
+    return readonly(raw.astype(bool))

@@ -18,8 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from tabular_pg._checks import (STOCHASTIC_ATOL, as_float_array, check_distributions, check_finite, check_gamma,
-                                check_horizon, check_real_sparse, readonly)
+from tabular_pg._checks import (STOCHASTIC_ATOL, as_float_array, check_action_mask, check_distributions, check_finite,
+                                check_gamma, check_horizon, check_real_sparse, readonly)
 
 __all__ = ["FiniteMDP", "STOCHASTIC_ATOL", "reachable"]
 
@@ -93,6 +93,36 @@ def _expected_reward(R, P, S: int, A: int) -> np.ndarray:
     raise ValueError(f"R must have shape (S, A) = {(S, A)} or (S, A, S) = {(S, A, S)}; got {R.shape}")
 
 
+def _apply_mask(P, R, mask):
+    """``(P, R, mask)`` with QuantEcon's ``-inf`` rewards ``R (S, A)`` turned into masked pairs
+    (reward 0) and all-zero rows of masked pairs in ``P`` filled with a self-loop (copies)."""
+    R_arr = None if sp.issparse(R) else np.asarray(R)
+    if R_arr is not None and R_arr.ndim == 2 and R_arr.dtype.kind == "f" and np.isneginf(R_arr).any():
+        feasible = ~np.isneginf(R_arr)
+        mask = feasible if mask is None else check_action_mask(mask, *R_arr.shape) & feasible
+        R = np.where(feasible, R_arr, 0.0)
+    if mask is None:
+        return P, R, None
+    raw = np.asarray(mask)
+    if raw.ndim != 2:
+        return P, R, mask                                       # check_action_mask reports the shape
+    S, A = raw.shape
+    infeasible = np.flatnonzero(~raw.astype(bool).ravel())
+    if infeasible.size == 0 or not (sp.issparse(P) or np.asarray(P).dtype.kind in "biuf") or np.ndim(P) not in (2, 3):
+        return P, R, mask                                       # the validation of P reports bad input
+    P_sa = sp.csr_matrix(P) if sp.issparse(P) else np.array(P, dtype=float).reshape(-1, np.shape(P)[-1])
+    if P_sa.shape != (S * A, S):
+        return P, R, mask
+    sums = np.asarray(P_sa.sum(axis=1)).ravel()
+    empty = infeasible[sums[infeasible] == 0]
+    if empty.size and sp.issparse(P):
+        P = P_sa + sp.csr_matrix((np.ones(empty.size), (empty, empty // A)), shape=P_sa.shape)
+    elif empty.size:
+        P_sa[empty, empty // A] = 1.0
+        P = P_sa.reshape(S, A, S)
+    return P, R, mask
+
+
 @dataclass(frozen=True, eq=False)
 class FiniteMDP:
     """A finite MDP ``(P, r, mu, gamma, horizon)``; frozen, arrays read-only.
@@ -118,6 +148,14 @@ class FiniteMDP:
     n_actions : int, optional
         Needed only when ``P`` is sparse and ``S*A`` alone does not determine ``A``
         (it always does, since the shape is ``(S*A, S)``); accepted for clarity.
+    mask : array_like of bool (S, A), optional
+        Feasible actions (state-dependent action sets): ``mask[s, a]`` False makes ``a``
+        infeasible in ``s``.  Policies must give infeasible actions probability 0
+        (:func:`~tabular_pg.exact.evaluation.check_policy`), :func:`~tabular_pg.optimum`
+        never picks one, rollouts never draw one.  The transition row of an infeasible pair
+        is never used; an all-zero one is filled with a self-loop.  A reward ``R (S, A)`` of
+        ``-inf`` marks an infeasible pair too, as in QuantEcon's ``DiscreteDP`` (the
+        conversion is made here: the pair is masked and its reward stored as 0).
 
     Examples
     --------
@@ -136,8 +174,11 @@ class FiniteMDP:
     gamma: float
     horizon: int | None = None
     R_full: np.ndarray | sp.csr_matrix | None = field(default=None, repr=False)
+    mask: np.ndarray | None = field(default=None, repr=False)
 
-    def __init__(self, P, R, mu, gamma: float, horizon: int | None = None, n_actions: int | None = None):
+    def __init__(self, P, R, mu, gamma: float, horizon: int | None = None, n_actions: int | None = None,
+                 mask=None):
+        P, R, mask = _apply_mask(P, R, mask)
         if sp.issparse(P):
             P = _validate_sparse_P(P, n_actions)
             S, A = P.shape[1], P.shape[0] // P.shape[1]
@@ -162,6 +203,7 @@ class FiniteMDP:
         object.__setattr__(self, "gamma", gamma)
         object.__setattr__(self, "horizon", horizon)
         object.__setattr__(self, "R_full", R_full)
+        object.__setattr__(self, "mask", None if mask is None else check_action_mask(mask, S, A))
 
     # ----------------------------------------------------------------- shapes
     @property
@@ -188,7 +230,7 @@ class FiniteMDP:
         return self.P if self.is_sparse else self.P.reshape(self.n_states * self.n_actions, self.n_states)
 
     def with_(self, **changes) -> "FiniteMDP":
-        """A copy with some of ``P, R, mu, gamma, horizon`` replaced (validated again).
+        """A copy with some of ``P, R, mu, gamma, horizon, mask`` replaced (validated again).
 
         Examples
         --------
@@ -198,7 +240,7 @@ class FiniteMDP:
         0.9
         """
         args = dict(P=self.P, R=self.R if self.R_full is None else self.R_full,
-                    mu=self.mu, gamma=self.gamma, horizon=self.horizon)
+                    mu=self.mu, gamma=self.gamma, horizon=self.horizon, mask=self.mask)
         unknown = set(changes) - set(args)
         if unknown:
             raise TypeError(f"with_() got unknown fields {sorted(unknown)}; expected some of {sorted(args)}")

@@ -14,13 +14,14 @@ Every policy maps a flat parameter vector ``theta (d,)`` to action probabilities
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from tabular_pg._checks import as_float_array, check_distributions, check_finite, positive_int, readonly
+from tabular_pg._checks import (as_float_array, check_action_mask, check_distributions, check_finite, positive_int,
+                                readonly)
 
-__all__ = ["Policy", "TabularSoftmax", "LogLinear", "Direct", "softmax", "log_softmax"]
+__all__ = ["Policy", "TabularSoftmax", "LogLinear", "Direct", "softmax", "log_softmax", "masked_logits"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -42,6 +43,11 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):       # as in softmax: -inf is log of a probability that is exactly 0
         shifted = z - m
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def masked_logits(z: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Logits ``z (..., S, A)`` with ``-inf`` where ``mask (S, A)`` is False: :func:`softmax` gives them exactly 0."""
+    return z if mask is None else np.where(mask, z, -np.inf)
 
 
 #: Largest dense array (in float64 entries) that ``score``/``fisher`` of a tabular softmax
@@ -134,6 +140,10 @@ class TabularSoftmax(Policy):
     """:math:`\\pi_\\theta(a|s) = e^{\\theta_{s,a}} / \\sum_b e^{\\theta_{s,b}}`, ``theta (S*A,)``.
 
     With ``horizon=H`` the policy is per-step: ``theta (H*S*A,)``, ``probs (H, S, A)``.
+    With ``mask (S, A)`` (bool, True = feasible; e.g. :attr:`FiniteMDP.mask`) the softmax runs
+    over the feasible actions only: :math:`\\pi(a|s) = 1[a \\in \\mathcal A(s)] e^{\\theta_{s,a}} /
+    \\sum_{b \\in \\mathcal A(s)} e^{\\theta_{s,b}}`, exactly 0 on infeasible actions, whose
+    parameters then get zero gradient (every formula below carries a factor :math:`\\pi`).
 
     Examples
     --------
@@ -150,12 +160,15 @@ class TabularSoftmax(Policy):
     n_states: int
     n_actions: int
     horizon: int | None = None
+    mask: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         positive_int("n_states", self.n_states)
         positive_int("n_actions", self.n_actions)
         if self.horizon is not None:
             positive_int("horizon", self.horizon)
+        if self.mask is not None:
+            object.__setattr__(self, "mask", check_action_mask(self.mask, self.n_states, self.n_actions))
 
     @property
     def n_params(self) -> int:
@@ -166,7 +179,8 @@ class TabularSoftmax(Policy):
         return np.zeros(self.n_params)
 
     def logits(self, theta) -> np.ndarray:
-        return self.check_theta(theta).reshape(self.probs_shape)
+        """:math:`\\theta` as ``probs_shape``; ``-inf`` on infeasible actions."""
+        return masked_logits(self.check_theta(theta).reshape(self.probs_shape), self.mask)
 
     def probs(self, theta) -> np.ndarray:
         return softmax(self.logits(theta))
@@ -220,7 +234,8 @@ class LogLinear(Policy):
     """:math:`\\pi_\\theta(a|s) \\propto \\exp(\\phi(s,a)^\\top\\theta)` with ``features (S, A, d)``.
 
     Shared features across states express state aliasing (two states with identical
-    feature rows get identical action distributions).
+    feature rows get identical action distributions).  ``mask (S, A)`` restricts the
+    softmax to the feasible actions as for :class:`TabularSoftmax`.
 
     Examples
     --------
@@ -233,6 +248,7 @@ class LogLinear(Policy):
     """
 
     features: np.ndarray
+    mask: np.ndarray | None = None
 
     def __post_init__(self):
         phi = as_float_array("features", self.features)
@@ -241,6 +257,8 @@ class LogLinear(Policy):
         if not np.all(np.isfinite(phi)):
             raise ValueError("features must be finite; found a NaN or inf")
         object.__setattr__(self, "features", readonly(phi))
+        if self.mask is not None:
+            object.__setattr__(self, "mask", check_action_mask(self.mask, phi.shape[0], phi.shape[1]))
 
     n_states = property(lambda self: self.features.shape[0])
     n_actions = property(lambda self: self.features.shape[1])
@@ -265,7 +283,7 @@ class LogLinear(Policy):
             s, a = np.argwhere(~np.isfinite(z))[0]
             raise ValueError(f"theta is too large for these features: the logit phi(s={s}, a={a}) . theta "
                              f"overflows to {z[s, a]} (|theta|_max = {np.abs(theta).max():.3g})")
-        return z
+        return masked_logits(z, self.mask)
 
     def probs(self, theta) -> np.ndarray:
         return softmax(self.logits(theta))

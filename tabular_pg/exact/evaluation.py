@@ -54,7 +54,11 @@ class Evaluation:
 
 
 def check_policy(mdp: FiniteMDP, pi, name: str = "pi") -> np.ndarray:
-    """Validate a policy ``pi (S, A)`` (or ``(H, S, A)`` for a finite horizon) for ``mdp``."""
+    """Validate a policy ``pi (S, A)`` (or ``(H, S, A)`` for a finite horizon) for ``mdp``.
+
+    With an action mask (:attr:`FiniteMDP.mask`), a positive probability on an infeasible
+    action is a ValueError naming the state and action.
+    """
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     pi = as_float_array(name, pi)
@@ -63,6 +67,13 @@ def check_policy(mdp: FiniteMDP, pi, name: str = "pi") -> np.ndarray:
     if pi.shape not in shapes:
         raise ValueError(f"{name} must have shape {' or '.join(map(str, shapes))}; got {pi.shape}")
     check_distributions(name, pi)
+    if mdp.mask is not None:
+        bad = (pi > 0) & ~mdp.mask
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            where = f"step {idx[0]}, " if pi.ndim == 3 else ""
+            raise ValueError(f"{name} puts probability {float(pi[idx])!r} on the infeasible action a={idx[-1]} in state "
+                             f"s={idx[-2]} ({where}mdp.mask is False there; {int(bad.sum())} such pairs)")
     return pi
 
 

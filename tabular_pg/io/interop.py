@@ -188,28 +188,71 @@ def to_gymnasium(mdp: FiniteMDP):
 
 
 # ------------------------------------------------------------------------- pymdptoolbox
-def from_pymdptoolbox(P, R, gamma: float, mu=None, horizon: int | None = None) -> FiniteMDP:
-    """An MDP from pymdptoolbox's layout: ``P (A, S, S)`` (or a sequence of ``A`` sparse
-    ``(S, S)`` matrices), ``R (S, A)``, ``(S,)`` or ``(A, S, S)``; ``mu`` defaults to uniform
-    (pymdptoolbox has none)."""
-    if isinstance(P, (list, tuple)) and P and sp.issparse(P[0]):
-        A, S = len(P), P[0].shape[0]
-        P = sp.csr_matrix(sp.vstack([sp.csr_matrix(M) for M in P])[_action_major(S, A)])
-    else:
-        P = np.asarray(P, dtype=float)
-        if P.ndim != 3 or P.shape[1] != P.shape[2]:
-            raise ValueError(f"P must have shape (A, S, S); got {P.shape}")
-        A, S = P.shape[:2]
-        P = P.transpose(1, 0, 2)
-    R = np.asarray(R, dtype=float)
+def _per_action(x):
+    """A list/tuple/object array of ``A`` per-action matrices (pymdptoolbox's sparse layout), else None."""
+    if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.dtype == object and x.ndim == 1):
+        items = list(x)
+        if items and all(sp.issparse(m) or np.ndim(m) in (1, 2) for m in items):
+            return items
+    return None
+
+
+def _stack_sparse(items, S: int, A: int, name: str) -> sp.csr_matrix:
+    """``A`` sparse ``(S, S)`` matrices as one ``(S*A, S)`` CSR with row ``s*A + a``."""
+    shapes = {M.shape for M in items}
+    if shapes != {(S, S)}:
+        raise ValueError(f"{name} must hold A = {A} matrices of shape (S, S) = {(S, S)}; got shapes {sorted(shapes)}")
+    return sp.csr_matrix(sp.vstack([sp.csr_matrix(M) for M in items])[_action_major(S, A)])
+
+
+def _pymdptoolbox_P(P):
+    """``(P for FiniteMDP, S, A)`` from ``(A, S, S)`` or a sequence/object array of ``A`` ``(S, S)`` matrices."""
+    items = _per_action(P)
+    if items is not None and any(sp.issparse(M) for M in items):
+        A, S = len(items), items[0].shape[0]
+        return _stack_sparse(items, S, A, "P"), S, A
+    P = np.asarray(np.stack([np.asarray(M.toarray() if sp.issparse(M) else M, dtype=float) for M in items])
+                   if items is not None else P, dtype=float)
+    if P.ndim != 3 or P.shape[1] != P.shape[2]:
+        raise ValueError(f"P must have shape (A, S, S); got {P.shape}")
+    return P.transpose(1, 0, 2), P.shape[1], P.shape[0]
+
+
+def _pymdptoolbox_R(R, S: int, A: int):
+    """``R`` for FiniteMDP from ``(S, A)``, ``(S,)``, ``(A, S, S)`` or a sequence of ``A`` ``(S, S)`` matrices."""
+    items = _per_action(R)
+    if items is not None and len(items) == A and any(sp.issparse(M) for M in items):
+        return _stack_sparse(items, S, A, "R")                   # r(s, a, s') on the stored entries
+    R = np.asarray(np.stack([np.asarray(M, dtype=float) for M in items]) if items is not None else R, dtype=float)
     if R.shape == (A, S, S):
-        R = R.transpose(1, 0, 2)
-    elif R.shape == (S,):
-        R = np.repeat(R[:, None], A, axis=1)
-    elif R.shape != (S, A):
-        raise ValueError(f"R must have shape (S, A) = {(S, A)}, (S,) or (A, S, S); got {R.shape}")
+        return R.transpose(1, 0, 2)
+    if R.shape == (S,):
+        return np.repeat(R[:, None], A, axis=1)
+    if R.shape != (S, A):
+        raise ValueError(f"R must have shape (S, A) = {(S, A)}, (S,) or (A, S, S), or be a sequence of A (S, S) "
+                         f"matrices; got {R.shape}")
+    return R
+
+
+def from_pymdptoolbox(P, R, gamma: float, mu=None, horizon: int | None = None, mask=None) -> FiniteMDP:
+    """An MDP from pymdptoolbox's layout; ``mu`` defaults to uniform (pymdptoolbox has none).
+
+    Parameters
+    ----------
+    P : array_like (A, S, S), or a list, tuple or object array of ``A`` ``(S, S)`` matrices
+        (scipy.sparse or dense), as ``mdptoolbox.example.rand(..., is_sparse=True)`` and
+        ``forest(..., is_sparse=True)`` return them.
+    R : array_like (S, A), (S,) or (A, S, S), or a sequence of ``A`` ``(S, S)`` matrices
+        (``rand(..., is_sparse=True)``: rewards ``r(s, a, s')`` on the stored entries).  A
+        reward ``R (S, A)`` of ``-inf`` marks an infeasible action as in QuantEcon's
+        ``DiscreteDP`` (converted to :attr:`FiniteMDP.mask` by :class:`FiniteMDP`).
+    gamma, mu, horizon, mask
+        As for :class:`~tabular_pg.FiniteMDP`.
+    """
+    P, S, A = _pymdptoolbox_P(P)
+    R = _pymdptoolbox_R(R, S, A)
     mu = np.full(S, 1.0 / S) if mu is None else mu
-    return FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon)
+    return FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon, mask=mask)
 
 
 def _action_major(S: int, A: int) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Vectorised rollouts: a batch of trajectories advanced together, one numpy step per time step.
 
-All ``n`` trajectories move in lock-step.  Actions are drawn by inverse-CDF sampling from
-the cumulative rows of ``pi``; successors from the cumulative data of the CSR rows of
-``P`` (no dense row is ever built), so dense and sparse MDPs share one code path.  Rows
-with at most :data:`NARROW_ROWS` entries are sampled by comparing ``u`` with a padded
-table of their cumulative weights (a loop over columns, vectorised over trajectories);
-wider rows by ``searchsorted`` on the concatenated cumulative data.  Episodes stop at the zero-reward absorbing (terminal) states of the MDP;
-later steps are masked.  Randomness comes only from the ``rng`` argument.
+All ``n`` trajectories move in lock-step.  Start states, actions and successors are drawn
+exactly by the row samplers of :mod:`tabular_pg.sampled.samplers` from the CSR rows of ``P``
+(no dense row is ever built), so dense and sparse MDPs share one code path: a padded
+cumulative table for narrow rows, alias tables for wide ones (``method="auto"``).  The
+successor tables are built once per MDP; a new policy rebuilds only its ``(S, A)`` table.
+Episodes stop at the zero-reward absorbing (terminal) states of the MDP; later steps are masked.
+Randomness comes only from the ``rng`` argument.
 
 Horizons: the MDP's own ``horizon`` when it has one; otherwise a truncation ``T`` at which
 the neglected discounted return is below ``tol`` (:func:`truncation_horizon`), or, for
@@ -23,10 +23,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from tabular_pg._checks import (as_float_array, check_finite, check_gamma, check_horizon, check_rng, positive_int,
-                                readonly, real)
+                                readonly, real, sealed)
 from tabular_pg.exact.evaluation import check_policy, never_terminating_states, policy_transitions
 from tabular_pg.mdp import FiniteMDP, reachable
-from tabular_pg.sampled.samplers import sampler
+from tabular_pg.sampled.samplers import METHODS, sampler
 
 __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
            "truncation_horizon", "reward_bound"]
@@ -95,6 +95,22 @@ class Trajectories:
         object.__setattr__(self, "horizon", check_horizon(self.horizon))
         if not self.mask.all():
             object.__setattr__(self, "rewards", readonly(np.where(self.mask, self.rewards, 0.0)))
+
+    @classmethod
+    def sampled(cls, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, mask: np.ndarray,
+                gamma: float, horizon: int | None) -> "Trajectories":
+        """Wrap arrays a sampler has just produced (and alone holds), without validating or copying.
+
+        For :func:`rollout`: int32 ``states``/``actions``, float ``rewards`` already 0 past
+        the end, bool ``mask``, all of shape ``(n, T)``, ``gamma`` and ``horizon`` checked.
+        The arrays are frozen in place (:func:`~tabular_pg._checks.sealed`); validating
+        and copying them was a quarter of a FrozenLake rollout.
+        """
+        traj = object.__new__(cls)
+        fields = sealed(states=states, actions=actions, rewards=rewards, mask=mask)
+        for name, value in dict(fields, gamma=gamma, horizon=horizon).items():
+            object.__setattr__(traj, name, value)
+        return traj
 
     @property
     def n(self) -> int:
@@ -239,22 +255,25 @@ class _Steps:
         n = self.n
         return [np.empty((T, n), np.int32), np.empty((T, n), np.int32), np.empty((T, n)), np.empty((T, n), bool)]
 
-    def record(self, *columns) -> None:
+    def record(self, s: np.ndarray, a: np.ndarray, r: np.ndarray, alive: np.ndarray | None) -> None:
+        """Store step ``t``; the reward is written as 0 where the episode has ended (``alive`` None: nowhere)."""
         if self.t == self.buffers[0].shape[0]:
             bigger = self._allocate(2 * self.t)
             for new, old in zip(bigger, self.buffers):
                 new[:self.t] = old
             self.buffers = bigger
-        for buffer, column in zip(self.buffers, columns):
-            buffer[self.t] = column
+        states, actions, rewards, mask = (b[self.t] for b in self.buffers)
+        states[...], actions[...] = s, a
+        mask[...], rewards[...] = (True, r) if alive is None else (alive, np.where(alive, r, 0.0))
         self.t += 1
 
     def arrays(self):
+        """The ``(n, T)`` views (transposes, no copy) of the step-major buffers trimmed to ``T`` steps."""
         return [b[:self.t].T for b in self.buffers]
 
 
 def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int | None = None,
-            tol: float = TRUNCATION_TOL) -> Trajectories:
+            tol: float = TRUNCATION_TOL, method: str = "auto") -> Trajectories:
     """Sample ``n`` trajectories of ``pi`` on ``mdp``, all advanced together.
 
     Parameters
@@ -270,6 +289,9 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
         ``gamma = 1`` episodic tasks, until every episode has reached a terminal state.
     tol : float
         Bound on the neglected discounted return when truncating.
+    method : {"auto", "joint", "alias", "inverse_cdf"}
+        Row samplers (:mod:`tabular_pg.sampled.samplers`): every method draws exactly from
+        ``mu``, ``pi`` and ``P``; they differ in speed and in the trajectories a seed gives.
 
     Returns
     -------
@@ -280,7 +302,7 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     -----
     Samples :math:`\\tau \\sim \\pi_\\theta(\\tau) = p_0(s_0)\\prod_t \\pi(a_t|s_t) p(s_{t+1}|s_t,a_t)`
     ("Lecture 6: The Policy Gradient" eq. 2).  One step costs two uniform draws per trajectory and two
-    vectorised inverse-CDF look-ups (see the module docstring).
+    vectorised row draws (see the module docstring).
 
     Examples
     --------
@@ -293,21 +315,21 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
     """
     n, rng = positive_int("n", n, "an int >= 1 (number of trajectories)"), check_rng(rng)
     pi = check_policy(mdp, pi)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     T = _rollout_horizon(mdp, horizon, tol)
     if T is None:
         _check_episodes_end(mdp, pi)
-    smp = sampler(mdp, pi)
+    smp = sampler(mdp, pi, method, draws=n * (T or 64))
     s = smp.states(rng.random(n))
     steps = _Steps(n, T)
-    while (steps.t < T) if T is not None else not smp.terminal[s].all():
+    while (steps.t < T) if T is not None else not smp.model.terminal[s].all():
         if T is None and steps.t >= MAX_EPISODE_STEPS:
             raise ValueError(f"episodes did not terminate within {MAX_EPISODE_STEPS} steps; give a horizon")
-        u = rng.random((2, n))
-        a = smp.actions(steps.t, s, u[0])
-        s_next, r = smp.step(s, a, u[1])
-        steps.record(s, a, r, ~smp.terminal[s])
+        a, s_next, r = smp.advance(steps.t, s, rng.random((smp.n_uniforms, n)))
+        steps.record(s, a, r, ~smp.model.terminal[s] if smp.model.ends else None)
         s = s_next
-    return Trajectories(*steps.arrays(), mdp.gamma, mdp.horizon)
+    return Trajectories.sampled(*steps.arrays(), mdp.gamma, mdp.horizon)
 
 
 def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> StateActionSamples:
@@ -344,15 +366,13 @@ def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> S
         raise ValueError(f"sample_visitation needs an infinite horizon with gamma < 1; got gamma={mdp.gamma}, "
                          f"horizon={mdp.horizon}")
     pi = check_policy(mdp, pi)
-    smp = sampler(mdp, pi)
+    smp = sampler(mdp, pi, "auto", draws=n * int(round(2 / (1 - mdp.gamma))))
     stop = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
     extra = rng.geometric(1 - mdp.gamma, size=n) - 1 if mdp.gamma > 0 else np.zeros(n, np.intp)
     s = smp.states(rng.random(n))
     states, actions, q = np.zeros(n, np.intp), np.zeros(n, np.intp), np.zeros(n)
     for t in range(int((stop + extra).max()) + 1):
-        u = rng.random((2, n))
-        a = smp.actions(0, s, u[0])
-        s_next, r = smp.step(s, a, u[1])
+        a, s_next, r = smp.advance(0, s, rng.random((smp.n_uniforms, n)))
         here = stop == t
         states[here], actions[here] = s[here], a[here]
         q += np.where((t >= stop) & (t <= stop + extra), r, 0.0)

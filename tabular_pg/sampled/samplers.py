@@ -1,93 +1,178 @@
-"""Vectorised inverse-CDF samplers of many rows at once (start states, actions, successors).
+"""Vectorised exact samplers of one entry from each of many rows at once (start states, actions, successors).
 
-Used by :mod:`tabular_pg.sampled.rollout`: one draw per trajectory and step, for all trajectories
-together, from CSR-like tables of probabilities, without building dense rows.
+Used by :mod:`tabular_pg.sampled.rollout`: one draw per trajectory and step, for all
+trajectories together, from CSR-like tables of weights, without building dense rows.  Three
+exact methods, all returning the *slot* of the drawn entry in the sampler's own layout
+(:attr:`RowSampler.entry` maps slots to the entries of the input):
+
+``"table"``
+    Inverse CDF on a padded ``(width, rows)`` table of cumulative weights: the draw is the
+    number of entries ``<= u`` (a loop over at most :data:`NARROW_ROWS` columns, vectorised
+    over draws).  The fastest for narrow rows.
+``"alias"``
+    Walker's alias method with tables built for all rows at once
+    (:func:`tabular_pg.sampled.alias.alias_tables`): a draw costs the same handful of array
+    operations whatever the width of the rows.
+``"search"``
+    ``searchsorted`` on the concatenated cumulative rows (the wide-row path before the alias tables).
+
+A rollout step (:class:`Sampler`) draws the action, then the successor, or with
+``method="joint"`` both at once: one alias draw from the rows :math:`\\pi(a|s)P(s'|s,a)` over
+the pairs :math:`(a, s')`.  ``method="auto"`` takes ``"table"`` for rows of at most
+:data:`NARROW_ROWS` entries, ``"alias"`` otherwise, and ``"joint"`` when the rows of ``P`` are
+wide and the rollout draws at least :data:`JOINT_BUILD_DRAWS` steps per joint table entry;
+``"inverse_cdf"`` takes ``"table"`` or ``"search"``.  No method ever draws an entry of
+weight zero (infeasible actions stay infeasible).  The successor tables depend on the MDP
+only and are built once per MDP (:func:`transitions`); a new policy rebuilds only its own.
 """
 from __future__ import annotations
 
+import functools
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from tabular_pg.mdp import FiniteMDP
+from tabular_pg.sampled.alias import alias_tables
 
-__all__ = ["NARROW_ROWS", "sampler", "rewards_on_support"]
+__all__ = ["NARROW_ROWS", "METHODS", "ROW_METHODS", "JOINT_BUILD_DRAWS", "RowSampler", "Transitions", "Sampler",
+           "row_sampler", "transitions", "sampler", "rewards_on_support"]
+
+#: Rows with at most this many entries are sampled from a padded cumulative table by
+#: ``method="auto"``, wider rows by alias tables.  Measured with ``bench/rollout.py``: on
+#: 1,000 cache-resident rows the table costs ~3 array operations a column and the alias draw
+#: wins from 4 entries on; in whole rollouts on the sparse garnet S = 10^4 (rows of 5, tables
+#: out of cache, alias rows padded to 8) the table was still faster, so rows of up to 6 keep it.
+NARROW_ROWS = 6
+METHODS = ("auto", "joint", "alias", "inverse_cdf")
+ROW_METHODS = ("auto", "inverse_cdf", "alias", "table", "search")
+#: ``method="auto"`` builds the joint ``(a, s')`` tables (per policy) when the rollout draws at
+#: least this many steps per table entry: a build costs 100-300 ns an entry, a joint draw saves
+#: ~15 ns a step over two alias draws (``bench/rollout.py``, dense garnets S = 64 and 500).
+JOINT_BUILD_DRAWS = 10
 
 
-#: Rows with at most this many entries are sampled from a padded table (compare and count),
-#: wider rows by ``searchsorted`` on their cumulative data.
-NARROW_ROWS = 16
+def _segments(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(counts, row_of)``: entries per row and the row of each entry of a CSR-like layout."""
+    counts = np.diff(starts)
+    return counts, np.repeat(np.arange(counts.size), counts)
 
 
-def _cumulative_rows(weights: np.ndarray, row_of: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Cumulative weights within each row, normalised so that the row's last entry is exactly 1."""
-    n_rows = starts.size - 1
-    totals = np.bincount(row_of, weights=weights, minlength=n_rows)
-    cdf = np.cumsum(weights) - np.repeat(np.cumsum(totals) - totals, np.diff(starts))
-    cdf = cdf / np.repeat(np.where(totals > 0, totals, 1.0), np.diff(starts))
-    cdf[starts[1:][totals > 0] - 1] = 1.0
+def _last_positive(weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index of the last entry of positive weight of each (non-empty, not all-zero) row."""
+    return np.maximum.reduceat(np.where(weights > 0, np.arange(weights.size), -1), starts[:-1])
+
+
+def _cumulative_rows(weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative weights within each row, normalised; exactly 1 from each row's last positive entry on.
+
+    The trailing 1s leave every zero-weight entry an empty interval ``[c, c)``, so that no
+    inverse-CDF draw ever returns one (not even with probability ~1e-16 from rounding).
+    """
+    counts, row_of = _segments(starts)
+    totals = np.bincount(row_of, weights=weights, minlength=counts.size)
+    cdf = np.cumsum(weights) - np.repeat(np.cumsum(totals) - totals, counts)
+    cdf = cdf / np.repeat(np.where(totals > 0, totals, 1.0), counts)
+    cdf[np.arange(weights.size) >= np.repeat(_last_positive(weights, starts), counts)] = 1.0
     return cdf
 
 
 @dataclass(frozen=True, eq=False)
-class _RowSampler:
-    """Inverse-CDF sampling of one entry from each of many rows of a CSR-like table.
+class RowSampler:
+    """Draws of one entry from each of many rows of a CSR-like table (see the module docstring).
 
-    Narrow rows: a padded ``(rows, width)`` table of cumulative weights, the draw is the
-    count of entries ``<= u``; wide rows: ``searchsorted`` on the concatenated
-    cumulative data, row ``k`` shifted by ``k`` so that the whole array is increasing.
-    Both return the index of the drawn entry in the CSR data.
+    Attributes
+    ----------
+    method : str
+        ``"table"``, ``"search"`` or ``"alias"``.
+    starts : ndarray of intp, shape (rows + 1,)
+        First slot of each row.
+    cdf : ndarray
+        ``"table"``: ``(width, rows)`` cumulative weights; ``"search"``: ``(nnz,)`` cumulative
+        weights, row ``r`` shifted by ``r``; ``"alias"``: ``(slots,)`` keep thresholds
+        ``j + prob_j`` of the ``j``-th slot of each row (``x = u * width`` keeps slot ``j = floor(x)``
+        iff ``x < j + prob_j``; ``prob_j = 0`` gives ``j``, never exceeded by such an ``x``).
+    alias : ndarray of intp or None
+        ``"alias"``: ``(slots,)`` alias slots; ``"search"``: ``(rows,)`` the last entry of
+        positive weight of each row (``rows + u`` may round up to the next row's start).
+    width : int or None
+        ``"alias"`` with rows of one width: that width (then row ``r`` starts at ``r * width``).
+    entry : ndarray of intp, shape (slots,)
+        Index into the input weights of each slot.
     """
 
+    method: str
     starts: np.ndarray
     cdf: np.ndarray
-    narrow: bool
-
-    @classmethod
-    def build(cls, weights: np.ndarray, starts: np.ndarray) -> "_RowSampler":
-        counts = np.diff(starts)
-        row_of = np.repeat(np.arange(counts.size), counts)
-        cdf = _cumulative_rows(weights, row_of, starts)
-        width = int(counts.max(initial=1))
-        if width > NARROW_ROWS:
-            return cls(starts, cdf + row_of, False)
-        table = np.ones((width, counts.size))                      # column j: j-th cumulative weight
-        table[np.arange(cdf.size) - starts[row_of], row_of] = cdf
-        return cls(starts, table, True)
+    alias: np.ndarray | None
+    width: int | None
+    entry: np.ndarray
 
     def draw(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-        if self.narrow:
+        """Slots drawn from ``rows (m,)`` with uniforms ``u (m,)`` in [0, 1), shape ``(m,)``."""
+        if self.method == "table":
             index = np.take(self.starts, rows)
-            for column in self.cdf[:-1]:                           # loop over <= 16 columns, not rows
+            for column in self.cdf[:-1]:                           # loop over <= NARROW_ROWS columns, not rows
                 index += np.take(column, rows) <= u
             return index
-        return np.minimum(np.searchsorted(self.cdf, rows + u, side="right"), self.starts[rows + 1] - 1)
+        if self.method == "search":
+            return np.minimum(np.searchsorted(self.cdf, rows + u, side="right"), np.take(self.alias, rows))
+        if self.width is not None:
+            x = u * self.width
+            k = rows * self.width + x.astype(np.intp)
+        else:
+            first = np.take(self.starts, rows)
+            x = u * (np.take(self.starts, rows + 1) - first)
+            k = first + x.astype(np.intp)
+        return np.where(x < np.take(self.cdf, k), k, np.take(self.alias, k))     # keep slot j iff x - j < prob_j
+
+
+def row_sampler(weights: np.ndarray, starts: np.ndarray, method: str = "auto") -> RowSampler:
+    """Build a :class:`RowSampler` of the rows ``weights[starts[r]:starts[r+1]]``.
+
+    ``method``: ``"auto"`` (table for rows of <= :data:`NARROW_ROWS` entries, else alias),
+    ``"inverse_cdf"`` (table, else searchsorted), or one of ``"alias"``, ``"table"``, ``"search"``.
+    """
+    if method not in ROW_METHODS:
+        raise ValueError(f"method must be one of {ROW_METHODS}; got {method!r}")
+    counts, row_of = _segments(starts)
+    width = int(counts.max(initial=1))
+    if method == "alias" or (method == "auto" and width > NARROW_ROWS):
+        prob, alias, entry, slot_starts = alias_tables(weights, starts)
+        widths = np.diff(slot_starts)
+        uniform = int(widths[0]) if widths.size and (widths == widths[0]).all() else None
+        local = np.arange(prob.size) - np.repeat(slot_starts[:-1], widths)
+        return RowSampler("alias", slot_starts, local + prob, alias, uniform, entry)
+    cdf = _cumulative_rows(weights, starts)
+    if method == "search" or (method != "table" and width > NARROW_ROWS):
+        return RowSampler("search", starts, cdf + row_of, _last_positive(weights, starts), None, np.arange(weights.size))
+    table = np.ones((width, counts.size))                          # column j: j-th cumulative weight
+    table[np.arange(cdf.size) - starts[row_of], row_of] = cdf
+    return RowSampler("table", starts, table, None, None, np.arange(weights.size))
 
 
 @dataclass(frozen=True, eq=False)
-class _Sampler:
-    """Precomputed row samplers of ``mu``, ``pi`` and ``P`` for repeated vectorised steps."""
+class Transitions:
+    """Successor sampler of an MDP (rows ``s*A + a`` of ``P``), with what each slot emits.
 
-    n_actions: int
-    start: _RowSampler            # one row: mu
-    action: _RowSampler           # rows (step,) state: pi
-    succ: _RowSampler             # rows s*A + a: P
-    succ_state: np.ndarray        # (nnz,) successor state of each entry of P
-    succ_reward: np.ndarray       # (nnz,) reward r(s, a, s') of each entry
+    ``P`` is the CSR ``(S*A, S)`` form (no explicit zeros), ``pair`` and ``rewards`` the row
+    ``s*A + a`` and the reward of each of its entries (for the joint tables of :class:`Sampler`).
+    """
+
+    succ: RowSampler
+    state: np.ndarray             # (slots,) successor state of each slot
+    reward: np.ndarray            # (slots,) reward r(s, a, s') (or r(s, a)) of each slot
     terminal: np.ndarray          # (S,) bool
-    per_step: bool
+    P: sp.csr_matrix
+    pair: np.ndarray              # (nnz,)
+    rewards: np.ndarray           # (nnz,)
 
-    def states(self, u: np.ndarray) -> np.ndarray:
-        return self.start.draw(np.zeros(u.size, np.intp), u)
-
-    def actions(self, h: int, s: np.ndarray, u: np.ndarray) -> np.ndarray:
-        rows = s + (h * self.terminal.size if self.per_step else 0)
-        return self.action.draw(rows, u) - rows * self.n_actions
-
-    def step(self, s: np.ndarray, a: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = self.succ.draw(s * self.n_actions + a, u)
-        return self.succ_state[k], self.succ_reward[k]
+    @functools.cached_property
+    def ends(self) -> bool:
+        """Whether the MDP has terminal states at all (else no step needs masking)."""
+        return bool(self.terminal.any())
 
 
 def rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -99,15 +184,96 @@ def rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np
     return mdp.R_full.reshape(P.shape)[rows, P.indices]
 
 
-def sampler(mdp: FiniteMDP, pi: np.ndarray) -> _Sampler:
+_TRANSITIONS = weakref.WeakKeyDictionary()                    # FiniteMDP -> {method: Transitions}
+
+
+def transitions(mdp: FiniteMDP, method: str = "auto") -> Transitions:
+    """The successor sampler of ``mdp``, built once per MDP and method (the MDP is frozen)."""
+    cache = _TRANSITIONS.setdefault(mdp, {})
+    if method not in cache:
+        P = sp.csr_matrix(mdp.P_sa, copy=True)   # validated MDPs hold no explicit zeros when sparse
+        P.eliminate_zeros()
+        pair = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+        rewards = rewards_on_support(mdp, P, pair)
+        succ = row_sampler(P.data, P.indptr.astype(np.intp), method)
+        terminal = np.zeros(mdp.n_states, dtype=bool)
+        terminal[mdp.terminal_states()] = True
+        cache[method] = Transitions(succ, P.indices.astype(np.intp)[succ.entry], rewards[succ.entry], terminal,
+                                    P, pair, rewards)
+    return cache[method]
+
+
+@dataclass(frozen=True, eq=False)
+class Sampler:
+    r"""Row samplers of ``mu``, ``pi`` and ``P`` for repeated vectorised steps.
+
+    Either two draws a step (the action from ``first``, then the successor from
+    ``model.succ``) or, ``joint``, one draw from ``first`` whose rows (one per state, or per
+    step and state) hold the pairs :math:`(a, s')` with weights :math:`\pi(a|s)\,P(s'|s,a)`.
+    ``action_of``, ``state_of`` and ``reward_of`` give what the slot drawn last emits.
+    """
+
+    start: RowSampler             # one row: mu
+    first: RowSampler             # rows (step,) state: pi, or the joint (a, s') rows
+    action_of: np.ndarray         # (slots of first,)
+    state_of: np.ndarray          # (slots of the last draw,) successor state
+    reward_of: np.ndarray         # (slots of the last draw,) reward
+    model: Transitions
+    n_states: int
+    n_actions: int
+    per_step: bool
+    joint: bool
+
+    @property
+    def n_uniforms(self) -> int:
+        """Uniforms a step consumes per trajectory (1 joint, 2 otherwise)."""
+        return 1 if self.joint else 2
+
+    def states(self, u: np.ndarray) -> np.ndarray:
+        return self.start.entry[self.start.draw(np.zeros(u.size, np.intp), u)]
+
+    def advance(self, h: int, s: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a, s', r)`` of one step from states ``s (n,)`` at step ``h``, uniforms ``u (n_uniforms, n)``."""
+        k = self.first.draw(s + h * self.n_states if self.per_step else s, u[0])
+        a = np.take(self.action_of, k)
+        if not self.joint:
+            k = self.model.succ.draw(s * self.n_actions + a, u[1])
+        return a, np.take(self.state_of, k), np.take(self.reward_of, k)
+
+
+def _joint(model: Transitions, pi: np.ndarray, A: int) -> tuple[RowSampler, np.ndarray, np.ndarray, np.ndarray]:
+    """The one-draw sampler of :math:`(a, s')` from each state: rows ``h*S + s`` of ``pi[h](a|s) P(s'|s,a)``.
+
+    Returns the sampler and the action, successor and reward of each of its slots.
+    """
+    P, pair, nnz = model.P, model.pair, model.P.nnz
+    policies = pi.reshape(-1, P.shape[0])                      # (H or 1, S*A)
+    weights = (policies[:, pair] * P.data).reshape(-1)
+    starts = (np.arange(policies.shape[0])[:, None] * nnz + P.indptr[::A][None, :-1]).reshape(-1)
+    joint = row_sampler(weights, np.append(starts, weights.size).astype(np.intp), "alias")
+    at = joint.entry % nnz                                     # entry of P of each joint slot
+    return joint, pair[at] % A, P.indices.astype(np.intp)[at], model.rewards[at]
+
+
+def sampler(mdp: FiniteMDP, pi: np.ndarray, method: str = "auto", draws: int | None = None) -> Sampler:
+    """Samplers of ``mdp`` and the validated policy ``pi (S, A)`` or ``(H, S, A)`` (see :data:`METHODS`).
+
+    ``draws`` (the number of steps to be sampled, if known) lets ``method="auto"`` build the
+    joint tables only when they serve more draws than they have entries (their build is
+    linear in the entries of ``P`` per policy; the successor tables are built once per MDP).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     S, A = mdp.n_states, mdp.n_actions
-    P = sp.csr_matrix(mdp.P_sa, copy=True)   # validated MDPs hold no explicit zeros when sparse
-    P.eliminate_zeros()
-    rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
+    rows_method = "alias" if method == "joint" else method
+    model = transitions(mdp, rows_method)
+    start = row_sampler(mdp.mu, np.array([0, S]), rows_method)
+    entries = (pi.size // (S * A)) * model.pair.size           # size of the joint tables
+    if method == "joint" or (method == "auto" and model.succ.method != "table"
+                             and JOINT_BUILD_DRAWS * entries <= (draws or 0)):
+        first, action_of, state_of, reward_of = _joint(model, pi, A)
+        return Sampler(start, first, action_of, state_of, reward_of, model, S, A, pi.ndim == 3, True)
     flat = pi.reshape(-1)
-    terminal = np.zeros(S, dtype=bool)
-    terminal[mdp.terminal_states()] = True
-    return _Sampler(A, _RowSampler.build(mdp.mu, np.array([0, S])),
-                    _RowSampler.build(flat, np.arange(0, flat.size + 1, A)),
-                    _RowSampler.build(P.data, P.indptr.astype(np.intp)), P.indices.astype(np.intp),
-                    rewards_on_support(mdp, P, rows), terminal, pi.ndim == 3)
+    first = row_sampler(flat, np.arange(0, flat.size + 1, A), method)
+    return Sampler(start, first, (first.entry % A).astype(np.intp), model.state, model.reward, model, S, A,
+                   pi.ndim == 3, False)
