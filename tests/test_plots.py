@@ -59,7 +59,9 @@ def test_grid_values(tmp_path):
     assert_png(plots.grid_values(np.array([1.0, 2.0, 3.0]), cells, tmp_path / "g.png", pi=pi, terminal=[2]))
 
 
-def test_subdirectories_are_created(tmp_path):
+def test_missing_folders_are_refused_not_created(tmp_path):
+    """Issue 20: a typo in a path must not create directories."""
     n = [1, 2]
-    out = plots.estimator_errors(n, {"a": [1, 0.5]}, {"a": [1, 0.5]}, tmp_path / "deep" / "er" / "e.png")
-    assert out.exists()
+    with pytest.raises(ValueError, match="does not exist"):
+        plots.estimator_errors(n, {"a": [1, 0.5]}, {"a": [1, 0.5]}, tmp_path / "deep" / "er" / "e.png")
+    assert list(tmp_path.iterdir()) == []

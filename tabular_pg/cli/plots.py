@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tabular_pg.exact.batch import evaluate_batch
+from tabular_pg.io.output import write_atomically
 from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["learning_curves", "estimator_errors", "variance_vs_horizon", "grid_values",
@@ -38,10 +39,11 @@ def _figure(ncols: int = 1, size=(6.0, 4.2)):
 
 
 def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    """Write ``fig`` to exactly ``path`` (PNG unless its suffix names another format), through a
+    temporary file and a rename: an interrupted save leaves no truncated image.  Its folder
+    must exist (it is not created)."""
+    fmt = Path(path).suffix[1:].lower() or "png"
+    return write_atomically(path, lambda f: fig.savefig(f, dpi=110, format=fmt), mode="wb")
 
 
 def _band(ax, x, Y, label, color=None):

@@ -15,7 +15,13 @@ from tabular_pg import io
 from tabular_pg.io.files import from_pymdptoolbox
 from tabular_pg.mdp import FiniteMDP
 
-__all__ = ["SEED", "EXTRAS", "has_extra", "resolve_mdp", "zoo_mdp", "dadashi_mdp"]
+__all__ = ["SEED", "EXTRAS", "MAX_ZOO_SIZE", "MAX_ZOO_ENTRIES", "has_extra", "resolve_mdp", "zoo_mdp", "dadashi_mdp"]
+
+#: Largest size parameter (S, A, H, n_actions, branching) of a zoo spec, and largest product
+#: of them: checked before the MDP is built (``garnet:S=100000000`` ran for minutes).
+MAX_ZOO_SIZE = 10**6
+MAX_ZOO_ENTRIES = 10**8
+_SIZE_PARAMETERS = ("S", "A", "H", "n_actions", "branching", "b")
 
 #: The one seed of the command line: estimator rollouts use ``default_rng(SEED)``, the
 #: sampled oracle of run ``k`` ``default_rng([SEED, k])`` and the algorithm's own
@@ -43,13 +49,32 @@ def _named(mdp: FiniteMDP) -> io.NamedMDP:
 
 
 def resolve_mdp(spec: str) -> io.NamedMDP:
-    """The MDP named by a command-line argument: a ``.json``/``.npz`` file,
-    ``gym:ID[:k=v,...]`` (the ``gym`` extra) or a zoo spec (:func:`mdps.from_spec`)."""
-    if spec.lower().endswith((".json", ".npz")) or Path(spec).is_file():
-        return io.load_named(spec)
+    """The MDP named by a command-line argument: a zoo spec (:func:`mdps.from_spec`),
+    ``gym:ID[:k=v,...]`` (the ``gym`` extra) or a ``.json``/``.npz`` file.
+
+    Zoo and gym syntax wins over a file of the same name (a file called ``chain:H=3`` does
+    not shadow the spec); name such a file with a folder, ``./chain:H=3.json``.
+    """
+    name = spec.partition(":")[0]
     if spec.startswith("gym:"):
         return _gym_mdp(spec[4:])
+    if name in mdps.ZOO:
+        _check_zoo_size(spec)
+        return _named(mdps.from_spec(spec))
+    if spec.lower().endswith((".json", ".npz")) or "/" in spec or Path(spec).exists():
+        return io.load_named(spec)
     return _named(mdps.from_spec(spec))
+
+
+def _check_zoo_size(spec: str) -> None:
+    _, params = mdps.parse_spec(spec)
+    sizes = {k: v for k, v in params.items() if k in _SIZE_PARAMETERS and isinstance(v, int)}
+    big = {k: v for k, v in sizes.items() if v > MAX_ZOO_SIZE}
+    if big:
+        key = next(iter(big))
+        raise ValueError(f"{key}={big[key]} in {spec!r} exceeds the limit {MAX_ZOO_SIZE} of a zoo MDP's sizes")
+    if int(np.prod(list(sizes.values()), dtype=object) if sizes else 1) > MAX_ZOO_ENTRIES:
+        raise ValueError(f"{spec!r}: the product of its sizes exceeds the limit {MAX_ZOO_ENTRIES}")
 
 
 def _gym_mdp(spec: str) -> io.NamedMDP:

@@ -20,7 +20,8 @@ from tabular_pg._checks import as_float_array, check_distributions, freeze_field
 from tabular_pg.mdp import FiniteMDP, reachable
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix", "policy_transitions", "q_from_v",
-           "policy_values", "never_terminating_states", "VALUE_LIMIT"]
+           "policy_values", "never_terminating_states", "VALUE_LIMIT", "MAX_AUTO_KRYLOV_WORK", "check_horizon_size",
+           "MAX_HORIZON_ENTRIES"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,10 +120,20 @@ def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str, gamma: float):
     return x, y, residual, fac.name
 
 
+#: Largest ``nnz(P) / (1 - gamma)`` that ``solver='auto'`` takes to the Krylov path; beyond it
+#: restarted GMRES was measured to stall and fall back to a sparse LU of exploding fill
+#: (garnet S = 1e5, 4 actions, 5 successors: 0.5 s at gamma = 0.9999, i.e. 2e10, and > 600 s
+#: at 0.99999; S = 1e4 at gamma = 0.999999: 48 s and 0.9 GB).
+MAX_AUTO_KRYLOV_WORK = 1e11
+#: Largest ``H * S * A`` of a finite-horizon evaluation (it holds ~6 arrays of that size).
+MAX_HORIZON_ENTRIES = 10**8
+
+
 def _discounted_system(mdp: FiniteMDP, pi: np.ndarray, solver: str):
     """``M = I - gamma P_pi`` (matrix-free on the Krylov path) and the solver to use."""
     if solver == "auto" and mdp.is_sparse:
         solver = choose_solver(mdp.n_states, mdp.bandwidth, mdp.gamma)
+        _check_krylov_budget(mdp, solver)
     if solver == "gmres" and mdp.is_sparse:
         return IdentityMinusGammaP(policy_transitions(mdp, pi, canonical=False), mdp.gamma), solver
     return _identity_minus(policy_transitions(mdp, pi), mdp.gamma), solver
@@ -134,6 +145,24 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     M, solver = _discounted_system(mdp, pi, solver)
     V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
     return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
+
+
+def _check_krylov_budget(mdp: FiniteMDP, solver: str) -> None:
+    """ValueError, at once, where the automatic path was measured to take minutes (see
+    :data:`MAX_AUTO_KRYLOV_WORK`); an explicit ``solver=`` runs it anyway."""
+    work = mdp.P.nnz / (1.0 - mdp.gamma)
+    if solver == "gmres" and work > MAX_AUTO_KRYLOV_WORK:
+        raise ValueError(f"evaluate: nnz(P) / (1 - gamma) = {mdp.P.nnz} / {1 - mdp.gamma:.3g} = {work:.3g} exceeds "
+                         f"{MAX_AUTO_KRYLOV_WORK:g}, where solver='auto' was measured to stall for minutes; lower "
+                         "gamma, give a horizon, or pass solver='gmres' or 'splu' to run it anyway")
+
+
+def check_horizon_size(mdp: FiniteMDP) -> None:
+    """ValueError before allocating the ``(H, S, A)`` arrays of a finite-horizon evaluation."""
+    entries = mdp.horizon * mdp.n_states * mdp.n_actions
+    if entries > MAX_HORIZON_ENTRIES:
+        raise ValueError(f"evaluate: horizon H = {mdp.horizon} with S = {mdp.n_states}, A = {mdp.n_actions} needs arrays "
+                         f"of H*S*A = {entries} entries, beyond the limit {MAX_HORIZON_ENTRIES}")
 
 
 def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.ndarray | None = None):
@@ -240,6 +269,10 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     pi : array_like (S, A), or (H, S, A) for a per-step policy on a finite horizon
     solver : {'auto', 'dense', 'splu', 'gmres'}
         Linear solver for infinite horizons (see :mod:`tabular_pg.exact.linsolve`).
+        ``'auto'`` refuses (ValueError, at once) a sparse system with
+        ``nnz(P) / (1 - gamma)`` above :data:`MAX_AUTO_KRYLOV_WORK`, where it was measured
+        to take minutes; a finite horizon is refused when ``H * S * A`` exceeds
+        :data:`MAX_HORIZON_ENTRIES`.
 
     Returns
     -------
@@ -270,6 +303,7 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     pi = check_policy(mdp, pi)
     _check_value_range(mdp)
     if mdp.horizon is not None:
+        check_horizon_size(mdp)
         return _evaluate_finite(mdp, pi)
     if pi.ndim == 3:
         raise ValueError("a per-step policy (H, S, A) needs a finite-horizon MDP")

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tabular_pg._checks import positive_int
-from tabular_pg.exact.evaluation import evaluate, policy_values, q_from_v
+from tabular_pg.exact.evaluation import check_horizon_size, evaluate, policy_values, q_from_v
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
 
@@ -138,6 +138,7 @@ def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) ->
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     _check_iterations(max_iterations)
     if mdp.horizon is not None:
+        check_horizon_size(mdp)
         return _backward_induction(mdp)
     return _policy_iteration(mdp, solver, max_iterations)
 
