@@ -33,6 +33,9 @@ class Evaluation:
     ``residual`` is the larger relative residual of the value and visitation solves
     (0 for the exact finite-horizon recursions); ``solver`` names the method used;
     ``pi`` is a copy of the evaluated policy (no array here aliases the caller's).
+    For ``gamma = 1`` episodic tasks ``V`` is NaN on states ``mu`` never reaches that may
+    never terminate, and ``d`` is all zeros (not a distribution) when ``mu`` starts every
+    episode in a terminal state.
     """
 
     V: np.ndarray
@@ -180,10 +183,17 @@ def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.n
     return V, residual
 
 
-def _assemble(mdp, pi, V, visits, d, residual, name) -> Evaluation:
-    Q = q_from_v(mdp, V)
+def _assemble(mdp, pi, V, visits, d, residual, name, undefined=None) -> Evaluation:
+    """The Evaluation of ``V``; ``undefined`` (bool ``(S,)``) marks states whose value is
+    undefined (NaN in V and in Q of every action that may lead there, never elsewhere)."""
+    if undefined is not None and undefined.any():
+        Q = q_from_v(mdp, np.where(undefined, 0.0, V))
+        P_sa = mdp.P_sa
+        Q[np.asarray(P_sa @ undefined.astype(float)).reshape(Q.shape) > 0] = np.nan
+    else:
+        Q = q_from_v(mdp, V)
     A = Q - V[:, None]
-    J = float(mdp.mu @ V)
+    J = float(mdp.mu @ np.where(mdp.mu > 0, V, 0.0))        # V may be NaN where mu never goes (gamma = 1)
     return Evaluation(**sealed(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits), J=J, residual=residual,
                       solver=name, pi=pi)
 
@@ -200,17 +210,25 @@ def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.nd
 
 
 def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
-    """gamma = 1, no horizon: solve :math:`(I - P_{TT})V_T = r_T` on the transient states T."""
+    """gamma = 1, no horizon: solve :math:`(I - P_{TT})V_T = r_T` on the transient states T.
+
+    Only the states reachable from ``mu`` must reach a terminal state with probability 1;
+    on states that ``mu`` never reaches and from which the chain may never terminate, V is
+    undefined and returned as NaN (and so are Q, A of actions leading there).  When ``mu``
+    puts all its mass on terminal states no step is taken: J = 0 and ``d`` is all zeros.
+    """
     P_pi = policy_transitions(mdp, pi)
     if mdp.terminal_states().size == 0:
         raise ValueError("gamma = 1 with horizon=None needs zero-reward absorbing (terminal) states; "
                          "this MDP has none (give a horizon or gamma < 1)")
     stuck = never_terminating_states(mdp, pi, P_pi)
-    if stuck.size:
-        raise ValueError(f"gamma = 1 with horizon=None: under this policy the states {stuck[:10].tolist()}"
-                         f"{' ...' if stuck.size > 10 else ''} ({stuck.size} in all) never reach a terminal "
-                         "state, so values and visits are infinite")
-    T = np.setdiff1d(np.arange(mdp.n_states), mdp.terminal_states())
+    seen = np.intersect1d(stuck, reachable(P_pi, np.flatnonzero(mdp.mu > 0)))
+    if seen.size:
+        raise ValueError(f"gamma = 1 with horizon=None: under this policy the states {seen[:10].tolist()}"
+                         f"{' ...' if seen.size > 10 else ''} ({seen.size} in all), reachable from mu, never reach "
+                         "a terminal state, so values and visits are infinite")
+    endless = reachable(sp.csr_matrix(P_pi).T, stuck)          # may never terminate: values undefined
+    T = np.setdiff1d(np.arange(mdp.n_states), np.union1d(mdp.terminal_states(), endless))
     P_TT = P_pi[np.ix_(T, T)] if not sp.issparse(P_pi) else P_pi[T][:, T]
     r_pi = (pi * mdp.R).sum(axis=1)
     V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
@@ -218,10 +236,10 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
         raise ValueError(f"gamma = 1: values or expected visits exceed {VALUE_LIMIT:g} (max |V| = {np.abs(V_T).max():.3g}, "
                          f"max visits = {visits_T.max():.3g}); episodes are too long for these rewards")
     V, visits = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
-    V[T], visits[T] = V_T, visits_T
+    V[T], visits[T], V[endless] = V_T, visits_T, np.nan
     total = visits.sum()
     d = visits / total if total > 0 else visits.copy()
-    return _assemble(mdp, pi, V, visits, d, residual, name)
+    return _assemble(mdp, pi, V, visits, d, residual, name, undefined=np.isin(np.arange(mdp.n_states), endless))
 
 
 def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:

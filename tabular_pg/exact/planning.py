@@ -20,13 +20,20 @@ __all__ = ["Optimum", "optimum", "value_iteration", "greedy"]
 @dataclass(frozen=True, eq=False)
 class Optimum:
     """``V*``, ``Q*`` and a deterministic optimal policy ``pi`` (one-hot ``(S, A)``, or
-    ``(H, S, A)`` on a finite horizon), ``J* = mu . V*``, and the iterations taken."""
+    ``(H, S, A)`` on a finite horizon), ``J* = mu . V*``, and the iterations taken.
+
+    ``proper_only`` is True when the optimum is taken over *proper* policies only (those
+    that reach a terminal state with probability 1): ``gamma = 1`` without a horizon, where
+    an improper policy (one that loops forever, e.g. in a zero-reward cycle) has no finite
+    value in general and is not considered, even where looping would earn more.
+    """
 
     V: np.ndarray
     Q: np.ndarray
     pi: np.ndarray
     J: float
     iterations: int
+    proper_only: bool = False
 
 
 def greedy(Q: np.ndarray, current: np.ndarray | None = None, tol: float = 0.0) -> np.ndarray:
@@ -105,11 +112,13 @@ def _policy_iteration(mdp: FiniteMDP, solver: str, max_iterations: int) -> Optim
         V, Q = _values_and_q(mdp, actions, solver, V)
         new = greedy(Q, actions, tol=1e-12 * max(1.0, np.abs(Q).max()))
         if np.array_equal(new, actions):
-            return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=float(mdp.mu @ V), iterations=it)
+            return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=float(mdp.mu @ V), iterations=it,
+                           proper_only=mdp.gamma == 1)
         actions = new
     warnings.warn(f"policy iteration did not converge in {max_iterations} iterations", ConvergenceWarning,
                   stacklevel=3)
-    return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=float(mdp.mu @ V), iterations=max_iterations)
+    return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=float(mdp.mu @ V), iterations=max_iterations,
+                   proper_only=mdp.gamma == 1)
 
 
 def _check_iterations(max_iterations) -> None:
@@ -124,7 +133,12 @@ def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000) ->
     Infinite horizons: Howard's policy iteration with exact evaluation (every step a
     linear solve); it stops when the greedy policy is unchanged, so ``V*`` is exact to
     solver precision — not an epsilon-approximate value iteration.  ``gamma = 1``
-    episodic tasks start from a proper policy.  Finite horizons: backward induction.
+    episodic tasks (no horizon) start from a proper policy and evaluate only proper ones (an
+    improvement step that would make an episode endless fails in :func:`evaluate` with a
+    ValueError), so the result is the best *proper* policy (Bertsekas & Tsitsiklis 1991,
+    "An Analysis of Stochastic Shortest Path Problems"): a policy that never terminates,
+    such as a zero-reward loop that beats terminating with negative return, is not
+    considered; ``Optimum.proper_only`` is then True.  Finite horizons: backward induction.
 
     Examples
     --------
