@@ -36,6 +36,15 @@ def slow_once(point, rng):
     return {"y": 2 * point["x"], "u": float(rng.random())}
 
 
+def kill_once(point, rng):
+    """The first call for x = 1 kills its own worker process (SIGKILL)."""
+    marker = Path(point["marker"])
+    if point["x"] == 1 and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"y": 2 * point["x"], "u": float(rng.random())}
+
+
 @pytest.fixture
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -55,6 +64,14 @@ def test_a_stopped_worker_is_timed_out_and_its_task_retried_elsewhere(cluster, t
     expected = sweep(stop_once, points, scheduler="serial", progress=False)     # marker exists: no stop
     assert rows.equals(expected)
     assert list(rows.y) == [0, 2, 4, 6]
+
+
+def test_a_killed_worker_gives_rows_bit_identical_to_serial(cluster, tmp_path):
+    """What held up (kept): Dask reruns the task of a SIGKILLed worker; the row is the same bits."""
+    points = grid(x=[0, 1, 2, 3], marker=[str(tmp_path / "killed.pid")])
+    rows = sweep(kill_once, points, scheduler=cluster, progress=False, timeout=60)
+    assert (tmp_path / "killed.pid").exists()
+    assert rows.equals(sweep(kill_once, points, scheduler="serial", progress=False))
 
 
 def test_tasks_that_never_finish_are_named_and_a_rerun_completes_them(cluster, tmp_path):
