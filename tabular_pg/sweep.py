@@ -155,7 +155,7 @@ def _run_serial(fn, points: list[dict], sink: _Sink, timeout, retries) -> list[d
     return []
 
 
-def _processing_since(client, pending: dict, started: dict) -> None:
+def _processing_since(client, started: dict) -> None:
     """Record when each pending task was first seen on a worker (``started[key] = (time, worker)``)."""
     now = time.monotonic()
     for worker, keys in client.processing().items():
@@ -184,7 +184,7 @@ def _run_on(client, fn, points: list[dict], sink: _Sink, timeout, retries) -> li
             stalled.discard(started.get(future.key, (0, None))[1])     # it was slow, not stopped
         if timeout is not None and time.monotonic() - last_poll > min(1.0, timeout / 4):
             last_poll = time.monotonic()
-            _processing_since(client, pending, started)
+            _processing_since(client, started)
             for future, (i, attempt) in list(pending.items()):
                 since, worker = started.get(future.key, (last_poll, None))
                 if last_poll - since > timeout:

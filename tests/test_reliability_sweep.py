@@ -7,6 +7,7 @@ than 8 minutes with no log line, and stopping it lost every row (written at the 
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import distributed
@@ -17,32 +18,29 @@ import pytest
 from tabular_pg.sweep import StalledTaskWarning, SweepIncomplete, grid, read_checkpoint, sweep, write_table
 
 
-def stop_once(point, rng):
-    """The first call for x = 0 stops its own worker process (SIGSTOP) after noting its pid."""
+def first_call(point, x, act) -> dict:
+    """Run ``act()`` in the first call for ``point["x"] == x`` (noting the pid in the marker file);
+    return the row every call returns."""
     marker = Path(point["marker"])
-    if point["x"] == 0 and not marker.exists():
+    if point["x"] == x and not marker.exists():
         marker.write_text(str(os.getpid()))
-        os.kill(os.getpid(), signal.SIGSTOP)
-    return {"y": 2 * point["x"], "u": float(rng.random())}
+        act()
+    return {"y": 2 * point["x"]}
+
+
+def stop_once(point, rng):
+    """The first call for x = 0 stops its own worker process (SIGSTOP)."""
+    return {**first_call(point, 0, lambda: os.kill(os.getpid(), signal.SIGSTOP)), "u": float(rng.random())}
 
 
 def slow_once(point, rng):
     """The first call for x = 0 sleeps 60 s (a task that outlives any sensible timeout)."""
-    marker = Path(point["marker"])
-    if point["x"] == 0 and not marker.exists():
-        marker.write_text(str(os.getpid()))
-        import time
-        time.sleep(60)
-    return {"y": 2 * point["x"], "u": float(rng.random())}
+    return {**first_call(point, 0, lambda: time.sleep(60)), "u": float(rng.random())}
 
 
 def kill_once(point, rng):
     """The first call for x = 1 kills its own worker process (SIGKILL)."""
-    marker = Path(point["marker"])
-    if point["x"] == 1 and not marker.exists():
-        marker.write_text(str(os.getpid()))
-        os.kill(os.getpid(), signal.SIGKILL)
-    return {"y": 2 * point["x"], "u": float(rng.random())}
+    return {**first_call(point, 1, lambda: os.kill(os.getpid(), signal.SIGKILL)), "u": float(rng.random())}
 
 
 @pytest.fixture
