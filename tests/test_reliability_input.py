@@ -222,3 +222,20 @@ def test_gymnasium_table_missing_a_state():
     env = NS(P=table, observation_space=NS(n=2), action_space=NS(n=1), initial_state_distrib=[1.0, 0.0])
     with pytest.raises(ValueError, match=r"no entry for \(state, action\) \(1, 0\)"):
         io.from_gymnasium(env, gamma=0.9)
+
+
+def test_an_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    """io.save wrote in place: an interrupted save left a truncated MDP file."""
+    path = tmp_path / "m.npz"
+    mdp = tpg.FiniteMDP(np.ones((1, 1, 1)), [[1.0]], [1.0], gamma=0.5)
+    io.save(mdp, path)
+    before = path.read_bytes()
+
+    def interrupted(f, **arrays):
+        f.write(b"PK\x03\x04 half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        io.save(mdp.with_(gamma=0.25), path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.npz"]

@@ -55,6 +55,7 @@ import scipy.sparse as sp
 
 from tabular_pg._checks import as_float_array, check_csr
 from tabular_pg.exact.evaluation import check_policy
+from tabular_pg.io.output import write_atomically
 from tabular_pg.io.interop import from_gymnasium, from_pymdptoolbox, to_gymnasium, to_pymdptoolbox
 from tabular_pg.mdp import FiniteMDP
 
@@ -115,16 +116,16 @@ def load_named(path) -> NamedMDP:
 
 
 def save(mdp: FiniteMDP, path, states=None, actions=None) -> None:
-    """Write ``mdp`` to a ``.json`` or ``.npz`` file, keeping dense/sparse storage."""
+    """Write ``mdp`` to a ``.json`` or ``.npz`` file, keeping dense/sparse storage (through a
+    temporary file and a rename: never a half-written file; the folder must exist)."""
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     states = _check_names("states", states, mdp.n_states)
     actions = _check_names("actions", actions, mdp.n_actions)
     if _suffix(path) == ".json":
-        Path(path).write_text(json.dumps(_to_json(mdp, states, actions)))
+        write_atomically(path, lambda f: f.write(json.dumps(_to_json(mdp, states, actions))))
     else:
-        with open(path, "wb") as f:
-            np.savez_compressed(f, **_to_npz(mdp, states, actions))
+        write_atomically(path, lambda f: np.savez_compressed(f, **_to_npz(mdp, states, actions)), mode="wb")
 
 
 def _check_names(field: str, names, n: int) -> list:
