@@ -1,10 +1,14 @@
 """Benchmark grids run through :func:`tabular_pg.sweep.sweep` (Dask).
 
 Run ``python bench/sweep.py [--grid exact|estimators] [--scheduler ADDRESS|serial]
-[--workers N] [--out rows.csv] [--quick]``.  Without ``--scheduler`` a local cluster of
-processes runs the grid; with an address, an existing Dask cluster does, unchanged.  Every
-row's generator is seeded from a hash of its grid point, so the numbers are the same
-wherever they ran (``--check`` reruns the grid serially and compares bit for bit).
+[--workers N] [--out rows.csv|rows.parquet] [--checkpoint rows.jsonl] [--timeout S]
+[--retries K] [--quick]``.  Without ``--scheduler`` a local cluster of processes runs the
+grid; with an address, an existing Dask cluster does, unchanged.  Every row's generator is
+seeded from a hash of its grid point, so the numbers are the same wherever they ran
+(``--check`` reruns the grid serially and compares bit for bit).  With ``--checkpoint``
+rows are appended as they finish and a rerun skips them; a task on a worker longer than
+``--timeout`` seconds is retried on another worker, and the points that never finish are
+listed (exit status 1).
 
 Grids:
 
@@ -29,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tabular_pg as tpg  # noqa: E402
 from mdps import chain, garnet  # noqa: E402
 from tabular_pg.sampled.registry import estimate  # noqa: E402
-from tabular_pg.sampled.moments import estimator_moments  # noqa: E402
+from tabular_pg.sampled.registry import estimator_moments  # noqa: E402
 from tabular_pg.sampled.rollout import rollout  # noqa: E402
-from tabular_pg.sweep import grid, sweep, write_table  # noqa: E402
+from tabular_pg.sweep import SweepIncomplete, grid, sweep, write_table  # noqa: E402
 
 ESTIMATORS = {
     "reinforce": ("reinforce", {}),
@@ -83,8 +87,9 @@ def grids(quick: bool) -> dict:
     }
 
 
-def summary(rows: list[dict], kind: str) -> str:
+def summary(frame, kind: str) -> str:
     """A table: exact rows averaged over seeds, estimator rows' mean squared error vs exact."""
+    rows = frame.to_dict("records")
     keys = ["S", "gamma"] if kind == "exact" else ["mdp", "H", "n", "estimator"]
     groups: dict = {}
     for row in rows:
@@ -109,7 +114,10 @@ def main(argv=None) -> None:
     ap.add_argument("--grid", choices=["exact", "estimators"], default="exact")
     ap.add_argument("--scheduler", default=None, help="Dask scheduler address, or 'serial'")
     ap.add_argument("--workers", type=int, default=None, help="local cluster processes (default: cores)")
-    ap.add_argument("--out", default=None, help="write the rows to this .csv or .json")
+    ap.add_argument("--out", default=None, help="write the rows to this .csv, .parquet or .json")
+    ap.add_argument("--checkpoint", default=None, help="append rows to this .jsonl as they finish; resume from it")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds a task may run before it is retried")
+    ap.add_argument("--retries", type=int, default=2, help="retries of a task that timed out")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--check", action="store_true", help="rerun serially and compare bit for bit")
     args = ap.parse_args(argv)
@@ -119,12 +127,19 @@ def main(argv=None) -> None:
           f"distributed {distributed.__version__}, {platform.machine()}; seeds: SHA-256 of each grid point")
     fn, points = grids(args.quick)[args.grid]
     t0 = time.perf_counter()
-    rows = sweep(fn, points, scheduler=args.scheduler, n_workers=args.workers)
+    try:
+        rows = sweep(fn, points, scheduler=args.scheduler, n_workers=args.workers, timeout=args.timeout,
+                     retries=args.retries, checkpoint=args.checkpoint)
+    except SweepIncomplete as exc:
+        print(exc, file=sys.stderr)
+        for point in exc.missing:
+            print(f"missing: {point}", file=sys.stderr)
+        sys.exit(1)
     where = args.scheduler or f"local cluster ({args.workers or 'one per core'} processes)"
     print(f"{len(rows)} grid points on {where} in {time.perf_counter() - t0:.1f} s\n")
     print(summary(rows, args.grid))
     if args.check:
-        same = sweep(fn, points[::-1], scheduler="serial", progress=False)[::-1] == rows
+        same = sweep(fn, points[::-1], scheduler="serial", progress=False)[::-1].reset_index(drop=True).equals(rows)
         print(f"\nserial rerun in reversed order bit-identical: {same}")
     if args.out:
         print(f"rows written to {write_table(rows, args.out)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from tabular_pg._checks import integer
 from tabular_pg.mdp import FiniteMDP
 
 #: Above this many states a zoo MDP is stored sparse unless told otherwise.
@@ -18,10 +19,10 @@ DENSE_MAX = 10 ** 8
 
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an ``int >= minimum``, or a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
+    """``value`` as an ``int >= minimum``: a TypeError naming ``name`` for a non-integer (a
+    string, a float, a bool), a ValueError for a small one -- the package's one rule
+    (:func:`tabular_pg._checks.integer`)."""
+    return integer(name, value, minimum)
 
 
 def probability(name: str, value) -> float:

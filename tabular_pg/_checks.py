@@ -13,11 +13,14 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-#: Rows of ``P``, ``mu`` and policies must sum to 1 within this absolute tolerance.
+#: Rows of ``mu`` and policies must sum to 1 within this absolute tolerance; rows of ``P``
+#: within :func:`transition_atol`, which is tighter when 1/(1 - gamma) or the horizon is long.
 STOCHASTIC_ATOL = 1e-9
+#: The floor of :func:`transition_atol`: a few thousand roundings of a float row sum.
+TRANSITION_ATOL_FLOOR = 1e-12
 _ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else np.ComplexWarning
 
-__all__ = ["STOCHASTIC_ATOL", "readonly", "sealed", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
+__all__ = ["STOCHASTIC_ATOL", "TRANSITION_ATOL_FLOOR", "transition_atol", "check_csr", "check_sparse_structure", "readonly", "sealed", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
            "check_nonnegative", "check_distributions", "integer", "positive_int", "positive_number",
            "unit_interval", "real", "check_gamma", "check_horizon", "check_rng", "check_action_mask"]
 
@@ -115,10 +118,12 @@ def check_nonnegative(name: str, arr: np.ndarray) -> None:
         raise ValueError(f"{name} must be non-negative; found {arr[idx]} at index {idx}")
 
 
-def check_distributions(name: str, arr: np.ndarray, sums: np.ndarray | None = None, labels=None) -> None:
+def check_distributions(name: str, arr: np.ndarray, sums: np.ndarray | None = None, labels=None,
+                        atol: float = STOCHASTIC_ATOL) -> None:
     """ValueError unless ``arr`` holds probability distributions over its last axis.
 
-    Finite, non-negative, and every row sums to 1 within :data:`STOCHASTIC_ATOL`.  ``sums``
+    Finite, non-negative, and every row sums to 1 within ``atol`` (default
+    :data:`STOCHASTIC_ATOL`).  ``sums``
     (the row sums, shape ``arr.shape[:-1]``) may be given when ``arr`` is only the non-zero
     data of a sparse matrix; ``labels`` names the axes of a row in the message
     (e.g. ``("s", "a")``).
@@ -133,14 +138,105 @@ def check_distributions(name: str, arr: np.ndarray, sums: np.ndarray | None = No
     check_finite(name, arr)
     check_nonnegative(name, arr)
     sums = np.asarray(arr.sum(axis=-1) if sums is None else sums)
-    off = np.abs(sums - 1.0) > STOCHASTIC_ATOL
+    off = np.abs(sums - 1.0) > atol
     if off.ndim == 0 and off:
-        raise ValueError(f"{name} must sum to 1 (within {STOCHASTIC_ATOL:g}); it sums to {float(sums)!r}")
+        raise ValueError(f"{name} must sum to 1 (within {atol:g}); it sums to {float(sums)!r}")
     if off.any():
         idx = _first(off)
         row = f"({', '.join(f'{k}={i}' for k, i in zip(labels, idx))})" if labels else str(idx)
-        raise ValueError(f"{name} rows must sum to 1 (within {STOCHASTIC_ATOL:g}); row {row} sums to "
+        raise ValueError(f"{name} rows must sum to 1 (within {atol:g}); row {row} sums to "
                          f"{float(sums[idx])!r} ({int(off.sum())} such rows)")
+
+
+def transition_atol(gamma: float, horizon: int | None) -> float:
+    """The row-sum tolerance of ``P``: :data:`STOCHASTIC_ATOL` divided by the effective horizon.
+
+    A row of ``P`` summing to :math:`1+\\epsilon` makes :math:`\\gamma P_\\pi` act like a
+    discount :math:`\\gamma(1+\\epsilon)`, so values change by a relative
+    :math:`\\lesssim \\epsilon T` with :math:`T = \\min(H, 1/(1-\\gamma))` the effective horizon
+    (and are meaningless once :math:`\\gamma(1+\\epsilon) \\ge 1`).  Rows are therefore
+    checked against :math:`\\max(10^{-9}/T, 10^{-12})` (``T = 1`` below one step): the
+    relative error the rows can cause is at most ``1e-9`` while the tolerance exceeds the
+    floor :data:`TRANSITION_ATOL_FLOOR`, and at most ``1e-12 T`` (``1e-12`` times the
+    expected episode length when ``gamma = 1``) beyond.  Nothing is renormalised.
+
+    Examples
+    --------
+    >>> [f"{transition_atol(g, H):.0e}" for g, H in [(0.9, None), (1 - 1e-10, None), (1.0, 5), (1.0, None)]]
+    ['1e-10', '1e-12', '2e-10', '1e-12']
+    """
+    span = horizon if horizon is not None else np.inf
+    if gamma < 1:
+        span = min(span, 1.0 / (1.0 - gamma))
+    return float(max(STOCHASTIC_ATOL / max(1.0, span), TRANSITION_ATOL_FLOOR))
+
+
+def _index_array(name: str, x) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise TypeError(f"{name} must be a 1-D array of integers; got {arr.ndim}-D of dtype {arr.dtype}")
+    return arr
+
+
+def check_csr(name: str, data, indices, indptr, shape) -> tuple:
+    """Validate the raw parts of a CSR matrix before anything (scipy, numpy) indexes with them.
+
+    scipy accepts column indices out of range or negative and reads or writes out of
+    bounds with them later (a segfault, or "double free or corruption").  Checked here:
+    ``shape`` two integers >= 0, ``indices`` and ``indptr`` 1-D integer arrays,
+    ``len(indptr) = shape[0] + 1``, ``indptr[0] = 0``, ``indptr`` non-decreasing,
+    ``indptr[-1] = len(indices) = len(data)`` and every index in ``[0, shape[1])``.
+    Unsorted and duplicate indices are valid CSR; the caller canonicalises them
+    (duplicates add up).  Returns ``(indices, indptr, shape)`` as numpy arrays and a tuple.
+
+    Examples
+    --------
+    >>> check_csr("P", [1., 1.], [10**9, 1], [0, 1, 2], [2, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: P column indices must lie in [0, 2); found 1000000000 at position 0
+    """
+    shape_arr = np.asarray(shape)
+    if shape_arr.shape != (2,) or shape_arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} shape must be two integers; got {shape!r:.80}")
+    n_rows, n_cols = (int(n) for n in shape_arr)
+    if n_rows < 0 or n_cols < 0:
+        raise ValueError(f"{name} shape must be non-negative; got {(n_rows, n_cols)}")
+    indices, indptr = _index_array(f"{name} indices", indices), _index_array(f"{name} indptr", indptr)
+    nnz = len(np.asarray(data).reshape(-1))
+    if indptr.size != n_rows + 1:
+        raise ValueError(f"{name} indptr must have shape[0] + 1 = {n_rows + 1} entries; got {indptr.size}")
+    if indptr[0] != 0 or indptr[-1] != indices.size or indices.size != nnz:
+        raise ValueError(f"{name} indptr must run from 0 to len(indices) = len(data); got indptr from {indptr[0]} "
+                         f"to {indptr[-1]}, {indices.size} indices, {nnz} values")
+    if np.any(np.diff(indptr) < 0):
+        raise ValueError(f"{name} indptr must be non-decreasing; it decreases at row {int(np.argmax(np.diff(indptr) < 0))}")
+    bad = (indices < 0) | (indices >= n_cols)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"{name} column indices must lie in [0, {n_cols}); found {indices[k]} at position {k}")
+    return indices, indptr, (n_rows, n_cols)
+
+
+def check_sparse_structure(name: str, M) -> None:
+    """ValueError unless the index arrays of the scipy sparse matrix ``M`` are in range.
+
+    scipy does not check them on construction (nor after a caller edits ``M.indices``) and
+    later reads or writes out of bounds; see :func:`~tabular_pg._checks.check_csr`.
+    Compressed formats (CSR, CSC, BSR) and COO are checked; the others are converted by
+    pure numpy code that checks its own indices.
+    """
+    fmt = M.format
+    if fmt in ("csr", "csc", "bsr"):
+        block = M.blocksize if fmt == "bsr" else (1, 1)
+        major, minor = (M.shape[0], M.shape[1]) if fmt != "csc" else (M.shape[1], M.shape[0])
+        major, minor = (major // block[0], minor // block[1]) if fmt == "bsr" else (major, minor)
+        data = M.data if fmt != "bsr" else np.empty(len(M.indices))
+        check_csr(name, data, M.indices, M.indptr, np.array([major, minor]))
+    elif fmt == "coo":
+        for label, idx, n in (("row", M.row, M.shape[0]), ("column", M.col, M.shape[1])):
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise ValueError(f"{name} {label} indices must lie in [0, {n}); found {idx.min()}..{idx.max()}")
 
 
 def integer(name: str, x, minimum: int, expected: str = "") -> int:
@@ -188,11 +284,16 @@ def unit_interval(name: str, x) -> float:
 
 
 def check_gamma(gamma) -> float:
-    """The discount as a float in [0, 1]: TypeError if it is not a real number, else ValueError."""
+    """The discount as a float in [0, 1]: TypeError unless it is a real number (bools, strings
+    and 0-d arrays of them are not), else ValueError (also for integers too large for a float)."""
+    if isinstance(gamma, np.ndarray) and gamma.ndim == 0:
+        gamma = gamma[()]
+    if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, (int, float, np.integer, np.floating)):
+        raise TypeError(f"gamma must be a real number in [0, 1]; got {type(gamma).__name__} {gamma!r:.80}")
     try:
         g = float(gamma)
-    except (TypeError, ValueError):
-        raise TypeError(f"gamma must be a real number in [0, 1]; got {gamma!r}") from None
+    except OverflowError:
+        raise ValueError(f"gamma must lie in [0, 1]; got an integer of {len(str(gamma))} digits") from None
     if not (0.0 <= g <= 1.0):
         raise ValueError(f"gamma must lie in [0, 1]; got {gamma!r}")
     return g

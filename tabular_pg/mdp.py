@@ -19,7 +19,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
 from tabular_pg._checks import (STOCHASTIC_ATOL, as_float_array, check_action_mask, check_distributions, check_finite,
-                                check_gamma, check_horizon, check_real_sparse, readonly)
+                                check_gamma, check_horizon, check_real_sparse, check_sparse_structure, readonly,
+                                transition_atol)
 
 __all__ = ["FiniteMDP", "STOCHASTIC_ATOL", "reachable"]
 
@@ -46,15 +47,16 @@ def reachable(adjacency, sources) -> np.ndarray:
     return np.sort(order[order < S])
 
 
-def _validate_dense_P(P: np.ndarray) -> np.ndarray:
+def _validate_dense_P(P: np.ndarray, atol: float) -> np.ndarray:
     if P.ndim != 3 or P.shape[0] != P.shape[2] or P.shape[0] == 0 or P.shape[1] == 0:
         raise ValueError(f"P must have shape (S, A, S) with S, A >= 1; got shape {P.shape}")
-    check_distributions("P", P, labels=("s", "a"))
+    check_distributions("P", P, labels=("s", "a"), atol=atol)
     return readonly(P)
 
 
-def _validate_sparse_P(P, n_actions: int | None) -> sp.csr_matrix:
+def _validate_sparse_P(P, n_actions: int | None, atol: float) -> sp.csr_matrix:
     check_real_sparse("P", P)
+    check_sparse_structure("P", P)
     P = sp.csr_matrix(P, dtype=float, copy=True)    # never alias the caller's (or a read-only) CSR
     P.sum_duplicates()
     SA, S = P.shape
@@ -64,7 +66,8 @@ def _validate_sparse_P(P, n_actions: int | None) -> sp.csr_matrix:
         n_actions = SA // S
     if S == 0 or SA != S * n_actions:
         raise ValueError(f"sparse P must have shape (S*A, S) = ({S}*{n_actions}, {S}); got {P.shape}")
-    check_distributions("P", P.data, sums=np.asarray(P.sum(axis=1)).reshape(S, n_actions), labels=("s", "a"))
+    check_distributions("P", P.data, sums=np.asarray(P.sum(axis=1)).reshape(S, n_actions), labels=("s", "a"),
+                        atol=atol)
     P.eliminate_zeros()
     for arr in (P.data, P.indices, P.indptr):
         arr.setflags(write=False)
@@ -75,6 +78,7 @@ def _expected_reward(R, P, S: int, A: int) -> np.ndarray:
     """Reduce ``R (S, A)`` or ``R (S, A, S)`` to the expected reward ``r(s, a) (S, A)``."""
     if sp.issparse(R):
         check_real_sparse("R", R)
+        check_sparse_structure("R", R)
         if R.shape != (S * A, S):
             raise ValueError(f"sparse R must have shape (S*A, S) = {(S * A, S)}; got {R.shape}")
         R = sp.csr_matrix(R, dtype=float)
@@ -132,7 +136,15 @@ class FiniteMDP:
     P : array_like (S, A, S) or scipy.sparse (S*A, S)
         Transition probabilities ``P[s, a, s'] = P(s' | s, a)``; row ``s*A + a`` of the
         sparse form is the distribution of ``s'`` after ``(s, a)``.  Rows must be
-        non-negative, finite and sum to 1 within :data:`STOCHASTIC_ATOL`.
+        non-negative, finite and sum to 1 within
+        :func:`~tabular_pg._checks.transition_atol` ``(gamma, horizon)``:
+        ``1e-9`` divided by the effective horizon ``min(H, 1/(1-gamma))``, at least
+        ``1e-12``, so that the rows' error moves values by at most ~1e-9 relative (more
+        only below the floor, i.e. for effective horizons beyond 1000: then by at most
+        1e-12 times the horizon).  Rows are never renormalised: an MDP off by more is
+        refused.  A sparse ``P`` has its index structure checked before any use (column
+        indices in range, ``indptr`` consistent); unsorted and duplicate entries are
+        accepted and canonicalised (duplicates add up).
     R : array_like (S, A) or (S, A, S), or scipy.sparse (S*A, S)
         Rewards ``r(s, a)`` or ``r(s, a, s')``; the latter is reduced to the expected
         reward :math:`r(s,a) = \\sum_{s'} P(s'|s,a) r(s,a,s')`, which is all the
@@ -178,12 +190,18 @@ class FiniteMDP:
 
     def __init__(self, P, R, mu, gamma: float, horizon: int | None = None, n_actions: int | None = None,
                  mask=None):
+        gamma = check_gamma(gamma)
+        horizon = check_horizon(horizon)
+        atol = transition_atol(gamma, horizon)
+        if sp.issparse(P):                  # before _apply_mask reads P: a malformed CSR can crash scipy
+            check_real_sparse("P", P)
+            check_sparse_structure("P", P)
         P, R, mask = _apply_mask(P, R, mask)
         if sp.issparse(P):
-            P = _validate_sparse_P(P, n_actions)
+            P = _validate_sparse_P(P, n_actions, atol)
             S, A = P.shape[1], P.shape[0] // P.shape[1]
         else:
-            P = _validate_dense_P(as_float_array("P", P))
+            P = _validate_dense_P(as_float_array("P", P), atol)
             S, A = P.shape[0], P.shape[1]
         r = _expected_reward(R, P, S, A)
         R_full = None
@@ -195,8 +213,6 @@ class FiniteMDP:
         if mu.shape != (S,):
             raise ValueError(f"mu must have shape (S,) = ({S},); got {mu.shape}")
         check_distributions("mu", mu)
-        gamma = check_gamma(gamma)
-        horizon = check_horizon(horizon)
         object.__setattr__(self, "P", P)
         object.__setattr__(self, "R", readonly(r))
         object.__setattr__(self, "mu", readonly(mu))

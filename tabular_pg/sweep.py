@@ -2,28 +2,50 @@
 
 A benchmark grid (MDPs x H x n x estimators x seeds) is a list of *grid points*, each a
 dict of JSON scalars.  :func:`sweep` calls ``fn(point, rng)`` for every point and returns
-one row per point, in grid order, ``{**point, **fn(point, rng)}``.  The generator ``rng``
+a pandas DataFrame with one row per point, in grid order, ``{**point, **fn(point, rng)}``.
+Rows can be appended to a checkpoint file as they finish (a rerun skips them), a task
+that runs longer than ``timeout`` is retried elsewhere, and the points that never finish
+are named.  The generator ``rng``
 is seeded from a hash of the point's parameters (:func:`point_seed`), never from the
 position in the grid or from the worker, so a row is bit-identical whether it ran
 serially, on a local cluster of processes, or on a remote cluster, in any order.
 
-``dask.distributed`` is imported only when a cluster is used; it and ``threadpoolctl``
-form the optional extra ``sweep``.
+``dask.distributed`` is imported only when a cluster is used; it, ``threadpoolctl`` and
+``pandas`` form the optional extra ``sweep`` (Parquet output also needs ``pyarrow``).
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import itertools
 import json
 import os
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from tabular_pg._checks import integer, positive_number
+from tabular_pg.io.output import check_output_path, write_atomically
 from tabular_pg.progress import progress as progress_bar
 
-__all__ = ["grid", "point_seed", "point_rng", "sweep", "write_table"]
+__all__ = ["grid", "point_seed", "point_rng", "sweep", "write_table", "read_checkpoint", "SweepIncomplete",
+           "StalledTaskWarning"]
+
+
+class StalledTaskWarning(UserWarning):
+    """A task ran longer than the sweep's ``timeout`` and was submitted again."""
+
+
+class SweepIncomplete(RuntimeError):
+    """Some grid points never finished: ``missing`` lists them, ``rows`` holds the finished ones
+    (a DataFrame, also in the checkpoint file if one was given)."""
+
+    def __init__(self, missing: list, rows):
+        self.missing, self.rows = missing, rows
+        shown = ", ".join(json.dumps(p, sort_keys=True) for p in missing[:5])
+        super().__init__(f"sweep: {len(missing)} of {len(missing) + len(rows)} grid points did not finish "
+                         f"(after their retries): {shown}{' ...' if len(missing) > 5 else ''}")
 
 _SCALARS = (bool, int, float, str, type(None))
 
@@ -81,34 +103,121 @@ def _run_point(fn, point: dict) -> dict:
     return {**point, **out}
 
 
-def _run_serial(fn, points: list[dict], bar) -> list[dict]:
-    rows = []
+def _row_json(point: dict, row: dict) -> str:
+    def scalar(x):
+        if isinstance(x, np.generic):
+            return x.item()
+        raise TypeError(f"the swept function must return JSON-able scalars; got {type(x).__name__}")
+    return json.dumps({"point": point, "row": row}, default=scalar) + "\n"
+
+
+def read_checkpoint(path) -> dict:
+    """The rows of a checkpoint file, by canonical grid point (:func:`sweep`'s ``checkpoint``).
+
+    A last line cut short (the process was killed while writing it) is dropped from the
+    file, so the rerun appends after the last complete row.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    complete = text[:text.rfind("\n") + 1]
+    if complete != text:
+        with path.open("r+") as f:
+            f.truncate(len(complete.encode()))
+    rows = {}
+    for number, line in enumerate(complete.splitlines(), 1):
+        try:
+            entry = json.loads(line)
+            rows[_canonical(entry["point"])] = entry["row"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"checkpoint {str(path)!r} line {number} is not a sweep row") from None
+    return rows
+
+
+class _Sink:
+    """Finished rows by point; each is appended (and flushed) to the checkpoint as it arrives."""
+
+    def __init__(self, checkpoint, bar):
+        self.path, self.bar, self.rows = checkpoint, bar, {}
+
+    def add(self, point: dict, row: dict) -> None:
+        self.rows[_canonical(point)] = row
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(_row_json(point, row))
+        self.bar.update(1)
+
+
+def _run_serial(fn, points: list[dict], sink: _Sink, timeout, retries) -> list[dict]:
     for point in points:
-        rows.append(_run_point(fn, point))
-        bar.update(1)
-    return rows
+        sink.add(point, _run_point(fn, point))
+    return []
 
 
-def _run_on(client, fn, points: list[dict], bar) -> list[dict]:
-    from distributed import as_completed
-
-    futures = client.map(_run_point, [fn] * len(points), points, pure=False)
-    index = {f.key: i for i, f in enumerate(futures)}
-    rows: list = [None] * len(points)
-    for future in as_completed(futures):
-        rows[index[future.key]] = future.result()
-        bar.update(1)
-    return rows
+def _processing_since(client, started: dict) -> None:
+    """Record when each pending task was first seen on a worker (``started[key] = (time, worker)``)."""
+    now = time.monotonic()
+    for worker, keys in client.processing().items():
+        for key in keys:
+            started.setdefault(key, (now, worker))
 
 
-def sweep(fn, points, scheduler=None, progress: bool = True, n_workers: int | None = None) -> list[dict]:
+def _run_on(client, fn, points: list[dict], sink: _Sink, timeout, retries) -> list[dict]:
+    """Submit every point; resubmit, on other workers, a task processing longer than ``timeout``."""
+    pending, started, stalled, missing = {}, {}, set(), []
+
+    def submit(i: int, attempt: int) -> None:
+        healthy = [w for w in client.scheduler_info()["workers"] if w not in stalled] if stalled else []
+        where = {"workers": healthy, "allow_other_workers": False} if healthy else {}
+        future = client.submit(_run_point, fn, points[i], pure=False, **where)
+        pending[future] = (i, attempt)
+
+    for i in range(len(points)):
+        submit(i, 0)
+    last_poll = 0.0
+    while pending:
+        done = [f for f in pending if f.done()]
+        for future in done:
+            i, _ = pending.pop(future)
+            sink.add(points[i], future.result())
+            stalled.discard(started.get(future.key, (0, None))[1])     # it was slow, not stopped
+        if timeout is not None and time.monotonic() - last_poll > min(1.0, timeout / 4):
+            last_poll = time.monotonic()
+            _processing_since(client, started)
+            for future, (i, attempt) in list(pending.items()):
+                since, worker = started.get(future.key, (last_poll, None))
+                if last_poll - since > timeout:
+                    _retry(future, points[i], attempt, worker, retries, pending, stalled, missing, timeout)
+                    if attempt < retries:
+                        submit(i, attempt + 1)
+        if not done:
+            time.sleep(0.05)
+    return missing
+
+
+def _retry(future, point, attempt, worker, retries, pending, stalled, missing, timeout) -> None:
+    """Cancel a stalled task, mark its worker, and warn (the caller resubmits) or record it missing."""
+    pending.pop(future)
+    future.cancel()
+    stalled.add(worker)
+    again = attempt < retries
+    warnings.warn(f"sweep: task {json.dumps(point, sort_keys=True)} on worker {worker} ran longer than "
+                  f"{timeout:g} s; {'retrying on another worker' if again else 'giving up'} "
+                  f"(attempt {attempt + 1} of {retries + 1})", StalledTaskWarning, stacklevel=4)
+    if not again:
+        missing.append(point)
+
+
+def sweep(fn, points, scheduler=None, progress: bool = True, n_workers: int | None = None,
+          timeout: float | None = None, retries: int = 2, checkpoint=None):
     """Rows ``{**point, **fn(point, rng)}`` for every grid point, in the order of ``points``.
 
     Parameters
     ----------
     fn : callable ``(point: dict, rng: numpy.random.Generator) -> dict``
         A pure function of the point and the generator (picklable for a cluster; module
-        level, or a closure cloudpickle can carry).
+        level, or a closure cloudpickle can carry), returning JSON scalars.
     points : list of dict
         Grid points (see :func:`grid`); values are JSON scalars.
     scheduler : None, 'serial', str or distributed.Client
@@ -119,10 +228,30 @@ def sweep(fn, points, scheduler=None, progress: bool = True, n_workers: int | No
     progress : bool
         Show a progress bar on stderr (:func:`tabular_pg.progress.progress`: tqdm when
         installed, else nothing).
+    timeout : float or None
+        Seconds a task may stay on a worker (from when the client first sees it there;
+        polled about once a second) before it is cancelled and submitted again on a worker
+        that has not stalled, with a :class:`StalledTaskWarning` naming the point and the
+        worker.  ``None`` (default): wait forever.  On a cluster only: the serial path
+        runs ``fn`` in this process, where nothing can interrupt it.
+    retries : int >= 0
+        Resubmissions per task after a timeout (default 2); a task that times out
+        ``retries + 1`` times is missing.
+    checkpoint : path or None
+        A JSON-lines file to which every row is appended (and flushed) as it finishes.
+        Points already in it are not run again: a stopped sweep resumes where it stopped,
+        and its rows are the same bit for bit (floats are written exactly).
 
     Returns
     -------
-    list of dict
+    pandas.DataFrame
+        One row per point, in the order of ``points``; the point's keys, then ``fn``'s.
+
+    Raises
+    ------
+    SweepIncomplete
+        When some tasks timed out ``retries + 1`` times: it names them and carries the
+        finished rows (which the checkpoint also holds).
 
     Notes
     -----
@@ -142,46 +271,65 @@ def sweep(fn, points, scheduler=None, progress: bool = True, n_workers: int | No
     >>> def draw(point, rng):
     ...     return {"u": float(rng.random()) + point["x"]}
     >>> rows = sweep(draw, grid(x=[0, 1]), scheduler="serial", progress=False)
-    >>> rows[1]["u"] - rows[0]["u"] != 1.0    # different points, different streams
-    True
-    >>> rows == sweep(draw, grid(x=[1, 0]), scheduler="serial", progress=False)[::-1]
+    >>> list(rows.columns), bool(rows.u[1] - rows.u[0] != 1.0)    # different points, different streams
+    (['x', 'u'], True)
+    >>> rows.equals(sweep(draw, grid(x=[1, 0]), scheduler="serial", progress=False)[::-1].reset_index(drop=True))
     True
     """
+    import pandas as pd
+
     points = list(points)
     for point in points:
         _canonical(point)
+    timeout = None if timeout is None else positive_number("timeout", timeout)
+    retries = integer("retries", retries, 0)
+    done = read_checkpoint(check_output_path(checkpoint, "checkpoint")) if checkpoint is not None else {}
+    todo = [p for p in points if _canonical(p) not in done]
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1), progress_bar(total=len(points), desc="sweep",
-                                                   enabled=progress and len(points) > 0) as bar:
-        return _dispatch(fn, points, scheduler, bar, n_workers)
+    with threadpool_limits(limits=1), progress_bar(total=len(todo), desc="sweep",
+                                                   enabled=progress and len(todo) > 0) as bar:
+        sink = _Sink(checkpoint, bar)
+        missing = _dispatch(fn, todo, scheduler, sink, n_workers, timeout, retries) if todo else []
+    done.update(sink.rows)
+    rows = pd.DataFrame([done[_canonical(p)] for p in points if _canonical(p) in done])
+    if missing:
+        raise SweepIncomplete(missing, rows)
+    return rows
 
 
-def _dispatch(fn, points: list[dict], scheduler, bar, n_workers: int | None) -> list[dict]:
+def _dispatch(fn, points: list[dict], scheduler, sink: _Sink, n_workers, timeout, retries) -> list[dict]:
     if isinstance(scheduler, str) and scheduler == "serial":
-        return _run_serial(fn, points, bar)
+        return _run_serial(fn, points, sink, timeout, retries)
     from distributed import Client, LocalCluster
 
     if scheduler is None:
         n = n_workers or os.cpu_count() or 1
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
-            return _run_on(client, fn, points, bar)
+            return _run_on(client, fn, points, sink, timeout, retries)
     if isinstance(scheduler, str):
         with Client(scheduler) as client:
-            return _run_on(client, fn, points, bar)
-    return _run_on(scheduler, fn, points, bar)
+            return _run_on(client, fn, points, sink, timeout, retries)
+    return _run_on(scheduler, fn, points, sink, timeout, retries)
 
 
-def write_table(rows: list[dict], path) -> Path:
-    """Write the rows to ``path``: CSV for ``.csv``, JSON (a list of objects) otherwise."""
-    path = Path(path)
+def write_table(rows, path) -> Path:
+    """Write the rows (a DataFrame or a list of dicts) to ``path`` through pandas.
+
+    ``.csv`` (floats written with their shortest round-trip repr), ``.parquet`` (needs
+    pyarrow or fastparquet), else JSON (a list of objects).  Written to a temporary name
+    and renamed: an interrupted write leaves no partial table.
+    """
+    import pandas as pd
+
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    path = check_output_path(path)
     if path.suffix == ".csv":
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-    else:
-        path.write_text(json.dumps(rows, indent=1))
-    return path
+        return write_atomically(path, lambda f: frame.to_csv(f, index=False))
+    if path.suffix == ".parquet":
+        try:
+            return write_atomically(path, lambda f: frame.to_parquet(f, index=False), mode="wb")
+        except ImportError as exc:
+            raise ImportError(f"writing {path.name} needs pyarrow or fastparquet (pip install pyarrow): {exc}") from None
+    return write_atomically(path, lambda f: f.write(json.dumps(frame.to_dict("records"), indent=1)))

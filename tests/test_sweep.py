@@ -1,10 +1,11 @@
 """The sweep runner: rows are a function of the grid point alone (bit-identical serially,
-on a local Dask cluster and in a shuffled order); tables round-trip."""
-import csv
+on a local Dask cluster and in a shuffled order); the DataFrame's tables round-trip.
+(Timeouts, retries and checkpoints: tests/test_reliability_sweep.py.)"""
 import json
 
 import distributed
 import numpy as np
+import pandas as pd
 import pytest
 
 import tabular_pg as tpg
@@ -36,16 +37,23 @@ def serial_rows():
     return sweep(exact_and_sampled, POINTS, scheduler="serial", progress=False)
 
 
+def in_grid_order(rows, order):
+    """Rows computed for ``[POINTS[i] for i in order]``, put back into grid order."""
+    return rows.iloc[np.argsort(order)].reset_index(drop=True)
+
+
 def test_rows_carry_the_point_and_the_results_in_grid_order(serial_rows):
-    assert [{k: r[k] for k in ("mdp_seed", "gamma", "n")} for r in serial_rows] == POINTS
-    assert all(np.isfinite(r["sq_error"]) and r["grad_norm"] > 0 for r in serial_rows)
-    assert len({r["sq_error"] for r in serial_rows}) == len(POINTS)     # distinct streams
+    assert isinstance(serial_rows, pd.DataFrame)
+    assert list(serial_rows.columns) == ["mdp_seed", "gamma", "n", "J", "grad_norm", "sq_error"]
+    assert serial_rows[["mdp_seed", "gamma", "n"]].to_dict("records") == POINTS
+    assert np.isfinite(serial_rows.sq_error).all() and (serial_rows.grad_norm > 0).all()
+    assert serial_rows.sq_error.nunique() == len(POINTS)                 # distinct streams
 
 
 def test_shuffled_grid_gives_bit_identical_rows(serial_rows):
     order = np.random.default_rng(3).permutation(len(POINTS))
     shuffled = sweep(exact_and_sampled, [POINTS[i] for i in order], scheduler="serial", progress=False)
-    assert [shuffled[j] for j in np.argsort(order)] == serial_rows
+    assert in_grid_order(shuffled, order).equals(serial_rows)
 
 
 @pytest.mark.parametrize("processes", [False, True])
@@ -57,7 +65,7 @@ def test_local_cluster_gives_bit_identical_rows(serial_rows, processes):
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         target = cluster.scheduler_address if processes else client
         rows = sweep(exact_and_sampled, [POINTS[i] for i in order], scheduler=target, progress=False)
-    assert [rows[j] for j in np.argsort(order)] == serial_rows
+    assert in_grid_order(rows, order).equals(serial_rows)
 
 
 def test_seed_depends_on_the_values_not_the_key_order():
@@ -77,14 +85,13 @@ def test_bad_points_and_functions_are_rejected():
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
-def test_tables_round_trip(serial_rows, tmp_path, suffix):
+def test_tables_round_trip_bit_for_bit(serial_rows, tmp_path, suffix):
     path = write_table(serial_rows, tmp_path / f"rows{suffix}")
     if suffix == ".json":
-        assert json.loads(path.read_text()) == serial_rows
+        assert json.loads(path.read_text()) == serial_rows.to_dict("records")
     else:
-        with path.open() as f:
-            back = list(csv.DictReader(f))
-        assert [float(r["sq_error"]) for r in back] == [r["sq_error"] for r in serial_rows]
+        assert pd.read_csv(path).equals(serial_rows)
+    assert [p.name for p in tmp_path.iterdir()] == [f"rows{suffix}"]    # no temporary file left
 
 
 def test_progress_bar_counts_to_the_grid_size(capsys):

@@ -83,10 +83,13 @@ def test_chain_sparse_equals_dense():
     assert np.array_equal(dense_P(a), dense_P(b)) and np.array_equal(a.R, b.R)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"H": 0}, "H"), ({"H": 2.5}, "H"), ({"H": 3, "n_actions": 0}, "n_actions"),
-                                          ({"H": 3, "reset": "middle"}, "reset"), ({"H": 3, "sparse": "yes"}, "sparse")])
-def test_chain_rejects_bad_arguments(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+@pytest.mark.parametrize("kwargs, name, exc", [({"H": 0}, "H", ValueError), ({"H": 2.5}, "H", TypeError),
+                                               ({"H": "3"}, "H", TypeError), ({"H": 3, "n_actions": 0}, "n_actions", ValueError),
+                                               ({"H": 3, "reset": "middle"}, "reset", ValueError),
+                                               ({"H": 3, "sparse": "yes"}, "sparse", ValueError)])
+def test_chain_rejects_bad_arguments(kwargs, name, exc):
+    """A wrong type is a TypeError, a wrong value a ValueError (issue 20: one rule for the whole library)."""
+    with pytest.raises(exc, match=name):
         chain(**kwargs)
 
 

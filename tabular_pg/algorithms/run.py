@@ -45,6 +45,16 @@ class Algorithm(ABC):
         """One iteration: return ``(theta_next, state_next)``."""
 
 
+def _check_finite_step(algorithm, theta: np.ndarray, t: int) -> None:
+    """ValueError if an update produced non-finite parameters (an overflowing estimate):
+    continuing would record NaN policies without a word."""
+    bad = ~np.isfinite(np.asarray(theta, dtype=float))
+    if bad.any():
+        raise ValueError(f"{algorithm!r}: iteration {t} produced non-finite parameters ({int(bad.sum())} of "
+                         f"{bad.size}, e.g. {np.asarray(theta).reshape(-1)[bad.reshape(-1)][0]}); rescale the rewards "
+                         "or lower the step")
+
+
 @dataclass(frozen=True, eq=False)
 class History:
     """The record of one run; arrays read-only, index ``t = 0..T`` (``t = 0`` is ``theta0``).
@@ -224,6 +234,7 @@ def run(algorithm: Algorithm, mdp: FiniteMDP, policy: Policy, theta0, oracle, it
             warnings.simplefilter("always")
             theta, state = algorithm.update(policy, theta, oracle, state, rng)
         shown.record(caught, t)
+        _check_finite_step(algorithm, theta, len(J))
         used = oracle.cost
         rows.append((theta, used.trajectories - start_cost.trajectories, used.steps - start_cost.steps,
                      time.perf_counter() - t0))

@@ -2,13 +2,21 @@
 
 ``main(argv)`` parses the arguments, runs one subcommand and returns the exit code:
 0 on success, 2 on a bad argument or file, or a missing optional extra (a one-line
-message on stderr, never a traceback).  MDP arguments are zoo specs (``chain:H=10``, ``garnet:S=50,A=4,b=3,seed=0``),
+message on stderr, never a traceback); 141 (as if killed by SIGPIPE, silently) when the
+reader of stdout goes away (``| head -1``).
+
+Limits, checked before anything is allocated: ``--n`` <= 10^6 and ``--n`` x ``--seeds``
+<= 10^7, ``--seeds`` <= 10^4, ``--sampled`` <= 10^6, ``--iters`` <= 10^6; zoo size
+parameters <= 10^6 (product <= 10^8); files as in :mod:`tabular_pg.io.files` (JSON <= 256
+MiB, arrays <= 8 GiB, <= 10^7 states, <= 10^8 state-action pairs); evaluations as in
+:func:`tabular_pg.exact.evaluate`.  MDP arguments are zoo specs (``chain:H=10``, ``garnet:S=50,A=4,b=3,seed=0``),
 ``.json`` / ``.npz`` files (:mod:`tabular_pg.io`) or ``gym:ENV-ID[:gamma=..,kwarg=..]``
 (with the ``gym`` extra).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -18,9 +26,11 @@ from tabular_pg.cli import commands
 from tabular_pg.cli.format import emit_json
 from tabular_pg.cli.specs import POLICIES
 from tabular_pg.cli.train import ALGORITHMS
+from tabular_pg.io.output import check_output_path
 
 PROG = "tabular-pg"
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13
 
 MDP_HELP = ("a zoo spec such as chain:H=10 or garnet:S=50,A=4,b=3,seed=0, a .json/.npz file, "
             "or gym:FrozenLake-v1[:gamma=0.99,is_slippery=False]")
@@ -127,11 +137,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="no progress bar or progress lines")
 
 
+#: Largest value of each count option (see the module docstring), and of ``--n`` x ``--seeds``.
+LIMITS = {"n": 10**6, "seeds": 10**4, "iters": 10**6, "sampled": 10**6, "rows": 10**6}
+MAX_TRAJECTORIES = 10**7
+
+
 def _positive(args, *names) -> None:
     for name in names:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise UsageError(f"--{name} must be a positive integer; got {value}")
+        if value is not None and value > LIMITS[name]:
+            raise UsageError(f"--{name} must be at most {LIMITS[name]}; got {value}")
+    n, seeds = getattr(args, "n", None), getattr(args, "seeds", None)
+    if n is not None and seeds is not None and n * seeds > MAX_TRAJECTORIES:
+        raise UsageError(f"--n x --seeds must be at most {MAX_TRAJECTORIES} trajectories; got {n} x {seeds}")
 
 
 def run(args) -> dict:
@@ -139,6 +159,8 @@ def run(args) -> dict:
     _positive(args, "n", "seeds", "iters", "sampled", "rows")
     if getattr(args, "scale", 1.0) <= 0:
         raise UsageError(f"--scale must be a positive number; got {args.scale}")
+    if getattr(args, "plot", None) is not None:
+        check_output_path(args.plot, "--plot")
     return commands.COMMANDS[args.command](args)
 
 
@@ -158,8 +180,10 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
             result = run(args)
-    except (ValueError, TypeError, OSError, ImportError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, ArithmeticError, RecursionError, MemoryError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, (ArithmeticError, RecursionError, MemoryError)):
+            message = f"{type(exc).__name__}: {message}"
         print(f"{getattr(exc, 'prog', PROG)}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -167,9 +191,23 @@ def main(argv=None) -> int:
         return 130
     except SystemExit as exc:                       # --help and --version
         return int(exc.code or 0)
-    if args.json:
-        emit_json(result["data"])
-    else:
-        print(result["text"])
+    try:
+        if args.json:
+            emit_json(result["data"])
+        else:
+            print(result["text"])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
     return int(result.get("status", 0))
+
+
+def _reader_gone() -> int:
+    """stdout's reader closed the pipe (``| head -1``): stop quietly, exit status 141 like
+    a process killed by SIGPIPE; stdout is pointed at /dev/null so that the interpreter's
+    final flush does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 

@@ -16,12 +16,12 @@ positions, so that a curve drawn under another stays visible.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from tabular_pg.exact.batch import evaluate_batch
+from tabular_pg.io.output import write_atomically
 from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["learning_curves", "estimator_errors", "variance_vs_horizon", "grid_values",
@@ -55,20 +55,13 @@ def save(fig, path, dpi: int = 110) -> Path:
 
     A path without a suffix gets ``.png``; other suffixes name the format (``.svg``,
     ``.pdf``...).  The file is written under a temporary name in the same folder and then
-    renamed, so an interrupted save never leaves a truncated file; the folder must exist.
+    renamed (:func:`tabular_pg.io.output.write_atomically`), so an interrupted save never
+    leaves a truncated file; the folder must exist (it is not created).
     """
     path = Path(path)
     if not path.suffix:
         path = path.with_name(path.name + ".png")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, lambda f: fig.savefig(f, dpi=dpi, format=path.suffix[1:].lower()), mode="wb")
 
 
 def _log_axes(ax, x: bool = True, y: bool = True) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 from tabular_pg.cli.format import markdown_table, num, table
 from tabular_pg.cli.sections import SECTIONS, SMALL, TRUNCATION, SectionResult, Setting
 from tabular_pg.cli.specs import SEED, dadashi_mdp
+from tabular_pg.io.output import prepare_folder, record_folder, write_atomically
 from tabular_pg.progress import progress
 
 # dadashi_mdp is imported for its users' sake (tests/test_plots.py takes it from here).
@@ -271,8 +271,7 @@ def tour(args) -> dict:
     *spawned*, not forked: forking a process whose other threads may hold locks (imports,
     BLAS) can leave the child deadlocked.
     """
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_folder(args.out, "--out", reserved=("report.md",))
     setting = SMALL if args.small else Setting()
     results, timings, begin = [], {}, time.perf_counter()
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as background:
@@ -284,12 +283,12 @@ def tour(args) -> dict:
             timings[section.name] = time.perf_counter() - start
     timings["total"] = time.perf_counter() - begin
     rendered = [(r.title, *render(name, r, setting)) for name, r in results]
-    report = out / "report.md"
-    report.write_text(_report_markdown(rendered, setting, timings))
+    report = write_atomically(out / "report.md", lambda f: f.write(_report_markdown(rendered, setting, timings)))
     lines = []
     for title, section_lines, _ in rendered:
         lines += [f"== {title} ==", *section_lines, ""]
     figures = [str(out / f["file"]) for _, r in results for f in r.figures]
+    record_folder(out, [report, *figures])
     parts = ", ".join(f"{k} {seconds(v)}" for k, v in timings.items() if k != "total")
     note = "; the proofs ran in the background" if early else ""
     lines += [f"report: {report}", f"figures: {', '.join(figures) if figures else 'none (needs matplotlib)'}",

@@ -18,8 +18,14 @@ from tabular_pg.io.files import from_pymdptoolbox
 from tabular_pg.io.interop import toy_text_ids
 from tabular_pg.mdp import FiniteMDP
 
-__all__ = ["SEED", "EXTRAS", "POLICIES", "has_extra", "resolve_mdp", "resolve_policy", "strip_ansi", "zoo_mdp",
-           "dadashi_mdp"]
+__all__ = ["SEED", "EXTRAS", "POLICIES", "MAX_ZOO_SIZE", "MAX_ZOO_ENTRIES", "has_extra", "resolve_mdp",
+           "resolve_policy", "strip_ansi", "zoo_mdp", "dadashi_mdp"]
+
+#: Largest size parameter (S, A, H, n_actions, branching) of a zoo spec, and largest product
+#: of them: checked before the MDP is built (``garnet:S=100000000`` ran for minutes).
+MAX_ZOO_SIZE = 10**6
+MAX_ZOO_ENTRIES = 10**8
+_SIZE_PARAMETERS = ("S", "A", "H", "n_actions", "branching", "b")
 
 #: The one seed of the command line: estimator rollouts use ``default_rng(SEED)``, the
 #: sampled oracle of run ``k`` ``default_rng([SEED, k])`` and the algorithm's own
@@ -55,14 +61,19 @@ def _looks_like_path(spec: str) -> bool:
 
 
 def resolve_mdp(spec: str) -> io.NamedMDP:
-    """The MDP named by a command-line argument: a ``.json``/``.npz`` file,
-    ``gym:ID[:k=v,...]`` (the ``gym`` extra) or a zoo spec (:func:`mdps.from_spec`).
+    """The MDP named by a command-line argument: a zoo spec (:func:`mdps.from_spec`),
+    ``gym:ID[:k=v,...]`` (the ``gym`` extra) or a ``.json``/``.npz`` file.
 
-    An argument that looks like a path (a ``/``, a ``.json``/``.npz`` suffix, or an
-    existing entry) and is a directory or does not exist is reported as such.
+    Zoo and gym syntax wins over a file of the same name (a file called ``chain:H=3`` does
+    not shadow the spec); name such a file with a folder, ``./chain:H=3.json``.  An argument
+    that looks like a path (a ``/``, a ``.json``/``.npz`` suffix, or an existing entry) and is
+    a directory or does not exist is reported as such.
     """
     if spec.startswith("gym:"):
         return _gym_mdp(spec[4:])
+    if spec.partition(":")[0] in mdps.ZOO:
+        _check_zoo_size(spec)
+        return _named(mdps.from_spec(spec))
     if _looks_like_path(spec):
         path = Path(spec)
         if path.is_dir():
@@ -111,6 +122,17 @@ def strip_ansi(text: str) -> str:
     'WARN: old'
     """
     return _ANSI.sub("", text)
+
+
+def _check_zoo_size(spec: str) -> None:
+    _, params = mdps.parse_spec(spec)
+    sizes = {k: v for k, v in params.items() if k in _SIZE_PARAMETERS and isinstance(v, int)}
+    big = {k: v for k, v in sizes.items() if v > MAX_ZOO_SIZE}
+    if big:
+        key = next(iter(big))
+        raise ValueError(f"{key}={big[key]} in {spec!r} exceeds the limit {MAX_ZOO_SIZE} of a zoo MDP's sizes")
+    if int(np.prod(list(sizes.values()), dtype=object) if sizes else 1) > MAX_ZOO_ENTRIES:
+        raise ValueError(f"{spec!r}: the product of its sizes exceeds the limit {MAX_ZOO_ENTRIES}")
 
 
 def _gym_mdp(spec: str) -> io.NamedMDP:

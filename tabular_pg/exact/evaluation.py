@@ -21,7 +21,8 @@ from tabular_pg.exact.soft import check_entropy, entropy_weights, policy_entropy
 from tabular_pg.mdp import FiniteMDP, reachable
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix", "policy_transitions", "q_from_v",
-           "policy_values", "never_terminating_states", "VALUE_LIMIT", "evaluate_soft"]
+           "policy_values", "never_terminating_states", "VALUE_LIMIT", "evaluate_soft", "MAX_AUTO_KRYLOV_WORK",
+           "check_horizon_size", "MAX_HORIZON_ENTRIES"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +36,10 @@ class Evaluation:
     ``pi`` is a copy of the evaluated policy (no array here aliases the caller's).
     ``entropy`` is the temperature :math:`\\tau`: when > 0, ``V, Q, A, J`` are the soft
     :math:`V_\\tau, Q_\\tau, A_\\tau, J_\\tau` of :mod:`tabular_pg.exact.soft` (``d``, ``visits`` unchanged).
+
+    For ``gamma = 1`` episodic tasks ``V`` is NaN on states ``mu`` never reaches that may
+    never terminate, and ``d`` is all zeros (not a distribution) when ``mu`` starts every
+    episode in a terminal state.
     """
 
     V: np.ndarray
@@ -134,10 +139,20 @@ def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str, gamma: float):
     return x, y, residual, fac.name
 
 
+#: Largest ``nnz(P) / (1 - gamma)`` that ``solver='auto'`` takes to the Krylov path; beyond it
+#: restarted GMRES was measured to stall and fall back to a sparse LU of exploding fill
+#: (garnet S = 1e5, 4 actions, 5 successors: 0.5 s at gamma = 0.9999, i.e. 2e10, and > 600 s
+#: at 0.99999; S = 1e4 at gamma = 0.999999: 48 s and 0.9 GB).
+MAX_AUTO_KRYLOV_WORK = 1e11
+#: Largest ``H * S * A`` of a finite-horizon evaluation (it holds ~6 arrays of that size).
+MAX_HORIZON_ENTRIES = 10**8
+
+
 def _discounted_system(mdp: FiniteMDP, pi: np.ndarray, solver: str):
     """``M = I - gamma P_pi`` (matrix-free on the Krylov path) and the solver to use."""
     if solver == "auto" and mdp.is_sparse:
         solver = choose_solver(mdp.n_states, mdp.bandwidth, mdp.gamma)
+        _check_krylov_budget(mdp, solver)
     if solver == "gmres" and mdp.is_sparse:
         return IdentityMinusGammaP(policy_transitions(mdp, pi, canonical=False), mdp.gamma), solver
     return _identity_minus(policy_transitions(mdp, pi), mdp.gamma), solver
@@ -149,6 +164,24 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     M, solver = _discounted_system(mdp, pi, solver)
     V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
     return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
+
+
+def _check_krylov_budget(mdp: FiniteMDP, solver: str) -> None:
+    """ValueError, at once, where the automatic path was measured to take minutes (see
+    :data:`MAX_AUTO_KRYLOV_WORK`); an explicit ``solver=`` runs it anyway."""
+    work = mdp.P.nnz / (1.0 - mdp.gamma)
+    if solver == "gmres" and work > MAX_AUTO_KRYLOV_WORK:
+        raise ValueError(f"evaluate: nnz(P) / (1 - gamma) = {mdp.P.nnz} / {1 - mdp.gamma:.3g} = {work:.3g} exceeds "
+                         f"{MAX_AUTO_KRYLOV_WORK:g}, where solver='auto' was measured to stall for minutes; lower "
+                         "gamma, give a horizon, or pass solver='gmres' or 'splu' to run it anyway")
+
+
+def check_horizon_size(mdp: FiniteMDP) -> None:
+    """ValueError before allocating the ``(H, S, A)`` arrays of a finite-horizon evaluation."""
+    entries = mdp.horizon * mdp.n_states * mdp.n_actions
+    if entries > MAX_HORIZON_ENTRIES:
+        raise ValueError(f"evaluate: horizon H = {mdp.horizon} with S = {mdp.n_states}, A = {mdp.n_actions} needs arrays "
+                         f"of H*S*A = {entries} entries, beyond the limit {MAX_HORIZON_ENTRIES}")
 
 
 def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.ndarray | None = None):
@@ -166,10 +199,17 @@ def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.n
     return V, residual
 
 
-def _assemble(mdp, pi, V, visits, d, residual, name) -> Evaluation:
-    Q = q_from_v(mdp, V)
+def _assemble(mdp, pi, V, visits, d, residual, name, undefined=None) -> Evaluation:
+    """The Evaluation of ``V``; ``undefined`` (bool ``(S,)``) marks states whose value is
+    undefined (NaN in V and in Q of every action that may lead there, never elsewhere)."""
+    if undefined is not None and undefined.any():
+        Q = q_from_v(mdp, np.where(undefined, 0.0, V))
+        P_sa = mdp.P_sa
+        Q[np.asarray(P_sa @ undefined.astype(float)).reshape(Q.shape) > 0] = np.nan
+    else:
+        Q = q_from_v(mdp, V)
     A = Q - V[:, None]
-    J = float(mdp.mu @ V)
+    J = float(mdp.mu @ np.where(mdp.mu > 0, V, 0.0))        # V may be NaN where mu never goes (gamma = 1)
     return Evaluation(**sealed(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits), J=J, residual=residual,
                       solver=name, pi=pi)
 
@@ -186,17 +226,25 @@ def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.nd
 
 
 def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluation:
-    """gamma = 1, no horizon: solve :math:`(I - P_{TT})V_T = r_T` on the transient states T."""
+    """gamma = 1, no horizon: solve :math:`(I - P_{TT})V_T = r_T` on the transient states T.
+
+    Only the states reachable from ``mu`` must reach a terminal state with probability 1;
+    on states that ``mu`` never reaches and from which the chain may never terminate, V is
+    undefined and returned as NaN (and so are Q, A of actions leading there).  When ``mu``
+    puts all its mass on terminal states no step is taken: J = 0 and ``d`` is all zeros.
+    """
     P_pi = policy_transitions(mdp, pi)
     if mdp.terminal_states().size == 0:
         raise ValueError("gamma = 1 with horizon=None needs zero-reward absorbing (terminal) states; "
                          "this MDP has none (give a horizon or gamma < 1)")
     stuck = never_terminating_states(mdp, pi, P_pi)
-    if stuck.size:
-        raise ValueError(f"gamma = 1 with horizon=None: under this policy the states {stuck[:10].tolist()}"
-                         f"{' ...' if stuck.size > 10 else ''} ({stuck.size} in all) never reach a terminal "
-                         "state, so values and visits are infinite")
-    T = np.setdiff1d(np.arange(mdp.n_states), mdp.terminal_states())
+    seen = np.intersect1d(stuck, reachable(P_pi, np.flatnonzero(mdp.mu > 0)))
+    if seen.size:
+        raise ValueError(f"gamma = 1 with horizon=None: under this policy the states {seen[:10].tolist()}"
+                         f"{' ...' if seen.size > 10 else ''} ({seen.size} in all), reachable from mu, never reach "
+                         "a terminal state, so values and visits are infinite")
+    endless = reachable(sp.csr_matrix(P_pi).T, stuck)          # may never terminate: values undefined
+    T = np.setdiff1d(np.arange(mdp.n_states), np.union1d(mdp.terminal_states(), endless))
     P_TT = P_pi[np.ix_(T, T)] if not sp.issparse(P_pi) else P_pi[T][:, T]
     r_pi = (pi * mdp.R).sum(axis=1)
     V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
@@ -204,10 +252,10 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
         raise ValueError(f"gamma = 1: values or expected visits exceed {VALUE_LIMIT:g} (max |V| = {np.abs(V_T).max():.3g}, "
                          f"max visits = {visits_T.max():.3g}); episodes are too long for these rewards")
     V, visits = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
-    V[T], visits[T] = V_T, visits_T
+    V[T], visits[T], V[endless] = V_T, visits_T, np.nan
     total = visits.sum()
     d = visits / total if total > 0 else visits.copy()
-    return _assemble(mdp, pi, V, visits, d, residual, name)
+    return _assemble(mdp, pi, V, visits, d, residual, name, undefined=np.isin(np.arange(mdp.n_states), endless))
 
 
 def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
@@ -255,6 +303,10 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto", entropy: float = 0.0) -> 
     pi : array_like (S, A), or (H, S, A) for a per-step policy on a finite horizon
     solver : {'auto', 'dense', 'splu', 'gmres'}
         Linear solver for infinite horizons (see :mod:`tabular_pg.exact.linsolve`).
+        ``'auto'`` refuses (ValueError, at once) a sparse system with
+        ``nnz(P) / (1 - gamma)`` above :data:`MAX_AUTO_KRYLOV_WORK`, where it was measured
+        to take minutes; a finite horizon is refused when ``H * S * A`` exceeds
+        :data:`MAX_HORIZON_ENTRIES`.
     entropy : float >= 0
         Temperature :math:`\\tau` of the entropy regularisation (default 0: none); see
         :func:`evaluate_soft`.
@@ -290,6 +342,7 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto", entropy: float = 0.0) -> 
         return evaluate_soft(mdp, pi, float(entropy), solver)
     _check_value_range(mdp)
     if mdp.horizon is not None:
+        check_horizon_size(mdp)
         return _evaluate_finite(mdp, pi)
     if pi.ndim == 3:
         raise ValueError("a per-step policy (H, S, A) needs a finite-horizon MDP")

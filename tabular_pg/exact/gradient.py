@@ -88,7 +88,8 @@ def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluatio
     if evaluation is not None:
         _check_evaluation(evaluation, entropy)
     theta, ev = _check(mdp, policy, theta, entropy) if evaluation is None else (policy.check_theta(theta), evaluation)
-    W = _fit_to_policy(ev.visits[..., None] * ev.A, ev, policy)
+    visits = ev.visits[..., None]
+    W = _fit_to_policy(np.where(visits > 0, visits * ev.A, 0.0), ev, policy)     # A is NaN where V is undefined
     return policy.vjp(theta, W)
 
 
@@ -153,8 +154,14 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
     return fisher_matrix(policy, theta, state_weights(ev, policy)).solve(g, damping)
 
 
+#: The quadratic model of the KL is trusted when the realised KL of the full step is at most
+#: this multiple of delta; beyond it the step is shortened (see :func:`trust_region_step`).
+KL_MODEL_SLACK = 1.1
+
+
 def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np.ndarray:
-    """The parameters maximising the linearised J subject to the quadratic KL constraint.
+    """The parameters maximising the linearised J subject to the quadratic KL constraint,
+    shortened where the quadratic model of the KL fails.
 
     Solves :math:`\\max_\\theta \\nabla J^\\top(\\theta-\\theta_0)` s.t.
     :math:`\\tfrac12(\\theta-\\theta_0)^\\top F(\\theta-\\theta_0) \\le \\delta`, giving
@@ -167,6 +174,14 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
     :math:`\\alpha=\\sqrt{\\delta/g^\\top F^{-1}g}`; with the correct expansion
     :math:`KL \\approx \\tfrac12\\Delta^\\top F \\Delta` the realised KL of this step is
     :math:`\\approx\\delta` for small :math:`\\delta` (see ``proofs``).
+
+    The expansion fails for near-deterministic policies (softmax logits of +-5 gave a
+    realised KL of 31 for delta = 0.1, +-10 an infinite one).  So the exact KL
+    (:func:`kl_divergence`) of the full step is computed, and if it exceeds
+    :data:`KL_MODEL_SLACK` x delta, the step :math:`t\\,\\alpha F^+ g` is shortened by
+    bisection on ``t`` in (0, 1) until the exact KL lies in [0.9 delta, delta] (as in the
+    backtracking line search of Schulman et al. 2015 "Trust Region Policy Optimization",
+    Appendix C); the result then meets the constraint on the exact KL.
     """
     if not (np.isfinite(real("delta", delta)) and delta > 0):
         raise ValueError(f"delta must be a finite number > 0; got {delta!r}")
@@ -179,7 +194,32 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
         warnings.warn(f"trust_region_step: g^T F^+ g = {gw!r} is not positive (zero gradient or no "
                       f"ascent direction); theta is returned unchanged", ConvergenceWarning, stacklevel=2)
         return theta.copy()
-    return theta + np.sqrt(2 * delta / gw) * w
+    step = np.sqrt(2 * delta / gw) * w
+    return theta + _exact_kl_scale(mdp, policy, theta, step, delta) * step
+
+
+def _exact_kl_scale(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, step: np.ndarray, delta: float) -> float:
+    """1 if the exact KL of ``theta + step`` is within :data:`KL_MODEL_SLACK` delta, else the
+    bisected ``t`` with exact KL of ``theta + t step`` in [0.9 delta, delta] (60 halvings at most)."""
+    pi_old = policy.probs(theta)
+
+    def kl(t: float) -> float:
+        return kl_divergence(mdp, pi_old, policy.probs(theta + t * step))
+
+    if kl(1.0) <= KL_MODEL_SLACK * delta:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        t = 0.5 * (lo + hi)
+        value = kl(t)
+        if 0.9 * delta <= value <= delta:
+            return t
+        lo, hi = (t, hi) if value < 0.9 * delta else (lo, t)
+    if lo == 0.0:
+        warnings.warn("trust_region_step: every step along F^+ g of more than 2^-60 of the quadratic model's "
+                      "length exceeds the exact KL bound delta; theta is returned unchanged", ConvergenceWarning,
+                      stacklevel=3)
+    return lo
 
 
 def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:

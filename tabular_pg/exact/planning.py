@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tabular_pg._checks import positive_int
-from tabular_pg.exact.evaluation import evaluate, policy_values, q_from_v
+from tabular_pg.exact.evaluation import check_horizon_size, evaluate, policy_values, q_from_v
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.exact.soft import (check_entropy, contraction_fixed_point, soft_backward_induction, soft_greedy,
                                    soft_max)
@@ -28,6 +28,11 @@ class Optimum:
 
     ``V*``, ``Q*`` and ``pi`` (one-hot ``(S, A)``, or ``(H, S, A)`` on a finite horizon),
     :math:`J^* = \\mu^\\top V^*`, and the iterations taken.
+
+    ``proper_only`` is True when the optimum is taken over *proper* policies only (those
+    that reach a terminal state with probability 1): ``gamma = 1`` without a horizon, where
+    an improper policy (one that loops forever, e.g. in a zero-reward cycle) has no finite
+    value in general and is not considered, even where looping would earn more.
     """
 
     V: np.ndarray
@@ -35,6 +40,7 @@ class Optimum:
     pi: np.ndarray
     J: float
     iterations: int
+    proper_only: bool = False
 
 
 def greedy(Q: np.ndarray, current: np.ndarray | None = None, tol: float = 0.0) -> np.ndarray:
@@ -119,11 +125,13 @@ def _policy_iteration(mdp: FiniteMDP, solver: str, max_iterations: int) -> Optim
         V, Q = _values_and_q(mdp, actions, solver, V)
         new = greedy(Q, actions, tol=1e-12 * max(1.0, np.abs(Q[np.isfinite(Q)]).max()))
         if np.array_equal(new, actions):
-            return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=float(mdp.mu @ V), iterations=it)
+            return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=float(mdp.mu @ V), iterations=it,
+                           proper_only=mdp.gamma == 1)
         actions = new
     warnings.warn(f"policy iteration did not converge in {max_iterations} iterations", ConvergenceWarning,
                   stacklevel=3)
-    return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=float(mdp.mu @ V), iterations=max_iterations)
+    return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=float(mdp.mu @ V), iterations=max_iterations,
+                   proper_only=mdp.gamma == 1)
 
 
 def _check_iterations(max_iterations) -> None:
@@ -138,7 +146,12 @@ def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000, en
     Infinite horizons: Howard's policy iteration with exact evaluation (every step a
     linear solve); it stops when the greedy policy is unchanged, so ``V*`` is exact to
     solver precision — not an epsilon-approximate value iteration.  ``gamma = 1``
-    episodic tasks start from a proper policy.  Finite horizons: backward induction.
+    episodic tasks (no horizon) start from a proper policy and evaluate only proper ones (an
+    improvement step that would make an episode endless fails in :func:`evaluate` with a
+    ValueError), so the result is the best *proper* policy (Bertsekas & Tsitsiklis 1991,
+    "An Analysis of Stochastic Shortest Path Problems"): a policy that never terminates,
+    such as a zero-reward loop that beats terminating with negative return, is not
+    considered; ``Optimum.proper_only`` is then True.  Finite horizons: backward induction.
     With ``entropy = tau > 0``: the soft optimum :math:`\\pi^*_\\tau = \\mathrm{softmax}(Q^*_\\tau/\\tau)`
     by :func:`soft_policy_iteration` (soft backward induction on a finite horizon); ``V, Q, J``
     are then :math:`V^*_\\tau, Q^*_\\tau, J^*_\\tau` and ``pi`` has full support (so an action
@@ -164,6 +177,7 @@ def optimum(mdp: FiniteMDP, solver: str = "auto", max_iterations: int = 1000, en
                              "optimum softmax(Q/tau) puts mass on every action")
         return soft_policy_iteration(mdp, tau, solver, max_iterations)
     if mdp.horizon is not None:
+        check_horizon_size(mdp)
         return _backward_induction(mdp)
     return _policy_iteration(mdp, solver, max_iterations)
 
@@ -213,11 +227,12 @@ def soft_policy_iteration(mdp: FiniteMDP, tau: float, solver: str = "auto", max_
         stalled = V_old is not None and float((ev.V - V_old).max()) <= 8 * np.finfo(float).eps * scale
         _check_soft_episodic(mdp, tau, ev.residual)
         if residual <= SOFT_TOL * scale or (stalled and residual <= 1e3 * SOFT_TOL * scale):
-            return Optimum(V=ev.V, Q=ev.Q, pi=soft_greedy(ev.Q, tau), J=ev.J, iterations=it)
+            return Optimum(V=ev.V, Q=ev.Q, pi=soft_greedy(ev.Q, tau), J=ev.J, iterations=it,
+                           proper_only=mdp.gamma == 1)
         V_old, pi = ev.V, soft_greedy(ev.Q, tau)
     warnings.warn(f"soft policy iteration did not converge in {max_iterations} iterations (soft Bellman "
                   f"residual {residual:.3g})", ConvergenceWarning, stacklevel=3)
-    return Optimum(V=ev.V, Q=ev.Q, pi=ev.pi, J=ev.J, iterations=max_iterations)
+    return Optimum(V=ev.V, Q=ev.Q, pi=ev.pi, J=ev.J, iterations=max_iterations, proper_only=mdp.gamma == 1)
 
 
 def value_iteration(mdp: FiniteMDP, tol: float = 1e-12, max_iterations: int = 100_000) -> np.ndarray:

@@ -27,13 +27,25 @@ load as a sparse ``(S*A, S)`` CSR matrix, nested ones as a dense ``(S, A, S)`` a
 ``actions`` (unicode arrays), and ``P`` / ``R`` either dense or as CSR components
 ``P_data, P_indices, P_indptr, P_shape`` (likewise ``R_*`` for a sparse ``(S*A, S)``
 reward).  They are read with ``allow_pickle=False``: a file holding object arrays is
-refused, never unpickled.
+refused, never unpickled.  Sparse parts are checked completely (integer shape and
+indices, indices in range, ``indptr`` consistent) before any use; duplicate entries add up.
 
-Malformed files raise ``ValueError`` naming the file and the field at fault.
+Malformed files raise ``ValueError`` naming the file and the field at fault; a wrong type of
+``path`` is a ``TypeError``.
+
+Limits (checked before anything is allocated): a JSON file of at most
+:data:`MAX_JSON_BYTES` (parsing takes several times its size in memory), nested no deeper
+than Python's recursion limit; an ``.npz`` member declaring at most :data:`MAX_ARRAY_BYTES`
+(read from the member's header, and it must match the bytes stored); at most
+:data:`MAX_STATES` states and :data:`MAX_STATE_ACTIONS` state-action pairs.  Numbers must
+be JSON numbers (a numeric string such as ``"0.5"`` is refused, as are booleans); ``.npz``
+scalars must be numeric arrays.
 """
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 from zipfile import BadZipFile
@@ -41,7 +53,9 @@ from zipfile import BadZipFile
 import numpy as np
 import scipy.sparse as sp
 
+from tabular_pg._checks import as_float_array, check_csr
 from tabular_pg.exact.evaluation import check_policy
+from tabular_pg.io.output import write_atomically
 from tabular_pg.io.interop import from_gymnasium, from_pymdptoolbox, to_gymnasium, to_pymdptoolbox
 from tabular_pg.mdp import FiniteMDP
 
@@ -51,6 +65,13 @@ __all__ = ["NamedMDP", "load", "load_named", "save", "load_policy", "from_gymnas
 FORMAT = "tabular-pg/mdp"
 VERSION = 1
 REQUIRED = ("states", "actions", "transitions", "rewards", "mu", "gamma")
+#: Largest JSON file read (bytes): json and numpy take ~6 times the file size in memory.
+MAX_JSON_BYTES = 256 * 2**20
+#: Largest array an ``.npz`` member may declare (bytes).
+MAX_ARRAY_BYTES = 8 * 2**30
+#: Most states, and most state-action pairs, of an MDP read from a file.
+MAX_STATES = 10**7
+MAX_STATE_ACTIONS = 10**8
 
 
 class NamedMDP(NamedTuple):
@@ -62,6 +83,8 @@ class NamedMDP(NamedTuple):
 
 
 def _suffix(path) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming a .json or .npz file; got {type(path).__name__}")
     suffix = Path(path).suffix.lower()
     if suffix not in (".json", ".npz"):
         raise ValueError(f"path must end in .json or .npz; got {str(path)!r}")
@@ -93,16 +116,16 @@ def load_named(path) -> NamedMDP:
 
 
 def save(mdp: FiniteMDP, path, states=None, actions=None) -> None:
-    """Write ``mdp`` to a ``.json`` or ``.npz`` file, keeping dense/sparse storage."""
+    """Write ``mdp`` to a ``.json`` or ``.npz`` file, keeping dense/sparse storage (through a
+    temporary file and a rename: never a half-written file; the folder must exist)."""
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     states = _check_names("states", states, mdp.n_states)
     actions = _check_names("actions", actions, mdp.n_actions)
     if _suffix(path) == ".json":
-        Path(path).write_text(json.dumps(_to_json(mdp, states, actions)))
+        write_atomically(path, lambda f: f.write(json.dumps(_to_json(mdp, states, actions))))
     else:
-        with open(path, "wb") as f:
-            np.savez_compressed(f, **_to_npz(mdp, states, actions))
+        write_atomically(path, lambda f: np.savez_compressed(f, **_to_npz(mdp, states, actions)), mode="wb")
 
 
 def _check_names(field: str, names, n: int) -> list:
@@ -130,11 +153,21 @@ def _entries(M, n_actions: int) -> list:
     return [[int(i), int(j), int(k), float(v)] for i, j, k, v in zip(s, a, coo.col, coo.data)]
 
 
+def _read_json_text(path) -> str:
+    size = Path(path).stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ValueError(f"{path}: {size} bytes, more than the {MAX_JSON_BYTES} a JSON MDP may have "
+                         "(save large MDPs as .npz)")
+    return Path(path).read_text()
+
+
 def _load_json(path) -> NamedMDP:
     try:
-        doc = json.loads(Path(path).read_text())
+        doc = json.loads(_read_json_text(path))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON (truncated or malformed): {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply (an MDP file needs 4 levels)") from None
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(doc, dict):
@@ -149,8 +182,11 @@ def _load_json(path) -> NamedMDP:
 
 
 def _build_json(doc: dict) -> NamedMDP:
-    states, actions = _names("states", doc["states"]), _names("actions", doc["actions"])
+    states, actions = _names("states", doc["states"], MAX_STATES), _names("actions", doc["actions"], MAX_STATES)
     S, A = len(states), len(actions)
+    if S * A > MAX_STATE_ACTIONS:
+        raise ValueError(f"{S} states x {A} actions = {S * A} state-action pairs, more than the "
+                         f"{MAX_STATE_ACTIONS} a file may declare")
     index = ({n: i for i, n in enumerate(states)}, {n: i for i, n in enumerate(actions)})
     P = _table("transitions", doc["transitions"], S, A, index, (3,))
     R = _table("rewards", doc["rewards"], S, A, index, (2, 3))
@@ -160,10 +196,16 @@ def _build_json(doc: dict) -> NamedMDP:
         raise ValueError(f"field 'gamma' must be a number in [0, 1]; got {gamma!r}")
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int)):
         raise ValueError(f"field 'horizon' must be a positive integer or null; got {horizon!r}")
-    return NamedMDP(FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon), states, actions)
+    mdp = FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon)
+    if (mdp.n_states, mdp.n_actions) != (S, A):
+        raise ValueError(f"fields 'states' and 'actions' declare {S} states and {A} actions but 'transitions' "
+                         f"has {mdp.n_states} states and {mdp.n_actions} actions")
+    return NamedMDP(mdp, states, actions)
 
 
-def _names(field: str, value) -> list:
+def _names(field: str, value, limit: int) -> list:
+    if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+        raise ValueError(f"field {field!r} declares {value} names, more than the limit {limit}")
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return [str(i) for i in range(value)]
     if isinstance(value, list) and value and all(isinstance(x, str) for x in value):
@@ -174,11 +216,15 @@ def _names(field: str, value) -> list:
 
 
 def _numbers(field: str, value, ndim: int) -> np.ndarray:
+    """A float array of JSON numbers: strings (even numeric ones), booleans and nulls are refused."""
     try:
-        arr = np.array(value, dtype=float)
+        arr = np.array(value)
     except (TypeError, ValueError):
+        arr = np.array([], dtype=object)
+    if arr.dtype.kind not in "iuf":
         raise ValueError(f"field {field!r} must be a nested array of numbers (ragged or non-numeric "
-                         f"entries found)") from None
+                         f"entries found{', e.g. strings' if arr.dtype.kind == 'U' else ''})")
+    arr = arr.astype(float)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"field {field!r} must be a {ndim}-dimensional array; got {arr.ndim} dimensions")
     return arr
@@ -241,6 +287,7 @@ def _to_npz(mdp: FiniteMDP, states: list, actions: list) -> dict:
 
 
 def _load_npz(path) -> NamedMDP:
+    _check_npz_archive(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             fields = {k: _npz_field(z, k) for k in z.files}
@@ -254,6 +301,48 @@ def _load_npz(path) -> NamedMDP:
         return _build_npz(fields)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def _check_npz_archive(path) -> None:
+    """ValueError unless ``path`` is a zip of sound ``.npy`` members, read from the headers alone.
+
+    Every member's header must declare a plain numeric or string dtype (object arrays would
+    be unpickled) and at most :data:`MAX_ARRAY_BYTES`, and exactly as many bytes as the
+    member stores (a truncated member is reported as such): nothing is allocated before.
+    """
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            head = f.read(6)
+        kind = "a .npy array, not an .npz archive" if head == b"\x93NUMPY" else "not a readable .npz (zip) archive"
+        raise ValueError(f"{path}: {kind}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    _check_npy_header(info.filename, member, info.file_size)
+    except (BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+        raise ValueError(f"{path}: not a readable .npz archive ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _check_npy_header(name: str, member, stored: int) -> None:
+    key = name[:-4] if name.endswith(".npy") else name
+    try:
+        version = np.lib.format.read_magic(member)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(member)
+    except (ValueError, EOFError) as exc:
+        raise ValueError(f"field {key!r} is not a readable .npy member ({exc})") from None
+    if dtype.hasobject:
+        raise ValueError(f"field {key!r} holds an object array, which is never unpickled (allow_pickle=False)")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > MAX_ARRAY_BYTES:
+        raise ValueError(f"field {key!r} declares shape {shape} of {dtype} = {declared} bytes, more than the "
+                         f"limit of {MAX_ARRAY_BYTES} bytes")
+    if declared != stored - member.tell():
+        raise ValueError(f"field {key!r} is truncated or corrupt: its header declares {declared} bytes of data, "
+                         f"the archive holds {stored - member.tell()}")
 
 
 def _npz_field(z, key: str) -> np.ndarray:
@@ -271,18 +360,21 @@ def _npz_matrix(fields: dict, name: str):
     if not all(p in fields for p in parts):
         raise ValueError(f"field {name!r} is missing (neither dense {name!r} nor all of {parts})")
     data, indices, indptr, shape = (fields[p] for p in parts)
-    return sp.csr_matrix((data, indices, indptr), shape=tuple(int(n) for n in shape))
+    indices, indptr, shape = check_csr(f"field {name!r} (sparse)", data, indices, indptr, shape)
+    return sp.csr_matrix((as_float_array(f"{name}_data", data), indices, indptr), shape=shape)
 
 
 def _build_npz(fields: dict) -> NamedMDP:
     for key in ("mu", "gamma", "horizon"):
         if key not in fields:
             raise ValueError(f"field {key!r} is missing")
-    horizon = fields["horizon"]
+    horizon, gamma = fields["horizon"], fields["gamma"]
     if horizon.shape != () or horizon.dtype.kind not in "iu":
         raise ValueError(f"field 'horizon' must be a scalar integer (0 for none); got {horizon!r}")
+    if gamma.shape != () or gamma.dtype.kind not in "iuf":
+        raise ValueError(f"field 'gamma' must be a numeric scalar in [0, 1]; got {gamma!r:.80}")
     mdp = FiniteMDP(_npz_matrix(fields, "P"), _npz_matrix(fields, "R"), fields["mu"],
-                    gamma=float(fields["gamma"]), horizon=int(horizon) or None)
+                    gamma=float(gamma), horizon=int(horizon) or None)
     states = [str(x) for x in fields["states"]] if "states" in fields else None
     actions = [str(x) for x in fields["actions"]] if "actions" in fields else None
     return NamedMDP(mdp, _check_names("states", states, mdp.n_states),

@@ -43,6 +43,10 @@ def _toy_text_table(env):
     S, A = (getattr(getattr(env, k), "n", None) for k in ("observation_space", "action_space"))
     if S is None or A is None:
         raise TypeError("env must have Discrete observation and action spaces")
+    missing = [(s, a) for s in range(S) for a in range(A) if a not in table.get(s, {})]
+    if missing:
+        raise ValueError(f"env's transition table P has no entry for (state, action) {missing[0]} "
+                         f"({len(missing)} missing of {S * A})")
     rows = [(s * A + a, p, s2, r, done) for s in range(S) for a in range(A)
             for p, s2, r, done in table[s][a] if p > 0]
     row, p, s2, r, done = (np.array(c) for c in zip(*rows))
