@@ -53,8 +53,8 @@ def test_save_adds_png_and_leaves_no_partial_file(tmp_path, monkeypatch):
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
     before = (tmp_path / "curve.png").read_bytes()
 
-    def interrupted(path, **kwargs):
-        open(path, "wb").write(b"\x89PNG half")
+    def interrupted(target, **kwargs):           # savefig is given a path or an open file
+        (target if hasattr(target, "write") else open(target, "wb")).write(b"\x89PNG half")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(fig, "savefig", interrupted)

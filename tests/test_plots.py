@@ -62,6 +62,6 @@ def test_grid_values(tmp_path):
 def test_a_missing_folder_is_an_error_not_created(tmp_path):
     # issue 20: --plot /nonexistent/dir/x.png created directories; save writes into existing folders only
     fig = plots.estimator_errors([1, 2], {"a": [1, 0.5]}, {"a": [1, 0.5]})
-    with pytest.raises(FileNotFoundError, match="folder .*deep.* does not exist"):
+    with pytest.raises(ValueError, match="folder .*deep.* does not exist"):
         plots.save(fig, tmp_path / "deep" / "er" / "e.png")
     assert not (tmp_path / "deep").exists()

@@ -161,7 +161,9 @@ def test_disk_full_gives_one_line_and_no_partial_file(capsys, tmp_path, monkeypa
 
 
 def test_plot_without_suffix_is_written_where_it_says(capsys, tmp_path):
+    """--plot noext wrote noext.png but printed noext: now the path printed is the file written."""
     pytest.importorskip("matplotlib")
     code, out, err = run(capsys, "train", "chain:H=3", "--algo", "pg", "--iters", "2", "--plot", tmp_path / "noext")
     assert code == 0, err
-    assert (tmp_path / "noext").read_bytes()[:4] == b"\x89PNG" and str(tmp_path / "noext") in out
+    assert (tmp_path / "noext.png").read_bytes()[:4] == b"\x89PNG" and str(tmp_path / "noext.png") in out
+    assert not (tmp_path / "noext").exists()
