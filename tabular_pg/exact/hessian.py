@@ -51,7 +51,7 @@ from tabular_pg.exact.linsolve import DENSE_MAX, IdentityMinusGammaP, choose_sol
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import MAX_DENSE_ENTRIES, Direct, LogLinear, Policy, TabularSoftmax
 
-__all__ = ["hessian", "hessian_vector_product", "policy_jvp"]
+__all__ = ["hessian", "hessian_vector_product", "policy_jvp", "resolvent"]
 
 
 # ------------------------------------------------------------ the policy's derivatives
@@ -101,14 +101,23 @@ def _curvature(policy: Policy, pi: np.ndarray, W: np.ndarray, pidot: np.ndarray)
 
 
 # ------------------------------------------------------------ the values' derivatives
-def _resolvent(mdp: FiniteMDP, P_pi, gamma: float, columns: int):
-    """A factorisation of :math:`I - \\gamma P_\\pi` (``P_pi`` already restricted): the
-    evaluation's matrix-free GMRES for one right-hand side on a large unstructured MDP, LU else."""
-    S = P_pi.shape[0]
-    if sp.issparse(P_pi) and S > DENSE_MAX and columns == 1 and choose_solver(S, mdp.bandwidth, gamma) == "gmres":
-        return factorize(IdentityMinusGammaP(P_pi, gamma), "gmres", gamma)
-    M = (sp.identity(S, format="csr") - gamma * P_pi) if sp.issparse(P_pi) else np.eye(S) - gamma * P_pi
-    return factorize(M, "dense" if S <= DENSE_MAX else "splu", gamma)
+def resolvent(mdp: FiniteMDP, pi: np.ndarray, columns: int = 1):
+    """``(factorisation, keep)``: :math:`I - \\gamma P_\\pi` on the states ``keep`` (all when gamma < 1,
+    the non-terminal ones when gamma = 1), for ``columns`` right-hand sides at a time.
+
+    The evaluation's matrix-free GMRES for one right-hand side on a large unstructured MDP
+    (:func:`~tabular_pg.exact.linsolve.choose_solver`), LU otherwise (dense up to ``DENSE_MAX`` states).
+    """
+    S, gamma = mdp.n_states, mdp.gamma
+    P_pi = policy_transitions(mdp, pi)
+    keep = np.arange(S) if gamma < 1 else np.setdiff1d(np.arange(S), mdp.terminal_states())
+    if keep.size < S:
+        P_pi = P_pi[np.ix_(keep, keep)] if not sp.issparse(P_pi) else P_pi[keep][:, keep]
+    n = keep.size
+    if sp.issparse(P_pi) and n > DENSE_MAX and columns == 1 and choose_solver(n, mdp.bandwidth, gamma) == "gmres":
+        return factorize(IdentityMinusGammaP(P_pi, gamma), "gmres", gamma), keep
+    M = (sp.identity(n, format="csr") - gamma * P_pi) if sp.issparse(P_pi) else np.eye(n) - gamma * P_pi
+    return factorize(M, "dense" if n <= DENSE_MAX else "splu", gamma), keep
 
 
 def _solve(fac, B: np.ndarray, transpose: bool) -> np.ndarray:
@@ -123,11 +132,7 @@ def _stationary_derivatives(mdp: FiniteMDP, ev: Evaluation, pidot: np.ndarray):
     gamma = mdp.gamma
     b = np.einsum("sak,sa->sk", pidot, ev.Q)
     c = gamma * (mdp.P_sa.T @ (ev.visits[:, None, None] * pidot).reshape(S * A, k))
-    P_pi = policy_transitions(mdp, ev.pi)
-    keep = np.arange(S) if gamma < 1 else np.setdiff1d(np.arange(S), mdp.terminal_states())
-    if keep.size < S:
-        P_pi = P_pi[np.ix_(keep, keep)] if not sp.issparse(P_pi) else P_pi[keep][:, keep]
-    fac = _resolvent(mdp, P_pi, gamma, k)
+    fac, keep = resolvent(mdp, ev.pi, k)
     V_dot, x_dot = np.zeros((S, k)), np.zeros((S, k))
     V_dot[keep] = _solve(fac, b[keep], transpose=False)
     x_dot[keep] = _solve(fac, c[keep], transpose=True)
