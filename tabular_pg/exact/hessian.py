@@ -55,11 +55,6 @@ __all__ = ["hessian", "hessian_vector_product", "policy_jvp", "resolvent"]
 
 
 # ------------------------------------------------------------ the policy's derivatives
-def _rows(x: np.ndarray, policy: Policy) -> np.ndarray:
-    """``x`` of shape ``probs_shape + (k,)`` as ``(M, A, k)``."""
-    return x.reshape(-1, policy.n_actions, x.shape[-1])
-
-
 def policy_jvp(policy: Policy, theta: np.ndarray, Vs: np.ndarray) -> np.ndarray:
     """:math:`\\dot\\pi(s,a) = \\nabla\\pi(a|s)^\\top v` for each column ``v`` of ``Vs (d, k)``: ``probs_shape + (k,)``."""
     pi = policy.probs(theta)
@@ -121,8 +116,11 @@ def resolvent(mdp: FiniteMDP, pi: np.ndarray, columns: int = 1):
 
 
 def _solve(fac, B: np.ndarray, transpose: bool) -> np.ndarray:
-    if B.shape[1] == 1 or fac.name in ("dense", "splu"):
-        return fac.solve(B[:, 0], transpose)[:, None] if B.shape[1] == 1 else fac.solve(B, transpose)
+    """``X (n, k)`` with ``M X = B`` (``M^T X = B``): one call for LU, column by column for GMRES."""
+    if B.shape[1] == 1:
+        return fac.solve(B[:, 0], transpose)[:, None]
+    if fac.name in ("dense", "splu"):
+        return fac.solve(B, transpose)
     return np.stack([fac.solve(b, transpose) for b in B.T], axis=1)
 
 
