@@ -205,3 +205,12 @@ class _Unknown(tpg.Policy):
     probs = lambda self, theta: self._inner.probs(theta)       # noqa: E731
     score = lambda self, theta: self._inner.score(theta)       # noqa: E731
     vjp = lambda self, theta, W: self._inner.vjp(theta, W)     # noqa: E731
+
+
+def test_the_product_on_a_large_sparse_garnet_uses_gmres_and_matches_central_differences(rng):
+    """S = 3,000 > DENSE_MAX: the matrix-free GMRES path, against a central difference along v (1e-7)."""
+    mdp = mdps.garnet(3000, 3, 3, seed=1, gamma=0.95, sparse=True)
+    policy = tpg.TabularSoftmax(3000, 3)
+    theta, v = rng.normal(size=9000), rng.normal(size=9000)
+    hv = hessian_vector_product(mdp, policy, theta, v)
+    assert rel(central_difference(mdp, policy, theta, v[:, None])[:, 0], hv) < 1e-7

@@ -72,3 +72,12 @@ def test_bad_parameters():
         CubicNewton(M=0.0)
     with pytest.raises(TypeError, match="adaptive must be a bool"):
         CubicNewton(adaptive="yes")
+
+
+def test_a_direct_policy_stays_on_the_simplex_and_ascends():
+    """Projected steps, judged by the projected step: J never decreases (slowly at the boundary)."""
+    mdp = mdps.garnet(8, 3, 2, seed=2, gamma=0.9)
+    pol = tpg.Direct(8, 3)
+    hist = tpg.run(CubicNewton(), mdp, pol, pol.initial(), tpg.ExactOracle(mdp), 30)
+    assert np.all(np.diff(hist.J) >= 0) and hist.J[-1] > hist.J[0]
+    assert np.allclose(hist.pi.sum(axis=-1), 1, rtol=0, atol=1e-12) and hist.pi.min() >= 0

@@ -97,8 +97,11 @@ class CubicNewton(Algorithm):
     only :math:`\\sim\\sqrt{\\|g\\|/M}` (sublinear); the adaptive :math:`M_t` shrinks with them and
     the step becomes Newton's (measured in ``tests/test_newton.py``).  For a :class:`Direct`
     policy the step is projected back onto the simplices, as in
-    :class:`~tabular_pg.algorithms.pg.PolicyGradient`.  Each update diagonalises the ``(d, d)``
-    Hessian: small ``d`` only.
+    :class:`~tabular_pg.algorithms.pg.PolicyGradient`, and judged by the projected step; the
+    cubic model knows no constraints, so at the boundary of the simplex the steps shrink
+    (measured on garnet(8, 3, 2), gamma = 0.9: gap 0.14 after 100 iterations, against 3e-5 for
+    PolicyGradient): it is meant for softmax and log-linear policies.  Each update
+    diagonalises the ``(d, d)`` Hessian: small ``d`` only.
 
     Examples
     --------
@@ -134,6 +137,7 @@ class CubicNewton(Algorithm):
         new = policy.project(theta + s) if isinstance(policy, Direct) else theta + s
         if not self.adaptive:
             return new, state
+        s = new - theta                  # the projected step of a Direct policy: its model gain is what J can realise
         model_gain = g @ s + 0.5 * s @ H @ s - M / 6 * np.linalg.norm(s) ** 3
         if oracle.value(policy, new) - answers.J >= ACCEPT * model_gain:
             return new, M / SHRINK
