@@ -58,10 +58,16 @@ __all__ = ["RewardWeightedRegression", "return_weighted_counts", "em_lower_bound
 LOG_FLOOR = -1000.0
 
 
-def _check_shift(mdp, shift) -> float:
+def _finite_shift(shift) -> float:
+    """``shift`` as a finite float: TypeError for a non-number, ValueError for inf or NaN."""
     real("shift", shift)
     if not np.isfinite(shift):
         raise ValueError(f"shift must be finite; got {shift!r}")
+    return float(shift)
+
+
+def _check_shift(mdp, shift) -> float:
+    shift = _finite_shift(shift)
     if shift != 0 and mdp.horizon is None and mdp.gamma == 1:
         raise ValueError("shift must be 0 with gamma = 1 and no horizon: the episode length depends on the policy, "
                          "so shifting the rewards would change which policy is best")
@@ -209,9 +215,7 @@ class RewardWeightedRegression(Algorithm):
     shift: float = 0.0
 
     def __post_init__(self):
-        real("shift", self.shift)
-        if not np.isfinite(self.shift):
-            raise ValueError(f"shift must be finite; got {self.shift!r}")
+        _finite_shift(self.shift)
 
     def update(self, policy, theta, oracle, state, rng):
         answers = oracle.query(policy, theta)
