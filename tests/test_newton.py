@@ -40,7 +40,7 @@ def test_cubic_newton_beats_the_plain_gradient_step_on_a_bandit():
 
 
 def test_fixed_M_is_an_ascent_method_when_M_bounds_the_hessian_lipschitz_constant():
-    """With a large M each step increases J (Nesterov & Polyak 2006, Lemma 4)."""
+    """With a large M each step increases J (Nesterov & Polyak 2006: J(theta + s) >= J(theta) + m(s) >= J(theta))."""
     mdp = mdps.garnet(8, 3, 2, seed=2, gamma=0.9)
     _, hist = iterations_to(CubicNewton(M=100.0, adaptive=False), mdp, np.inf, iterations=30)
     assert np.all(np.diff(hist.J) > 0)

@@ -35,7 +35,7 @@ def cubic_step(g: np.ndarray, H: np.ndarray, M: float) -> np.ndarray:
     Notes
     -----
     Nesterov & Polyak 2006, "Cubic regularization of Newton method and its global
-    performance", §5.1 (for the maximisation of J): :math:`s = (\\tfrac{Mr}{2}I - H)^{-1} g` with
+    performance" (their subproblem, for the maximisation of J): :math:`s = (\\tfrac{Mr}{2}I - H)^{-1} g` with
     :math:`r = \\|s\\|` and :math:`\\tfrac{Mr}{2} \\ge \\lambda_{\\max}(H)`.  In the eigenbasis of H,
     :math:`\\|s(r)\\| - r` decreases on :math:`r > 2\\lambda_{\\max}/M`; its root is found by Brent's
     method.  In the "hard case" (g has no component along the top eigenvector) the step is
@@ -78,7 +78,8 @@ class CubicNewton(Algorithm):
     ----------
     M : float > 0
         Cubic regularisation (default 1.0): the first :math:`M_t`.  When it bounds the Lipschitz
-        constant of :math:`\\nabla^2 J` every step increases J (Nesterov & Polyak 2006, Lemma 4);
+        constant of :math:`\\nabla^2 J` every step increases J (Nesterov & Polyak 2006:
+        :math:`J(\\theta + s) \\ge J(\\theta) + m(s) \\ge J(\\theta)`);
         a smaller M takes longer steps.
     adaptive : bool
         Adapt :math:`M_t` (default True; Cartis, Gould & Toint 2011, Algorithm 2.1): accept the

@@ -17,10 +17,10 @@ where, from :math:`V = r_\\pi + \\gamma P_\\pi V` and :math:`\\tilde d^\\top = \
 
 (Per-state constants drop out of the first sum since :math:`\\sum_a\\nabla\\pi(a|s) = 0`, so
 :math:`\\dot Q` may stand for :math:`\\dot A`.)  This is the Hessian of Furmston, Lever & Barber
-2016, "Approximate Newton Methods for Policy Search in MDPs", Theorem 3 (their
+2016, "Approximate Newton Methods for Policy Search in MDPs" (their
 :math:`\\mathcal H_1 + \\mathcal H_2 + \\mathcal H_{12} + \\mathcal H_{12}^\\top`), and of Shen et al.
-2019, "Hessian Aided Policy Gradient", eq. (7), written with the resolvent instead of sums over
-trajectories.  One product costs two linear solves with :math:`I-\\gamma P_\\pi` (one of them
+2019, "Hessian Aided Policy Gradient" (an expectation over trajectories there), written
+with the resolvent instead of sums over trajectories.  One product costs two linear solves with :math:`I-\\gamma P_\\pi` (one of them
 transposed) besides the evaluation of the policy: ``O(solve)``, never ``d`` of them (measured on
 garnet(10^4, 4, 5), gamma = 0.99, d = 4·10^4, matrix-free GMRES: 18 ms a product against 17 ms
 for the evaluation itself); the ``(d, d)`` matrix is ``d`` products whose solves share one
@@ -199,9 +199,9 @@ def hessian_vector_product(mdp: FiniteMDP, policy: Policy, theta, v, evaluation:
 
     Notes
     -----
-    The module's formula (Furmston, Lever & Barber 2016, Theorem 3; Shen et al. 2019,
-    eq. 7): two linear solves with :math:`I-\\gamma P_\\pi` (``O(H)`` sweeps on a finite
-    horizon) beside the evaluation, whatever ``d``.
+    The module's formula (Furmston, Lever & Barber 2016; Shen et al. 2019): two linear
+    solves with :math:`I-\\gamma P_\\pi` (``O(H)`` sweeps on a finite horizon) beside the
+    evaluation, whatever ``d``.
 
     Examples
     --------
