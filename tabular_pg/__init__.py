@@ -1,7 +1,7 @@
 """tabular-pg: exact policy-gradient quantities on finite MDPs, and their sampled estimates.
 
 Build a :class:`FiniteMDP`, choose a policy parameterisation, and ask for exact quantities
-(:func:`evaluate`, :func:`policy_gradient`, :func:`fisher_information`,
+(:func:`evaluate`, :func:`policy_gradient`, :func:`hessian`, :func:`fisher_information`,
 :func:`natural_gradient`, :func:`kl_divergence`, ...), their sampled estimates
 (:func:`rollout`, :mod:`estimators`, :func:`estimator_moments`), or run an algorithm against
 an exact or a sampled oracle (:func:`run`).  The layers, each importing only those above it
@@ -12,11 +12,14 @@ from tabular_pg import algorithms, io
 from tabular_pg._version import __version__
 from tabular_pg.algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, History, NaturalPolicyGradient,
                                    PolicyGradient, PolicyMirrorDescent, oracles, run)
+from tabular_pg.algorithms.newton import CubicNewton
 from tabular_pg.algorithms.oracles import Cost, ExactOracle, PPODataset, SampledOracle
+from tabular_pg.algorithms.rwr import RewardWeightedRegression
 from tabular_pg.exact import (BatchEvaluation, ConvergenceWarning, Evaluation, Optimum, PrecisionWarning, evaluate,
                               evaluate_batch, fisher_information, kl_divergence, natural_gradient, optimum,
                               performance_difference, policy_gradient, transition_matrix, trust_region_step,
                               value_iteration)
+from tabular_pg.exact.hessian import hessian, hessian_vector_product
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Direct, LogLinear, Policy, TabularSoftmax
 from tabular_pg.sampled import (StateActionSamples, Trajectories, estimator_moments, estimators, rollout,
@@ -32,6 +35,7 @@ __all__ = [
     "oracles", "ExactOracle", "SampledOracle", "Cost", "PPODataset",
     "algorithms", "run", "History", "Algorithm", "PolicyGradient", "NaturalPolicyGradient",
     "ConservativePolicyIteration", "PPO", "CEM", "PolicyMirrorDescent", "BatchEvaluation", "evaluate_batch", "io",
+    "hessian", "hessian_vector_product", "CubicNewton", "RewardWeightedRegression",
 ]
 
 

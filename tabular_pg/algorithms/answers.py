@@ -21,6 +21,7 @@ from tabular_pg.exact.evaluation import Evaluation, evaluate
 from tabular_pg.exact.fisher import FisherMatrix, fisher_matrix, kl_rows
 from tabular_pg.exact.gradient import fisher_information, policy_gradient, state_weights
 from tabular_pg.exact.soft import check_entropy, entropy_weights, log_policy
+from tabular_pg.exact.hessian import hessian, hessian_vector_product
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.registry import ESTIMATORS
@@ -198,6 +199,18 @@ class ExactAnswers(Answers):
     def fisher(self) -> np.ndarray:
         """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` ("Lecture 15: Policy Optimization with Trust Regions" §3), dense ``(d, d)`` on request."""
         return fisher_information(self.mdp, self.policy, self.theta)
+
+    @cached_property
+    def hessian(self) -> np.ndarray:
+        """:math:`\\nabla^2 J`, dense ``(d, d)`` (:func:`tabular_pg.exact.hessian.hessian`).
+
+        Only exact answers have it: a sampled oracle supplies no Hessian estimate.
+        """
+        return hessian(self.mdp, self.policy, self.theta, evaluation=self.evaluation)
+
+    def hessian_vector_product(self, v) -> np.ndarray:
+        """:math:`\\nabla^2 J\\, v`, shape ``(d,)``, in two linear solves (:func:`tabular_pg.exact.hessian.hessian_vector_product`)."""
+        return hessian_vector_product(self.mdp, self.policy, self.theta, v, evaluation=self.evaluation)
 
     def dataset(self) -> PPODataset:
         """Every visited (step,) state-action pair, weighted by :math:`\\tilde d(s)\\pi_t(a|s)`.
