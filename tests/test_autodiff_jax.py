@@ -84,3 +84,25 @@ def test_the_check_can_fail():
     g = tpg.policy_gradient(mdp, policy, theta).copy()
     g[5] += 1e-8 * np.max(np.abs(g))
     assert relative_error(g, jax.grad(softmax_J(mdp))(jnp.asarray(theta))) > 1e-10
+
+
+@pytest.mark.parametrize("mdp", [garnet(6, 3, 3, seed=8, gamma=0.9),
+                                 tpg.FiniteMDP(garnet(5, 2, 2, seed=9).P, garnet(5, 2, 2, seed=9).R,
+                                               garnet(5, 2, 2, seed=9).mu, gamma=0.95, horizon=6)],
+                         ids=["discounted", "finite-horizon"])
+def test_jax_hessian_matches_the_exact_hessian(mdp):
+    policy = tpg.TabularSoftmax(mdp.n_states, mdp.n_actions)
+    theta = np.random.default_rng(10).normal(size=policy.n_params)
+    H_jax = np.asarray(jax.hessian(softmax_J(mdp))(jnp.asarray(theta)))
+    H = tpg.hessian(mdp, policy, theta)
+    assert relative_error(H, H_jax) < 1e-10
+    v = np.random.default_rng(11).normal(size=policy.n_params)
+    assert relative_error(tpg.hessian_vector_product(mdp, policy, theta, v), H_jax @ v) < 1e-10
+
+
+def test_jax_hessian_of_the_loglinear_policy():
+    mdp = garnet(7, 3, 3, seed=12, gamma=0.9)
+    features = np.random.default_rng(13).normal(size=(7, 3, 4))
+    theta = np.random.default_rng(14).normal(size=4)
+    H_jax = np.asarray(jax.hessian(loglinear_J(mdp, jnp.asarray(features)))(jnp.asarray(theta)))
+    assert relative_error(tpg.hessian(mdp, tpg.LogLinear(features), theta), H_jax) < 1e-10

@@ -18,7 +18,7 @@ def load(name: str):
 
 
 def test_every_example_is_tested():
-    tested = {"frozenlake_exact_gradient", "estimator_variance", "ppo_chain", "value_polytope"}
+    tested = {"frozenlake_exact_gradient", "estimator_variance", "ppo_chain", "value_polytope", "dask_sweep"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -63,3 +63,18 @@ def test_examples_run_as_scripts(name):
                             timeout=300, cwd=EXAMPLES.parent)
     assert result.returncode == 0, result.stderr
     assert "J" in result.stdout
+
+
+def test_dask_sweep(tmp_path):
+    pytest.importorskip("dask.distributed")
+    pytest.importorskip("pandas")
+    example = load("dask_sweep")
+    on_cluster = example.main(scheduler=None, n_workers=2, out=str(tmp_path / "t.csv"))
+    serial = example.main(scheduler="serial")
+    assert on_cluster.equals(serial)                          # bit-identical wherever the rows ran
+    assert (tmp_path / "t.csv").read_text().count("\n") == len(serial) + 1
+    row = serial[(serial.mdp_seed == 1) & (serial.H == 8) & (serial.estimator == "reward-to-go")].iloc[0]
+    assert row.trace == example.variance({"mdp_seed": 1, "H": 8, "estimator": "reward-to-go"}, None)["trace"]
+    means = serial.pivot_table(index="H", columns="estimator", values="trace")
+    assert (means["total return"] > means["reward-to-go"]).all() and (means["reward-to-go"] > means["reward-to-go + V"]).all()
+    assert means["total return"].is_monotonic_increasing      # the variance grows with the horizon
