@@ -246,3 +246,29 @@ def test_from_pymdptoolbox_quantecon_minus_inf_reward_masks_the_action():
     assert tpg.optimum(mdp).pi[1, 1] == 0
     with pytest.raises(ValueError, match="infeasible action a=1 in state s=1"):
         tpg.evaluate(mdp, np.full((3, 2), 0.5))
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_saved_mask_is_loaded_back(tmp_path, suffix, sparse):
+    """io.save dropped the mask: a masked MDP came back unmasked and optimum could pick an infeasible action."""
+    rng = np.random.default_rng(0)
+    P = rng.random((4, 3, 4)); P /= P.sum(axis=2, keepdims=True)
+    R = rng.normal(size=(4, 3)); R[:, 2] = 10.0                     # the infeasible action pays the most
+    mask = np.ones((4, 3), dtype=bool); mask[:, 2] = False
+    mdp = tpg.FiniteMDP(sp.csr_matrix(P.reshape(12, 4)) if sparse else P, R, np.full(4, 0.25), gamma=0.9, mask=mask)
+    tpg.io.save(mdp, tmp_path / f"m{suffix}")
+    back = tpg.io.load(tmp_path / f"m{suffix}")
+    assert np.array_equal(back.mask, mask)
+    assert np.all(tpg.optimum(back).pi[:, 2] == 0)
+
+
+def test_batch_and_rational_evaluation_refuse_an_infeasible_policy():
+    """evaluate_batch and tabular_pg.rational.evaluate accepted policies on infeasible actions."""
+    mdp = tpg.FiniteMDP(np.full((2, 2, 2), 0.5), np.ones((2, 2)), [0.5, 0.5], gamma=0.9,
+                        mask=np.array([[True, False], [True, True]]))
+    with pytest.raises(ValueError, match="infeasible action a=1 in state s=0"):
+        tpg.evaluate_batch(mdp, np.full((3, 2, 2), 0.5))
+    with pytest.raises(ValueError, match="infeasible action a=1 in state s=0"):
+        tpg.rational.evaluate(mdp, [[0.5, 0.5], [0.5, 0.5]])
+    assert tpg.rational.evaluate(mdp, [[1, 0], [0.5, 0.5]], max_denominator=10).J == 10    # r = 1: 1 / (1 - 9/10)

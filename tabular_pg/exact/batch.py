@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tabular_pg._checks import check_distributions, freeze_fields, sealed
-from tabular_pg.exact.evaluation import evaluate, q_from_v
+from tabular_pg.exact.evaluation import check_feasible, evaluate, q_from_v
 from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["BatchEvaluation", "evaluate_batch", "CHUNK_BYTES", "STACKED_LU_MAX"]
@@ -66,6 +66,7 @@ def check_policies(mdp: FiniteMDP, pis) -> np.ndarray:
         raise ValueError(f"pis must have shape (B, {S}, {A}) with B >= 1"
                          f"{'' if mdp.horizon is None else f' or (B, {mdp.horizon}, {S}, {A})'}; got {pis.shape}")
     check_distributions("pis", pis)
+    check_feasible(mdp, pis, "pis", leading=("policy", "step"))
     return pis
 
 

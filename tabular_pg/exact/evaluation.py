@@ -21,7 +21,7 @@ from tabular_pg.exact.soft import check_entropy, entropy_weights, policy_entropy
 from tabular_pg.mdp import FiniteMDP, reachable
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix", "policy_transitions", "q_from_v",
-           "policy_values", "never_terminating_states", "VALUE_LIMIT", "evaluate_soft", "MAX_AUTO_KRYLOV_WORK",
+           "policy_values", "never_terminating_states", "check_feasible", "VALUE_LIMIT", "evaluate_soft", "MAX_AUTO_KRYLOV_WORK",
            "check_horizon_size", "MAX_HORIZON_ENTRIES"]
 
 
@@ -72,14 +72,32 @@ def check_policy(mdp: FiniteMDP, pi, name: str = "pi") -> np.ndarray:
     if pi.shape not in shapes:
         raise ValueError(f"{name} must have shape {' or '.join(map(str, shapes))}; got {pi.shape}")
     check_distributions(name, pi)
-    if mdp.mask is not None:
-        bad = (pi > 0) & ~mdp.mask
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            where = f"step {idx[0]}, " if pi.ndim == 3 else ""
-            raise ValueError(f"{name} puts probability {float(pi[idx])!r} on the infeasible action a={idx[-1]} in state "
-                             f"s={idx[-2]} ({where}mdp.mask is False there; {int(bad.sum())} such pairs)")
+    check_feasible(mdp, pi, name)
     return pi
+
+
+def check_feasible(mdp: FiniteMDP, pi: np.ndarray, name: str = "pi", leading: tuple = ("step",)) -> None:
+    """ValueError when ``pi (..., S, A)`` puts probability on an action :attr:`FiniteMDP.mask` forbids.
+
+    ``leading`` names the axes before ``(S, A)`` (a step, a policy of a batch) in the message.
+
+    Examples
+    --------
+    >>> mdp = FiniteMDP(np.full((1, 2, 1), 1.0), np.zeros((1, 2)), [1.0], gamma=0.5, mask=[[True, False]])
+    >>> check_feasible(mdp, np.array([[0.5, 0.5]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: pi puts probability 0.5 on the infeasible action a=1 in state s=0 (mdp.mask is False there; 1 such pairs)
+    """
+    if mdp.mask is None:
+        return
+    bad = (np.asarray(pi) > 0) & ~mdp.mask
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        lead = idx[:-2]
+        where = "".join(f"{label} {i}, " for label, i in zip(leading[len(leading) - len(lead):], lead))
+        raise ValueError(f"{name} puts probability {float(np.asarray(pi)[idx])!r} on the infeasible action a={idx[-1]} "
+                         f"in state s={idx[-2]} ({where}mdp.mask is False there; {int(bad.sum())} such pairs)")
 
 
 def transition_matrix(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):

@@ -23,6 +23,7 @@ from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from tabular_pg._checks import check_distributions
 from tabular_pg.mdp import FiniteMDP, reachable
+from tabular_pg.exact.evaluation import check_feasible
 
 _MPQ = type(QQ(0))
 
@@ -372,8 +373,10 @@ def evaluate(mdp, pi, max_denominator: int | None = None) -> RationalEvaluation:
     >>> bool(ev.J == (ev.d_sa * m.r).sum() / (1 - m.gamma)) # J = sum d r_pi / (1 - gamma)
     True
     """
-    mdp = _as_rational_mdp(mdp, max_denominator)
+    given, mdp = mdp, _as_rational_mdp(mdp, max_denominator)
     pi = _check_policy(mdp, pi, max_denominator)
+    if isinstance(given, FiniteMDP):                     # an action mask does not survive the exact copy
+        check_feasible(given, np.array(pi != 0, dtype=float))
     if mdp.horizon is not None:
         return _evaluate_finite(_in_qq(mdp), pi)
     if mdp.gamma == 1:

@@ -15,6 +15,7 @@ A JSON MDP file holds one object with these fields::
       "mu":          [S numbers], the start distribution     (required)
       "gamma":       number in [0, 1]                         (required)
       "horizon":     positive integer, or null for an infinite horizon (optional)
+      "mask":        nested (S, A) booleans, true = feasible action (optional)
       "format":      "tabular-pg/mdp", "version": 1          (optional, written by save)
     }
 
@@ -23,8 +24,8 @@ In the entry lists ``s``, ``a`` and ``s'`` are indices or names from ``states`` 
 load as a sparse ``(S*A, S)`` CSR matrix, nested ones as a dense ``(S, A, S)`` array, and
 :func:`save` writes each storage in its own form, so a round trip keeps it.
 
-``.npz`` files hold ``mu``, ``gamma``, ``horizon`` (0 for none), optionally ``states`` and
-``actions`` (unicode arrays), and ``P`` / ``R`` either dense or as CSR components
+``.npz`` files hold ``mu``, ``gamma``, ``horizon`` (0 for none), optionally ``states``,
+``actions`` (unicode arrays) and ``mask`` (bool ``(S, A)``), and ``P`` / ``R`` either dense or as CSR components
 ``P_data, P_indices, P_indptr, P_shape`` (likewise ``R_*`` for a sparse ``(S*A, S)``
 reward).  They are read with ``allow_pickle=False``: a file holding object arrays is
 refused, never unpickled.  Sparse parts are checked completely (integer shape and
@@ -143,7 +144,8 @@ def _to_json(mdp: FiniteMDP, states: list, actions: list) -> dict:
     return {"format": FORMAT, "version": VERSION, "states": states, "actions": actions,
             "transitions": {"entries": _entries(mdp.P, mdp.n_actions)} if mdp.is_sparse else mdp.P.tolist(),
             "rewards": {"entries": _entries(R, mdp.n_actions)} if sp.issparse(R) else np.asarray(R).tolist(),
-            "mu": mdp.mu.tolist(), "gamma": mdp.gamma, "horizon": mdp.horizon}
+            "mu": mdp.mu.tolist(), "gamma": mdp.gamma, "horizon": mdp.horizon,
+            **({} if mdp.mask is None else {"mask": mdp.mask.tolist()})}
 
 
 def _entries(M, n_actions: int) -> list:
@@ -196,7 +198,8 @@ def _build_json(doc: dict) -> NamedMDP:
         raise ValueError(f"field 'gamma' must be a number in [0, 1]; got {gamma!r}")
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int)):
         raise ValueError(f"field 'horizon' must be a positive integer or null; got {horizon!r}")
-    mdp = FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon)
+    mask = doc.get("mask")
+    mdp = FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon, mask=None if mask is None else np.asarray(mask))
     if (mdp.n_states, mdp.n_actions) != (S, A):
         raise ValueError(f"fields 'states' and 'actions' declare {S} states and {A} actions but 'transitions' "
                          f"has {mdp.n_states} states and {mdp.n_actions} actions")
@@ -274,7 +277,7 @@ def _indices(field: str, role: str, column, names: dict, n: int) -> np.ndarray:
 def _to_npz(mdp: FiniteMDP, states: list, actions: list) -> dict:
     out = {"format_version": np.array(VERSION), "mu": mdp.mu, "gamma": np.array(mdp.gamma),
            "horizon": np.array(mdp.horizon or 0), "states": np.array(states, dtype=str),
-           "actions": np.array(actions, dtype=str)}
+           "actions": np.array(actions, dtype=str), **({} if mdp.mask is None else {"mask": mdp.mask})}
     R = mdp.R if mdp.R_full is None else mdp.R_full
     for name, M in (("P", mdp.P), ("R", R)):
         if sp.issparse(M):
@@ -374,7 +377,7 @@ def _build_npz(fields: dict) -> NamedMDP:
     if gamma.shape != () or gamma.dtype.kind not in "iuf":
         raise ValueError(f"field 'gamma' must be a numeric scalar in [0, 1]; got {gamma!r:.80}")
     mdp = FiniteMDP(_npz_matrix(fields, "P"), _npz_matrix(fields, "R"), fields["mu"],
-                    gamma=float(gamma), horizon=int(horizon) or None)
+                    gamma=float(gamma), horizon=int(horizon) or None, mask=fields.get("mask"))
     states = [str(x) for x in fields["states"]] if "states" in fields else None
     actions = [str(x) for x in fields["actions"]] if "actions" in fields else None
     return NamedMDP(mdp, _check_names("states", states, mdp.n_states),
