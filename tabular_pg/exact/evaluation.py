@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from tabular_pg.exact.blas import one_blas_thread
 from tabular_pg.exact.linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
 from tabular_pg.exact.matvec import RowBlocks
 from tabular_pg._checks import as_float_array, check_distributions, freeze_fields, sealed
@@ -136,6 +137,7 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
 
 
+@one_blas_thread()
 def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.ndarray | None = None):
     """Only :math:`V = (I-\\gamma P_\\pi)^{-1} r_\\pi` (gamma < 1, no horizon), from the guess ``V0``.
 
@@ -231,6 +233,7 @@ def _check_value_range(mdp: FiniteMDP) -> None:
                          f"{VALUE_LIMIT:g} (V, Q, J would overflow); rescale the rewards")
 
 
+@one_blas_thread()
 def evaluate(mdp: FiniteMDP, pi, solver: str = "auto") -> Evaluation:
     """Exact V, Q, A, visitation and J of the policy ``pi`` on ``mdp``.
 

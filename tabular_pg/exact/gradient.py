@@ -8,6 +8,7 @@ import numpy as np
 import warnings
 
 from tabular_pg._checks import real
+from tabular_pg.exact.blas import one_blas_thread
 from tabular_pg.exact.evaluation import Evaluation, check_policy, evaluate
 from tabular_pg.exact.fisher import FISHER_RCOND, block_pinv_solve, check_damping, fisher_matrix, kl_rows
 from tabular_pg.exact.linsolve import ConvergenceWarning
@@ -46,6 +47,7 @@ def _check(mdp: FiniteMDP, policy: Policy, theta) -> tuple[np.ndarray, Evaluatio
     return theta, evaluate(mdp, policy.probs(theta))
 
 
+@one_blas_thread()
 def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluation | None = None) -> np.ndarray:
     """Exact :math:`\\nabla_\\theta J(\\pi_\\theta)`, shape ``(d,)``.
 
@@ -82,6 +84,7 @@ def state_weights(ev: Evaluation, policy: Policy) -> np.ndarray:
     return _fit_to_policy(ev.d, ev, policy)
 
 
+@one_blas_thread()
 def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
     """Exact Fisher matrix :math:`F = \\mathbb E_{s\\sim d, a\\sim\\pi}[\\psi\\psi^\\top]`, shape ``(d, d)``.
 
@@ -106,6 +109,7 @@ def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
     return policy.fisher(theta, w)
 
 
+@one_blas_thread()
 def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0) -> np.ndarray:
     """Natural gradient :math:`F^+\\nabla J` (or :math:`(F+\\lambda I)^{-1}\\nabla J`), shape ``(d,)``.
 
@@ -138,6 +142,7 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
     return fisher_matrix(policy, theta, state_weights(ev, policy)).solve(g, damping)
 
 
+@one_blas_thread()
 def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np.ndarray:
     """The parameters maximising the linearised J subject to the quadratic KL constraint.
 
@@ -167,6 +172,7 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
     return theta + np.sqrt(2 * delta / gw) * w
 
 
+@one_blas_thread()
 def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
     """:math:`d_{KL}(\\pi_{old}, \\pi_{new}) = \\mathbb E_{s\\sim d^{\\pi_{old}}}[KL(\\pi_{old}(\\cdot|s)\\|\\pi_{new}(\\cdot|s))]`.
 
@@ -193,6 +199,7 @@ def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
     return float(d[visited] @ kl[visited])
 
 
+@one_blas_thread()
 def performance_difference(mdp: FiniteMDP, pi_new, pi_old) -> float:
     """:math:`J(\\pi') - J(\\pi) = \\sum_s \\tilde d^{\\pi'}(s) \\sum_a \\pi'(a|s) A^{\\pi}(s,a)`.
 

@@ -21,6 +21,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from tabular_pg.exact.blas import one_blas_thread
 from tabular_pg.exact.fixed_point import (REFINED_RTOL, RESIDUAL_WARN,  # noqa: F401 (RESIDUAL_WARN re-exported)
                                           converged, extrapolated_iteration, max_abs)
 from tabular_pg.exact.matvec import RowBlocks
@@ -82,12 +83,14 @@ class DirectSolver:
     name: str
     lu: object = field(repr=False)
 
+    @one_blas_thread()
     def solve(self, b: np.ndarray, transpose: bool = False, x0: np.ndarray | None = None) -> np.ndarray:
         """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``); ``x0`` is not needed."""
         if self.name == "dense":
             return sla.lu_solve(self.lu, b, trans=1 if transpose else 0, check_finite=False)
         return self.lu.solve(b, trans="T" if transpose else "N")
 
+    @one_blas_thread()
     def solve_with_residual(self, b: np.ndarray, transpose: bool = False,
                             x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """``(x, relative_residual(M, x, b))`` of :meth:`solve`."""
@@ -99,6 +102,7 @@ class DirectSolver:
         return self.M.shape
 
 
+@one_blas_thread()
 def direct_solver(M, name: str, gamma: float | None = None) -> DirectSolver:
     """Factorise ``M`` with dense LU (``name='dense'``) or SuperLU (``name='splu'``)."""
     if name == "dense":
@@ -131,6 +135,7 @@ class KrylovSolver:
         """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``), from the guess ``x0``."""
         return self.solve_with_residual(b, transpose, x0)[0]
 
+    @one_blas_thread()
     def solve_with_residual(self, b: np.ndarray, transpose: bool = False,
                             x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """``(x, relative residual)``: GMRES returns the float64 residual of its own last
