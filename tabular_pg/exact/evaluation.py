@@ -33,6 +33,9 @@ class Evaluation:
     ``residual`` is the larger relative residual of the value and visitation solves
     (0 for the exact finite-horizon recursions); ``solver`` names the method used;
     ``pi`` is a copy of the evaluated policy (no array here aliases the caller's).
+    ``products`` is ``(forward, transposed)``, the sparse products with :math:`P_\\pi` and
+    :math:`P_\\pi^\\top` the value and visitation solves made on the Krylov path (the cost of a
+    large evaluation; ``(0, 0)`` for a factorisation or a recursion); Q takes one more with ``P``.
     """
 
     V: np.ndarray
@@ -45,6 +48,7 @@ class Evaluation:
     residual: float
     solver: str
     pi: np.ndarray
+    products: tuple[int, int] = (0, 0)
 
     def __post_init__(self):
         freeze_fields(self)
@@ -110,14 +114,14 @@ def _identity_minus(P_pi, gamma: float):
 
 
 def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str, gamma: float):
-    """Solve ``M x = b`` and ``M^T y = c`` with one factorisation; return x, y, residual, name."""
+    """Solve ``M x = b`` and ``M^T y = c`` with one factorisation; return x, y, residual, name, products."""
     fac = factorize(M, solver, gamma=gamma)
     (x, res_x), (y, res_y) = fac.solve_with_residual(b), fac.solve_with_residual(c, transpose=True)
     residual = max(res_x, res_y)
     if residual > RESIDUAL_WARN:
         warnings.warn(f"evaluate: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g} "
                       f"(solver {fac.name})", PrecisionWarning, stacklevel=4)
-    return x, y, residual, fac.name
+    return x, y, residual, fac.name, fac.products
 
 
 def _discounted_system(mdp: FiniteMDP, pi: np.ndarray, solver: str):
@@ -133,8 +137,8 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     """Eq. (Bellman) :math:`(I-\\gamma P_\\pi)V = r_\\pi` and :math:`(I-\\gamma P_\\pi)^\\top\\tilde d = \\mu`."""
     r_pi = (pi * mdp.R).sum(axis=1)
     M, solver = _discounted_system(mdp, pi, solver)
-    V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
-    return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
+    V, visits, residual, name, products = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
+    return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name, products)
 
 
 @one_blas_thread()
@@ -153,12 +157,12 @@ def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.n
     return V, residual
 
 
-def _assemble(mdp, pi, V, visits, d, residual, name) -> Evaluation:
+def _assemble(mdp, pi, V, visits, d, residual, name, products=(0, 0)) -> Evaluation:
     Q = q_from_v(mdp, V)
     A = Q - V[:, None]
     J = float(mdp.mu @ V)
     return Evaluation(**sealed(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits), J=J, residual=residual,
-                      solver=name, pi=pi)
+                      solver=name, pi=pi, products=products)
 
 
 def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.ndarray:
@@ -186,7 +190,7 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
     T = np.setdiff1d(np.arange(mdp.n_states), mdp.terminal_states())
     P_TT = P_pi[np.ix_(T, T)] if not sp.issparse(P_pi) else P_pi[T][:, T]
     r_pi = (pi * mdp.R).sum(axis=1)
-    V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
+    V_T, visits_T, residual, name, products = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
     if not (np.all(np.abs(V_T) <= VALUE_LIMIT) and np.all(visits_T <= VALUE_LIMIT)):
         raise ValueError(f"gamma = 1: values or expected visits exceed {VALUE_LIMIT:g} (max |V| = {np.abs(V_T).max():.3g}, "
                          f"max visits = {visits_T.max():.3g}); episodes are too long for these rewards")
@@ -194,7 +198,7 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
     V[T], visits[T] = V_T, visits_T
     total = visits.sum()
     d = visits / total if total > 0 else visits.copy()
-    return _assemble(mdp, pi, V, visits, d, residual, name)
+    return _assemble(mdp, pi, V, visits, d, residual, name, products)
 
 
 def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:

@@ -28,7 +28,7 @@ from tabular_pg.exact.matvec import RowBlocks
 
 __all__ = ["ConvergenceWarning", "PrecisionWarning", "Factorization", "DirectSolver", "KrylovSolver", "direct_solver",
            "factorize", "DENSE_MAX",
-           "RESIDUAL_WARN", "IdentityMinusGammaP", "choose_solver", "sparse_lu"]
+           "RESIDUAL_WARN", "IdentityMinusGammaP", "CountedProducts", "choose_solver", "sparse_lu"]
 
 #: Largest S solved with dense LU.
 DENSE_MAX = 2000
@@ -101,6 +101,11 @@ class DirectSolver:
     def shape(self) -> tuple[int, int]:
         return self.M.shape
 
+    @property
+    def products(self) -> tuple[int, int]:
+        """``(0, 0)``: a factorisation makes no sparse products (see :attr:`KrylovSolver.products`)."""
+        return (0, 0)
+
 
 @one_blas_thread()
 def direct_solver(M, name: str, gamma: float | None = None) -> DirectSolver:
@@ -121,7 +126,15 @@ class KrylovSolver:
 
     def __init__(self, M, gamma: float | None = None):
         self.M, self.gamma, self.rtol = M, gamma, inner_rtol(gamma)
+        self._operator = M if isinstance(M, IdentityMinusGammaP) else CountedProducts(M)
         self.fallback: DirectSolver | None = None
+
+    @property
+    def products(self) -> tuple[int, int]:
+        """``(forward, transposed)``: products with ``M`` and ``M^T`` made so far (each one
+        sparse product with :math:`P_\\pi`), the fixed-point steps, GMRES's and the
+        residuals' alike; the cost measure of the Krylov path."""
+        return tuple(self._operator.counts)
 
     @property
     def name(self) -> str:
@@ -142,7 +155,7 @@ class KrylovSolver:
         convergence test instead of one more product."""
         if self.fallback is not None:
             return self.fallback.solve_with_residual(b, transpose)
-        return self._gmres(self.M.T if transpose else self.M, b, transpose, x0)
+        return self._gmres(self._operator.T if transpose else self._operator, b, transpose, x0)
 
     def _gmres(self, M, b: np.ndarray, left: bool, x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Restarted GMRES plus iterative refinement on the float64 residual; ``(x, relative residual)``."""
@@ -234,18 +247,22 @@ class IdentityMinusGammaP:
     as much as the whole Krylov solve at S = 1e5 (measured 48 ms against 1.5 ms a matvec).
     """
 
-    def __init__(self, P_pi, gamma: float, transpose: bool = False, _blocks: RowBlocks | None = None):
+    def __init__(self, P_pi, gamma: float, transpose: bool = False, _blocks: RowBlocks | None = None,
+                 _counts: list | None = None):
         self.P_pi, self.gamma, self.transpose = P_pi, gamma, transpose
         self.shape = P_pi.shape
         self._blocks = _blocks if _blocks is not None or not sp.issparse(P_pi) else RowBlocks(P_pi)
+        #: ``[forward, transposed]`` products so far, shared with :attr:`T`.
+        self.counts = [0, 0] if _counts is None else _counts
 
     @property
     def T(self) -> "IdentityMinusGammaP":
-        return IdentityMinusGammaP(self.P_pi, self.gamma, not self.transpose, self._blocks)
+        return IdentityMinusGammaP(self.P_pi, self.gamma, not self.transpose, self._blocks, self.counts)
 
     def gamma_P(self, x: np.ndarray) -> np.ndarray:
         """:math:`\\gamma P_\\pi x` (or :math:`\\gamma P_\\pi^\\top x`), a new array, on threads for large
         :math:`P_\\pi` (:class:`tabular_pg.exact.matvec.RowBlocks`)."""
+        self.counts[self.transpose] += 1
         if self._blocks is None:
             Px = (self.P_pi.T if self.transpose else self.P_pi) @ x
         else:
@@ -256,6 +273,23 @@ class IdentityMinusGammaP:
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         """:math:`x - \\gamma P_\\pi x` (or its transpose), shape ``(S,)``."""
         return x - self.gamma_P(x)
+
+
+class CountedProducts:
+    """A matrix ``M`` (or its transpose) that counts its products ``M @ x`` in ``counts``
+    (``[forward, transposed]``, shared with :attr:`T`), as :class:`IdentityMinusGammaP` does."""
+
+    def __init__(self, M, transpose: bool = False, counts: list | None = None):
+        self.M, self.transpose, self.shape = M, transpose, M.shape
+        self.counts = [0, 0] if counts is None else counts
+
+    @property
+    def T(self) -> "CountedProducts":
+        return CountedProducts(self.M, not self.transpose, self.counts)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        self.counts[self.transpose] += 1
+        return (self.M.T if self.transpose else self.M) @ x
 
 
 def choose_solver(S: int, bandwidth: int, gamma: float | None = None) -> str:
