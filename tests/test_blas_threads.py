@@ -114,3 +114,14 @@ def test_an_exception_inside_still_restores_the_setting():
         except ValueError:
             pass
         assert set(blas_thread_counts()) == {2}
+
+
+def test_warnings_from_pinned_functions_still_name_the_callers_line():
+    """The pinning wrapper is one more frame: the stacklevels were raised by one."""
+    import warnings
+    from tabular_pg.exact.linsolve import ConvergenceWarning
+    mdp, pol = mdps.garnet(5, 1, 1, seed=0), tpg.TabularSoftmax(5, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tpg.trust_region_step(mdp, pol, np.zeros(5), 0.1)              # one action: zero gradient
+    assert [(w.category, w.filename) for w in caught] == [(ConvergenceWarning, __file__)]

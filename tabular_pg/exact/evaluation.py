@@ -120,7 +120,7 @@ def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str, gamma: float):
     residual = max(res_x, res_y)
     if residual > RESIDUAL_WARN:
         warnings.warn(f"evaluate: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g} "
-                      f"(solver {fac.name})", PrecisionWarning, stacklevel=4)
+                      f"(solver {fac.name})", PrecisionWarning, stacklevel=5)
     return x, y, residual, fac.name, fac.products
 
 
@@ -153,7 +153,7 @@ def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.n
     V, residual = factorize(M, solver, gamma=mdp.gamma).solve_with_residual(r_pi, x0=V0)
     if residual > RESIDUAL_WARN:
         warnings.warn(f"policy_values: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g}",
-                      PrecisionWarning, stacklevel=2)
+                      PrecisionWarning, stacklevel=3)
     return V, residual
 
 

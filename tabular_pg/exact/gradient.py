@@ -167,7 +167,7 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
     gw = float(g @ w)
     if not gw > 0:
         warnings.warn(f"trust_region_step: g^T F^+ g = {gw!r} is not positive (zero gradient or no "
-                      f"ascent direction); theta is returned unchanged", ConvergenceWarning, stacklevel=2)
+                      f"ascent direction); theta is returned unchanged", ConvergenceWarning, stacklevel=3)
         return theta.copy()
     return theta + np.sqrt(2 * delta / gw) * w
 

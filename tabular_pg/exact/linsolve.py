@@ -182,7 +182,7 @@ class KrylovSolver:
         res = max_abs(b - M @ x) / nb
         if res > RESIDUAL_WARN:
             warnings.warn(f"GMRES with refinement stopped at relative residual {res:.2e}",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=4)
         return x, res
 
     def fallback_solver(self) -> DirectSolver:
