@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mdps  # noqa: E402
 import tabular_pg as tpg  # noqa: E402
-from tabular_pg import matvec  # noqa: E402
+from tabular_pg.exact import matvec  # noqa: E402
 from tabular_pg.exact.evaluation import transition_matrix  # noqa: E402
 
 SEED = 20261122
@@ -55,9 +55,10 @@ def child_env() -> dict:
 
 
 def make_mdp(kind: str, S: int):
-    """The benchmark MDP of about ``S`` states (``kind``: ``'garnet'`` or ``'grid'``)."""
-    if kind == "garnet":
-        return mdps.garnet(S, 4, 5, seed=SEED, gamma=0.99, sparse=S >= 1000)
+    """The benchmark MDP of about ``S`` states (``kind``: ``'garnet'``, ``'garnet:GAMMA'`` or ``'grid'``)."""
+    if kind.startswith("garnet"):            # 'garnet' (gamma 0.99) or e.g. 'garnet:0.9999'
+        gamma = float(kind.partition(":")[2] or 0.99)
+        return mdps.garnet(S, 4, 5, seed=SEED, gamma=gamma, sparse=S >= 1000)
     w = max(2, round(S ** 0.5))
     layout = ["G" + "." * (w - 1)] + ["." * w] * (w - 1)
     return mdps.gridworld(layout, terminals={"G": 1.0}, step_reward=-0.01, slip=0.2, gamma=0.99)
@@ -136,7 +137,7 @@ def child(kind: str, S: int, repeats: int) -> dict:
     reset = reset_peak_rss()
     seconds, (ev, g) = best_time(lambda: ours(mdp, policy, theta), repeats)
     row = {"kind": kind, "S": mdp.n_states, "build_s": build, "ours_s": seconds, "solver": ev.solver,
-           "residual": ev.residual, "J": ev.J, "grad_norm": float(np.linalg.norm(g)),
+           "residual": ev.residual, "products": list(ev.products), "J": ev.J, "grad_norm": float(np.linalg.norm(g)),
            "build_rss_mb": build_rss, "rss_mb": peak_rss_mb() if reset else None,
            "threads": matvec.num_threads()}
     row["traced_mb"] = traced_peak(lambda: ours(mdp, policy, theta)) / 2**20
@@ -175,18 +176,26 @@ def fmt(x, spec: str) -> str:
     return "—" if x is None else format(x, spec)
 
 
+def products(counts) -> str:
+    """``'29 + 33 + 1 = 63'``: forward and transposed products of the solves, and Q's one."""
+    if not counts or not any(counts):
+        return "—"
+    return f"{counts[0]} + {counts[1]} + 1 = {sum(counts) + 1}"
+
+
 def table(rows: list[dict]) -> str:
     """Markdown table of the measured rows."""
-    lines = ["| MDP | S | ours: V,Q,A,d,∇J | solver | residual | peak RSS: building the MDP | "
-             "peak RSS: evaluating | evaluate peak (traced) | numpy dense solve V,d | speed-up |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| MDP | S | ours: V,Q,A,d,∇J | solver | residual | sparse products (fwd + transp. + Q) | "
+             "peak RSS: building the MDP | peak RSS: evaluating | evaluate peak (traced) | numpy dense solve V,d | "
+             "speed-up |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['kind']} | {r['S']:,} | {r['error']} | | | | | | | |")
+            lines.append(f"| {r['kind']} | {r['S']:,} | {r['error']} | | | | | | | | |")
             continue
         numpy_s = r.get("numpy_s")
         lines.append(
             f"| {r['kind']} | {r['S']:,} | {r['ours_s'] * 1e3:,.1f} ms | {r['solver']} | {r['residual']:.1e} | "
+            f"{products(r.get('products'))} | "
             f"{r['build_rss_mb']:,.0f} MB | {fmt(r['rss_mb'], ',.0f')} MB | {r['traced_mb']:,.0f} MB | "
             f"{fmt(numpy_s and numpy_s * 1e3, ',.1f')}{'' if numpy_s is None else ' ms'} | "
             f"{fmt(numpy_s and numpy_s / r['ours_s'], ',.0f')}{'' if numpy_s is None else '×'} |")

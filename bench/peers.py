@@ -386,6 +386,15 @@ def figure(data: dict, path: str) -> None:
     fig.savefig(path, dpi=120)
 
 
+def kept_sections(old: str, new: str) -> str:
+    """The ``## `` sections of ``old`` whose headings ``new`` does not have: those other
+    benchmarks write (section 6 by ``bench/sample_efficiency.py``, 7 by hand from
+    ``bench/blas_threads.py`` and ``bench/exact_scaling.py``), kept when this one rewrites the file."""
+    headings = {line for line in new.splitlines() if line.startswith("## ")}
+    sections = old.split("\n## ")[1:]
+    return "".join(f"\n## {sec.rstrip()}\n" for sec in sections if f"## {sec.splitlines()[0]}" not in headings)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -407,7 +416,8 @@ def main(argv=None) -> None:
     if args.figure:
         figure(data, args.figure)
     if args.write:
-        RESULTS.write_text("# Benchmark results\n\nWritten by `python bench/peers.py --write`.\n\n" + text)
+        kept = kept_sections(RESULTS.read_text() if RESULTS.exists() else "", text)
+        RESULTS.write_text("# Benchmark results\n\nWritten by `python bench/peers.py --write`.\n\n" + text + kept)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from tabular_pg.exact.blas import one_blas_thread
 from tabular_pg.exact.linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
 from tabular_pg.exact.matvec import RowBlocks
 from tabular_pg._checks import as_float_array, check_distributions, freeze_fields, sealed
@@ -40,6 +41,10 @@ class Evaluation:
     For ``gamma = 1`` episodic tasks ``V`` is NaN on states ``mu`` never reaches that may
     never terminate, and ``d`` is all zeros (not a distribution) when ``mu`` starts every
     episode in a terminal state.
+
+    ``products`` is ``(forward, transposed)``, the sparse products with :math:`P_\\pi` and
+    :math:`P_\\pi^\\top` the value and visitation solves made on the Krylov path (the cost of a
+    large evaluation; ``(0, 0)`` for a factorisation or a recursion); Q takes one more with ``P``.
     """
 
     V: np.ndarray
@@ -53,6 +58,7 @@ class Evaluation:
     solver: str
     pi: np.ndarray
     entropy: float = 0.0
+    products: tuple[int, int] = (0, 0)
 
     def __post_init__(self):
         freeze_fields(self)
@@ -147,14 +153,14 @@ def _identity_minus(P_pi, gamma: float):
 
 
 def _solve_pair(M, b: np.ndarray, c: np.ndarray, solver: str, gamma: float):
-    """Solve ``M x = b`` and ``M^T y = c`` with one factorisation; return x, y, residual, name."""
+    """Solve ``M x = b`` and ``M^T y = c`` with one factorisation; return x, y, residual, name, products."""
     fac = factorize(M, solver, gamma=gamma)
     (x, res_x), (y, res_y) = fac.solve_with_residual(b), fac.solve_with_residual(c, transpose=True)
     residual = max(res_x, res_y)
     if residual > RESIDUAL_WARN:
         warnings.warn(f"evaluate: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g} "
-                      f"(solver {fac.name})", PrecisionWarning, stacklevel=4)
-    return x, y, residual, fac.name
+                      f"(solver {fac.name})", PrecisionWarning, stacklevel=5)
+    return x, y, residual, fac.name, fac.products
 
 
 #: Largest ``nnz(P) / (1 - gamma)`` that ``solver='auto'`` takes to the Krylov path; beyond it
@@ -180,8 +186,8 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     """Eq. (Bellman) :math:`(I-\\gamma P_\\pi)V = r_\\pi` and :math:`(I-\\gamma P_\\pi)^\\top\\tilde d = \\mu`."""
     r_pi = (pi * mdp.R).sum(axis=1)
     M, solver = _discounted_system(mdp, pi, solver)
-    V, visits, residual, name = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
-    return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name)
+    V, visits, residual, name, products = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
+    return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name, products)
 
 
 def _check_krylov_budget(mdp: FiniteMDP, solver: str) -> None:
@@ -202,6 +208,7 @@ def check_horizon_size(mdp: FiniteMDP) -> None:
                          f"of H*S*A = {entries} entries, beyond the limit {MAX_HORIZON_ENTRIES}")
 
 
+@one_blas_thread()
 def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.ndarray | None = None):
     """Only :math:`V = (I-\\gamma P_\\pi)^{-1} r_\\pi` (gamma < 1, no horizon), from the guess ``V0``.
 
@@ -213,11 +220,11 @@ def policy_values(mdp: FiniteMDP, pi: np.ndarray, solver: str = "auto", V0: np.n
     V, residual = factorize(M, solver, gamma=mdp.gamma).solve_with_residual(r_pi, x0=V0)
     if residual > RESIDUAL_WARN:
         warnings.warn(f"policy_values: relative residual {residual:.2e} exceeds {RESIDUAL_WARN:g}",
-                      PrecisionWarning, stacklevel=2)
+                      PrecisionWarning, stacklevel=3)
     return V, residual
 
 
-def _assemble(mdp, pi, V, visits, d, residual, name, undefined=None) -> Evaluation:
+def _assemble(mdp, pi, V, visits, d, residual, name, undefined=None, products=(0, 0)) -> Evaluation:
     """The Evaluation of ``V``; ``undefined`` (bool ``(S,)``) marks states whose value is
     undefined (NaN in V and in Q of every action that may lead there, never elsewhere)."""
     if undefined is not None and undefined.any():
@@ -229,7 +236,7 @@ def _assemble(mdp, pi, V, visits, d, residual, name, undefined=None) -> Evaluati
     A = Q - V[:, None]
     J = float(mdp.mu @ np.where(mdp.mu > 0, V, 0.0))        # V may be NaN where mu never goes (gamma = 1)
     return Evaluation(**sealed(V=V, Q=Q, A=A, d=d, d_sa=d[:, None] * pi, visits=visits), J=J, residual=residual,
-                      solver=name, pi=pi)
+                      solver=name, pi=pi, products=products)
 
 
 def never_terminating_states(mdp: FiniteMDP, pi: np.ndarray, P_pi=None) -> np.ndarray:
@@ -265,7 +272,7 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
     T = np.setdiff1d(np.arange(mdp.n_states), np.union1d(mdp.terminal_states(), endless))
     P_TT = P_pi[np.ix_(T, T)] if not sp.issparse(P_pi) else P_pi[T][:, T]
     r_pi = (pi * mdp.R).sum(axis=1)
-    V_T, visits_T, residual, name = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
+    V_T, visits_T, residual, name, products = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
     if not (np.all(np.abs(V_T) <= VALUE_LIMIT) and np.all(visits_T <= VALUE_LIMIT)):
         raise ValueError(f"gamma = 1: values or expected visits exceed {VALUE_LIMIT:g} (max |V| = {np.abs(V_T).max():.3g}, "
                          f"max visits = {visits_T.max():.3g}); episodes are too long for these rewards")
@@ -273,7 +280,8 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
     V[T], visits[T], V[endless] = V_T, visits_T, np.nan
     total = visits.sum()
     d = visits / total if total > 0 else visits.copy()
-    return _assemble(mdp, pi, V, visits, d, residual, name, undefined=np.isin(np.arange(mdp.n_states), endless))
+    return _assemble(mdp, pi, V, visits, d, residual, name, undefined=np.isin(np.arange(mdp.n_states), endless),
+                     products=products)
 
 
 def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
@@ -312,6 +320,7 @@ def _check_value_range(mdp: FiniteMDP) -> None:
                          f"{VALUE_LIMIT:g} (V, Q, J would overflow); rescale the rewards")
 
 
+@one_blas_thread()
 def evaluate(mdp: FiniteMDP, pi, solver: str = "auto", entropy: float = 0.0) -> Evaluation:
     """Exact V, Q, A, visitation and J of the policy ``pi`` on ``mdp``.
 
@@ -402,4 +411,4 @@ def evaluate_soft(mdp: FiniteMDP, pi: np.ndarray, tau: float, solver: str = "aut
         J = ev.J
     A = soft_advantage(mdp, Q, V, pi, tau)
     return Evaluation(**sealed(Q=Q, A=A), V=V, d=ev.d, d_sa=ev.d_sa, visits=ev.visits, J=J,
-                      residual=ev.residual, solver=ev.solver, pi=pi, entropy=tau)
+                      residual=ev.residual, solver=ev.solver, pi=pi, entropy=tau, products=ev.products)

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import special
 
 from tabular_pg._checks import readonly, real
+from tabular_pg.exact.blas import one_blas_thread
 from tabular_pg.policies import Direct, Policy, TabularSoftmax
 
 __all__ = ["FISHER_RCOND", "FisherMatrix", "fisher_matrix", "block_pinv_solve", "kl_rows", "check_damping"]
@@ -92,6 +93,7 @@ class FisherMatrix:
     def n_params(self) -> int:
         return self.matrix.shape[0] * self.matrix.shape[1] if self.is_blocks else self.matrix.shape[0]
 
+    @one_blas_thread()
     def solve(self, g: np.ndarray, damping: float = 0.0) -> np.ndarray:
         """The natural gradient :math:`F^+g` (or :math:`(F+\\lambda I)^{-1}g`), shape ``(d,)``.
 
@@ -144,6 +146,7 @@ def has_fisher_blocks(policy: Policy) -> bool:
     return isinstance(policy, (TabularSoftmax, Direct))
 
 
+@one_blas_thread()
 def fisher_matrix(policy: Policy, theta, w_state: np.ndarray) -> FisherMatrix:
     """:math:`F = \\sum_s w(s)\\mathbb E_{a\\sim\\pi_s}[\\psi\\psi^\\top]` for ``w_state`` of shape ``probs_shape[:-1]``.
 

@@ -8,6 +8,7 @@ import numpy as np
 import warnings
 
 from tabular_pg._checks import real
+from tabular_pg.exact.blas import one_blas_thread
 from tabular_pg.exact.evaluation import Evaluation, check_policy, evaluate
 from tabular_pg.exact.fisher import FISHER_RCOND, block_pinv_solve, check_damping, fisher_matrix, kl_rows
 from tabular_pg.exact.linsolve import ConvergenceWarning
@@ -55,6 +56,7 @@ def _check_evaluation(evaluation, entropy) -> None:
                          "was asked for")
 
 
+@one_blas_thread()
 def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluation | None = None,
                     entropy: float = 0.0) -> np.ndarray:
     """Exact :math:`\\nabla_\\theta J(\\pi_\\theta)` (or :math:`\\nabla_\\theta J_\\tau` with ``entropy = tau > 0``), shape ``(d,)``.
@@ -98,6 +100,7 @@ def state_weights(ev: Evaluation, policy: Policy) -> np.ndarray:
     return _fit_to_policy(ev.d, ev, policy)
 
 
+@one_blas_thread()
 def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
     """Exact Fisher matrix :math:`F = \\mathbb E_{s\\sim d, a\\sim\\pi}[\\psi\\psi^\\top]`, shape ``(d, d)``.
 
@@ -122,6 +125,7 @@ def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
     return policy.fisher(theta, w)
 
 
+@one_blas_thread()
 def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0) -> np.ndarray:
     """Natural gradient :math:`F^+\\nabla J` (or :math:`(F+\\lambda I)^{-1}\\nabla J`), shape ``(d,)``.
 
@@ -159,6 +163,7 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
 KL_MODEL_SLACK = 1.1
 
 
+@one_blas_thread()
 def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np.ndarray:
     """The parameters maximising the linearised J subject to the quadratic KL constraint,
     shortened where the quadratic model of the KL fails.
@@ -192,7 +197,7 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
     gw = float(g @ w)
     if not gw > 0:
         warnings.warn(f"trust_region_step: g^T F^+ g = {gw!r} is not positive (zero gradient or no "
-                      f"ascent direction); theta is returned unchanged", ConvergenceWarning, stacklevel=2)
+                      f"ascent direction); theta is returned unchanged", ConvergenceWarning, stacklevel=3)
         return theta.copy()
     step = np.sqrt(2 * delta / gw) * w
     return theta + _exact_kl_scale(mdp, policy, theta, step, delta) * step
@@ -222,6 +227,7 @@ def _exact_kl_scale(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, step: np.
     return lo
 
 
+@one_blas_thread()
 def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
     """:math:`d_{KL}(\\pi_{old}, \\pi_{new}) = \\mathbb E_{s\\sim d^{\\pi_{old}}}[KL(\\pi_{old}(\\cdot|s)\\|\\pi_{new}(\\cdot|s))]`.
 
@@ -248,6 +254,7 @@ def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
     return float(d[visited] @ kl[visited])
 
 
+@one_blas_thread()
 def performance_difference(mdp: FiniteMDP, pi_new, pi_old) -> float:
     """:math:`J(\\pi') - J(\\pi) = \\sum_s \\tilde d^{\\pi'}(s) \\sum_a \\pi'(a|s) A^{\\pi}(s,a)`.
 

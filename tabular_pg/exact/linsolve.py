@@ -21,13 +21,14 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from tabular_pg.exact.blas import one_blas_thread
 from tabular_pg.exact.fixed_point import (REFINED_RTOL, RESIDUAL_WARN,  # noqa: F401 (RESIDUAL_WARN re-exported)
                                           converged, extrapolated_iteration, max_abs)
 from tabular_pg.exact.matvec import RowBlocks
 
 __all__ = ["ConvergenceWarning", "PrecisionWarning", "Factorization", "DirectSolver", "KrylovSolver", "direct_solver",
            "factorize", "DENSE_MAX",
-           "RESIDUAL_WARN", "IdentityMinusGammaP", "choose_solver", "sparse_lu"]
+           "RESIDUAL_WARN", "IdentityMinusGammaP", "CountedProducts", "choose_solver", "sparse_lu"]
 
 #: Largest S solved with dense LU.
 DENSE_MAX = 2000
@@ -82,12 +83,14 @@ class DirectSolver:
     name: str
     lu: object = field(repr=False)
 
+    @one_blas_thread()
     def solve(self, b: np.ndarray, transpose: bool = False, x0: np.ndarray | None = None) -> np.ndarray:
         """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``); ``x0`` is not needed."""
         if self.name == "dense":
             return sla.lu_solve(self.lu, b, trans=1 if transpose else 0, check_finite=False)
         return self.lu.solve(b, trans="T" if transpose else "N")
 
+    @one_blas_thread()
     def solve_with_residual(self, b: np.ndarray, transpose: bool = False,
                             x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """``(x, relative_residual(M, x, b))`` of :meth:`solve`."""
@@ -98,7 +101,13 @@ class DirectSolver:
     def shape(self) -> tuple[int, int]:
         return self.M.shape
 
+    @property
+    def products(self) -> tuple[int, int]:
+        """``(0, 0)``: a factorisation makes no sparse products (see :attr:`KrylovSolver.products`)."""
+        return (0, 0)
 
+
+@one_blas_thread()
 def direct_solver(M, name: str, gamma: float | None = None) -> DirectSolver:
     """Factorise ``M`` with dense LU (``name='dense'``) or SuperLU (``name='splu'``)."""
     if name == "dense":
@@ -117,7 +126,15 @@ class KrylovSolver:
 
     def __init__(self, M, gamma: float | None = None):
         self.M, self.gamma, self.rtol = M, gamma, inner_rtol(gamma)
+        self._operator = M if isinstance(M, IdentityMinusGammaP) else CountedProducts(M)
         self.fallback: DirectSolver | None = None
+
+    @property
+    def products(self) -> tuple[int, int]:
+        """``(forward, transposed)``: products with ``M`` and ``M^T`` made so far (each one
+        sparse product with :math:`P_\\pi`), the fixed-point steps, GMRES's and the
+        residuals' alike; the cost measure of the Krylov path."""
+        return tuple(self._operator.counts)
 
     @property
     def name(self) -> str:
@@ -131,13 +148,14 @@ class KrylovSolver:
         """``x`` with ``M x = b`` (``M^T x = b`` if ``transpose``), from the guess ``x0``."""
         return self.solve_with_residual(b, transpose, x0)[0]
 
+    @one_blas_thread()
     def solve_with_residual(self, b: np.ndarray, transpose: bool = False,
                             x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """``(x, relative residual)``: GMRES returns the float64 residual of its own last
         convergence test instead of one more product."""
         if self.fallback is not None:
             return self.fallback.solve_with_residual(b, transpose)
-        return self._gmres(self.M.T if transpose else self.M, b, transpose, x0)
+        return self._gmres(self._operator.T if transpose else self._operator, b, transpose, x0)
 
     def _gmres(self, M, b: np.ndarray, left: bool, x0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Restarted GMRES plus iterative refinement on the float64 residual; ``(x, relative residual)``."""
@@ -164,7 +182,7 @@ class KrylovSolver:
         res = max_abs(b - M @ x) / nb
         if res > RESIDUAL_WARN:
             warnings.warn(f"GMRES with refinement stopped at relative residual {res:.2e}",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=4)
         return x, res
 
     def fallback_solver(self) -> DirectSolver:
@@ -229,18 +247,22 @@ class IdentityMinusGammaP:
     as much as the whole Krylov solve at S = 1e5 (measured 48 ms against 1.5 ms a matvec).
     """
 
-    def __init__(self, P_pi, gamma: float, transpose: bool = False, _blocks: RowBlocks | None = None):
+    def __init__(self, P_pi, gamma: float, transpose: bool = False, _blocks: RowBlocks | None = None,
+                 _counts: list | None = None):
         self.P_pi, self.gamma, self.transpose = P_pi, gamma, transpose
         self.shape = P_pi.shape
         self._blocks = _blocks if _blocks is not None or not sp.issparse(P_pi) else RowBlocks(P_pi)
+        #: ``[forward, transposed]`` products so far, shared with :attr:`T`.
+        self.counts = [0, 0] if _counts is None else _counts
 
     @property
     def T(self) -> "IdentityMinusGammaP":
-        return IdentityMinusGammaP(self.P_pi, self.gamma, not self.transpose, self._blocks)
+        return IdentityMinusGammaP(self.P_pi, self.gamma, not self.transpose, self._blocks, self.counts)
 
     def gamma_P(self, x: np.ndarray) -> np.ndarray:
         """:math:`\\gamma P_\\pi x` (or :math:`\\gamma P_\\pi^\\top x`), a new array, on threads for large
         :math:`P_\\pi` (:class:`tabular_pg.exact.matvec.RowBlocks`)."""
+        self.counts[self.transpose] += 1
         if self._blocks is None:
             Px = (self.P_pi.T if self.transpose else self.P_pi) @ x
         else:
@@ -251,6 +273,23 @@ class IdentityMinusGammaP:
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         """:math:`x - \\gamma P_\\pi x` (or its transpose), shape ``(S,)``."""
         return x - self.gamma_P(x)
+
+
+class CountedProducts:
+    """A matrix ``M`` (or its transpose) that counts its products ``M @ x`` in ``counts``
+    (``[forward, transposed]``, shared with :attr:`T`), as :class:`IdentityMinusGammaP` does."""
+
+    def __init__(self, M, transpose: bool = False, counts: list | None = None):
+        self.M, self.transpose, self.shape = M, transpose, M.shape
+        self.counts = [0, 0] if counts is None else counts
+
+    @property
+    def T(self) -> "CountedProducts":
+        return CountedProducts(self.M, not self.transpose, self.counts)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        self.counts[self.transpose] += 1
+        return (self.M.T if self.transpose else self.M) @ x
 
 
 def choose_solver(S: int, bandwidth: int, gamma: float | None = None) -> str:
