@@ -187,7 +187,7 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
     r_pi = (pi * mdp.R).sum(axis=1)
     M, solver = _discounted_system(mdp, pi, solver)
     V, visits, residual, name, products = _solve_pair(M, r_pi, mdp.mu, solver, mdp.gamma)
-    return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name, products)
+    return _assemble(mdp, pi, V, visits, (1 - mdp.gamma) * visits, residual, name, products=products)
 
 
 def _check_krylov_budget(mdp: FiniteMDP, solver: str) -> None:
