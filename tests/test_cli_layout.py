@@ -12,7 +12,7 @@ import proofs
 import tabular_pg
 
 #: The modules of tabular_pg.cli, lowest first: each may import only those before it.
-CLI_ORDER = ["format", "specs", "plots", "train", "sections", "report", "commands", "main", "__init__",
+CLI_ORDER = ["format", "specs", "plots", "train", "beyond", "sections", "report", "commands", "main", "__init__",
              "__main__"]
 
 
