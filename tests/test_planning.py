@@ -42,7 +42,7 @@ def test_episodic_optimum_needs_a_proper_policy():
     P = np.zeros((3, 1, 3))
     P[0, 0, 1] = P[1, 0, 0] = P[2, 0, 2] = 1.0              # 0 <-> 1 forever; 2 is terminal
     mdp = tpg.FiniteMDP(P, np.zeros((3, 1)), np.array([1.0, 0.0, 0.0]), gamma=1.0)
-    with pytest.raises(ValueError, match=r"states \[0, 1\] cannot reach a terminal"):
+    with pytest.raises(ValueError, match=r"states \[0, 1\], reachable from mu, cannot reach a terminal"):
         tpg.optimum(mdp)
     with pytest.raises(ValueError, match=r"needs zero-reward absorbing"):
         tpg.optimum(mdp.with_(R=np.ones((3, 1))))

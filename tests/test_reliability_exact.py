@@ -108,3 +108,20 @@ def test_a_huge_horizon_is_refused_before_allocating():
     for call in (lambda: tpg.evaluate(mdp, [[1.0]]), lambda: tpg.optimum(mdp)):
         with pytest.raises(ValueError, match=r"H\*S\*A = 10{100} entries, beyond the limit 100000000"):
             call()
+
+
+def test_optimum_at_gamma_one_ignores_endless_states_mu_never_reaches():
+    """optimum refused a gamma = 1 MDP whose non-terminating state mu never reaches, although J* is finite."""
+    P = np.zeros((3, 2, 3))
+    P[0, 0, 2] = 1.0
+    P[0, 1, [0, 2]] = 0.5                 # action 1 in state 0: reward 2, back to 0 w.p. 1/2
+    P[1, :, 1] = 1.0                      # state 1 loops forever, rewarded, but is never reached
+    P[2, :, 2] = 1.0
+    R = np.array([[1.0, 2.0], [1.0, 1.0], [0.0, 0.0]])
+    opt = tpg.optimum(tpg.FiniteMDP(P, R, [1.0, 0.0, 0.0], gamma=1.0))
+    assert opt.J == pytest.approx(4.0, rel=1e-12)        # V(0) = 2 + V(0) / 2 under action 1
+    assert np.isnan(opt.V[1]) and opt.pi[0].tolist() == [0.0, 1.0] and opt.proper_only
+    P[0, 0] = 0.0
+    P[0, 0, 1] = 1.0                      # now state 1 is reachable: refused, and named
+    with pytest.raises(ValueError, match=r"states \[1\], reachable from mu"):
+        tpg.optimum(tpg.FiniteMDP(P, R, [1.0, 0.0, 0.0], gamma=1.0))
