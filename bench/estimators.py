@@ -35,13 +35,12 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tabular_pg as tpg  # noqa: E402
-from mdps import chain, garnet  # noqa: E402
-from tabular_pg.sampled.registry import estimate  # noqa: E402
-from tabular_pg.sampled import estimators as E  # noqa: E402
-from tabular_pg.sampled.moments import fitted_baseline_mean  # noqa: E402
-from tabular_pg.sampled.registry import estimator_moments  # noqa: E402
-from tabular_pg.sampled.rollout import rollout  # noqa: E402
+import tabular_pg as tpg
+from mdps import chain, garnet
+from tabular_pg.sampled import estimators as E
+from tabular_pg.sampled.moments import fitted_baseline_mean
+from tabular_pg.sampled.registry import estimate, estimator_moments
+from tabular_pg.sampled.rollout import rollout
 
 SEED = 20261122
 ESTIMATORS = [

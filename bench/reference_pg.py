@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tabular_pg as tpg  # noqa: E402
+import tabular_pg as tpg
 
 __all__ = ["Tables", "Batch", "Adam", "PPOConfig", "NPGConfig", "ReferenceHistory", "tables", "sample",
            "softmax", "log_softmax", "gae", "fit_critic", "clipped_surrogate_gradient", "adam_step", "ppo_iteration",

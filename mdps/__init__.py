@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 import inspect
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from mdps.agarwal import agarwal_chain
 from mdps.bandit import bandit

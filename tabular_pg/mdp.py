@@ -18,9 +18,19 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from tabular_pg._checks import (STOCHASTIC_ATOL, as_float_array, check_action_mask, check_distributions, check_finite,
-                                check_gamma, check_horizon, check_real_sparse, check_sparse_structure, readonly,
-                                transition_atol)
+from tabular_pg._checks import (
+    STOCHASTIC_ATOL,
+    as_float_array,
+    check_action_mask,
+    check_distributions,
+    check_finite,
+    check_gamma,
+    check_horizon,
+    check_real_sparse,
+    check_sparse_structure,
+    readonly,
+    transition_atol,
+)
 
 __all__ = ["FiniteMDP", "STOCHASTIC_ATOL", "reachable"]
 
@@ -245,7 +255,7 @@ class FiniteMDP:
         """Transitions as an ``(S*A, S)`` matrix (CSR if sparse, a dense view otherwise)."""
         return self.P if self.is_sparse else self.P.reshape(self.n_states * self.n_actions, self.n_states)
 
-    def with_(self, **changes) -> "FiniteMDP":
+    def with_(self, **changes) -> FiniteMDP:
         """A copy with some of ``P, R, mu, gamma, horizon, mask`` replaced (validated again).
 
         Examples

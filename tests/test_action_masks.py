@@ -9,9 +9,9 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import random_P
 
 import tabular_pg as tpg
-from conftest import random_P
 from tabular_pg.sampled.registry import estimate, estimator_moments
 from tabular_pg.sampled.rollout import rollout
 

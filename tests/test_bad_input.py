@@ -18,8 +18,8 @@ here too; the CLI's rows (:data:`CLI`) run ``python -m tabular_pg.cli`` and chec
 one-line message on stderr and exit code 2.
 """
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,11 +31,10 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg.sampled.registry import estimate
-from tabular_pg.sampled import estimators as est
 from tabular_pg.exact import rational
+from tabular_pg.sampled import estimators as est
 from tabular_pg.sampled.moments import fitted_baseline_mean, truncation_bias_bound
-from tabular_pg.sampled.registry import estimator_moments
+from tabular_pg.sampled.registry import estimate, estimator_moments
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories, truncation_horizon
 
 # ---------------------------------------------------------------- fixtures (all valid)

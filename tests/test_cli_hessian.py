@@ -2,11 +2,11 @@
 import json
 
 import numpy as np
+from conftest import random_mdp
 
 import tabular_pg as tpg
 from tabular_pg import io
 from tabular_pg.cli.main import main
-from conftest import random_mdp
 
 
 def solve_json(capsys, *argv):

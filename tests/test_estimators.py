@@ -6,14 +6,13 @@ coordinate; coordinates with zero exact variance must match to rounding).
 """
 import numpy as np
 import pytest
+from conftest import random_mdp, random_policy
 
 import tabular_pg as tpg
-from conftest import random_mdp, random_policy
-from tabular_pg.sampled.registry import estimate
 from tabular_pg.sampled import estimators as E
 from tabular_pg.sampled import scores
 from tabular_pg.sampled.moments import fitted_baseline_mean
-from tabular_pg.sampled.registry import estimator_moments
+from tabular_pg.sampled.registry import estimate, estimator_moments
 from tabular_pg.sampled.rollout import rollout, sample_visitation
 
 TRAJECTORY_CASES = [

@@ -8,10 +8,9 @@ import itertools
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
+from conftest import episodic_mdp, random_mdp, random_policy
 
 import tabular_pg as tpg
-from conftest import episodic_mdp, random_mdp, random_policy
 
 
 def fd_gradient(mdp, policy, theta, eps=1e-6):

@@ -245,6 +245,7 @@ def test_every_figure_of_the_report_is_explained(small_tour):
 # ------------------------------------------------------------ estimators on episodic MDPs: speed
 def test_episode_truncation_is_the_first_step_whose_neglected_return_is_below_tol(rng):
     from conftest import episodic_mdp
+
     from tabular_pg.sampled.rollout import truncation_horizon
     mdp = episodic_mdp(rng, S=6, A=3).with_(gamma=0.99)
     pi = np.full((6, 3), 1 / 3)

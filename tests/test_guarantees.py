@@ -9,7 +9,7 @@ import pytest
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg.algorithms.guarantees import (GUARANTEES, GuaranteeViolated, check_guarantee, theorem_setting)
+from tabular_pg.algorithms.guarantees import GUARANTEES, GuaranteeViolated, check_guarantee, theorem_setting
 from tabular_pg.cli.main import main
 
 ZOO = list(mdps.ZOO)

@@ -11,12 +11,12 @@
 import numpy as np
 import pytest
 import sympy
+from conftest import episodic_mdp, random_mdp
 
 import mdps
 import tabular_pg as tpg
 from tabular_pg.exact import hessian as hessian_module
 from tabular_pg.exact.hessian import hessian, hessian_vector_product
-from conftest import episodic_mdp, random_mdp
 
 
 def rel(a, b):

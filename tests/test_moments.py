@@ -4,15 +4,15 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import random_mdp
 from hypothesis import given
 from hypothesis import strategies as st
 
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.sampled.moments import fitted_baseline_mean, moment_horizon, truncation_bias_bound
-from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.sampled.moments_enumeration import brute_force_moments, enumerate_trajectories
 from tabular_pg.sampled.moments_recursion import ConditionalMoments, backward_step
+from tabular_pg.sampled.registry import estimator_moments
 
 UNBIASED = [
     ("reinforce", {}),

@@ -10,10 +10,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import mdps
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import NaturalPolicyGradient, run
 from tabular_pg.algorithms.npg import SAMPLED_DAMPING, surrogate_gain
 from tabular_pg.algorithms.oracles import ExactAnswers, ExactOracle, SampledOracle

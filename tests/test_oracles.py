@@ -7,15 +7,15 @@ Monte Carlo checks use fixed seeds and 5 standard errors computed from exact var
 """
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import clipped_surrogate_gradient
+from tabular_pg.algorithms.answers import Cost
+from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
+from tabular_pg.exact.fisher import FisherMatrix
 from tabular_pg.sampled.estimators import reinforce
 from tabular_pg.sampled.registry import estimator_moments
-from tabular_pg.algorithms.answers import Cost
-from tabular_pg.exact.fisher import FisherMatrix
-from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
 
 
 @pytest.mark.parametrize("horizon", [None, 4])

@@ -8,14 +8,20 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import mdps
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import PPO, run
 from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
-from tabular_pg.algorithms.ppo import (AdamState, clipped_surrogate_gradient, entropy_bonus, entropy_bonus_gradient,
-                                      normalized_advantages, sample_kl)
+from tabular_pg.algorithms.ppo import (
+    AdamState,
+    clipped_surrogate_gradient,
+    entropy_bonus,
+    entropy_bonus_gradient,
+    normalized_advantages,
+    sample_kl,
+)
 from tabular_pg.sampled.critic import critic_values, fitted_critic
 from tabular_pg.sampled.registry import estimator_moments
 

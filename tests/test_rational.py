@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from mdps import chain, garnet, russell_norvig_grid, sutton_barto_grid
 from tabular_pg.exact import rational
-from tabular_pg.policies import TabularSoftmax
 from tabular_pg.exact.rational import RationalMDP, evaluate, policy_gradient_direct, to_rational
+from tabular_pg.policies import TabularSoftmax
 
 
 def random_distribution(rng, shape, zero_prob=0.3):

@@ -10,13 +10,13 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import random_mdp
 
 import mdps
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import ConservativePolicyIteration, PolicyGradient, run
-from tabular_pg.algorithms.pg import table_gradient
 from tabular_pg.algorithms.oracles import SampledOracle
+from tabular_pg.algorithms.pg import table_gradient
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.sampled.returns import TAIL, return_table, usable_steps
 from tabular_pg.sampled.rollout import rollout

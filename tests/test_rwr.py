@@ -11,12 +11,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import episodic_mdp, random_mdp
 
 import mdps
 import tabular_pg as tpg
 from tabular_pg.algorithms import PolicyGradient
 from tabular_pg.algorithms.rwr import RewardWeightedRegression, em_lower_bound, return_weighted_counts
-from conftest import episodic_mdp, random_mdp
 
 
 def rel(a, b):

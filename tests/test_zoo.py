@@ -5,9 +5,19 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdps import (
+    ZOO,
+    agarwal_chain,
+    bandit,
+    chain,
+    from_spec,
+    garnet,
+    grid_cells,
+    gridworld,
+    russell_norvig_grid,
+    sutton_barto_grid,
+)
 from mdps.gridworld import RUSSELL_NORVIG_LAYOUT
-from mdps import (ZOO, agarwal_chain, bandit, chain, from_spec, garnet, grid_cells, gridworld,
-                  russell_norvig_grid, sutton_barto_grid)
 from tabular_pg.mdp import FiniteMDP
 
 

@@ -16,14 +16,14 @@ from functools import cached_property
 import numpy as np
 
 from tabular_pg._checks import freeze_fields
-from tabular_pg.sampled import estimators
 from tabular_pg.exact.evaluation import Evaluation, evaluate
 from tabular_pg.exact.fisher import FisherMatrix, fisher_matrix, kl_rows
 from tabular_pg.exact.gradient import fisher_information, policy_gradient, state_weights
-from tabular_pg.exact.soft import check_entropy, entropy_weights, log_policy
 from tabular_pg.exact.hessian import hessian, hessian_vector_product
+from tabular_pg.exact.soft import check_entropy, entropy_weights, log_policy
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled import estimators
 from tabular_pg.sampled.registry import ESTIMATORS
 from tabular_pg.sampled.returns import ReturnTable, return_table
 from tabular_pg.sampled.rollout import Trajectories
@@ -37,7 +37,7 @@ class Cost:
     trajectories: int = 0
     steps: int = 0
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return Cost(self.trajectories + other.trajectories, self.steps + other.steps)
 
 
@@ -181,7 +181,7 @@ class ExactAnswers(Answers):
         return policy_gradient(self.mdp, self.policy, self.theta, evaluation=self.evaluation,
                                entropy=self.evaluation.entropy)
 
-    def soft(self, tau: float) -> "ExactAnswers":
+    def soft(self, tau: float) -> ExactAnswers:
         """These answers for the entropy-regularised objective :math:`J_\\tau` (soft ``Q, A, J``, :math:`\\nabla J_\\tau`).
 
         One more exact evaluation, :func:`tabular_pg.evaluate` with ``entropy=tau``
@@ -339,7 +339,7 @@ class SampledAnswers(Answers):
         """
         return self._dataset
 
-    def soft(self, tau: float) -> "SampledAnswers":
+    def soft(self, tau: float) -> SampledAnswers:
         """The same batch with the entropy reward: :math:`r_t - \\tau\\log\\pi(a_t|s_t)` at every active step.
 
         The sampled return from step ``t`` then has mean :math:`Q_\\tau(s_t,a_t) - \\tau\\log\\pi(a_t|s_t)`,

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tabular_pg.algorithms.run import Algorithm
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.policies import Direct
-from tabular_pg.algorithms.run import Algorithm
 
 __all__ = ["ConservativePolicyIteration", "greedy_policy", "policy_advantage", "improvement_bound",
            "bound_step"]

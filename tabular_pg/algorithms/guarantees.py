@@ -16,13 +16,19 @@ PMD steps are theirs (see each guarantee).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from tabular_pg._checks import freeze_fields, integer, positive_number
-from tabular_pg.algorithms.cpi import ConservativePolicyIteration, bound_step, greedy_policy, improvement_bound, policy_advantage
+from tabular_pg.algorithms.cpi import (
+    ConservativePolicyIteration,
+    bound_step,
+    greedy_policy,
+    improvement_bound,
+    policy_advantage,
+)
 from tabular_pg.algorithms.npg import NaturalPolicyGradient
 from tabular_pg.algorithms.oracles import ExactOracle
 from tabular_pg.algorithms.pg import PolicyGradient
@@ -84,7 +90,7 @@ class GuaranteeCheck:
             return float(np.max(self.measured[claimed] / np.maximum(self.bound[claimed], 1e-300)))
         return float(np.max(self.bound[claimed] - self.measured[claimed]))
 
-    def raise_if_violated(self) -> "GuaranteeCheck":
+    def raise_if_violated(self) -> GuaranteeCheck:
         bad = self.violations
         if bad.size:
             t = int(bad[0])

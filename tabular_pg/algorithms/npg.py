@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.algorithms.answers import ExactAnswers
 from tabular_pg._checks import positive_int, positive_number
+from tabular_pg.algorithms.answers import ExactAnswers
 from tabular_pg.algorithms.run import Algorithm
 from tabular_pg.exact.linsolve import ConvergenceWarning
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.exact.linsolve import ConvergenceWarning
-from tabular_pg.policies import Direct
 from tabular_pg._checks import positive_number
 from tabular_pg.algorithms.run import Algorithm
+from tabular_pg.exact.linsolve import ConvergenceWarning
+from tabular_pg.policies import Direct
 
 __all__ = ["PolicyGradient", "table_gradient"]
 

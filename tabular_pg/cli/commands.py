@@ -9,6 +9,7 @@ import numpy as np
 
 import mdps
 from tabular_pg import io
+from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee, theorem_setting
 from tabular_pg.cli import plots
 from tabular_pg.cli.format import num, table
 from tabular_pg.cli.report import coincidence_notes, estimator_head, estimator_table, tour
@@ -17,7 +18,6 @@ from tabular_pg.cli.specs import SEED, resolve_mdp, resolve_policy
 from tabular_pg.cli.train import parse_step, train_once
 from tabular_pg.exact.hessian import hessian
 from tabular_pg.exact.planning import optimum
-from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee, theorem_setting
 from tabular_pg.policies import TabularSoftmax
 
 __all__ = ["solve", "zoo", "estimators", "train", "proofs", "theorems", "COMMANDS"]
@@ -155,7 +155,7 @@ def train(args) -> dict:
 # ------------------------------------------------------------------------------ proofs
 def proofs(args) -> dict:
     """``tabular-pg proofs [--errata] [--claim ID ...]``; exit status 1 if a verdict is not the registered one."""
-    import proofs as package                    # sympy: loaded only when the proofs are asked for
+    import proofs as package  # sympy: loaded only when the proofs are asked for
     verdicts = run_proofs(args.errata, args.claim)
     counts = verdict_counts(verdicts)
     text = package.report(verdicts)

@@ -10,9 +10,9 @@ runs it in a background process).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -348,7 +348,7 @@ def algorithms_section(setting: Setting, out: Path, show: bool) -> SectionResult
 
 # ---------------------------------------------------------------------------------- proofs
 def _proofs():
-    import proofs                               # sympy: loaded only when the proofs are asked for
+    import proofs  # sympy: loaded only when the proofs are asked for
     return proofs
 
 

@@ -14,8 +14,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tabular_pg.algorithms import (CEM, PPO, ConservativePolicyIteration, History, NaturalPolicyGradient,
-                                   PolicyGradient, run)
+from tabular_pg.algorithms import (
+    CEM,
+    PPO,
+    ConservativePolicyIteration,
+    History,
+    NaturalPolicyGradient,
+    PolicyGradient,
+    run,
+)
 from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
 from tabular_pg.cli.specs import SEED
 from tabular_pg.mdp import FiniteMDP

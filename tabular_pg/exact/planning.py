@@ -12,8 +12,7 @@ import scipy.sparse as sp
 from tabular_pg._checks import positive_int
 from tabular_pg.exact.evaluation import check_horizon_size, evaluate, policy_values, q_from_v
 from tabular_pg.exact.linsolve import ConvergenceWarning
-from tabular_pg.exact.soft import (check_entropy, contraction_fixed_point, soft_backward_induction, soft_greedy,
-                                   soft_max)
+from tabular_pg.exact.soft import check_entropy, contraction_fixed_point, soft_backward_induction, soft_greedy, soft_max
 from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["Optimum", "optimum", "value_iteration", "greedy", "feasible_q", "soft_policy_iteration", "SOFT_TOL"]

@@ -22,8 +22,8 @@ from sympy.polys.matrices import DomainMatrix
 from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from tabular_pg._checks import check_distributions
-from tabular_pg.mdp import FiniteMDP, reachable
 from tabular_pg.exact.evaluation import check_feasible
+from tabular_pg.mdp import FiniteMDP, reachable
 
 _MPQ = type(QQ(0))
 
@@ -177,7 +177,7 @@ class RationalMDP:
         object.__setattr__(self, "horizon", None if horizon is None else int(horizon))
 
     @classmethod
-    def from_mdp(cls, mdp: FiniteMDP, max_denominator: int | None = None) -> "RationalMDP":
+    def from_mdp(cls, mdp: FiniteMDP, max_denominator: int | None = None) -> RationalMDP:
         """The exact rational copy of a float :class:`FiniteMDP` (floats read exactly).
 
         Examples

@@ -56,8 +56,8 @@ import scipy.sparse as sp
 
 from tabular_pg._checks import as_float_array, check_csr
 from tabular_pg.exact.evaluation import check_policy
-from tabular_pg.io.output import write_atomically
 from tabular_pg.io.interop import from_gymnasium, from_pymdptoolbox, to_gymnasium, to_pymdptoolbox
+from tabular_pg.io.output import write_atomically
 from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["NamedMDP", "load", "load_named", "save", "load_policy", "from_gymnasium",

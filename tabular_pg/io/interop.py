@@ -9,7 +9,7 @@ Re-exported by :mod:`tabular_pg.io`.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -126,7 +126,7 @@ def _from_triplets(row, col, p, r, S, A, mu, gamma, horizon) -> FiniteMDP:
     return FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _env_class():
     import gymnasium
     from gymnasium.spaces import Discrete

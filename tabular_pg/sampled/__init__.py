@@ -12,8 +12,7 @@ estimator as one :class:`~tabular_pg.sampled.registry.EstimatorSpec` in ``ESTIMA
 Imports the model and the exact layer only.
 """
 from tabular_pg.sampled import estimators
-from tabular_pg.sampled.registry import estimator_moments
-from tabular_pg.sampled.registry import ESTIMATORS, EstimatorSpec
+from tabular_pg.sampled.registry import ESTIMATORS, EstimatorSpec, estimator_moments
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories, rollout, sample_visitation
 
 __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation", "estimators", "estimator_moments",

@@ -27,15 +27,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from tabular_pg.exact.evaluation import evaluate
 from tabular_pg._checks import as_float_array, check_finite, unit_interval
+from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
-from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_values, check_baseline, fitted_values,
-                        optimal_baseline, step_evaluation)
+from tabular_pg.sampled.baselines import (
+    BASELINES,
+    baseline_values,
+    check_baseline,
+    fitted_values,
+    optimal_baseline,
+    step_evaluation,
+    values_at_visits,
+)
 from tabular_pg.sampled.critic import GAE_VALUES, critic_values
-from tabular_pg.sampled.importance import check_importance, check_truncation, importance_weights
 from tabular_pg.sampled.fisher_estimates import analytic_fisher, fisher, fisher_state_weights, natural_gradient
+from tabular_pg.sampled.importance import check_importance, check_truncation, importance_weights
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
 from tabular_pg.sampled.scores import check_inputs, weighted_scores
 

@@ -24,19 +24,25 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from tabular_pg.sampled.baselines import is_number
-from tabular_pg.sampled.estimators import (check_baseline, check_critic, check_lam, optimal_baseline,
-                         step_evaluation, value_table)
 from tabular_pg._checks import integer, positive_int
 from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled.baselines import is_number
+from tabular_pg.sampled.estimators import (
+    check_baseline,
+    check_critic,
+    check_lam,
+    optimal_baseline,
+    step_evaluation,
+    value_table,
+)
 from tabular_pg.sampled.importance import check_importance, check_truncation, importance_spec
 from tabular_pg.sampled.moments_blocks import linear_moments
 from tabular_pg.sampled.moments_recursion import LinearSpec
-from tabular_pg.sampled.samplers import rewards_on_support
 from tabular_pg.sampled.rollout import TRUNCATION_TOL, reward_bound, truncation_horizon
+from tabular_pg.sampled.samplers import rewards_on_support
 
 __all__ = ["truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
            "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon", "reinforce_spec",

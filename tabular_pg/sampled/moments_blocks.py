@@ -45,8 +45,15 @@ import scipy.sparse as sp
 
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy, TabularSoftmax
-from tabular_pg.sampled.moments_recursion import (ConditionalMoments, FirstMoments, LinearSpec, StepTerms,
-                                                  average_over_actions, backward_step, first_order_step)
+from tabular_pg.sampled.moments_recursion import (
+    ConditionalMoments,
+    FirstMoments,
+    LinearSpec,
+    StepTerms,
+    average_over_actions,
+    backward_step,
+    first_order_step,
+)
 from tabular_pg.sampled.samplers import rewards_on_support
 
 __all__ = ["RecursionInputs", "first_moment_mean", "dense_moments", "adjoint_weights", "block_moments",
@@ -89,7 +96,7 @@ class RecursionInputs:
     kernel: np.ndarray
 
     @classmethod
-    def build(cls, mdp: FiniteMDP, spec: LinearSpec, kernel: np.ndarray) -> "RecursionInputs":
+    def build(cls, mdp: FiniteMDP, spec: LinearSpec, kernel: np.ndarray) -> RecursionInputs:
         """``kernel (T, S, A)``: the action measure of the paths (the policy, or an importance-weighted behaviour)."""
         T, S, A = spec.weight.shape
         P = sp.csr_matrix(mdp.P_sa, copy=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from tabular_pg.sampled.registry import estimate
 from tabular_pg.exact.evaluation import check_policy
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled.registry import estimate
 from tabular_pg.sampled.rollout import Trajectories
 
 __all__ = ["enumerate_trajectories", "brute_force_moments"]

@@ -142,7 +142,7 @@ class FirstMoments:
     E_YZ: np.ndarray
 
     @classmethod
-    def zeros(cls, n: int, p: int) -> "FirstMoments":
+    def zeros(cls, n: int, p: int) -> FirstMoments:
         """The moments at ``h = T`` (:math:`Z_T = X_T = Y_T = 0`)."""
         vector, n_matrices = np.zeros((n, p)), len(fields(cls)) - 6
         matrices = (np.zeros((n, p, p)),) * n_matrices if n_matrices else ()
@@ -153,7 +153,7 @@ class FirstMoments:
         return type(self)(*(None if getattr(self, field.name) is None else f(getattr(self, field.name))
                             for field in fields(self)))
 
-    def first(self) -> "FirstMoments":
+    def first(self) -> FirstMoments:
         """The six moments of first order (no matrices)."""
         return FirstMoments(*(getattr(self, field.name) for field in fields(FirstMoments)))
 

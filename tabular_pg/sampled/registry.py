@@ -12,17 +12,18 @@ read :data:`ESTIMATORS`: adding an estimator is one entry of :data:`ENTRIES`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from tabular_pg.sampled import estimators as E
-from tabular_pg.sampled import moments as M
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled import estimators as E
+from tabular_pg.sampled import moments as M
 from tabular_pg.sampled.baselines import check_baseline
 from tabular_pg.sampled.importance import check_importance, check_truncation
 from tabular_pg.sampled.rollout import TRUNCATION_TOL
