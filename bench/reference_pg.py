@@ -264,7 +264,8 @@ def fisher_solve(pi, s, g, damping: float) -> np.ndarray:
 
 
 def mean_kl(theta_old, theta_new, s) -> float:
-    """:math:`\\frac1N\\sum_i KL(\\pi_{old}(\\cdot|s_i)\\,\\|\\,\\pi_{new}(\\cdot|s_i))` (TRPO's mean KL), from logits."""
+    """:math:`\\frac1N\\sum_i KL(\\pi_{old}(\\cdot|s_i)\\,\\|\\,\\pi_{new}(\\cdot|s_i))` (TRPO's mean KL), from
+    logits."""
     log_old = log_softmax(theta_old)
     kl = (np.exp(log_old) * (log_old - log_softmax(theta_new))).sum(axis=1)
     return float(kl[s].mean())

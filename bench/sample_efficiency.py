@@ -228,7 +228,8 @@ def environment(cfg: dict) -> str:
         f"Versions: numpy {np.__version__}, tabular_pg {tpg.__version__} (commit {commit})",
         f"Seeds {seeds}: oracle / reference `default_rng(seed)`, algorithm `default_rng({ALGORITHM_SEED_OFFSET} + "
         f"seed)`; n = {N} trajectories per query; budget {cfg['budget']:,} trajectories per run; "
-        f"exact oracle at most {cfg['exact_iterations']:,} iterations (algorithm `default_rng({ALGORITHM_SEED_OFFSET})`)."])
+        f"exact oracle at most {cfg['exact_iterations']:,} iterations "
+        f"(algorithm `default_rng({ALGORITHM_SEED_OFFSET})`)."])
 
 
 def figure(results: dict, budget: int, path: Path) -> None:

@@ -64,7 +64,7 @@ __all__ = [
     "oracles", "ExactOracle", "SampledOracle", "Cost", "PPODataset",
     "algorithms", "run", "History", "Algorithm", "PolicyGradient", "NaturalPolicyGradient",
     "ConservativePolicyIteration", "PPO", "CEM", "PolicyMirrorDescent", "BatchEvaluation", "evaluate_batch", "io",
-    "hessian", "hessian_vector_product", "CubicNewton", "RewardWeightedRegression",
+    "hessian", "hessian_vector_product", "CubicNewton", "RewardWeightedRegression", "__version__",
 ]
 
 

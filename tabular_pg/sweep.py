@@ -331,5 +331,6 @@ def write_table(rows, path) -> Path:
         try:
             return write_atomically(path, lambda f: frame.to_parquet(f, index=False), mode="wb")
         except ImportError as exc:
-            raise ImportError(f"writing {path.name} needs pyarrow or fastparquet (pip install pyarrow): {exc}") from None
+            message = f"writing {path.name} needs pyarrow or fastparquet (pip install pyarrow): {exc}"
+            raise ImportError(message) from None
     return write_atomically(path, lambda f: f.write(json.dumps(frame.to_dict("records"), indent=1)))

@@ -145,7 +145,8 @@ def test_sampled_fisher_within_5_standard_errors(request, setup):
 
 def test_bad_names_and_missing_mdp(finite_setup):
     mdp, pol, th, traj = finite_setup
-    with pytest.raises(ValueError, match=r"estimator must be one of \['fisher', 'gae', 'qvalue', 'reinforce', 'visitation'\]"):
+    with pytest.raises(ValueError,
+                       match=r"estimator must be one of \['fisher', 'gae', 'qvalue', 'reinforce', 'visitation'\]"):
         estimate(traj, pol, th, "reinforse")
     with pytest.raises(ValueError, match="baseline must be None, a number, or one of"):
         E.reinforce(traj, pol, th, baseline="avg")
@@ -174,9 +175,11 @@ def test_per_step_policy_estimates(rng):
 
 def test_chunked_per_trajectory_estimates_agree(finite_setup, monkeypatch):
     mdp, pol, th, traj = finite_setup
-    whole = E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True), E.fisher(traj, pol, th, per_trajectory=True)
+    whole = (E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True),
+             E.fisher(traj, pol, th, per_trajectory=True))
     monkeypatch.setattr(scores, "CHUNK_ENTRIES", 50)             # a few trajectories per block
-    chunked = E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True), E.fisher(traj, pol, th, per_trajectory=True)
+    chunked = (E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True),
+               E.fisher(traj, pol, th, per_trajectory=True))
     for a, b in zip(whole, chunked):
         assert a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="per-step policy"):

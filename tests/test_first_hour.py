@@ -74,7 +74,7 @@ def test_gymnasium_warnings_are_shown_without_colour_codes(capsys, monkeypatch):
 
     def coloured_make(env_id, **kwargs):
         import warnings
-        warnings.warn("\x1b[33mWARN: this id is out of date\x1b[0m", DeprecationWarning)
+        warnings.warn("\x1b[33mWARN: this id is out of date\x1b[0m", DeprecationWarning, stacklevel=2)
         return make(env_id, **kwargs)
 
     monkeypatch.setattr(gymnasium, "make", coloured_make)

@@ -105,12 +105,14 @@ def test_structure_queries():
     # 0 -> 1 -> 2 (absorbing, zero reward); 3 is absorbing with reward; 4 unreachable
     S, A = 5, 2
     P = np.zeros((S, A, S))
-    P[0, 0, 1] = 1; P[0, 1, 0] = 1
+    P[0, 0, 1] = 1
+    P[0, 1, 0] = 1
     P[1, :, 2] = 1
     P[2, :, 2] = 1
     P[3, :, 3] = 1
     P[4, :, 3] = 1
-    R = np.zeros((S, A)); R[3] = 1.0
+    R = np.zeros((S, A))
+    R[3] = 1.0
     mdp = tpg.FiniteMDP(P, R, np.array([1.0, 0, 0, 0, 0]), gamma=1.0)
     assert mdp.absorbing_states().tolist() == [2, 3]
     assert mdp.terminal_states().tolist() == [2]

@@ -104,8 +104,10 @@ def test_entropy_bonus_gradient_matches_central_finite_differences(rng, horizon)
     g = entropy_bonus_gradient(policy, theta, data, index, w)
     eps, fd = 1e-5, np.zeros_like(theta)
     for k in range(theta.size):
-        e = np.zeros_like(theta); e[k] = eps
-        S_plus, S_minus = (entropy_bonus(policy, theta + e, data, index, w), entropy_bonus(policy, theta - e, data, index, w))
+        e = np.zeros_like(theta)
+        e[k] = eps
+        S_plus, S_minus = (entropy_bonus(policy, theta + e, data, index, w),
+                           entropy_bonus(policy, theta - e, data, index, w))
         fd[k] = (S_plus - S_minus) / (2 * eps)
     np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
     pi = policy.probs(theta)

@@ -177,12 +177,14 @@ class ExactAnswers(Answers):
 
     @cached_property
     def gradient(self) -> np.ndarray:
-        """:math:`\\nabla J` (policy-gradient theorem, "Lecture 15: Policy Optimization with Trust Regions" §1), shape ``(d,)``."""
+        """:math:`\\nabla J` (policy-gradient theorem, "Lecture 15: Policy Optimization with Trust Regions" §1),
+        shape ``(d,)``."""
         return policy_gradient(self.mdp, self.policy, self.theta, evaluation=self.evaluation,
                                entropy=self.evaluation.entropy)
 
     def soft(self, tau: float) -> ExactAnswers:
-        """These answers for the entropy-regularised objective :math:`J_\\tau` (soft ``Q, A, J``, :math:`\\nabla J_\\tau`).
+        """These answers for the entropy-regularised objective :math:`J_\\tau` (soft ``Q, A, J``,
+        :math:`\\nabla J_\\tau`).
 
         One more exact evaluation, :func:`tabular_pg.evaluate` with ``entropy=tau``
         (Cen et al. 2021, "Fast Global Convergence of Natural Policy Gradient Methods with
@@ -197,7 +199,8 @@ class ExactAnswers(Answers):
 
     @cached_property
     def fisher(self) -> np.ndarray:
-        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` ("Lecture 15: Policy Optimization with Trust Regions" §3), dense ``(d, d)`` on request."""
+        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` ("Lecture 15: Policy Optimization with Trust Regions" §3),
+        dense ``(d, d)`` on request."""
         return fisher_information(self.mdp, self.policy, self.theta)
 
     @cached_property
@@ -209,7 +212,8 @@ class ExactAnswers(Answers):
         return hessian(self.mdp, self.policy, self.theta, evaluation=self.evaluation)
 
     def hessian_vector_product(self, v) -> np.ndarray:
-        """:math:`\\nabla^2 J\\, v`, shape ``(d,)``, in two linear solves (:func:`tabular_pg.exact.hessian.hessian_vector_product`)."""
+        """:math:`\\nabla^2 J\\, v`, shape ``(d,)``, in two linear solves
+        (:func:`tabular_pg.exact.hessian.hessian_vector_product`)."""
         return hessian_vector_product(self.mdp, self.policy, self.theta, v, evaluation=self.evaluation)
 
     def dataset(self) -> PPODataset:
@@ -350,7 +354,8 @@ class SampledAnswers(Answers):
         """
         tau, traj, pi = check_entropy(tau), self.traj, self.pi
         steps = np.broadcast_to(np.arange(traj.T), traj.states.shape)
-        log_pi = log_policy(pi)[steps, traj.states, traj.actions] if pi.ndim == 3 else log_policy(pi)[traj.states, traj.actions]
+        log_pi = (log_policy(pi)[steps, traj.states, traj.actions] if pi.ndim == 3
+                  else log_policy(pi)[traj.states, traj.actions])
         counts = traj.mask * entropy_weights(self.mdp)[traj.states]
         soft_traj = replace(traj, rewards=traj.rewards - tau * counts * log_pi)
         return replace(self, traj=soft_traj, cost=Cost())

@@ -200,8 +200,8 @@ def theorems(args) -> dict:
                 lines += [f"\n{name} ({c.reference}) on {spec}:",
                           table(["t", c.quantity, "", "bound"], _iterate_rows(c))]
     perturbed = "" if args.scale == 1 else f" PERTURBED: every bound made stricter by the factor {args.scale:g};"
-    head = [f"published guarantees on exact runs ({args.iters} iterations;{perturbed} rewards mapped onto [0, 1], uniform "
-            "start, gamma 0.9 for finite-horizon or gamma = 1 MDPs); tightness = max measured/bound "
+    head = [f"published guarantees on exact runs ({args.iters} iterations;{perturbed} rewards mapped onto [0, 1], "
+            "uniform start, gamma 0.9 for finite-horizon or gamma = 1 MDPs); tightness = max measured/bound "
             "(CPI: max bound - improvement)",
             table(["guarantee", "MDP", "gamma", "quantity", "at T", "", "bound at T", "tightness", "verdict"], rows),
             "references: " + "; ".join(f"{n}: {g.reference}" for n, g in GUARANTEES.items() if n in names)]

@@ -295,7 +295,8 @@ def _head_to_head(spec: str, mdp: FiniteMDP, setting: Setting, show: bool, sampl
         row = [name, exact.J[-1], J_star - exact.J[-1], str(_first_within(exact.J, J_star))]
         curves[f"{name} exact"] = exact.J
         if sampled and name in SAMPLED_IN_TOUR:
-            runs = [train_once(mdp, name, setting.iterations, setting.sampled_n, seed) for seed in range(setting.algo_seeds)]
+            runs = [train_once(mdp, name, setting.iterations, setting.sampled_n, seed)
+                    for seed in range(setting.algo_seeds)]
             finals = np.array([h.J[-1] for h in runs])
             row += [f"{num(finals.mean(), 4)} [{num(finals.min(), 4)}, {num(finals.max(), 4)}]",
                     int(np.mean([h.trajectories[-1] for h in runs]))]

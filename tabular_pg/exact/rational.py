@@ -272,7 +272,8 @@ def _policy_transitions(mdp: _InQQ, pi: np.ndarray):
 
 
 def _evaluate_discounted(mdp: _InQQ, pi: np.ndarray) -> RationalEvaluation:
-    """:math:`(I-\\gamma P_\\pi) V = r_\\pi`, :math:`(I-\\gamma P_\\pi)^\\top \\tilde d = \\mu` ("Lecture 6: The Policy Gradient")."""
+    """:math:`(I-\\gamma P_\\pi) V = r_\\pi`, :math:`(I-\\gamma P_\\pi)^\\top \\tilde d = \\mu`
+    ("Lecture 6: The Policy Gradient")."""
     gamma = mdp.gamma
     P_pi, r_pi = _policy_transitions(mdp, pi)
     M = _identity(len(mdp.mu)) - gamma * P_pi
@@ -316,7 +317,8 @@ def _evaluate_episodic(mdp: _InQQ, pi: np.ndarray, terminal: np.ndarray) -> Rati
 
 
 def _evaluate_finite(mdp: _InQQ, pi: np.ndarray) -> RationalEvaluation:
-    """Backward :math:`Q_h = r + \\gamma P V_{h+1}`, forward :math:`d_{h+1} = \\sum d_h \\pi_h P` ("Policy Gradient (continued)")."""
+    """Backward :math:`Q_h = r + \\gamma P V_{h+1}`, forward :math:`d_{h+1} = \\sum d_h \\pi_h P`
+    ("Policy Gradient (continued)")."""
     (S, A, _), H, gamma = mdp.P.shape, mdp.horizon, mdp.gamma
     pi = np.broadcast_to(pi, (H, S, A))
     V, Q = np.empty((H, S), dtype=object), np.empty((H, S, A), dtype=object)

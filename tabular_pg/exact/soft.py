@@ -3,7 +3,8 @@
 Conventions of Cen, Cheng, Chen, Wei & Chi (2021), "Fast Global Convergence of Natural Policy
 Gradient Methods with Entropy Regularization", §2 (with temperature :math:`\\tau > 0`):
 
-.. math:: V_\\tau^\\pi(s) = \\mathbb E\\Big[\\sum_t \\gamma^t\\big(r(s_t,a_t) - \\tau\\log\\pi(a_t|s_t)\\big)\\,\\Big|\\,s_0=s\\Big],
+.. math:: V_\\tau^\\pi(s)
+          = \\mathbb E\\Big[\\sum_t \\gamma^t\\big(r(s_t,a_t) - \\tau\\log\\pi(a_t|s_t)\\big)\\,\\Big|\\,s_0=s\\Big],
           \\qquad Q_\\tau^\\pi(s,a) = r(s,a) + \\gamma\\,\\mathbb E_{s'\\sim P(\\cdot|s,a)}V_\\tau^\\pi(s'),
 
 so :math:`V_\\tau(s) = \\sum_a\\pi(a|s)(Q_\\tau(s,a) - \\tau\\log\\pi(a|s))`, the soft advantage is
@@ -31,8 +32,8 @@ from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import softmax
 
 __all__ = ["check_entropy", "policy_entropy", "entropy_weights", "log_policy", "soft_advantage",
-           "soft_max", "soft_greedy", "soft_backup", "soft_value_iteration", "contraction_fixed_point", "soft_backward_induction",
-           "soft_finite_values"]
+           "soft_max", "soft_greedy", "soft_backup", "soft_value_iteration", "contraction_fixed_point",
+           "soft_backward_induction", "soft_finite_values"]
 
 
 def check_entropy(entropy) -> float:
@@ -81,13 +82,15 @@ def soft_advantage(mdp: FiniteMDP, Q: np.ndarray, V: np.ndarray, pi: np.ndarray,
 
 
 def soft_max(mdp: FiniteMDP, Q: np.ndarray, tau: float) -> np.ndarray:
-    """The soft Bellman maximum :math:`\\tau\\log\\sum_a e^{Q(s,a)/\\tau}` (the hard max where the entropy does not count)."""
+    """The soft Bellman maximum :math:`\\tau\\log\\sum_a e^{Q(s,a)/\\tau}` (the hard max where the entropy does not
+    count)."""
     w = entropy_weights(mdp)
     return np.where(w > 0, tau * logsumexp(Q / tau, axis=-1), Q.max(axis=-1))
 
 
 def soft_greedy(Q: np.ndarray, tau: float) -> np.ndarray:
-    """:math:`\\mathrm{softmax}(Q/\\tau)` over the last axis: the maximiser of :math:`\\langle p, Q\\rangle + \\tau\\mathcal H(p)`."""
+    """:math:`\\mathrm{softmax}(Q/\\tau)` over the last axis: the maximiser of
+    :math:`\\langle p, Q\\rangle + \\tau\\mathcal H(p)`."""
     return softmax(Q / tau)
 
 

@@ -19,8 +19,8 @@ with a weight :math:`W_t` that carries the full discount :math:`\\gamma^t` of st
 
 The baseline :math:`b_t(s)` is in value units (``"value"`` uses the exact :math:`V_t`), so
 a constant ``c`` subtracts :math:`\\gamma^t c`.  The state-action estimator ``visitation``
-uses :math:`(s,a)\\sim d` from geometric stopping ("Lecture 15: Policy Optimization with Trust Regions" §1).  Exact per-step
-quantities of an infinite-horizon MDP are those of the horizon-``T`` truncation the
+uses :math:`(s,a)\\sim d` from geometric stopping ("Lecture 15: Policy Optimization with Trust Regions" §1).  Exact
+per-step quantities of an infinite-horizon MDP are those of the horizon-``T`` truncation the
 trajectories were sampled on.
 """
 from __future__ import annotations
@@ -86,7 +86,8 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     Notes
     -----
     Unbiased for any action-independent baseline, since
-    :math:`\\mathbb E_{a\\sim\\pi}[\\psi(s,a)] b(s) = 0` ("Lecture 15: Policy Optimization with Trust Regions", baselines).
+    :math:`\\mathbb E_{a\\sim\\pi}[\\psi(s,a)] b(s) = 0` ("Lecture 15: Policy Optimization with Trust Regions",
+    baselines).
 
     Examples
     --------
@@ -108,8 +109,8 @@ def reinforce_weights(traj: Trajectories, policy: Policy, theta, reward_to_go: b
                       truncation=None) -> np.ndarray:
     """REINFORCE step weights :math:`W_t = G_t - \\gamma^t b_t(s_t)`, shape ``(n, T)``; see :func:`reinforce`.
 
-    :math:`G_t = R(\\tau)` ("Lecture 6: The Policy Gradient" eq. 21) or :math:`\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}` (eq. 26).
-    No score is computed, so a policy with zero probabilities is fine.
+    :math:`G_t = R(\\tau)` ("Lecture 6: The Policy Gradient" eq. 21) or :math:`\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}`
+    (eq. 26). No score is computed, so a policy with zero probabilities is fine.
     """
     check_baseline(baseline)
     theta = check_inputs(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
@@ -129,8 +130,8 @@ def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = No
     Notes
     -----
     "Policy Gradient (continued)" (policy gradient with :math:`Q_h`; value baseline gives :math:`A_h`) and
-    "Lecture 15: Policy Optimization with Trust Regions" §1.  ``critic="exact"`` uses the exact :math:`Q_t`/:math:`A_t` (the perfect
-    critic); ``critic="monte_carlo"`` the sampled reward-to-go, which is REINFORCE with
+    "Lecture 15: Policy Optimization with Trust Regions" §1.  ``critic="exact"`` uses the exact :math:`Q_t`/:math:`A_t`
+    (the perfect critic); ``critic="monte_carlo"`` the sampled reward-to-go, which is REINFORCE with
     reward-to-go (baseline :math:`V_t` for the advantage).
 
     Examples
@@ -258,7 +259,8 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
     "Lecture 15: Policy Optimization with Trust Regions" §1 ("one final gradient estimate"): unbiased for
     :math:`\\nabla J = \\frac{1}{1-\\gamma}\\mathbb E_{d}[\\psi Q]`.  ``critic="exact"``: exact
     :math:`Q`; ``"monte_carlo"``: the geometric-length return of :func:`sample_visitation`.
-    ``advantage=True`` subtracts the exact :math:`V(s)` (the baseline of "Lecture 15: Policy Optimization with Trust Regions").
+    ``advantage=True`` subtracts the exact :math:`V(s)`
+    (the baseline of "Lecture 15: Policy Optimization with Trust Regions").
     """
     check_critic(critic)
     theta = check_inputs(samples, policy, theta, mdp, critic == "exact" or advantage)

@@ -183,7 +183,8 @@ def dense_moments(inputs: RecursionInputs, score_rows) -> tuple[np.ndarray, np.n
 
 
 def adjoint_weights(inputs: RecursionInputs) -> np.ndarray:
-    r"""Row weights :math:`b^{XX}_h, b^{XY}_h, b^{YY}_h` of the matrix moments, shape ``(T, 3, S*A)`` (module docstring)."""
+    r"""Row weights :math:`b^{XX}_h, b^{XY}_h, b^{YY}_h` of the matrix moments, shape ``(T, 3, S*A)`` (module
+    docstring)."""
     T, S, A = inputs.shape
     a_XX, a_XY, a_YY = np.zeros(S), np.zeros(S), np.asarray(inputs.mu, dtype=float)
     live = np.where(inputs.terminal[None, :, None], 0.0, inputs.kernel)
@@ -201,7 +202,8 @@ def adjoint_weights(inputs: RecursionInputs) -> np.ndarray:
 
 
 def tabular_score_rows(pi_h: np.ndarray, first_block: int, d: int) -> np.ndarray:
-    r"""Tabular softmax score rows ``(S*A, d)`` of one step: row ``(s,a)`` is :math:`e_a - \pi_h(\cdot|s)` on block ``first_block + s``."""
+    r"""Tabular softmax score rows ``(S*A, d)`` of one step: row ``(s,a)`` is :math:`e_a - \pi_h(\cdot|s)` on block
+    ``first_block + s``."""
     S, A = pi_h.shape
     rows = np.zeros((S, A, d))
     cols = ((first_block + np.arange(S))[:, None] * A + np.arange(A))[:, None, :]
@@ -239,7 +241,8 @@ def tabular_rows(policy: TabularSoftmax, theta):
 
 
 def block_moments(inputs: RecursionInputs, policy: TabularSoftmax, theta) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`\mathbb E[Y_0]` ``(d,)`` and :math:`\mathbb E[Y_0Y_0^\top]` ``(d, d)`` of a tabular softmax by the block path."""
+    r""":math:`\mathbb E[Y_0]` ``(d,)`` and :math:`\mathbb E[Y_0Y_0^\top]` ``(d, d)`` of a tabular softmax by the block
+    path."""
     T, S, A = inputs.shape
     score_rows, block = tabular_rows(policy, theta)
     b = adjoint_weights(inputs)

@@ -133,7 +133,7 @@ class EstimatorSpec:
         if self.data not in DATA:
             raise ValueError(f"data must be one of {DATA}; got {self.data!r}")
         cli = tuple((str(label), MappingProxyType(dict(opts))) for label, opts in self.cli)
-        for label, opts in cli:
+        for _label, opts in cli:
             self.bind(opts)
         object.__setattr__(self, "options", tuple(self.options))
         object.__setattr__(self, "cli", cli)
@@ -208,7 +208,9 @@ _CRITIC = (Option("critic", "exact", E.check_critic), Option("advantage", False,
 
 #: Every estimator, in the order of :data:`ESTIMATORS` (and of the CLI's comparison).
 ENTRIES = (
-    EstimatorSpec(  # "Lecture 6: The Policy Gradient" eqs. 21 (total return) and 26 (reward-to-go), baselines of "Lecture 15: Policy Optimization with Trust Regions"
+    # "Lecture 6: The Policy Gradient" eqs. 21 (total return) and 26 (reward-to-go),
+    # baselines of "Lecture 15: Policy Optimization with Trust Regions"
+    EstimatorSpec(
         "reinforce", E.reinforce, (Option("reward_to_go", False, check_bool("reward_to_go")),
                                    Option("baseline", None, check_baseline, reward_units=True),
                                    Option("behaviour", None),
@@ -302,8 +304,9 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     -----
     Backward dynamic programming over conditional moments (:mod:`tabular_pg.sampled.moments_recursion`;
     for a tabular softmax the block path of :mod:`tabular_pg.sampled.moments_blocks`) for the
-    trajectory estimators ("Lecture 6: The Policy Gradient" eqs. 21, 26; "Policy Gradient (continued)"; Schulman et al. 2016),
-    closed forms for the (s,a)~d estimator ("Lecture 15: Policy Optimization with Trust Regions" §1).  Unbiased estimators have
+    trajectory estimators ("Lecture 6: The Policy Gradient" eqs. 21, 26; "Policy Gradient (continued)";
+    Schulman et al. 2016), closed forms for the (s,a)~d estimator
+    ("Lecture 15: Policy Optimization with Trust Regions" §1).  Unbiased estimators have
     ``mean`` = :math:`\\nabla J` (of the ``T``-step truncation on an infinite horizon;
     see :func:`tabular_pg.sampled.moments.truncation_bias_bound`).
 
