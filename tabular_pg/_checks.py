@@ -18,7 +18,7 @@ import scipy.sparse as sp
 STOCHASTIC_ATOL = 1e-9
 #: The floor of :func:`transition_atol`: a few thousand roundings of a float row sum.
 TRANSITION_ATOL_FLOOR = 1e-12
-_ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else np.ComplexWarning
+_ComplexWarning = getattr(np, "exceptions", np).ComplexWarning     # numpy.exceptions from 1.25, numpy itself in 1.24
 
 __all__ = ["STOCHASTIC_ATOL", "TRANSITION_ATOL_FLOOR", "transition_atol", "check_csr", "check_sparse_structure",
            "readonly", "sealed", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -90,6 +91,16 @@ class Answers:
 
     policy: Policy
     theta: np.ndarray
+
+    if TYPE_CHECKING:       # what the subclasses provide (class docstring), declared for the type checker
+        @property
+        def Q(self) -> np.ndarray: ...
+
+        @property
+        def gradient(self) -> np.ndarray: ...
+
+        @property
+        def fisher_weights(self) -> np.ndarray: ...
 
     @property
     def pi(self) -> np.ndarray:
@@ -310,6 +321,8 @@ class SampledAnswers(Answers):
     def _step_weights(self) -> np.ndarray:
         """:math:`W_t`, the weight of :math:`\\psi_t` in the estimator, shape ``(n, T)``."""
         spec = ESTIMATORS[self.estimator]
+        if spec.weights is None:
+            raise ValueError(f"estimator {self.estimator!r} has no step weights (it cannot be an oracle's)")
         options = {k: v for k, v in self.options.items() if k in spec.option_names}
         return spec.weights(self.traj, self.policy, self.theta, mdp=self.mdp, **spec.bind(options))
 

@@ -174,6 +174,8 @@ class NaturalPolicyGradient(Algorithm):
         """The first :math:`\\theta+\\alpha\\beta^k w`, ``k < max_backtracks``, whose average KL
         (``answers.kl_probs / mass``) is within the bound and which improves the surrogate;
         ``theta`` (with a ConvergenceWarning) if there is none."""
+        if self.delta is None:
+            raise ValueError("line_search needs a trust region; got delta=None")
         bound, gain = self.kl_slack * self.delta, surrogate_gain(answers, policy)
         for k in range(self.max_backtracks):
             new = theta + alpha * self.backtrack ** k * w

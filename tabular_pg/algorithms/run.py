@@ -34,7 +34,10 @@ class Algorithm(ABC):
     search distributions); ``run`` then requires an ``rng``.
     """
 
-    needs_rng = False
+    @property
+    def needs_rng(self) -> bool:
+        """True if :meth:`update` draws random numbers itself (``run`` then requires an ``rng``)."""
+        return False
 
     def start(self, policy: Policy, theta: np.ndarray):
         """The algorithm's own state before the first update (None for memoryless rules)."""

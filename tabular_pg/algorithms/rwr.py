@@ -103,7 +103,7 @@ def _exact_counts(answers: ExactAnswers, shift: float):
     earned = (ev.visits[..., None] * pi * (mdp.R + shift)).reshape(*ev.visits.shape[:-1], -1)   # x(s) pi(a|s) r(s,a)
     P_T = mdp.P_sa.T
     if mdp.horizon is not None:
-        rho = np.zeros(ev.visits.shape)
+        rho: np.ndarray = np.zeros(ev.visits.shape)
         for h in range(mdp.horizon - 1):
             rho[h + 1] = policy_transitions(mdp, pi[h]).T @ rho[h] + P_T @ earned[h]
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def _solve_text(data: dict, named: io.NamedMDP, rows: int) -> str:
 # --------------------------------------------------------------------------------- zoo
 def zoo(args) -> dict:
     """``tabular-pg zoo``: the zoo's MDPs, their parameters (with defaults) and sources."""
-    entries = {}
+    entries: dict[str, dict[str, Any]] = {}
     for name, (constructor, defaults, description) in mdps.ZOO.items():
         params = {p.name: defaults.get(p.name, None if p.default is inspect.Parameter.empty else p.default)
                   for p in inspect.signature(constructor).parameters.values()}

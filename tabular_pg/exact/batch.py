@@ -72,7 +72,7 @@ def check_policies(mdp: FiniteMDP, pis) -> np.ndarray:
 
 def _dense_P(mdp: FiniteMDP) -> np.ndarray:
     """Transitions as a dense ``(S, A, S)`` array."""
-    if not mdp.is_sparse:
+    if isinstance(mdp.P, np.ndarray):           # dense (mdp.is_sparse is False)
         return mdp.P
     S, A = mdp.n_states, mdp.n_actions
     return mdp.P.toarray().reshape(S, A, S)
@@ -123,7 +123,7 @@ def _evaluate_finite(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
     """Backward :math:`V_h = \\sum_a\\pi_h Q_h`, :math:`Q_h = r+\\gamma PV_{h+1}`; forward
     :math:`d_{h+1}(s')=\\sum_{s,a}d_h(s)\\pi_h(a|s)P(s'|s,a)` ("Policy Gradient (continued)"), batch in one product per
     step."""
-    H, S, A, B = mdp.horizon, mdp.n_states, mdp.n_actions, pis.shape[0]
+    H, S, A, B = mdp.finite_horizon, mdp.n_states, mdp.n_actions, pis.shape[0]
     pis = pis if pis.ndim == 4 else np.broadcast_to(pis[:, None], (B, H, S, A))
     Q, V = np.empty((B, H, S, A)), np.zeros((B, H + 1, S))
     for h in range(H - 1, -1, -1):

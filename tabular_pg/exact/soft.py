@@ -140,7 +140,7 @@ def soft_finite_values(mdp: FiniteMDP, pis: np.ndarray, tau: float) -> tuple[np.
     :math:`V_h = \\sum_a\\pi_h(Q_h) + \\tau\\mathcal H(\\pi_h)` ("Policy Gradient (continued)",
     finite-horizon recursions, with the entropy reward of Cen et al. 2021).
     """
-    H, S = mdp.horizon, mdp.n_states
+    H, S = mdp.finite_horizon, mdp.n_states
     V, Q = np.zeros((H + 1, S)), np.empty(pis.shape)
     bonus = tau * policy_entropy(pis)
     for h in range(H - 1, -1, -1):
@@ -155,7 +155,7 @@ def soft_backward_induction(mdp: FiniteMDP, tau: float) -> tuple[np.ndarray, np.
     :math:`Q^*_h = r + \\gamma PV^*_{h+1}`, :math:`V^*_h = \\tau\\log\\sum_a e^{Q^*_h/\\tau}`,
     :math:`\\pi^*_h = \\mathrm{softmax}(Q^*_h/\\tau)`: exact in one backward pass.
     """
-    H, S = mdp.horizon, mdp.n_states
+    H, S = mdp.finite_horizon, mdp.n_states
     V, Q = np.zeros((H + 1, S)), np.empty((H, S, mdp.n_actions))
     for h in range(H - 1, -1, -1):
         Q[h] = soft_backup(mdp, V[h + 1])

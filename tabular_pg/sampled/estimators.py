@@ -44,7 +44,7 @@ from tabular_pg.sampled.critic import GAE_VALUES, critic_values
 from tabular_pg.sampled.fisher_estimates import analytic_fisher, fisher, fisher_state_weights, natural_gradient
 from tabular_pg.sampled.importance import check_importance, check_truncation, importance_weights
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
-from tabular_pg.sampled.scores import check_inputs, weighted_scores
+from tabular_pg.sampled.scores import check_inputs, required_mdp, weighted_scores
 
 __all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "fisher_state_weights", "analytic_fisher",
            "natural_gradient", "reinforce_weights", "qvalue_weights", "gae_weights", "check_critic", "CRITICS",
@@ -164,7 +164,7 @@ def qvalue_weights(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | N
         return reinforce_weights(traj, policy, theta, True, "value" if advantage else None, mdp)
     check_critic(critic)
     theta = check_inputs(traj, policy, theta, mdp, True)
-    ev = step_evaluation(mdp, policy.probs(theta), traj.T)
+    ev = step_evaluation(required_mdp(mdp), policy.probs(theta), traj.T)
     table = ev.A if advantage else ev.Q
     return table[np.arange(traj.T)[None, :], traj.states, traj.actions] * traj.discounts
 
@@ -266,9 +266,9 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
     theta = check_inputs(samples, policy, theta, mdp, critic == "exact" or advantage)
     if not isinstance(samples, StateActionSamples):
         raise TypeError("visitation needs StateActionSamples (tabular_pg.sampled.rollout.sample_visitation)")
-    ev = evaluate(mdp, policy.probs(theta)) if mdp is not None else None
-    q = ev.Q[samples.states, samples.actions] if critic == "exact" else samples.q_returns
-    if advantage:
+    ev = evaluate(required_mdp(mdp), policy.probs(theta)) if critic == "exact" or advantage else None
+    q = ev.Q[samples.states, samples.actions] if ev is not None and critic == "exact" else samples.q_returns
+    if ev is not None and advantage:
         q = q - ev.V[samples.states]
     psi = policy.score(theta)[samples.states, samples.actions]
     g = psi * (q / (1 - samples.gamma))[:, None]

@@ -163,6 +163,8 @@ def first_moment_mean(inputs: RecursionInputs, score_rows) -> np.ndarray:
         moments = FirstMoments.zeros(S, psi.shape[1]) if moments is None else moments
         given_sa, _ = first_order_step(moments, inputs.powers[h], psi, **inputs.coefficients(h))
         moments = average_over_actions(given_sa, inputs.kernel[h], inputs.terminal)
+    if moments is None:
+        raise ValueError(f"the recursion needs T >= 1 steps; got T = {T}")
     return inputs.mu @ moments.E_Y
 
 
@@ -179,6 +181,8 @@ def dense_moments(inputs: RecursionInputs, score_rows) -> tuple[np.ndarray, np.n
         moments = ConditionalMoments.zeros(S, psi.shape[1]) if moments is None else moments
         given_sa = backward_step(moments, inputs.powers[h], psi, **inputs.coefficients(h))
         moments = average_over_actions(given_sa, inputs.kernel[h], inputs.terminal)
+    if moments is None:
+        raise ValueError(f"the recursion needs T >= 1 steps; got T = {T}")
     return inputs.mu @ moments.E_Y, np.einsum("s,sij->ij", inputs.mu, moments.E_YY)
 
 
@@ -294,7 +298,7 @@ def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
     kernel = policy.probs(theta) if spec.kernel is None else spec.kernel
     inputs = RecursionInputs.build(mdp, spec, kernel)
     second_inputs = inputs if spec.second_kernel is None else RecursionInputs.build(mdp, spec, spec.second_kernel)
-    if blocks and path != "dense":
+    if isinstance(policy, TabularSoftmax) and blocks and path != "dense":
         score_rows = tabular_rows(policy, theta)[0]
         mean, second = block_moments(second_inputs, policy, theta)
     else:

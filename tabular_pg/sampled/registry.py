@@ -188,6 +188,8 @@ class EstimatorSpec:
             mdp = M.scaled_rewards(mdp, -k)
         if self.terms is not None:
             mean, cov = M.linear_moments(mdp, policy, theta, self.terms(mdp, policy, theta, T, **bound))
+        elif self.moments is None:
+            raise ValueError(f"estimator {self.name!r} needs exactly one of terms and moments")
         elif self.moments_tol:
             mean, cov = self.moments(mdp, policy, theta, tol=tol, **bound)
         else:
