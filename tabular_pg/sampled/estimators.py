@@ -266,7 +266,7 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
     theta = check_inputs(samples, policy, theta, mdp, critic == "exact" or advantage)
     if not isinstance(samples, StateActionSamples):
         raise TypeError("visitation needs StateActionSamples (tabular_pg.sampled.rollout.sample_visitation)")
-    ev = evaluate(required_mdp(mdp), policy.probs(theta)) if critic == "exact" or advantage else None
+    ev = evaluate(mdp, policy.probs(theta)) if mdp is not None else None   # not None if needed (check_inputs)
     q = ev.Q[samples.states, samples.actions] if ev is not None and critic == "exact" else samples.q_returns
     if ev is not None and advantage:
         q = q - ev.V[samples.states]
