@@ -122,6 +122,12 @@ def test_structure_queries():
     assert set(mdp.support_graph().edges) >= {(0, 1), (0, 0), (1, 2), (4, 3)}
 
 
+def test_finite_horizon_is_the_horizon_or_a_clear_error():
+    assert tpg.FiniteMDP(**good(), horizon=3).finite_horizon == 3
+    with pytest.raises(ValueError, match=r"needs a finite-horizon MDP; got horizon=None"):
+        _ = tpg.FiniteMDP(**good()).finite_horizon
+
+
 def test_with_replaces_and_revalidates():
     mdp = tpg.FiniteMDP(**good())
     assert mdp.with_(horizon=3).horizon == 3

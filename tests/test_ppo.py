@@ -55,6 +55,8 @@ def test_fitted_critic_is_per_step_on_a_finite_horizon(rng):
         assert V[t, s] == pytest.approx(G[at, t].mean(), rel=1e-12)
     with pytest.raises(ValueError, match="critic must be one of"):
         critic_values(traj, "learned", mdp.n_states)
+    with pytest.raises(ValueError, match=r"critic='exact' needs mdp and pi; got mdp=NoneType, pi=NoneType"):
+        critic_values(traj, "exact", mdp.n_states)
 
 
 @pytest.mark.parametrize("horizon", [None, 4])
