@@ -26,12 +26,21 @@ import scipy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tabular_pg as tpg  # noqa: E402
-from mdps import garnet, sutton_barto_grid  # noqa: E402
-from tabular_pg.algorithms import (CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient,  # noqa: E402
-                                   PolicyGradient, bound_step, greedy_policy, improvement_bound,
-                                   policy_advantage, run)
-from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle  # noqa: E402
+import tabular_pg as tpg
+from mdps import garnet, sutton_barto_grid
+from tabular_pg.algorithms import (
+    CEM,
+    PPO,
+    ConservativePolicyIteration,
+    NaturalPolicyGradient,
+    PolicyGradient,
+    bound_step,
+    greedy_policy,
+    improvement_bound,
+    policy_advantage,
+    run,
+)
+from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
 
 SEED = 20261122
 ALGORITHMS = [

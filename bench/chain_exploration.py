@@ -34,12 +34,11 @@ import scipy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tabular_pg as tpg  # noqa: E402
-from mdps import agarwal_chain, chain  # noqa: E402
-from tabular_pg.algorithms import (CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient,  # noqa: E402
-                                   PolicyGradient, run)
-from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle  # noqa: E402
-from tabular_pg.sampled.rollout import rollout  # noqa: E402
+import tabular_pg as tpg
+from mdps import agarwal_chain, chain
+from tabular_pg.algorithms import CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient, PolicyGradient, run
+from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
+from tabular_pg.sampled.rollout import rollout
 
 SEED = 20261122
 TARGET = 0.9                      # J* = 1 on the chain: reach J >= 0.9

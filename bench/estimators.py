@@ -35,13 +35,12 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tabular_pg as tpg  # noqa: E402
-from mdps import chain, garnet  # noqa: E402
-from tabular_pg.sampled.registry import estimate  # noqa: E402
-from tabular_pg.sampled import estimators as E  # noqa: E402
-from tabular_pg.sampled.moments import fitted_baseline_mean  # noqa: E402
-from tabular_pg.sampled.registry import estimator_moments  # noqa: E402
-from tabular_pg.sampled.rollout import rollout  # noqa: E402
+import tabular_pg as tpg
+from mdps import chain, garnet
+from tabular_pg.sampled import estimators as E
+from tabular_pg.sampled.moments import fitted_baseline_mean
+from tabular_pg.sampled.registry import estimate, estimator_moments
+from tabular_pg.sampled.rollout import rollout
 
 SEED = 20261122
 ESTIMATORS = [
@@ -115,8 +114,8 @@ def throughput(quick: bool) -> None:
     for name, mdp in cases:
         pi = tpg.policies.softmax(rng.normal(size=(mdp.n_states, mdp.n_actions)))
         H = mdp.horizon or T
-        run = lambda: rollout(mdp, pi, n, np.random.default_rng(SEED),  # noqa: E731
-                              horizon=None if mdp.horizon else T).mask.size
+        run = lambda mdp=mdp, pi=pi: rollout(mdp, pi, n, np.random.default_rng(SEED),  # noqa: E731
+                                             horizon=None if mdp.horizon else T).mask.size
         fast = max(_rate(run) for _ in range(3))                     # best of 3 (first pays page faults)
         tables = python_tables(mdp, pi)
         slow = _rate(python_loop_steps, tables, mdp.n_actions, 300 if quick else 2000, H, np.random.default_rng(SEED))
@@ -319,15 +318,15 @@ def exact_vs_monte_carlo(quick: bool, accuracy: float = 0.01) -> None:
         spec = lookup(est).terms(mdp, pol, th, H, **lookup(est).bind(opts, exact=True))
         block = linear_moments(mdp, pol, th, spec, path="block")
         dense = linear_moments(mdp, pol, th, spec, path="dense")
-        t_block = _best_time(lambda: estimator_moments(mdp, pol, th, est, **opts))
-        t_dense = _best_time(lambda: linear_moments(mdp, pol, th, spec, path="dense"), 1 if not quick else 1)
+        t_block = _best_time(lambda est=est, opts=opts: estimator_moments(mdp, pol, th, est, **opts))
+        t_dense = _best_time(lambda spec=spec: linear_moments(mdp, pol, th, spec, path="dense"), 1 if not quick else 1)
         m, C = block
         gap = np.abs(C - dense[1]).max() / np.abs(dense[1]).max()
         pilot = estimate(rollout(mdp, pol.probs(th), 20_000, np.random.default_rng(SEED + 5)), pol, th, est,
                          mdp=mdp, per_trajectory=True, **opts)
         n = int(np.ceil(np.var(np.sum((pilot - m) ** 2, axis=1)) / (accuracy * np.trace(C)) ** 2))
 
-        def monte_carlo():
+        def monte_carlo(n=n, est=est, opts=opts):
             per = estimate(rollout(mdp, pol.probs(th), n, np.random.default_rng(SEED + 6)), pol, th, est, mdp=mdp,
                            per_trajectory=True, **opts)
             return np.sum(np.var(per, axis=0, ddof=1))

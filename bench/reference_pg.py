@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tabular_pg as tpg  # noqa: E402
+import tabular_pg as tpg
 
 __all__ = ["Tables", "Batch", "Adam", "PPOConfig", "NPGConfig", "ReferenceHistory", "tables", "sample",
            "softmax", "log_softmax", "gae", "fit_critic", "clipped_surrogate_gradient", "adam_step", "ppo_iteration",
@@ -264,7 +264,8 @@ def fisher_solve(pi, s, g, damping: float) -> np.ndarray:
 
 
 def mean_kl(theta_old, theta_new, s) -> float:
-    """:math:`\\frac1N\\sum_i KL(\\pi_{old}(\\cdot|s_i)\\,\\|\\,\\pi_{new}(\\cdot|s_i))` (TRPO's mean KL), from logits."""
+    """:math:`\\frac1N\\sum_i KL(\\pi_{old}(\\cdot|s_i)\\,\\|\\,\\pi_{new}(\\cdot|s_i))` (TRPO's mean KL), from
+    logits."""
     log_old = log_softmax(theta_old)
     kl = (np.exp(log_old) * (log_old - log_softmax(theta_new))).sum(axis=1)
     return float(kl[s].mean())

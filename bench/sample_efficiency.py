@@ -35,11 +35,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from reference_pg import run_reference  # noqa: E402
+
 import mdps  # noqa: E402
 import tabular_pg as tpg  # noqa: E402
-from reference_pg import run_reference  # noqa: E402
-from tabular_pg.algorithms import (CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient,  # noqa: E402
-                                   PolicyGradient, run)
+from tabular_pg.algorithms import CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient, PolicyGradient, run  # noqa: E402
 from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle  # noqa: E402
 
 RESULTS, FIGURE = HERE / "RESULTS.md", HERE / "sample_efficiency.png"
@@ -55,6 +55,7 @@ REFERENCES = ("PPO", "NPG")
 def benchmark_mdps() -> dict:
     """The issue's four MDPs, by name."""
     import gymnasium
+
     from tabular_pg.io import from_gymnasium
     return {"garnet": mdps.from_spec("garnet:S=10,A=3,b=3,seed=0,gamma=0.9"),
             "chain H=8 (uniform reset)": mdps.chain(H=8, reset="uniform"),
@@ -227,7 +228,8 @@ def environment(cfg: dict) -> str:
         f"Versions: numpy {np.__version__}, tabular_pg {tpg.__version__} (commit {commit})",
         f"Seeds {seeds}: oracle / reference `default_rng(seed)`, algorithm `default_rng({ALGORITHM_SEED_OFFSET} + "
         f"seed)`; n = {N} trajectories per query; budget {cfg['budget']:,} trajectories per run; "
-        f"exact oracle at most {cfg['exact_iterations']:,} iterations (algorithm `default_rng({ALGORITHM_SEED_OFFSET})`)."])
+        f"exact oracle at most {cfg['exact_iterations']:,} iterations "
+        f"(algorithm `default_rng({ALGORITHM_SEED_OFFSET})`)."])
 
 
 def figure(results: dict, budget: int, path: Path) -> None:

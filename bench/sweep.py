@@ -30,12 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tabular_pg as tpg  # noqa: E402
-from mdps import chain, garnet  # noqa: E402
-from tabular_pg.sampled.registry import estimate  # noqa: E402
-from tabular_pg.sampled.registry import estimator_moments  # noqa: E402
-from tabular_pg.sampled.rollout import rollout  # noqa: E402
-from tabular_pg.sweep import SweepIncomplete, grid, sweep, write_table  # noqa: E402
+import tabular_pg as tpg
+from mdps import chain, garnet
+from tabular_pg.sampled.registry import estimate, estimator_moments
+from tabular_pg.sampled.rollout import rollout
+from tabular_pg.sweep import SweepIncomplete, grid, sweep, write_table
 
 ESTIMATORS = {
     "reinforce": ("reinforce", {}),

@@ -29,8 +29,9 @@ def main(out: str | None = None, n_policies: int = 5000) -> dict:
     gap = float((V - opt.V).max())                     # <= 0 up to round-off
     policy = tpg.TabularSoftmax(2, 2)
     theta0 = np.array([3.0, 0.0, 3.0, 0.0])            # start near the worst corner, (0, 0)
+    algorithms = {"PG": tpg.PolicyGradient(step=0.5), "NPG": tpg.NaturalPolicyGradient(delta=0.05)}
     paths = {name: tpg.run(alg, mdp, policy, theta0, tpg.ExactOracle(mdp), iterations=60)
-             for name, alg in {"PG": tpg.PolicyGradient(step=0.5), "NPG": tpg.NaturalPolicyGradient(delta=0.05)}.items()}
+             for name, alg in algorithms.items()}
     print(f"{n_policies} random policies; V* = {np.round(opt.V, 4)}; max_pi max_s (V^pi - V*)(s) = {gap:.1e}")
     for name, hist in paths.items():
         print(f"{name}: J from {hist.J[0]:.4f} to {hist.J[-1]:.4f} (J* = {opt.J:.4f}) in {len(hist.J) - 1} steps")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 import inspect
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from mdps.agarwal import agarwal_chain
 from mdps.bandit import bandit
@@ -30,7 +31,8 @@ class ZooEntry(NamedTuple):
 
 ZOO: dict[str, ZooEntry] = {
     "chain": ZooEntry(chain, {"H": 10, "n_actions": 3, "reset": "start", "gamma": 1.0},
-                      "the exploration chain of “Policy Gradient (continued)”: uniform policy reaches the reward w.p. 3^-H"),
+                      "the exploration chain of “Policy Gradient (continued)”: "
+                      "uniform policy reaches the reward w.p. 3^-H"),
     "garnet": ZooEntry(garnet, {"S": 50, "A": 4, "branching": 3, "seed": 0, "gamma": 0.99},
                        "Garnet random MDP (Archibald et al. 1995; Bhatnagar et al. 2009)"),
     "sutton_barto_grid": ZooEntry(sutton_barto_grid, {"gamma": 0.9},

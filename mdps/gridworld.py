@@ -126,7 +126,8 @@ def gridworld(layout, terminals=None, teleports=None, step_reward: float = 0.0,
     grid = _grid(layout)
     terminals, teleports = dict(terminals or {}), dict(teleports or {})
     _labels(grid, terminals, teleports)
-    step_reward, off_grid_reward = finite_real("step_reward", step_reward), finite_real("off_grid_reward", off_grid_reward)
+    step_reward = finite_real("step_reward", step_reward)
+    off_grid_reward = finite_real("off_grid_reward", off_grid_reward)
     terminals = {k: finite_real(f"terminals[{k!r}]", r) for k, r in terminals.items()}
     teleports = {k: (dst, finite_real(f"teleports[{k!r}] reward", r)) for k, (dst, r) in teleports.items()}
     slip = probability("slip", slip)

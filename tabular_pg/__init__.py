@@ -10,21 +10,50 @@ in this list: the model (``mdp``, ``policies``), ``exact``, ``sampled``, ``algor
 """
 from tabular_pg import algorithms, io
 from tabular_pg._version import __version__
-from tabular_pg.algorithms import (CEM, PPO, Algorithm, ConservativePolicyIteration, History, NaturalPolicyGradient,
-                                   PolicyGradient, PolicyMirrorDescent, oracles, run)
+from tabular_pg.algorithms import (
+    CEM,
+    PPO,
+    Algorithm,
+    ConservativePolicyIteration,
+    History,
+    NaturalPolicyGradient,
+    PolicyGradient,
+    PolicyMirrorDescent,
+    oracles,
+    run,
+)
 from tabular_pg.algorithms.newton import CubicNewton
 from tabular_pg.algorithms.oracles import Cost, ExactOracle, PPODataset, SampledOracle
 from tabular_pg.algorithms.rwr import RewardWeightedRegression
-from tabular_pg.exact import (BatchEvaluation, ConvergenceWarning, Evaluation, Optimum, PrecisionWarning, evaluate,
-                              evaluate_batch, fisher_information, kl_divergence, natural_gradient, optimum,
-                              performance_difference, policy_gradient, transition_matrix, trust_region_step,
-                              value_iteration)
+from tabular_pg.exact import (
+    BatchEvaluation,
+    ConvergenceWarning,
+    Evaluation,
+    Optimum,
+    PrecisionWarning,
+    evaluate,
+    evaluate_batch,
+    fisher_information,
+    kl_divergence,
+    natural_gradient,
+    optimum,
+    performance_difference,
+    policy_gradient,
+    transition_matrix,
+    trust_region_step,
+    value_iteration,
+)
 from tabular_pg.exact.hessian import hessian, hessian_vector_product
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Direct, LogLinear, Policy, TabularSoftmax
-from tabular_pg.sampled import (StateActionSamples, Trajectories, estimator_moments, estimators, rollout,
-                                sample_visitation)
-
+from tabular_pg.sampled import (
+    StateActionSamples,
+    Trajectories,
+    estimator_moments,
+    estimators,
+    rollout,
+    sample_visitation,
+)
 
 __all__ = [
     "FiniteMDP", "Policy", "TabularSoftmax", "LogLinear", "Direct",
@@ -35,7 +64,7 @@ __all__ = [
     "oracles", "ExactOracle", "SampledOracle", "Cost", "PPODataset",
     "algorithms", "run", "History", "Algorithm", "PolicyGradient", "NaturalPolicyGradient",
     "ConservativePolicyIteration", "PPO", "CEM", "PolicyMirrorDescent", "BatchEvaluation", "evaluate_batch", "io",
-    "hessian", "hessian_vector_product", "CubicNewton", "RewardWeightedRegression",
+    "hessian", "hessian_vector_product", "CubicNewton", "RewardWeightedRegression", "__version__",
 ]
 
 

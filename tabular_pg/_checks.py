@@ -18,9 +18,10 @@ import scipy.sparse as sp
 STOCHASTIC_ATOL = 1e-9
 #: The floor of :func:`transition_atol`: a few thousand roundings of a float row sum.
 TRANSITION_ATOL_FLOOR = 1e-12
-_ComplexWarning = np.exceptions.ComplexWarning if hasattr(np, "exceptions") else np.ComplexWarning
+_ComplexWarning = getattr(np, "exceptions", np).ComplexWarning     # numpy.exceptions from 1.25, numpy itself in 1.24
 
-__all__ = ["STOCHASTIC_ATOL", "TRANSITION_ATOL_FLOOR", "transition_atol", "check_csr", "check_sparse_structure", "readonly", "sealed", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
+__all__ = ["STOCHASTIC_ATOL", "TRANSITION_ATOL_FLOOR", "transition_atol", "check_csr", "check_sparse_structure",
+           "readonly", "sealed", "freeze_fields", "as_float_array", "check_real_sparse", "check_finite",
            "check_nonnegative", "check_distributions", "integer", "positive_int", "positive_number",
            "unit_interval", "real", "check_gamma", "check_horizon", "check_rng", "check_action_mask"]
 
@@ -210,7 +211,8 @@ def check_csr(name: str, data, indices, indptr, shape) -> tuple:
         raise ValueError(f"{name} indptr must run from 0 to len(indices) = len(data); got indptr from {indptr[0]} "
                          f"to {indptr[-1]}, {indices.size} indices, {nnz} values")
     if np.any(np.diff(indptr) < 0):
-        raise ValueError(f"{name} indptr must be non-decreasing; it decreases at row {int(np.argmax(np.diff(indptr) < 0))}")
+        row = int(np.argmax(np.diff(indptr) < 0))
+        raise ValueError(f"{name} indptr must be non-decreasing; it decreases at row {row}")
     bad = (indices < 0) | (indices >= n_cols)
     if bad.any():
         k = int(np.argmax(bad))

@@ -13,14 +13,25 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from tabular_pg._checks import (STOCHASTIC_ATOL, as_float_array, check_action_mask, check_distributions, check_finite,
-                                check_gamma, check_horizon, check_real_sparse, check_sparse_structure, readonly,
-                                transition_atol)
+from tabular_pg._checks import (
+    STOCHASTIC_ATOL,
+    as_float_array,
+    check_action_mask,
+    check_distributions,
+    check_finite,
+    check_gamma,
+    check_horizon,
+    check_real_sparse,
+    check_sparse_structure,
+    readonly,
+    transition_atol,
+)
 
 __all__ = ["FiniteMDP", "STOCHASTIC_ATOL", "reachable"]
 
@@ -223,6 +234,13 @@ class FiniteMDP:
 
     # ----------------------------------------------------------------- shapes
     @property
+    def finite_horizon(self) -> int:
+        """``horizon`` of a finite-horizon MDP; ValueError on an infinite horizon (``horizon=None``)."""
+        if self.horizon is None:
+            raise ValueError("this needs a finite-horizon MDP; got horizon=None")
+        return self.horizon
+
+    @property
     def n_states(self) -> int:
         return int(self.P.shape[1] if self.is_sparse else self.P.shape[0])
 
@@ -245,7 +263,7 @@ class FiniteMDP:
         """Transitions as an ``(S*A, S)`` matrix (CSR if sparse, a dense view otherwise)."""
         return self.P if self.is_sparse else self.P.reshape(self.n_states * self.n_actions, self.n_states)
 
-    def with_(self, **changes) -> "FiniteMDP":
+    def with_(self, **changes) -> FiniteMDP:
         """A copy with some of ``P, R, mu, gamma, horizon, mask`` replaced (validated again).
 
         Examples
@@ -255,8 +273,8 @@ class FiniteMDP:
         >>> mdp.with_(gamma=0.9).gamma
         0.9
         """
-        args = dict(P=self.P, R=self.R if self.R_full is None else self.R_full,
-                    mu=self.mu, gamma=self.gamma, horizon=self.horizon, mask=self.mask)
+        args: dict[str, Any] = dict(P=self.P, R=self.R if self.R_full is None else self.R_full,
+                                    mu=self.mu, gamma=self.gamma, horizon=self.horizon, mask=self.mask)
         unknown = set(changes) - set(args)
         if unknown:
             raise TypeError(f"with_() got unknown fields {sorted(unknown)}; expected some of {sorted(args)}")

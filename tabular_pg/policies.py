@@ -18,8 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tabular_pg._checks import (as_float_array, check_action_mask, check_distributions, check_finite, positive_int,
-                                readonly)
+from tabular_pg._checks import (
+    as_float_array,
+    check_action_mask,
+    check_distributions,
+    check_finite,
+    positive_int,
+    readonly,
+)
 
 __all__ = ["Policy", "TabularSoftmax", "LogLinear", "Direct", "softmax", "log_softmax", "masked_logits"]
 

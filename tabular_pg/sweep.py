@@ -165,7 +165,10 @@ def _processing_since(client, started: dict) -> None:
 
 def _run_on(client, fn, points: list[dict], sink: _Sink, timeout, retries) -> list[dict]:
     """Submit every point; resubmit, on other workers, a task processing longer than ``timeout``."""
-    pending, started, stalled, missing = {}, {}, set(), []
+    pending: dict = {}
+    started: dict = {}           # task key -> (first seen processing, worker)
+    stalled: set = set()         # workers whose task was cancelled as stalled
+    missing: list[dict] = []
 
     def submit(i: int, attempt: int) -> None:
         healthy = [w for w in client.scheduler_info()["workers"] if w not in stalled] if stalled else []
@@ -331,5 +334,6 @@ def write_table(rows, path) -> Path:
         try:
             return write_atomically(path, lambda f: frame.to_parquet(f, index=False), mode="wb")
         except ImportError as exc:
-            raise ImportError(f"writing {path.name} needs pyarrow or fastparquet (pip install pyarrow): {exc}") from None
+            message = f"writing {path.name} needs pyarrow or fastparquet (pip install pyarrow): {exc}"
+            raise ImportError(message) from None
     return write_atomically(path, lambda f: f.write(json.dumps(frame.to_dict("records"), indent=1)))

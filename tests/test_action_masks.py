@@ -9,9 +9,9 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import random_P
 
 import tabular_pg as tpg
-from conftest import random_P
 from tabular_pg.sampled.registry import estimate, estimator_moments
 from tabular_pg.sampled.rollout import rollout
 
@@ -77,7 +77,8 @@ def test_quantecon_minus_inf_rewards_become_the_mask_and_empty_rows_self_loops()
 def test_evaluation_refuses_mass_on_an_infeasible_action():
     mdp = masked_mdp()
     pi = np.full((S, A), 1 / 3)
-    with pytest.raises(ValueError, match=r"0\.333+ on the infeasible action a=1 in state s=1 \(mdp.mask is False there; 5 such pairs\)"):
+    with pytest.raises(ValueError, match=r"0\.333+ on the infeasible action a=1 in state s=1 "
+                                         r"\(mdp.mask is False there; 5 such pairs\)"):
         tpg.evaluate(mdp, pi)
     with pytest.raises(ValueError, match=r"action a=1 in state s=1 \(step 1, "):
         tpg.evaluate(masked_mdp(horizon=3), np.stack([masked_policy_probs(), np.full((S, A), 1 / 3),
@@ -253,9 +254,12 @@ def test_from_pymdptoolbox_quantecon_minus_inf_reward_masks_the_action():
 def test_a_saved_mask_is_loaded_back(tmp_path, suffix, sparse):
     """io.save dropped the mask: a masked MDP came back unmasked and optimum could pick an infeasible action."""
     rng = np.random.default_rng(0)
-    P = rng.random((4, 3, 4)); P /= P.sum(axis=2, keepdims=True)
-    R = rng.normal(size=(4, 3)); R[:, 2] = 10.0                     # the infeasible action pays the most
-    mask = np.ones((4, 3), dtype=bool); mask[:, 2] = False
+    P = rng.random((4, 3, 4))
+    P /= P.sum(axis=2, keepdims=True)
+    R = rng.normal(size=(4, 3))
+    R[:, 2] = 10.0  # the infeasible action pays the most
+    mask = np.ones((4, 3), dtype=bool)
+    mask[:, 2] = False
     mdp = tpg.FiniteMDP(sp.csr_matrix(P.reshape(12, 4)) if sparse else P, R, np.full(4, 0.25), gamma=0.9, mask=mask)
     tpg.io.save(mdp, tmp_path / f"m{suffix}")
     back = tpg.io.load(tmp_path / f"m{suffix}")

@@ -8,12 +8,23 @@ budgets measured for these MDPs (each run stops at that target).
 """
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import tabular_pg as tpg
-from conftest import random_mdp
-from tabular_pg.algorithms import (CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient, PolicyGradient,
-                                   bound_step, clipped_surrogate, clipped_surrogate_gradient, greedy_policy,
-                                   improvement_bound, policy_advantage, run)
+from tabular_pg.algorithms import (
+    CEM,
+    PPO,
+    ConservativePolicyIteration,
+    NaturalPolicyGradient,
+    PolicyGradient,
+    bound_step,
+    clipped_surrogate,
+    clipped_surrogate_gradient,
+    greedy_policy,
+    improvement_bound,
+    policy_advantage,
+    run,
+)
 from tabular_pg.algorithms.oracles import ExactOracle
 
 

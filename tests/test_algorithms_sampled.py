@@ -4,10 +4,10 @@ without a rewarded trajectory every return is 0, so the REINFORCE gradient is ex
 """
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import mdps
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import CEM, PPO, ConservativePolicyIteration, NaturalPolicyGradient, PolicyGradient, run
 from tabular_pg.algorithms.oracles import SampledOracle
 

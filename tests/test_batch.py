@@ -1,10 +1,11 @@
 """Batched exact evaluation equals per-policy `evaluate` (to 1e-12 relative)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import episodic_mdp, random_mdp, random_policy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tabular_pg as tpg
-from conftest import episodic_mdp, random_mdp, random_policy
 from tabular_pg.exact import batch
 from tabular_pg.exact.batch import evaluate_batch
 

@@ -129,10 +129,12 @@ def test_help_and_version(capsys):
 
 def test_malformed_file_exit_2(capsys, tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text('{"states": 2, "actions": 1, "transitions": [[[1, 0]], [[0, 1]]], "rewards": [[1], [0]], "mu": [1, 0]')
+    bad.write_text('{"states": 2, "actions": 1, "transitions": [[[1, 0]], [[0, 1]]], '
+                   '"rewards": [[1], [0]], "mu": [1, 0]')
     code, _, err = run(capsys, "solve", str(bad))
     assert code == 2 and "not valid JSON" in err and len(err.strip().splitlines()) == 1
-    bad.write_text('{"states": 2, "actions": 1, "transitions": [[[1, 0]], [[0, 1]]], "rewards": [[1], [0]], "mu": [1, 0]}')
+    bad.write_text('{"states": 2, "actions": 1, "transitions": [[[1, 0]], [[0, 1]]], '
+                   '"rewards": [[1], [0]], "mu": [1, 0]}')
     code, _, err = run(capsys, "solve", str(bad))
     assert code == 2 and "'gamma' is missing" in err
 
@@ -181,7 +183,8 @@ def test_estimators_command_sampled_agrees_with_exact(capsys):
         assert 0.5 < ratio < 1.8, row                                # 40 seeds: MSE within its spread
     rows = {r["estimator"]: r for r in data["rows"]}
     # baselines and critics reduce the exact variance ("Lecture 15: Policy Optimization with Trust Regions")
-    assert rows["rtg - V baseline"]["trace_cov"] < rows["REINFORCE reward-to-go"]["trace_cov"] < rows["REINFORCE"]["trace_cov"]
+    trace_cov = {name: row["trace_cov"] for name, row in rows.items()}
+    assert trace_cov["rtg - V baseline"] < trace_cov["REINFORCE reward-to-go"] < trace_cov["REINFORCE"]
     assert rows["exact A critic"]["trace_cov"] < rows["exact Q critic"]["trace_cov"]
 
 

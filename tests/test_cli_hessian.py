@@ -2,11 +2,11 @@
 import json
 
 import numpy as np
+from conftest import random_mdp
 
 import tabular_pg as tpg
 from tabular_pg import io
 from tabular_pg.cli.main import main
-from conftest import random_mdp
 
 
 def solve_json(capsys, *argv):
@@ -22,8 +22,8 @@ def test_solve_reports_the_hessian_spectrum(capsys, tmp_path, rng):
     h = solve_json(capsys, str(tmp_path / "m.json"))["hessian"]
     policy, eps = tpg.TabularSoftmax(4, 3), 1e-5
     theta = np.full(12, np.log(1 / 3))
-    fd = np.stack([(tpg.policy_gradient(mdp, policy, theta + eps * e) - tpg.policy_gradient(mdp, policy, theta - eps * e))
-                   / (2 * eps) for e in np.eye(12)], axis=1)
+    fd = np.stack([(tpg.policy_gradient(mdp, policy, theta + eps * e)
+                    - tpg.policy_gradient(mdp, policy, theta - eps * e)) / (2 * eps) for e in np.eye(12)], axis=1)
     lam = np.linalg.eigvalsh((fd + fd.T) / 2)
     scale = np.abs(lam).max()
     assert abs(h["min"] - lam[0]) <= 1e-6 * scale and abs(h["max"] - lam[-1]) <= 1e-6 * scale

@@ -15,11 +15,10 @@ import scipy.sparse as sp
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg.sampled.registry import estimate
-from tabular_pg.sampled import estimators as est
 from tabular_pg.exact import rational
 from tabular_pg.exact.linsolve import RESIDUAL_WARN
-from tabular_pg.sampled.registry import estimator_moments
+from tabular_pg.sampled import estimators as est
+from tabular_pg.sampled.registry import estimate, estimator_moments
 
 EPS = np.finfo(float).eps
 HUGE = np.array([1.7e308, 0.0, -1.7e308,      # logits spanning more than the float range

@@ -6,14 +6,13 @@ coordinate; coordinates with zero exact variance must match to rounding).
 """
 import numpy as np
 import pytest
+from conftest import random_mdp, random_policy
 
 import tabular_pg as tpg
-from conftest import random_mdp, random_policy
-from tabular_pg.sampled.registry import estimate
 from tabular_pg.sampled import estimators as E
 from tabular_pg.sampled import scores
 from tabular_pg.sampled.moments import fitted_baseline_mean
-from tabular_pg.sampled.registry import estimator_moments
+from tabular_pg.sampled.registry import estimate, estimator_moments
 from tabular_pg.sampled.rollout import rollout, sample_visitation
 
 TRAJECTORY_CASES = [
@@ -146,7 +145,8 @@ def test_sampled_fisher_within_5_standard_errors(request, setup):
 
 def test_bad_names_and_missing_mdp(finite_setup):
     mdp, pol, th, traj = finite_setup
-    with pytest.raises(ValueError, match=r"estimator must be one of \['fisher', 'gae', 'qvalue', 'reinforce', 'visitation'\]"):
+    with pytest.raises(ValueError,
+                       match=r"estimator must be one of \['fisher', 'gae', 'qvalue', 'reinforce', 'visitation'\]"):
         estimate(traj, pol, th, "reinforse")
     with pytest.raises(ValueError, match="baseline must be None, a number, or one of"):
         E.reinforce(traj, pol, th, baseline="avg")
@@ -175,9 +175,11 @@ def test_per_step_policy_estimates(rng):
 
 def test_chunked_per_trajectory_estimates_agree(finite_setup, monkeypatch):
     mdp, pol, th, traj = finite_setup
-    whole = E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True), E.fisher(traj, pol, th, per_trajectory=True)
+    whole = (E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True),
+             E.fisher(traj, pol, th, per_trajectory=True))
     monkeypatch.setattr(scores, "CHUNK_ENTRIES", 50)             # a few trajectories per block
-    chunked = E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True), E.fisher(traj, pol, th, per_trajectory=True)
+    chunked = (E.reinforce(traj, pol, th, reward_to_go=True, per_trajectory=True),
+               E.fisher(traj, pol, th, per_trajectory=True))
     for a, b in zip(whole, chunked):
         assert a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="per-step policy"):

@@ -8,10 +8,9 @@ import itertools
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
+from conftest import episodic_mdp, random_mdp, random_policy
 
 import tabular_pg as tpg
-from conftest import episodic_mdp, random_mdp, random_policy
 
 
 def fd_gradient(mdp, policy, theta, eps=1e-6):
@@ -136,8 +135,10 @@ def test_episodic_values_match_a_truncated_series(rng):
 
 def test_episodic_policy_that_never_terminates_is_rejected():
     P = np.zeros((3, 2, 3))
-    P[0, 0, 1] = 1; P[1, 0, 0] = 1                 # action 0 cycles 0 <-> 1
-    P[0, 1, 2] = 1; P[1, 1, 2] = 1                 # action 1 terminates
+    P[0, 0, 1] = 1
+    P[1, 0, 0] = 1  # action 0 cycles 0 <-> 1
+    P[0, 1, 2] = 1
+    P[1, 1, 2] = 1  # action 1 terminates
     P[2, :, 2] = 1
     mdp = tpg.FiniteMDP(P, np.zeros((3, 2)), np.array([1.0, 0, 0]), gamma=1.0)
     cycle = np.array([[1.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
@@ -179,9 +180,9 @@ def test_fisher_is_the_hessian_of_the_kl(rng):
     pol, theta = tpg.TabularSoftmax(4, 3), rng.normal(size=12)
     F = tpg.fisher_information(mdp, pol, theta)
     kl = lambda t: tpg.kl_divergence(mdp, pol.probs(theta), pol.probs(t))  # noqa: E731
-    eps, I = 1e-4, np.eye(12)
-    H = np.array([[(kl(theta + eps * (I[i] + I[j])) - kl(theta + eps * (I[i] - I[j]))
-                    - kl(theta - eps * (I[i] - I[j])) + kl(theta - eps * (I[i] + I[j]))) / (4 * eps ** 2)
+    eps, e = 1e-4, np.eye(12)                                              # e[i]: the i-th unit vector
+    H = np.array([[(kl(theta + eps * (e[i] + e[j])) - kl(theta + eps * (e[i] - e[j]))
+                    - kl(theta - eps * (e[i] - e[j])) + kl(theta - eps * (e[i] + e[j]))) / (4 * eps ** 2)
                    for j in range(12)] for i in range(12)])
     np.testing.assert_allclose(H, F, atol=1e-7)
 

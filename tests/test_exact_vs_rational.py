@@ -5,11 +5,11 @@ disagreement beyond float rounding is a bug in the float engine (or the oracle).
 """
 import numpy as np
 import pytest
+from conftest import episodic_mdp, random_mdp, random_policy
 
 import mdps
 import tabular_pg as tpg
 from tabular_pg.exact import rational
-from conftest import episodic_mdp, random_mdp, random_policy
 
 
 def assert_agree(ev, exact):

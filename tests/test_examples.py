@@ -76,5 +76,6 @@ def test_dask_sweep(tmp_path):
     row = serial[(serial.mdp_seed == 1) & (serial.H == 8) & (serial.estimator == "reward-to-go")].iloc[0]
     assert row.trace == example.variance({"mdp_seed": 1, "H": 8, "estimator": "reward-to-go"}, None)["trace"]
     means = serial.pivot_table(index="H", columns="estimator", values="trace")
-    assert (means["total return"] > means["reward-to-go"]).all() and (means["reward-to-go"] > means["reward-to-go + V"]).all()
+    assert (means["total return"] > means["reward-to-go"]).all()
+    assert (means["reward-to-go"] > means["reward-to-go + V"]).all()
     assert means["total return"].is_monotonic_increasing      # the variance grows with the horizon

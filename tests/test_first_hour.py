@@ -74,7 +74,7 @@ def test_gymnasium_warnings_are_shown_without_colour_codes(capsys, monkeypatch):
 
     def coloured_make(env_id, **kwargs):
         import warnings
-        warnings.warn("\x1b[33mWARN: this id is out of date\x1b[0m", DeprecationWarning)
+        warnings.warn("\x1b[33mWARN: this id is out of date\x1b[0m", DeprecationWarning, stacklevel=2)
         return make(env_id, **kwargs)
 
     monkeypatch.setattr(gymnasium, "make", coloured_make)
@@ -245,6 +245,7 @@ def test_every_figure_of_the_report_is_explained(small_tour):
 # ------------------------------------------------------------ estimators on episodic MDPs: speed
 def test_episode_truncation_is_the_first_step_whose_neglected_return_is_below_tol(rng):
     from conftest import episodic_mdp
+
     from tabular_pg.sampled.rollout import truncation_horizon
     mdp = episodic_mdp(rng, S=6, A=3).with_(gamma=0.99)
     pi = np.full((6, 3), 1 / 3)

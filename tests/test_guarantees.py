@@ -9,7 +9,7 @@ import pytest
 
 import mdps
 import tabular_pg as tpg
-from tabular_pg.algorithms.guarantees import (GUARANTEES, GuaranteeViolated, check_guarantee, theorem_setting)
+from tabular_pg.algorithms.guarantees import GUARANTEES, GuaranteeViolated, check_guarantee, theorem_setting
 from tabular_pg.cli.main import main
 
 ZOO = list(mdps.ZOO)
@@ -77,5 +77,6 @@ def test_cli_theorems_prints_the_table_and_exits_1_on_a_violation(capsys):
     assert main(["theorems", "--mdp", "garnet:S=5,A=2,b=2,seed=0", "--iters", "5", "--iterates"]) == 0
     out = capsys.readouterr().out
     assert out.count("holds") == len(GUARANTEES) and "Thm 5.3" in out
-    assert main(["theorems", "--mdp", "chain:H=4", "--guarantee", "entropy_npg", "--iters", "10", "--scale", "0.1"]) == 1
+    argv = ["theorems", "--mdp", "chain:H=4", "--guarantee", "entropy_npg", "--iters", "10", "--scale", "0.1"]
+    assert main(argv) == 1
     assert "VIOLATED: entropy_npg on chain:H=4" in capsys.readouterr().out

@@ -11,12 +11,12 @@
 import numpy as np
 import pytest
 import sympy
+from conftest import episodic_mdp, random_mdp
 
 import mdps
 import tabular_pg as tpg
 from tabular_pg.exact import hessian as hessian_module
 from tabular_pg.exact.hessian import hessian, hessian_vector_product
-from conftest import episodic_mdp, random_mdp
 
 
 def rel(a, b):
@@ -124,7 +124,8 @@ def softmax_chain_rule(g, H_p, pi):
             for b in range(A):
                 Js[s * A + a, s * A + b] = pi[s, a] * (delta(a, b) - pi[s, b])
                 for c in range(A):
-                    d2 = pi[s, a] * ((delta(a, c) - pi[s, c]) * (delta(a, b) - pi[s, b]) - pi[s, b] * (delta(b, c) - pi[s, c]))
+                    d2 = pi[s, a] * ((delta(a, c) - pi[s, c]) * (delta(a, b) - pi[s, b])
+                                     - pi[s, b] * (delta(b, c) - pi[s, c]))
                     curv[s * A + b, s * A + c] += g[s * A + a] * d2
     return Js.T.dot(H_p).dot(Js) + curv
 

@@ -22,16 +22,15 @@ The save/load round trip (``tabular_pg.io``) belongs with io and joins when it l
 """
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
+from test_invariants import mdps_and_policies
 
 import tabular_pg as tpg
 from tabular_pg.exact import rational
 from tabular_pg.sampled.moments import moment_horizon, truncation_bias_bound
 from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.sampled.rollout import reward_bound
-from test_invariants import mdps_and_policies
 
 EPS = np.finfo(float).eps
 

@@ -160,7 +160,7 @@ def independent_build(env, gamma):
             if s in ends:
                 P[s, a, s] = 1.0
                 continue
-            for p, s2, r, done in u.P[s][a]:
+            for p, s2, r, _done in u.P[s][a]:
                 P[s, a, s2] += p
                 PR[s, a, s2] += p * r
     return P, PR.sum(axis=2), np.asarray(u.initial_state_distrib)

@@ -18,7 +18,8 @@ from import_graph import find_cycle, import_graph, package_sources
 import tabular_pg as tpg
 
 #: The layers, lowest first: a module may import only from its own layer or those below.
-LAYERS = [("tabular_pg._checks", "tabular_pg._version", "tabular_pg.progress"), ("tabular_pg.mdp", "tabular_pg.policies"),
+LAYERS = [("tabular_pg._checks", "tabular_pg._version", "tabular_pg.progress"),
+          ("tabular_pg.mdp", "tabular_pg.policies"),
           ("tabular_pg.exact",), ("tabular_pg.sampled",), ("tabular_pg.algorithms", "tabular_pg.io"),
           ("tabular_pg.sweep",), ("tabular_pg.cli",), ("tabular_pg",)]
 

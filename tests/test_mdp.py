@@ -105,12 +105,14 @@ def test_structure_queries():
     # 0 -> 1 -> 2 (absorbing, zero reward); 3 is absorbing with reward; 4 unreachable
     S, A = 5, 2
     P = np.zeros((S, A, S))
-    P[0, 0, 1] = 1; P[0, 1, 0] = 1
+    P[0, 0, 1] = 1
+    P[0, 1, 0] = 1
     P[1, :, 2] = 1
     P[2, :, 2] = 1
     P[3, :, 3] = 1
     P[4, :, 3] = 1
-    R = np.zeros((S, A)); R[3] = 1.0
+    R = np.zeros((S, A))
+    R[3] = 1.0
     mdp = tpg.FiniteMDP(P, R, np.array([1.0, 0, 0, 0, 0]), gamma=1.0)
     assert mdp.absorbing_states().tolist() == [2, 3]
     assert mdp.terminal_states().tolist() == [2]
@@ -118,6 +120,12 @@ def test_structure_queries():
     stay = np.array([[0.0, 1.0]] + [[0.5, 0.5]] * 4)
     assert mdp.reachable_states(stay).tolist() == [0]
     assert set(mdp.support_graph().edges) >= {(0, 1), (0, 0), (1, 2), (4, 3)}
+
+
+def test_finite_horizon_is_the_horizon_or_a_clear_error():
+    assert tpg.FiniteMDP(**good(), horizon=3).finite_horizon == 3
+    with pytest.raises(ValueError, match=r"needs a finite-horizon MDP; got horizon=None"):
+        _ = tpg.FiniteMDP(**good()).finite_horizon
 
 
 def test_with_replaces_and_revalidates():

@@ -4,15 +4,15 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import random_mdp
 from hypothesis import given
 from hypothesis import strategies as st
 
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.sampled.moments import fitted_baseline_mean, moment_horizon, truncation_bias_bound
-from tabular_pg.sampled.registry import estimator_moments
 from tabular_pg.sampled.moments_enumeration import brute_force_moments, enumerate_trajectories
 from tabular_pg.sampled.moments_recursion import ConditionalMoments, backward_step
+from tabular_pg.sampled.registry import estimator_moments
 
 UNBIASED = [
     ("reinforce", {}),
@@ -37,11 +37,15 @@ BIASED = [("gae", {"lam": 0.0, "values": np.array([1.0, -2.0, 0.5])}),
 def tiny_mdps(rng):
     """Three tiny finite-horizon MDPs: full rewards r(s,a,s'); gamma = 1; a terminal state."""
     S, A, H = 3, 2, 3
-    P = rng.random((S, A, S)); P /= P.sum(axis=2, keepdims=True)
+    P = rng.random((S, A, S))
+    P /= P.sum(axis=2, keepdims=True)
     full = tpg.FiniteMDP(P, rng.normal(size=(S, A, S)), np.ones(S) / S, gamma=0.8, horizon=H)
     plain = tpg.FiniteMDP(P, rng.normal(size=(S, A)), np.array([0.5, 0.5, 0.0]), gamma=1.0, horizon=H)
-    Pt = P.copy(); Pt[2] = 0; Pt[2, :, 2] = 1
-    Rt = rng.normal(size=(S, A)); Rt[2] = 0
+    Pt = P.copy()
+    Pt[2] = 0
+    Pt[2, :, 2] = 1
+    Rt = rng.normal(size=(S, A))
+    Rt[2] = 0
     term = tpg.FiniteMDP(Pt, Rt, np.array([0.6, 0.4, 0.0]), gamma=0.9, horizon=H)
     return [full, plain, term]
 
@@ -123,7 +127,8 @@ def test_brute_force_on_truncated_infinite_horizon(rng):
 
 
 def test_variance_ordering_on_the_chain():
-    """By "Lecture 6: The Policy Gradient" eq. 26 and "Lecture 15: Policy Optimization with Trust Regions": reward-to-go and the value baseline reduce the variance here."""
+    """By "Lecture 6: The Policy Gradient" eq. 26 and "Lecture 15: Policy Optimization with Trust Regions":
+    reward-to-go and the value baseline reduce the variance here."""
     from test_sampling import chain
     mdp = chain(4)
     pol = tpg.TabularSoftmax(5, 3)
@@ -218,8 +223,10 @@ def test_backward_step_equals_enumeration(H):
     """
     rng = np.random.default_rng(20261202)
     S, A, p = 2, 2, 3
-    P = rng.random((S, A, S)); P /= P.sum(axis=2, keepdims=True)
-    pi = rng.random((H, S, A)); pi /= pi.sum(axis=2, keepdims=True)
+    P = rng.random((S, A, S))
+    P /= P.sum(axis=2, keepdims=True)
+    pi = rng.random((H, S, A))
+    pi /= pi.sum(axis=2, keepdims=True)
     rho, psi, u = rng.normal(size=(H, S, A, S)), rng.normal(size=(H, S, A, p)), rng.normal(size=(H, S, A))
     beta, zeta, eta = rng.uniform(0.5, 1.5, size=H) * np.array([1, -1, 1][:H]), 0.8, 0.6
 

@@ -1,10 +1,10 @@
 """The block path of the exact estimator moments against the dense path and enumeration."""
 import numpy as np
 import pytest
-
-import tabular_pg as tpg
 from conftest import random_mdp
 from test_moments import BIASED, UNBIASED, tiny_mdps
+
+import tabular_pg as tpg
 from tabular_pg.sampled.moments import moment_horizon
 from tabular_pg.sampled.moments_blocks import linear_moments
 from tabular_pg.sampled.moments_enumeration import brute_force_moments

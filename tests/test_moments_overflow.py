@@ -3,9 +3,9 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.sampled.registry import estimator_moments
 
 CASES = [("reinforce", {}), ("reinforce", {"reward_to_go": True, "baseline": 0.7}),

@@ -61,7 +61,8 @@ def test_cubic_step_solves_the_cubic_model_globally(rng):
 
 
 def test_a_sampled_oracle_is_refused_with_a_clear_error():
-    mdp = mdps.bandit([0.2, 0.9]); pol = tpg.TabularSoftmax(1, 2)
+    mdp = mdps.bandit([0.2, 0.9])
+    pol = tpg.TabularSoftmax(1, 2)
     oracle = tpg.SampledOracle(mdp, 10, rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="only an ExactOracle supplies"):
         tpg.run(CubicNewton(), mdp, pol, pol.initial(), oracle, 1)

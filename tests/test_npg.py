@@ -10,10 +10,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import mdps
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import NaturalPolicyGradient, run
 from tabular_pg.algorithms.npg import SAMPLED_DAMPING, surrogate_gain
 from tabular_pg.algorithms.oracles import ExactAnswers, ExactOracle, SampledOracle
@@ -54,7 +54,7 @@ def test_exact_npg_path_equals_natural_gradient_and_the_dense_pseudo_inverse(rng
 
 
 def test_fisher_blocks_of_every_block_policy_equal_the_score_outer_products(rng):
-    for mdp, policy, theta in _cases(rng):
+    for _mdp, policy, theta in _cases(rng):
         w = rng.random(policy.probs_shape[:-1])
         F = fisher_matrix(policy, theta, w)
         by_score = tpg.Policy.fisher(policy, theta, w[..., None] * policy.probs(theta))   # generic psi psi^T
@@ -236,7 +236,8 @@ class _Forced:
         return Answers(a.mdp, a.policy, a.theta, a.evaluation)
 
 
-@pytest.mark.parametrize("what, message", [("nan", "not a finite ascent direction"), ("kl", "line search found no step")])
+@pytest.mark.parametrize("what, message", [("nan", "not a finite ascent direction"),
+                                           ("kl", "line search found no step")])
 def test_forced_failures_warn_and_keep_theta(rng, what, message):
     mdp = random_mdp(rng, S=4, A=2, gamma=0.9)
     policy = tpg.TabularSoftmax(4, 2)

@@ -1,10 +1,10 @@
 """Off-policy REINFORCE: importance weights, their exact moments, enumeration and Monte Carlo."""
 import numpy as np
 import pytest
-
-import tabular_pg as tpg
 from conftest import random_mdp
 from test_moments import tiny_mdps
+
+import tabular_pg as tpg
 from tabular_pg.sampled.importance import ratio_table
 from tabular_pg.sampled.moments import moment_horizon
 from tabular_pg.sampled.moments_blocks import linear_moments

@@ -7,15 +7,15 @@ Monte Carlo checks use fixed seeds and 5 standard errors computed from exact var
 """
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import clipped_surrogate_gradient
+from tabular_pg.algorithms.answers import Cost
+from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
+from tabular_pg.exact.fisher import FisherMatrix
 from tabular_pg.sampled.estimators import reinforce
 from tabular_pg.sampled.registry import estimator_moments
-from tabular_pg.algorithms.answers import Cost
-from tabular_pg.exact.fisher import FisherMatrix
-from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
 
 
 @pytest.mark.parametrize("horizon", [None, 4])
@@ -122,7 +122,8 @@ def test_sampled_gradient_is_the_estimators_reinforce(rng, baseline):
     mdp = random_mdp(rng, S=4, A=2, gamma=0.8)
     policy = tpg.TabularSoftmax(4, 2)
     theta = rng.normal(size=8)
-    ans = SampledOracle(mdp, 30, rng=np.random.default_rng(2), estimator="reinforce", baseline=baseline).query(policy, theta)
+    oracle = SampledOracle(mdp, 30, rng=np.random.default_rng(2), estimator="reinforce", baseline=baseline)
+    ans = oracle.query(policy, theta)
     expected = reinforce(ans.traj, policy, theta, reward_to_go=True, baseline=baseline, mdp=mdp)
     np.testing.assert_allclose(ans.gradient, expected, rtol=1e-13, atol=1e-14)
 
@@ -184,7 +185,8 @@ def test_sampled_answers_are_reproducible_from_the_seed(rng):
 @pytest.mark.parametrize("kwargs, name, exc", [                      # wrong type: TypeError; wrong value: ValueError
     (dict(n=0), "n", ValueError), (dict(n=2.5), "n", TypeError), (dict(rng=None), "rng", TypeError),
     (dict(estimator="qlearning"), "estimator", ValueError), (dict(baseline="mean"), "baseline", ValueError),
-    (dict(lam=1.5), "lam", ValueError), (dict(lam="x"), "lam", TypeError), (dict(values="learned"), "values", ValueError),
+    (dict(lam=1.5), "lam", ValueError), (dict(lam="x"), "lam", TypeError),
+    (dict(values="learned"), "values", ValueError),
 ])
 def test_sampled_oracle_rejects_bad_arguments(rng, kwargs, name, exc):
     mdp = random_mdp(rng, S=3, A=2, gamma=0.9)

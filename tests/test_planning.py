@@ -3,9 +3,9 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import episodic_mdp, random_mdp
 
 import tabular_pg as tpg
-from conftest import episodic_mdp, random_mdp
 
 
 def best_deterministic_J(mdp):

@@ -21,7 +21,8 @@ MDP = uniform_start(mdps.garnet(10, 3, 2, seed=0, gamma=0.9))
 
 
 def test_kl_pmd_is_npg_on_a_tabular_softmax():
-    # Agarwal et al. 2021, Lemma 5.1: NPG with step alpha is pi * exp(alpha A / (1 - gamma)); so eta = alpha / (1 - gamma)
+    # Agarwal et al. 2021, Lemma 5.1: NPG with step alpha is pi * exp(alpha A / (1 - gamma));
+    # so eta = alpha / (1 - gamma)
     pol, oracle, eta = tpg.TabularSoftmax(10, 3), tpg.ExactOracle(MDP), 0.7
     pmd = tpg.run(tpg.PolicyMirrorDescent(step=eta), MDP, pol, pol.initial(), oracle, 8)
     npg = tpg.run(tpg.NaturalPolicyGradient(step=eta * (1 - MDP.gamma)), MDP, pol, pol.initial(), oracle, 8)

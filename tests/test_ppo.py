@@ -8,14 +8,20 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import mdps
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import PPO, run
 from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
-from tabular_pg.algorithms.ppo import (AdamState, clipped_surrogate_gradient, entropy_bonus, entropy_bonus_gradient,
-                                      normalized_advantages, sample_kl)
+from tabular_pg.algorithms.ppo import (
+    AdamState,
+    clipped_surrogate_gradient,
+    entropy_bonus,
+    entropy_bonus_gradient,
+    normalized_advantages,
+    sample_kl,
+)
 from tabular_pg.sampled.critic import critic_values, fitted_critic
 from tabular_pg.sampled.registry import estimator_moments
 
@@ -49,6 +55,8 @@ def test_fitted_critic_is_per_step_on_a_finite_horizon(rng):
         assert V[t, s] == pytest.approx(G[at, t].mean(), rel=1e-12)
     with pytest.raises(ValueError, match="critic must be one of"):
         critic_values(traj, "learned", mdp.n_states)
+    with pytest.raises(ValueError, match=r"critic='exact' needs mdp and pi; got mdp=NoneType, pi=NoneType"):
+        critic_values(traj, "exact", mdp.n_states)
 
 
 @pytest.mark.parametrize("horizon", [None, 4])
@@ -98,8 +106,10 @@ def test_entropy_bonus_gradient_matches_central_finite_differences(rng, horizon)
     g = entropy_bonus_gradient(policy, theta, data, index, w)
     eps, fd = 1e-5, np.zeros_like(theta)
     for k in range(theta.size):
-        e = np.zeros_like(theta); e[k] = eps
-        S_plus, S_minus = (entropy_bonus(policy, theta + e, data, index, w), entropy_bonus(policy, theta - e, data, index, w))
+        e = np.zeros_like(theta)
+        e[k] = eps
+        S_plus, S_minus = (entropy_bonus(policy, theta + e, data, index, w),
+                           entropy_bonus(policy, theta - e, data, index, w))
         fd[k] = (S_plus - S_minus) / (2 * eps)
     np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
     pi = policy.probs(theta)

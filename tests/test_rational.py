@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from mdps import chain, garnet, russell_norvig_grid, sutton_barto_grid
 from tabular_pg.exact import rational
-from tabular_pg.policies import TabularSoftmax
 from tabular_pg.exact.rational import RationalMDP, evaluate, policy_gradient_direct, to_rational
+from tabular_pg.policies import TabularSoftmax
 
 
 def random_distribution(rng, shape, zero_prob=0.3):
@@ -119,7 +119,8 @@ def test_undiscounted_episodic_identities_on_the_russell_norvig_grid():
 
 def test_undiscounted_error_names_the_states_that_never_terminate():
     mdp = RationalMDP.from_mdp(russell_norvig_grid(), max_denominator=100)
-    left = np.zeros((11, 4)); left[:, 3] = 1      # always left: only (2, 3) can slip up into the -1
+    left = np.zeros((11, 4))
+    left[:, 3] = 1  # always left: only (2, 3) can slip up into the -1
     with pytest.raises(ValueError, match=r"states \[0, 1, 2, 4, 5, 7, 8, 9\] never reach"):
         evaluate(mdp, left)
     with pytest.raises(ValueError, match="terminal"):

@@ -22,15 +22,13 @@ import inspect
 
 import numpy as np
 import pytest
+from conftest import random_mdp
 
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms.oracles import SAMPLED_ESTIMATORS, SampledOracle
 from tabular_pg.cli import sections
 from tabular_pg.sampled.estimators import weighted_scores
-from tabular_pg.sampled.registry import estimate
-from tabular_pg.sampled.registry import estimator_moments
-from tabular_pg.sampled.registry import ESTIMATORS, REQUIRED, EstimatorSpec, Option, lookup
+from tabular_pg.sampled.registry import ESTIMATORS, REQUIRED, EstimatorSpec, Option, estimate, estimator_moments, lookup
 from tabular_pg.sampled.rollout import rollout, sample_visitation
 
 TOL = 1e-4

@@ -113,7 +113,8 @@ def test_broken_pipe_exits_quietly(tmp_path):
 
 def test_report_md_that_is_a_directory_fails_before_running(capsys, tmp_path):
     (tmp_path / "out" / "report.md").mkdir(parents=True)
-    assert_one_line(*run(capsys, "tour", "--small", "--out", tmp_path / "out")[::2], "'report.md' inside it is a directory")
+    assert_one_line(*run(capsys, "tour", "--small", "--out", tmp_path / "out")[::2],
+                    "'report.md' inside it is a directory")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.md"]
 
 

@@ -10,13 +10,13 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import random_mdp
 
 import mdps
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.algorithms import ConservativePolicyIteration, PolicyGradient, run
-from tabular_pg.algorithms.pg import table_gradient
 from tabular_pg.algorithms.oracles import SampledOracle
+from tabular_pg.algorithms.pg import table_gradient
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.sampled.returns import TAIL, return_table, usable_steps
 from tabular_pg.sampled.rollout import rollout
@@ -60,12 +60,14 @@ def test_no_truncation_bias_on_a_constant_reward():
     assert 10 * (1 - TAIL) <= tab.Q[0, 0] <= 10 and 10 * (1 - TAIL) <= tab.V[0] <= 10
     assert usable_steps(traj) < traj.T
     every_visit = (traj.rewards_to_go() / traj.discounts).mean()               # the old estimate
-    T = traj.T                                          # mean over t of 10 (1 - 0.9^(T-t)): biased low by ~Q / (T (1 - gamma))
+    T = traj.T  # mean over t of 10 (1 - 0.9^(T-t)): biased low by ~Q / (T (1 - gamma))
     assert abs(every_visit - (10 - 10 * 0.9 * (1 - 0.9 ** T) / (T * 0.1))) < 1e-9 and every_visit < 9.6
 
 
 def test_unsampled_pairs_are_unknown_not_zero():
-    s = np.array([[0, 0, 1]]); a = np.array([[0, 0, 1]]); r = np.array([[1.0, 1.0, 1.0]])
+    s = np.array([[0, 0, 1]])
+    a = np.array([[0, 0, 1]])
+    r = np.array([[1.0, 1.0, 1.0]])
     traj = tpg.sampled.Trajectories(s, a, r, s >= 0, gamma=1.0)
     tab = return_table(traj, 2, 2)
     assert tab.Q_counts.tolist() == [[1, 0], [0, 1]] and tab.V_counts.tolist() == [1, 1]
@@ -77,7 +79,8 @@ def test_unsampled_pairs_are_unknown_not_zero():
 def test_sampled_answers_use_v_hat_where_q_is_unknown():
     mdp = mdps.sutton_barto_grid()
     policy = tpg.Direct(25, 4)
-    pi = np.zeros((25, 4)); pi[:, 0] = 1.0                                   # only action 0 is ever sampled
+    pi = np.zeros((25, 4))
+    pi[:, 0] = 1.0  # only action 0 is ever sampled
     ans = SampledOracle(mdp, 5, rng=np.random.default_rng(0)).query(policy, pi.reshape(-1))
     assert not ans.Q_seen[:, 1:].any()
     seen_states = ans.returns.V_counts > 0

@@ -11,12 +11,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import episodic_mdp, random_mdp
 
 import mdps
 import tabular_pg as tpg
 from tabular_pg.algorithms import PolicyGradient
 from tabular_pg.algorithms.rwr import RewardWeightedRegression, em_lower_bound, return_weighted_counts
-from conftest import episodic_mdp, random_mdp
 
 
 def rel(a, b):
@@ -215,7 +215,8 @@ def test_the_m_step_of_a_direct_policy_and_of_a_bandit():
 
 def test_with_a_sampled_oracle_it_learns_a_bandit():
     """From weighted counts of 200 sampled pulls per iteration; seeded, J measured exactly."""
-    mdp = mdps.bandit([0.2, 0.5, 0.9]); policy = tpg.TabularSoftmax(1, 3)
+    mdp = mdps.bandit([0.2, 0.5, 0.9])
+    policy = tpg.TabularSoftmax(1, 3)
     oracle = tpg.SampledOracle(mdp, 200, rng=np.random.default_rng(0))
     hist = tpg.run(RewardWeightedRegression(), mdp, policy, policy.initial(), oracle, 30)
     assert hist.J[0] == pytest.approx(1.6 / 3) and hist.J[-1] > 0.89

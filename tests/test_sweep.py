@@ -7,9 +7,9 @@ import distributed
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import random_mdp
 
 import tabular_pg as tpg
-from conftest import random_mdp
 from tabular_pg.sampled.rollout import rollout
 from tabular_pg.sweep import grid, point_seed, sweep, write_table
 

@@ -5,9 +5,19 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdps import (
+    ZOO,
+    agarwal_chain,
+    bandit,
+    chain,
+    from_spec,
+    garnet,
+    grid_cells,
+    gridworld,
+    russell_norvig_grid,
+    sutton_barto_grid,
+)
 from mdps.gridworld import RUSSELL_NORVIG_LAYOUT
-from mdps import (ZOO, agarwal_chain, bandit, chain, from_spec, garnet, grid_cells, gridworld,
-                  russell_norvig_grid, sutton_barto_grid)
 from tabular_pg.mdp import FiniteMDP
 
 
@@ -61,7 +71,8 @@ def test_chain_structure_and_optimum():
     mdp = chain(6)
     assert mdp.horizon == 6 and mdp.n_states == 7
     assert mdp.terminal_states().tolist() == [6]
-    advance = np.zeros((7, 3)); advance[:, 0] = 1
+    advance = np.zeros((7, 3))
+    advance[:, 0] = 1
     assert finite_horizon_J(mdp, advance) == 1.0
     P = dense_P(mdp)
     assert (P[:6, 1:, 0] == 1).all()                          # the other actions reset
@@ -84,7 +95,8 @@ def test_chain_sparse_equals_dense():
 
 
 @pytest.mark.parametrize("kwargs, name, exc", [({"H": 0}, "H", ValueError), ({"H": 2.5}, "H", TypeError),
-                                               ({"H": "3"}, "H", TypeError), ({"H": 3, "n_actions": 0}, "n_actions", ValueError),
+                                               ({"H": "3"}, "H", TypeError),
+                                               ({"H": 3, "n_actions": 0}, "n_actions", ValueError),
                                                ({"H": 3, "reset": "middle"}, "reset", ValueError),
                                                ({"H": 3, "sparse": "yes"}, "sparse", ValueError)])
 def test_chain_rejects_bad_arguments(kwargs, name, exc):

@@ -6,7 +6,13 @@
 one and returns a frozen :class:`History` with the exact J of every iterate.
 """
 from tabular_pg.algorithms.cem import CEM
-from tabular_pg.algorithms.cpi import ConservativePolicyIteration, bound_step, greedy_policy, improvement_bound, policy_advantage
+from tabular_pg.algorithms.cpi import (
+    ConservativePolicyIteration,
+    bound_step,
+    greedy_policy,
+    improvement_bound,
+    policy_advantage,
+)
 from tabular_pg.algorithms.newton import CubicNewton
 from tabular_pg.algorithms.npg import NaturalPolicyGradient
 from tabular_pg.algorithms.pg import PolicyGradient

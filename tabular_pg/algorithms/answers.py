@@ -12,18 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tabular_pg._checks import freeze_fields
-from tabular_pg.sampled import estimators
 from tabular_pg.exact.evaluation import Evaluation, evaluate
 from tabular_pg.exact.fisher import FisherMatrix, fisher_matrix, kl_rows
 from tabular_pg.exact.gradient import fisher_information, policy_gradient, state_weights
-from tabular_pg.exact.soft import check_entropy, entropy_weights, log_policy
 from tabular_pg.exact.hessian import hessian, hessian_vector_product
+from tabular_pg.exact.soft import check_entropy, entropy_weights, log_policy
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled import estimators
 from tabular_pg.sampled.registry import ESTIMATORS
 from tabular_pg.sampled.returns import ReturnTable, return_table
 from tabular_pg.sampled.rollout import Trajectories
@@ -37,7 +38,7 @@ class Cost:
     trajectories: int = 0
     steps: int = 0
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return Cost(self.trajectories + other.trajectories, self.steps + other.steps)
 
 
@@ -90,6 +91,16 @@ class Answers:
 
     policy: Policy
     theta: np.ndarray
+
+    if TYPE_CHECKING:       # what the subclasses provide (class docstring), declared for the type checker
+        @property
+        def Q(self) -> np.ndarray: ...
+
+        @property
+        def gradient(self) -> np.ndarray: ...
+
+        @property
+        def fisher_weights(self) -> np.ndarray: ...
 
     @property
     def pi(self) -> np.ndarray:
@@ -177,12 +188,14 @@ class ExactAnswers(Answers):
 
     @cached_property
     def gradient(self) -> np.ndarray:
-        """:math:`\\nabla J` (policy-gradient theorem, "Lecture 15: Policy Optimization with Trust Regions" §1), shape ``(d,)``."""
+        """:math:`\\nabla J` (policy-gradient theorem, "Lecture 15: Policy Optimization with Trust Regions" §1),
+        shape ``(d,)``."""
         return policy_gradient(self.mdp, self.policy, self.theta, evaluation=self.evaluation,
                                entropy=self.evaluation.entropy)
 
-    def soft(self, tau: float) -> "ExactAnswers":
-        """These answers for the entropy-regularised objective :math:`J_\\tau` (soft ``Q, A, J``, :math:`\\nabla J_\\tau`).
+    def soft(self, tau: float) -> ExactAnswers:
+        """These answers for the entropy-regularised objective :math:`J_\\tau` (soft ``Q, A, J``,
+        :math:`\\nabla J_\\tau`).
 
         One more exact evaluation, :func:`tabular_pg.evaluate` with ``entropy=tau``
         (Cen et al. 2021, "Fast Global Convergence of Natural Policy Gradient Methods with
@@ -197,7 +210,8 @@ class ExactAnswers(Answers):
 
     @cached_property
     def fisher(self) -> np.ndarray:
-        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` ("Lecture 15: Policy Optimization with Trust Regions" §3), dense ``(d, d)`` on request."""
+        """:math:`F = \\mathbb E_{d,\\pi}[\\psi\\psi^\\top]` ("Lecture 15: Policy Optimization with Trust Regions" §3),
+        dense ``(d, d)`` on request."""
         return fisher_information(self.mdp, self.policy, self.theta)
 
     @cached_property
@@ -209,7 +223,8 @@ class ExactAnswers(Answers):
         return hessian(self.mdp, self.policy, self.theta, evaluation=self.evaluation)
 
     def hessian_vector_product(self, v) -> np.ndarray:
-        """:math:`\\nabla^2 J\\, v`, shape ``(d,)``, in two linear solves (:func:`tabular_pg.exact.hessian.hessian_vector_product`)."""
+        """:math:`\\nabla^2 J\\, v`, shape ``(d,)``, in two linear solves
+        (:func:`tabular_pg.exact.hessian.hessian_vector_product`)."""
         return hessian_vector_product(self.mdp, self.policy, self.theta, v, evaluation=self.evaluation)
 
     def dataset(self) -> PPODataset:
@@ -306,6 +321,8 @@ class SampledAnswers(Answers):
     def _step_weights(self) -> np.ndarray:
         """:math:`W_t`, the weight of :math:`\\psi_t` in the estimator, shape ``(n, T)``."""
         spec = ESTIMATORS[self.estimator]
+        if spec.weights is None:
+            raise ValueError(f"estimator {self.estimator!r} has no step weights (it cannot be an oracle's)")
         options = {k: v for k, v in self.options.items() if k in spec.option_names}
         return spec.weights(self.traj, self.policy, self.theta, mdp=self.mdp, **spec.bind(options))
 
@@ -339,7 +356,7 @@ class SampledAnswers(Answers):
         """
         return self._dataset
 
-    def soft(self, tau: float) -> "SampledAnswers":
+    def soft(self, tau: float) -> SampledAnswers:
         """The same batch with the entropy reward: :math:`r_t - \\tau\\log\\pi(a_t|s_t)` at every active step.
 
         The sampled return from step ``t`` then has mean :math:`Q_\\tau(s_t,a_t) - \\tau\\log\\pi(a_t|s_t)`,
@@ -350,7 +367,8 @@ class SampledAnswers(Answers):
         """
         tau, traj, pi = check_entropy(tau), self.traj, self.pi
         steps = np.broadcast_to(np.arange(traj.T), traj.states.shape)
-        log_pi = log_policy(pi)[steps, traj.states, traj.actions] if pi.ndim == 3 else log_policy(pi)[traj.states, traj.actions]
+        log_pi = (log_policy(pi)[steps, traj.states, traj.actions] if pi.ndim == 3
+                  else log_policy(pi)[traj.states, traj.actions])
         counts = traj.mask * entropy_weights(self.mdp)[traj.states]
         soft_traj = replace(traj, rewards=traj.rewards - tau * counts * log_pi)
         return replace(self, traj=soft_traj, cost=Cost())

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tabular_pg.algorithms.run import Algorithm
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.policies import Direct
-from tabular_pg.algorithms.run import Algorithm
 
 __all__ = ["ConservativePolicyIteration", "greedy_policy", "policy_advantage", "improvement_bound",
            "bound_step"]
@@ -18,7 +18,8 @@ LINE_SEARCH = tuple(2.0 ** -k for k in range(11))
 
 
 def greedy_policy(answers) -> np.ndarray:
-    """:math:`\\pi'(s) = \\arg\\max_a \\hat A(s,a)` where the data shows an improvement, else :math:`\\pi(s)`; ``(S, A)``.
+    """:math:`\\pi'(s) = \\arg\\max_a \\hat A(s,a)` where the data shows an improvement, else :math:`\\pi(s)`;
+    ``(S, A)``.
 
     Infinite horizon: greedy in the (estimated) :math:`A^{\\pi}` (Kakade & Langford 2002,
     §4: the greedy policy of the policy advantage).  A stationary policy on a finite
@@ -125,8 +126,8 @@ class ConservativePolicyIteration(Algorithm):
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §2 ("conservative policy iteration, incremental update") and Kakade &
-    Langford (2002), §4.  Mixing happens in probability space, so the policy must be
+    "Lecture 15: Policy Optimization with Trust Regions" §2 ("conservative policy iteration, incremental update")
+    and Kakade & Langford (2002), §4.  Mixing happens in probability space, so the policy must be
     :class:`~tabular_pg.Direct`.
 
     From samples, :math:`\\pi'` moves only where a sampled action's :math:`\\hat A > 0`

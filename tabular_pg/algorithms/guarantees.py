@@ -16,13 +16,19 @@ PMD steps are theirs (see each guarantee).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from tabular_pg._checks import freeze_fields, integer, positive_number
-from tabular_pg.algorithms.cpi import ConservativePolicyIteration, bound_step, greedy_policy, improvement_bound, policy_advantage
+from tabular_pg.algorithms.cpi import (
+    ConservativePolicyIteration,
+    bound_step,
+    greedy_policy,
+    improvement_bound,
+    policy_advantage,
+)
 from tabular_pg.algorithms.npg import NaturalPolicyGradient
 from tabular_pg.algorithms.oracles import ExactOracle
 from tabular_pg.algorithms.pg import PolicyGradient
@@ -84,7 +90,7 @@ class GuaranteeCheck:
             return float(np.max(self.measured[claimed] / np.maximum(self.bound[claimed], 1e-300)))
         return float(np.max(self.bound[claimed] - self.measured[claimed]))
 
-    def raise_if_violated(self) -> "GuaranteeCheck":
+    def raise_if_violated(self) -> GuaranteeCheck:
         bad = self.violations
         if bad.size:
             t = int(bad[0])
@@ -96,7 +102,8 @@ class GuaranteeCheck:
 
 @dataclass(frozen=True)
 class Guarantee:
-    """A published bound: its reference, what it bounds, and ``evaluate(mdp, T, scale) -> (measured, bound, constants)``."""
+    """A published bound: its reference, what it bounds, and
+    ``evaluate(mdp, T, scale) -> (measured, bound, constants)``."""
 
     reference: str
     quantity: str
@@ -128,7 +135,8 @@ def _gaps(mdp, hist, J_star) -> np.ndarray:
 def _softmax_pg(mdp: FiniteMDP, T: int, scale: float):
     """Mei, Xiao, Szepesvári & Schuurmans (2020), Thm 4: with :math:`\\eta = (1-\\gamma)^3/8`, for :math:`t \\ge 1`
 
-    .. math:: J^* - J(\\pi_t) \\le \\frac{16 S}{c_t^2(1-\\gamma)^6 t}\\Big\\|\\frac{d_\\rho^{\\pi^*}}{\\mu}\\Big\\|_\\infty^2\\Big\\|\\frac1\\mu\\Big\\|_\\infty,
+    .. math:: J^* - J(\\pi_t) \\le \\frac{16 S}{c_t^2(1-\\gamma)^6 t}
+              \\Big\\|\\frac{d_\\rho^{\\pi^*}}{\\mu}\\Big\\|_\\infty^2\\Big\\|\\frac1\\mu\\Big\\|_\\infty,
 
     :math:`c_t = \\min_{k\\le t}\\min_s\\pi_k(a^*(s)|s)` (their :math:`c = \\inf_{t\\ge1}` taken over the
     iterates the proof uses up to ``t``, computed on the run).
@@ -171,7 +179,8 @@ def _entropy_npg(mdp: FiniteMDP, T: int, scale: float, tau: float = ENTROPY_TAU)
     """Cen, Cheng, Chen, Wei & Chi (2021), Thm 1, with :math:`\\eta = (1-\\gamma)/\\tau` (soft policy iteration):
 
     .. math:: \\|Q^*_\\tau - Q^{(t+1)}_\\tau\\|_\\infty \\le C_1\\gamma(1-\\eta\\tau)^t,\\quad
-              C_1 = \\|Q^*_\\tau - Q^{(0)}_\\tau\\|_\\infty + 2\\tau\\big(1-\\tfrac{\\eta\\tau}{1-\\gamma}\\big)\\|\\log\\pi^*_\\tau - \\log\\pi^{(0)}\\|_\\infty.
+              C_1 = \\|Q^*_\\tau - Q^{(0)}_\\tau\\|_\\infty
+              + 2\\tau\\big(1-\\tfrac{\\eta\\tau}{1-\\gamma}\\big)\\|\\log\\pi^*_\\tau - \\log\\pi^{(0)}\\|_\\infty.
     """
     g = mdp.gamma
     eta = (1 - g) / tau
@@ -190,13 +199,16 @@ def _entropy_npg(mdp: FiniteMDP, T: int, scale: float, tau: float = ENTROPY_TAU)
 def _pmd_increasing(mdp: FiniteMDP, T: int, scale: float, eta0: float = 1.0):
     """Xiao (2022), Thm 10, for KL policy mirror descent with :math:`\\eta_{k+1} = \\eta_k/\\gamma`:
 
-    .. math:: J^* - J(\\pi_k) \\le \\Big(1-\\frac1\\vartheta\\Big)^k\\Big(J^* - J(\\pi_0) + \\frac{D_0^*}{(1-\\gamma)\\eta_0(\\vartheta-1)}\\Big),
+    .. math:: J^* - J(\\pi_k) \\le \\Big(1-\\frac1\\vartheta\\Big)^k
+              \\Big(J^* - J(\\pi_0) + \\frac{D_0^*}{(1-\\gamma)\\eta_0(\\vartheta-1)}\\Big),
 
-    :math:`\\vartheta = \\|d_\\rho^{\\pi^*}/\\rho\\|_\\infty/(1-\\gamma) \\ge 1/(1-\\gamma)` (so :math:`1/\\gamma \\ge \\vartheta/(\\vartheta-1)`,
-    the theorem's step condition), :math:`D_0^* = \\mathbb E_{s\\sim d_\\rho^{\\pi^*}}KL(\\pi^*_s\\|\\pi_{0,s})`.  In our
+    :math:`\\vartheta = \\|d_\\rho^{\\pi^*}/\\rho\\|_\\infty/(1-\\gamma) \\ge 1/(1-\\gamma)`
+    (so :math:`1/\\gamma \\ge \\vartheta/(\\vartheta-1)`, the theorem's step condition),
+    :math:`D_0^* = \\mathbb E_{s\\sim d_\\rho^{\\pi^*}}KL(\\pi^*_s\\|\\pi_{0,s})`.  In our
     normalisation (our PMD step multiplies the unnormalised :math:`Q`): the three-point lemma with
     :math:`p = \\pi^*`, the performance-difference lemma and :math:`d_\\rho^{\\pi_{k+1}} \\ge (1-\\gamma)\\rho`
-    give :math:`\\vartheta\\Delta_{k+1} \\le (\\vartheta-1)\\Delta_k + (D_k^*-D_{k+1}^*)/((1-\\gamma)\\eta_k)`, whence the
+    give :math:`\\vartheta\\Delta_{k+1} \\le (\\vartheta-1)\\Delta_k + (D_k^*-D_{k+1}^*)/((1-\\gamma)\\eta_k)`,
+    whence the
     bound (the :math:`1-\\gamma` is where his and our step differ).
     """
     g = mdp.gamma
@@ -215,7 +227,8 @@ def _pmd_increasing(mdp: FiniteMDP, T: int, scale: float, eta0: float = 1.0):
 
 def _cpi(mdp: FiniteMDP, T: int, scale: float):
     """Kakade & Langford (2002), Thm 4.1, on every step of CPI with ``alpha="bound"``:
-    :math:`J(\\pi_{t+1}) - J(\\pi_t) \\ge \\frac{\\alpha}{1-\\gamma}(\\mathbb A - \\frac{2\\alpha\\gamma\\varepsilon}{1-\\gamma(1-\\alpha)})`
+    :math:`J(\\pi_{t+1}) - J(\\pi_t) \\ge
+    \\frac{\\alpha}{1-\\gamma}(\\mathbb A - \\frac{2\\alpha\\gamma\\varepsilon}{1-\\gamma(1-\\alpha)})`
     (:func:`tabular_pg.algorithms.cpi.improvement_bound`); ``scale < 1`` divides the bound by ``scale``."""
     pol, oracle = Direct(mdp.n_states, mdp.n_actions), ExactOracle(mdp)
     hist = run(ConservativePolicyIteration("bound"), mdp, pol, pol.initial(), oracle, T)

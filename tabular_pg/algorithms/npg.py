@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.algorithms.answers import ExactAnswers
 from tabular_pg._checks import positive_int, positive_number
+from tabular_pg.algorithms.answers import ExactAnswers
 from tabular_pg.algorithms.run import Algorithm
 from tabular_pg.exact.linsolve import ConvergenceWarning
 
@@ -174,6 +174,8 @@ class NaturalPolicyGradient(Algorithm):
         """The first :math:`\\theta+\\alpha\\beta^k w`, ``k < max_backtracks``, whose average KL
         (``answers.kl_probs / mass``) is within the bound and which improves the surrogate;
         ``theta`` (with a ConvergenceWarning) if there is none."""
+        if self.delta is None:
+            raise ValueError("line_search needs a trust region; got delta=None")
         bound, gain = self.kl_slack * self.delta, surrogate_gain(answers, policy)
         for k in range(self.max_backtracks):
             new = theta + alpha * self.backtrack ** k * w

@@ -54,7 +54,8 @@ class ExactOracle:
             raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
         self.mdp = mdp
         self.cost = Cost()
-        self._last = (None, b"", None)      # (policy, theta bytes, Evaluation) of the last policy evaluated
+        # (policy, theta bytes, Evaluation) of the last policy evaluated
+        self._last: tuple[Policy | None, bytes, Evaluation | None] = (None, b"", None)
 
     def __repr__(self) -> str:
         return "ExactOracle()"
@@ -63,7 +64,7 @@ class ExactOracle:
         """:func:`~tabular_pg.exact.evaluate` of :math:`\\pi_\\theta`, reused when asked about the
         same policy and parameters again (``run`` measures J where the next query starts)."""
         last_policy, last_theta, ev = self._last
-        if last_policy is policy and last_theta == theta.tobytes():
+        if ev is not None and last_policy is policy and last_theta == theta.tobytes():
             return ev
         ev = evaluate(self.mdp, policy.probs(theta))
         self._last = (policy, theta.tobytes(), ev)

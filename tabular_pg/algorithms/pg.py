@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabular_pg.exact.linsolve import ConvergenceWarning
-from tabular_pg.policies import Direct
 from tabular_pg._checks import positive_number
 from tabular_pg.algorithms.run import Algorithm
+from tabular_pg.exact.linsolve import ConvergenceWarning
+from tabular_pg.policies import Direct
 
 __all__ = ["PolicyGradient", "table_gradient"]
 
@@ -24,7 +24,8 @@ def table_gradient(answers) -> np.ndarray:
     -----
     The policy-gradient theorem with an advantage critic (Sutton et al. 2000, "Policy
     Gradient Methods for Reinforcement Learning with Function Approximation", Theorem 1;
-    "Lecture 15: Policy Optimization with Trust Regions" §1): the baseline :math:`V(s)` drops out since :math:`\\sum_a\\nabla\\pi = 0`.
+    "Lecture 15: Policy Optimization with Trust Regions" §1): the baseline :math:`V(s)` drops out since
+    :math:`\\sum_a\\nabla\\pi = 0`.
     Exact answers give the exact :math:`\\nabla J`; sampled answers the empirical
     :math:`\\tilde d` times the first-visit :math:`\\hat A` (0 for unsampled pairs).  A stationary
     policy on a finite horizon sums the per-step weights :math:`\\gamma^h d_h(s) A_h(s,a)`.
@@ -56,8 +57,8 @@ class PolicyGradient(Algorithm):
     -----
     "Lecture 6: The Policy Gradient" eq. (4) (gradient ascent); normalised gradient ascent (Nesterov 2004,
     §3.2.3).  With exact answers both critics give :math:`\\nabla J` (policy-gradient
-    theorem, "Lecture 15: Policy Optimization with Trust Regions" §1).  For a :class:`Direct` policy the step is projected back
-    onto the simplex (Agarwal et al. 2021 §4.1).  The defaults were measured against
+    theorem, "Lecture 15: Policy Optimization with Trust Regions" §1).  For a :class:`Direct` policy the step is
+    projected back onto the simplex (Agarwal et al. 2021 §4.1).  The defaults were measured against
     a ``SampledOracle(n=50)``, seeds 0..4: 0.99 J* after 350 trajectories on a 10-state
     garnet, 950-1,050 on the Sutton-Barto grid, 900-1,200 on the uniform-reset chain
     (H = 8); REINFORCE without a baseline at a raw step needs a different step per MDP

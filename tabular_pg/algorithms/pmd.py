@@ -16,7 +16,8 @@ MIRRORS = ("kl", "euclidean")
 
 
 def mirror_step(pi: np.ndarray, Q: np.ndarray, eta: float, mirror: str) -> np.ndarray:
-    """:math:`\\arg\\max_{p\\in\\Delta} \\eta\\langle Q(s,\\cdot), p\\rangle - D(p, \\pi(\\cdot|s))` for every row, shape of ``pi``.
+    """:math:`\\arg\\max_{p\\in\\Delta} \\eta\\langle Q(s,\\cdot), p\\rangle - D(p, \\pi(\\cdot|s))` for every row,
+    shape of ``pi``.
 
     ``"kl"``: :math:`D = KL(p\\|\\pi_s)`, solved by :math:`p \\propto \\pi_s e^{\\eta Q(s,\\cdot)}` (an action
     of probability 0 stays at 0); ``"euclidean"``: :math:`D = \\tfrac12\\|p-\\pi_s\\|^2`, solved by the
@@ -45,7 +46,8 @@ def mirror_step(pi: np.ndarray, Q: np.ndarray, eta: float, mirror: str) -> np.nd
 
 @dataclass(frozen=True)
 class PolicyMirrorDescent(Algorithm):
-    """:math:`\\pi_{t+1}(\\cdot|s) = \\arg\\max_{p\\in\\Delta}\\eta_t\\langle Q^{\\pi_t}(s,\\cdot), p\\rangle - D(p, \\pi_t(\\cdot|s))`.
+    """:math:`\\pi_{t+1}(\\cdot|s) = \\arg\\max_{p\\in\\Delta}\\eta_t\\langle Q^{\\pi_t}(s,\\cdot), p\\rangle
+    - D(p, \\pi_t(\\cdot|s))`.
 
     Parameters
     ----------

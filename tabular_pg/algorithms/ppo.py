@@ -177,7 +177,7 @@ class AdamState:
     def __post_init__(self):
         freeze_fields(self, ("m", "v"))
 
-    def step(self, g: np.ndarray, lr: float) -> tuple[np.ndarray, "AdamState"]:
+    def step(self, g: np.ndarray, lr: float) -> tuple[np.ndarray, AdamState]:
         """Kingma & Ba (2015), Algorithm 1: the ascent step ``(d,)`` for gradient ``g`` and the new state."""
         b1, b2, eps = ADAM
         k, m, v = self.k + 1, b1 * self.m + (1 - b1) * g, b2 * self.v + (1 - b2) * g * g

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from tabular_pg._checks import freeze_fields, integer
+from tabular_pg.algorithms.oracles import ExactOracle
 from tabular_pg.exact.evaluation import evaluate
+from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.exact.linsolve import ConvergenceWarning
 from tabular_pg.mdp import FiniteMDP
-from tabular_pg.algorithms.oracles import ExactOracle
-from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.policies import Policy
 from tabular_pg.progress import progress as progress_bar
 
@@ -34,7 +34,10 @@ class Algorithm(ABC):
     search distributions); ``run`` then requires an ``rng``.
     """
 
-    needs_rng = False
+    @property
+    def needs_rng(self) -> bool:
+        """True if :meth:`update` draws random numbers itself (``run`` then requires an ``rng``)."""
+        return False
 
     def start(self, policy: Policy, theta: np.ndarray):
         """The algorithm's own state before the first update (None for memoryless rules)."""
@@ -125,7 +128,7 @@ class History:
         t = self.first_reaching(level)
         return None if t is None else int(self.trajectories[t])
 
-    def same_run(self, other: "History") -> bool:
+    def same_run(self, other: History) -> bool:
         """True when everything but the wall time is bit-identical."""
         return self.algorithm == other.algorithm and all(
             np.array_equal(getattr(self, k), getattr(other, k))

@@ -1,10 +1,12 @@
-"""Reward-weighted regression: EM policy search with a closed-form M-step ("Lecture 6: The Policy Gradient", §3.4 and §5).
+"""Reward-weighted regression: EM policy search with a closed-form M-step
+("Lecture 6: The Policy Gradient", §3.4 and §5).
 
 The EM view of "Lecture 6: The Policy Gradient" §5 (eq. 37-40; Peters & Schaal 2007, "Reinforcement
 learning by reward-weighted regression for operational space control"): for returns
 :math:`R(\\tau) \\ge 0`,
 
-.. math:: \\log J(\\theta) \\ge \\mathcal L(\\theta; q) = \\mathbb E_q[\\log R(\\tau) + \\log p_\\theta(\\tau) - \\log q(\\tau)],
+.. math:: \\log J(\\theta) \\ge \\mathcal L(\\theta; q)
+          = \\mathbb E_q[\\log R(\\tau) + \\log p_\\theta(\\tau) - \\log q(\\tau)],
 
 with equality at :math:`q = R\\,p_{\\theta_t}/J(\\theta_t)` (E-step).  The M-step maximises
 :math:`\\mathbb E_q[\\log p_\\theta(\\tau)] = \\tfrac{1}{J_t}\\sum_{s,a} N(s,a)\\log\\pi_\\theta(a|s)`, with the
@@ -27,7 +29,8 @@ Exact counts (one transposed solve, or a forward sweep): rewards before step t d
           (I - \\gamma P_\\pi^\\top)\\rho = \\gamma \\Big[\\sum_{s,a} \\tilde d(s)\\pi(a|s) r(s,a) P(s'|s,a)\\Big]_{s'},
 
 :math:`\\rho(s) = \\sum_t\\gamma^t\\mathbb E[1\\{s_t=s\\}\\sum_{t'<t} r_{t'}]` the reward collected
-before reaching s; on a finite horizon :math:`\\rho_{h+1}(s') = \\sum_{s,a}\\pi_h(a|s)P(s'|s,a)[\\rho_h(s) + \\gamma^h d_h(s) r(s,a)]`
+before reaching s; on a finite horizon
+:math:`\\rho_{h+1}(s') = \\sum_{s,a}\\pi_h(a|s)P(s'|s,a)[\\rho_h(s) + \\gamma^h d_h(s) r(s,a)]`
 and :math:`N_h = \\pi_h(\\rho_h + \\gamma^h d_h Q_h)`.  Sampled counts: the same sums over the batch, a
 step weighted by :math:`\\sum_{t'}\\gamma^{\\max(t,t')}r_{t'}` (infinite horizon) or by :math:`R(\\tau)`.
 
@@ -80,7 +83,8 @@ def _negative(what: str, value: float, shift: float):
 
 
 def _span(mdp) -> np.ndarray:
-    """What a unit shift of the rewards adds to Q: :math:`\\sum_{k<H-h}\\gamma^k` per step h, or :math:`1/(1-\\gamma)`."""
+    """What a unit shift of the rewards adds to Q: :math:`\\sum_{k<H-h}\\gamma^k` per step h,
+    or :math:`1/(1-\\gamma)`."""
     if mdp.horizon is None:          # gamma = 1: the shift is 0 (_check_shift)
         return np.array(1.0 / (1.0 - mdp.gamma) if mdp.gamma < 1 else 0.0)
     return np.cumsum(mdp.gamma ** np.arange(mdp.horizon))[::-1].copy()
@@ -99,7 +103,7 @@ def _exact_counts(answers: ExactAnswers, shift: float):
     earned = (ev.visits[..., None] * pi * (mdp.R + shift)).reshape(*ev.visits.shape[:-1], -1)   # x(s) pi(a|s) r(s,a)
     P_T = mdp.P_sa.T
     if mdp.horizon is not None:
-        rho = np.zeros(ev.visits.shape)
+        rho: np.ndarray = np.zeros(ev.visits.shape)
         for h in range(mdp.horizon - 1):
             rho[h + 1] = policy_transitions(mdp, pi[h]).T @ rho[h] + P_T @ earned[h]
     else:
@@ -134,7 +138,8 @@ def _sampled_counts(answers, shift: float):
 
 
 def return_weighted_counts(answers, shift: float = 0.0):
-    """The E-step: ``(N, J')``, :math:`N(s,a) = \\mathbb E[R(\\tau)\\sum_t 1\\{s_t=s,a_t=a\\}]` and :math:`J' = \\mathbb E[R]`.
+    """The E-step: ``(N, J')``, :math:`N(s,a) = \\mathbb E[R(\\tau)\\sum_t 1\\{s_t=s,a_t=a\\}]` and
+    :math:`J' = \\mathbb E[R]`.
 
     ``N`` has ``answers.policy.probs_shape`` (a stationary policy sums the steps of a finite
     horizon); exact from :class:`~tabular_pg.algorithms.answers.ExactAnswers` (the module's
@@ -169,7 +174,8 @@ def m_step(policy, N: np.ndarray, pi_old: np.ndarray) -> np.ndarray:
 
 
 def em_lower_bound(N: np.ndarray, J: float, pi_old: np.ndarray, pi_new: np.ndarray) -> float:
-    """:math:`\\mathcal L(\\pi_{new}; q_t) = \\log J_t + \\tfrac{1}{J_t}\\sum_{s,a} N(s,a)[\\log\\pi_{new} - \\log\\pi_t](a|s)`.
+    """:math:`\\mathcal L(\\pi_{new}; q_t) = \\log J_t
+    + \\tfrac{1}{J_t}\\sum_{s,a} N(s,a)[\\log\\pi_{new} - \\log\\pi_t](a|s)`.
 
     "Lecture 6: The Policy Gradient" eq. (39) at the E-step's :math:`q_t = R\\,p_{\\pi_t}/J_t` (the
     transitions cancel): :math:`\\le \\log J(\\pi_{new})` for every policy, :math:`= \\log J_t` at

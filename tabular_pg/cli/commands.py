@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import inspect
 import sys
+from typing import Any
 
 import numpy as np
 
 import mdps
 from tabular_pg import io
+from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee, theorem_setting
 from tabular_pg.cli import plots
 from tabular_pg.cli.format import num, table
 from tabular_pg.cli.report import coincidence_notes, estimator_head, estimator_table, tour
@@ -17,7 +19,6 @@ from tabular_pg.cli.specs import SEED, resolve_mdp, resolve_policy
 from tabular_pg.cli.train import parse_step, train_once
 from tabular_pg.exact.hessian import hessian
 from tabular_pg.exact.planning import optimum
-from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee, theorem_setting
 from tabular_pg.policies import TabularSoftmax
 
 __all__ = ["solve", "zoo", "estimators", "train", "proofs", "theorems", "COMMANDS"]
@@ -101,7 +102,7 @@ def _solve_text(data: dict, named: io.NamedMDP, rows: int) -> str:
 # --------------------------------------------------------------------------------- zoo
 def zoo(args) -> dict:
     """``tabular-pg zoo``: the zoo's MDPs, their parameters (with defaults) and sources."""
-    entries = {}
+    entries: dict[str, dict[str, Any]] = {}
     for name, (constructor, defaults, description) in mdps.ZOO.items():
         params = {p.name: defaults.get(p.name, None if p.default is inspect.Parameter.empty else p.default)
                   for p in inspect.signature(constructor).parameters.values()}
@@ -155,7 +156,7 @@ def train(args) -> dict:
 # ------------------------------------------------------------------------------ proofs
 def proofs(args) -> dict:
     """``tabular-pg proofs [--errata] [--claim ID ...]``; exit status 1 if a verdict is not the registered one."""
-    import proofs as package                    # sympy: loaded only when the proofs are asked for
+    import proofs as package  # sympy: loaded only when the proofs are asked for
     verdicts = run_proofs(args.errata, args.claim)
     counts = verdict_counts(verdicts)
     text = package.report(verdicts)
@@ -200,8 +201,8 @@ def theorems(args) -> dict:
                 lines += [f"\n{name} ({c.reference}) on {spec}:",
                           table(["t", c.quantity, "", "bound"], _iterate_rows(c))]
     perturbed = "" if args.scale == 1 else f" PERTURBED: every bound made stricter by the factor {args.scale:g};"
-    head = [f"published guarantees on exact runs ({args.iters} iterations;{perturbed} rewards mapped onto [0, 1], uniform "
-            "start, gamma 0.9 for finite-horizon or gamma = 1 MDPs); tightness = max measured/bound "
+    head = [f"published guarantees on exact runs ({args.iters} iterations;{perturbed} rewards mapped onto [0, 1], "
+            "uniform start, gamma 0.9 for finite-horizon or gamma = 1 MDPs); tightness = max measured/bound "
             "(CPI: max bound - improvement)",
             table(["guarantee", "MDP", "gamma", "quantity", "at T", "", "bound at T", "tightness", "verdict"], rows),
             "references: " + "; ".join(f"{n}: {g.reference}" for n, g in GUARANTEES.items() if n in names)]

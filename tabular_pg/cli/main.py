@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     theorems.add_argument("--iters", type=int, default=50, help="iterations of every run")
     theorems.add_argument("--iterates", action="store_true", help="print the measured value and bound of every iterate")
     theorems.add_argument("--scale", type=float, default=1.0, help="make every bound stricter by this factor "
-                          "(e.g. 0.1: the constant divided by 10, to see the check fail); default 1, the published bounds")
+                          "(e.g. 0.1: the constant divided by 10, to see the check fail); "
+                          "default 1, the published bounds")
     _common(theorems)
 
     zoo = sub.add_parser("zoo", help="list the MDPs of the zoo with their parameters")

@@ -141,7 +141,7 @@ def estimator_errors(n_values, errors: dict, variances: dict, exact_errors: dict
     """
     fig, (left, right), own = _figure(ax, 2, size=(6.0, 5.0))
     n = np.asarray(n_values, dtype=float)
-    seen = {}
+    seen: dict[str, np.ndarray] = {}
     for i, (label, err) in enumerate(errors.items()):
         err = np.asarray(err, dtype=float)
         both = np.r_[err, np.asarray(variances.get(label, []), dtype=float)]
@@ -253,7 +253,7 @@ def _random_policies(n: int, S: int, A: int, rng: np.random.Generator) -> np.nda
 def _paths(ax, mdp: FiniteMDP, paths: dict) -> None:
     """Each path as a line of its iterates; its last iterate a hollow marker of its own
     shape, the sizes decreasing so that paths ending at the same point all show."""
-    ends = {}
+    ends: dict[str, np.ndarray] = {}
     for i, (label, seq) in enumerate(paths.items()):
         W = evaluate_batch(mdp, np.asarray(seq)).V
         line, = ax.plot(W[:, 0], W[:, 1], ".-", markersize=3, linewidth=1.2, label=f"{label}: iterates")

@@ -184,7 +184,8 @@ def chain_explanation(H: int, A: int, total: int) -> str:
 def _estimators(result: SectionResult, setting: Setting) -> tuple:
     lines, md, facts = [], [], result.facts
     for spec in (setting.chain, setting.garnet):
-        head, body = estimator_head(spec, result.data[spec], facts["truncated"][spec]), estimator_table(result.data[spec])
+        head = estimator_head(spec, result.data[spec], facts["truncated"][spec])
+        body = estimator_table(result.data[spec])
         notes = coincidence_notes(result.data[spec])
         lines += [head, body, *notes]
         md += [f"**{head}**", "", "```", body, "```", ""] + [f"- {n}" for n in notes] + ([""] if notes else [])
@@ -202,7 +203,8 @@ def _estimators(result: SectionResult, setting: Setting) -> tuple:
 def _polytope(result: SectionResult) -> tuple:
     paths = result.facts["labels"]
     text = ("V^pi of random policies of a two-state MDP (Dadashi et al. 2019, Fig. 2d); "
-            + (f"paths of {', '.join(paths)} from the same start" if paths else "the squares are the deterministic policies"))
+            + (f"paths of {', '.join(paths)} from the same start" if paths
+               else "the squares are the deterministic policies"))
     return [text], f"{text}.\n\n" + "\n".join(_links(result.figures))
 
 
@@ -214,7 +216,8 @@ CURVES_EXPLAINED = (
     "SampledOracle for answers estimated from n trajectories per iteration, with every algorithm's "
     "class defaults (PPO: GAE advantages from a fitted tabular critic, normalised, Adam; NPG: Kakade's "
     "Fisher at the sampled states, damping, a realised-KL line search; CPI: unsampled actions unknown); "
-    "the line is the mean over seeds and the band their range. The gap between a sampled curve and its exact curve is the price "
+    "the line is the mean over seeds and the band their range. "
+    "The gap between a sampled curve and its exact curve is the price "
     "of estimation; a sampled curve that flattens below J* is an algorithm that stopped learning.")
 
 

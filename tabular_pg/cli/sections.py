@@ -10,9 +10,10 @@ runs it in a background process).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -219,7 +220,7 @@ def episode_truncation(mdp: FiniteMDP, pi: np.ndarray, tol: float = TRUNCATION) 
 
 def _estimator_row(label: str, mean, cov, per, g, ns, seeds: int) -> dict:
     bias, trace = float(np.linalg.norm(mean - g)), float(np.trace(cov))
-    row = {"estimator": label, "bias": bias, "trace_cov": trace, "rmse_exact": [], "rmse_sampled": [],
+    row: dict[str, Any] = {"estimator": label, "bias": bias, "trace_cov": trace, "rmse_exact": [], "rmse_sampled": [],
            "cosine_median": []}
     for n in ns:
         means = per[:n * seeds].reshape(seeds, n, -1).mean(axis=1)
@@ -295,7 +296,8 @@ def _head_to_head(spec: str, mdp: FiniteMDP, setting: Setting, show: bool, sampl
         row = [name, exact.J[-1], J_star - exact.J[-1], str(_first_within(exact.J, J_star))]
         curves[f"{name} exact"] = exact.J
         if sampled and name in SAMPLED_IN_TOUR:
-            runs = [train_once(mdp, name, setting.iterations, setting.sampled_n, seed) for seed in range(setting.algo_seeds)]
+            runs = [train_once(mdp, name, setting.iterations, setting.sampled_n, seed)
+                    for seed in range(setting.algo_seeds)]
             finals = np.array([h.J[-1] for h in runs])
             row += [f"{num(finals.mean(), 4)} [{num(finals.min(), 4)}, {num(finals.max(), 4)}]",
                     int(np.mean([h.trajectories[-1] for h in runs]))]
@@ -337,7 +339,7 @@ def algorithms_section(setting: Setting, out: Path, show: bool) -> SectionResult
         data[spec] = {"J_star": J_star, "rows": rows, "curves": curves}
         if plot:
             figures.append(_curve_figure(out, spec, curves, J_star))
-    facts = {"sampled": {setting.garnet: True, setting.chain: False}, "not_run": not_run,
+    facts: dict[str, Any] = {"sampled": {setting.garnet: True, setting.chain: False}, "not_run": not_run,
              "algorithms": [repr(make_algorithm(name)) for name in ALGORITHMS],
              "oracle": repr(make_oracle(zoo_mdp(setting.garnet), setting.sampled_n)),
              "polytope": _polytope_paths(setting, out, show) if plot else None}
@@ -348,7 +350,7 @@ def algorithms_section(setting: Setting, out: Path, show: bool) -> SectionResult
 
 # ---------------------------------------------------------------------------------- proofs
 def _proofs():
-    import proofs                               # sympy: loaded only when the proofs are asked for
+    import proofs  # sympy: loaded only when the proofs are asked for
     return proofs
 
 

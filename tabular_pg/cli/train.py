@@ -14,8 +14,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tabular_pg.algorithms import (CEM, PPO, ConservativePolicyIteration, History, NaturalPolicyGradient,
-                                   PolicyGradient, run)
+from tabular_pg.algorithms import (
+    CEM,
+    PPO,
+    ConservativePolicyIteration,
+    History,
+    NaturalPolicyGradient,
+    PolicyGradient,
+    run,
+)
 from tabular_pg.algorithms.oracles import ExactOracle, SampledOracle
 from tabular_pg.cli.specs import SEED
 from tabular_pg.mdp import FiniteMDP
@@ -61,8 +68,9 @@ def make_algorithm(name: str, step=None):
 
     Examples
     --------
-    >>> make_algorithm("npg", 0.01)
-    NaturalPolicyGradient(step=None, delta=0.01, damping=None, backtrack=0.5, max_backtracks=10, kl_slack=1.5, entropy=0.0)
+    >>> make_algorithm("npg", 0.01)  # doctest: +NORMALIZE_WHITESPACE
+    NaturalPolicyGradient(step=None, delta=0.01, damping=None, backtrack=0.5, max_backtracks=10, kl_slack=1.5,
+                          entropy=0.0)
     """
     if name not in ALGORITHMS:
         raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}; got {name!r}")

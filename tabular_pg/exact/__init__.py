@@ -9,8 +9,14 @@ it loads sympy).  Imports only the model (``tabular_pg.mdp``, ``tabular_pg.polic
 """
 from tabular_pg.exact.batch import BatchEvaluation, evaluate_batch
 from tabular_pg.exact.evaluation import Evaluation, check_policy, evaluate, transition_matrix
-from tabular_pg.exact.gradient import (fisher_information, kl_divergence, natural_gradient, performance_difference,
-                                       policy_gradient, trust_region_step)
+from tabular_pg.exact.gradient import (
+    fisher_information,
+    kl_divergence,
+    natural_gradient,
+    performance_difference,
+    policy_gradient,
+    trust_region_step,
+)
 from tabular_pg.exact.linsolve import ConvergenceWarning, PrecisionWarning
 from tabular_pg.exact.planning import Optimum, optimum, value_iteration
 

@@ -72,7 +72,7 @@ def check_policies(mdp: FiniteMDP, pis) -> np.ndarray:
 
 def _dense_P(mdp: FiniteMDP) -> np.ndarray:
     """Transitions as a dense ``(S, A, S)`` array."""
-    if not mdp.is_sparse:
+    if isinstance(mdp.P, np.ndarray):           # dense (mdp.is_sparse is False)
         return mdp.P
     S, A = mdp.n_states, mdp.n_actions
     return mdp.P.toarray().reshape(S, A, S)
@@ -121,8 +121,9 @@ def _evaluate_discounted(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
 
 def _evaluate_finite(mdp: FiniteMDP, pis: np.ndarray) -> BatchEvaluation:
     """Backward :math:`V_h = \\sum_a\\pi_h Q_h`, :math:`Q_h = r+\\gamma PV_{h+1}`; forward
-    :math:`d_{h+1}(s')=\\sum_{s,a}d_h(s)\\pi_h(a|s)P(s'|s,a)` ("Policy Gradient (continued)"), batch in one product per step."""
-    H, S, A, B = mdp.horizon, mdp.n_states, mdp.n_actions, pis.shape[0]
+    :math:`d_{h+1}(s')=\\sum_{s,a}d_h(s)\\pi_h(a|s)P(s'|s,a)` ("Policy Gradient (continued)"), batch in one product per
+    step."""
+    H, S, A, B = mdp.finite_horizon, mdp.n_states, mdp.n_actions, pis.shape[0]
     pis = pis if pis.ndim == 4 else np.broadcast_to(pis[:, None], (B, H, S, A))
     Q, V = np.empty((B, H, S, A)), np.zeros((B, H + 1, S))
     for h in range(H - 1, -1, -1):
@@ -166,8 +167,9 @@ def evaluate_batch(mdp: FiniteMDP, pis) -> BatchEvaluation:
     -----
     The same equations as :func:`~tabular_pg.exact.evaluate`:
     :math:`V_b = (I-\\gamma P_{\\pi_b})^{-1}r_{\\pi_b}`,
-    :math:`\\tilde d_b^\\top = \\mu^\\top(I-\\gamma P_{\\pi_b})^{-1}` ("Lecture 15: Policy Optimization with Trust Regions" §1), solved
-    for the whole batch by stacked dense LU when ``gamma < 1`` and ``S <= STACKED_LU_MAX``;
+    :math:`\\tilde d_b^\\top = \\mu^\\top(I-\\gamma P_{\\pi_b})^{-1}`
+    ("Lecture 15: Policy Optimization with Trust Regions" §1), solved for the whole batch by stacked dense LU when
+    ``gamma < 1`` and ``S <= STACKED_LU_MAX``;
     finite horizons use the batched recursions of "Policy Gradient (continued)".  Other cases (``gamma = 1``
     episodic tasks, whose transient set and properness depend on the policy, and
     ``S > STACKED_LU_MAX``, where the loop is faster: see :data:`STACKED_LU_MAX`) evaluate

@@ -1,27 +1,31 @@
-"""The exact Hessian of :math:`J(\\pi_\\theta)` and its product with a vector, by differentiating the policy-gradient theorem.
+"""The exact Hessian of :math:`J(\\pi_\\theta)` and its product with a vector, by differentiating the policy-gradient
+theorem.
 
 The gradient is :math:`\\nabla J = \\sum_s \\tilde d(s) \\sum_a \\nabla\\pi(a|s) A(s,a)`
 (:func:`~tabular_pg.exact.gradient.policy_gradient`).  Its derivative along a direction
 :math:`v \\in \\mathbb R^d`, with :math:`\\dot\\pi(s,a) = \\nabla\\pi(a|s)^\\top v`, is
 
 .. math::
-    Hv = \\underbrace{\\sum_{s,a} \\big[\\dot{\\tilde d}(s) A(s,a) + \\tilde d(s) \\dot Q(s,a)\\big]\\nabla\\pi(a|s)}_{\\text{the state and action values move}}
+    Hv = \\underbrace{\\sum_{s,a} \\big[\\dot{\\tilde d}(s) A(s,a) + \\tilde d(s) \\dot Q(s,a)\\big]\\nabla\\pi(a|s)}
+         _{\\text{the state and action values move}}
        + \\underbrace{\\sum_{s,a} \\tilde d(s) A(s,a)\\, \\nabla^2\\pi(a|s)\\, v}_{\\text{the policy curves}},
 
-where, from :math:`V = r_\\pi + \\gamma P_\\pi V` and :math:`\\tilde d^\\top = \\mu^\\top + \\gamma \\tilde d^\\top P_\\pi`,
+where, from :math:`V = r_\\pi + \\gamma P_\\pi V` and
+:math:`\\tilde d^\\top = \\mu^\\top + \\gamma \\tilde d^\\top P_\\pi`,
 
 .. math::
     \\dot V = (I-\\gamma P_\\pi)^{-1} \\Big[\\sum_a \\dot\\pi(s,a) Q(s,a)\\Big]_s, \\quad
     \\dot Q = \\gamma P \\dot V, \\quad
-    \\dot{\\tilde d} = (I-\\gamma P_\\pi)^{-\\top} \\Big[\\gamma \\sum_{s,a} \\tilde d(s)\\dot\\pi(s,a) P(s'|s,a)\\Big]_{s'}.
+    \\dot{\\tilde d} = (I-\\gamma P_\\pi)^{-\\top}
+                      \\Big[\\gamma \\sum_{s,a} \\tilde d(s)\\dot\\pi(s,a) P(s'|s,a)\\Big]_{s'}.
 
 (Per-state constants drop out of the first sum since :math:`\\sum_a\\nabla\\pi(a|s) = 0`, so
 :math:`\\dot Q` may stand for :math:`\\dot A`.)  This is the Hessian of Furmston, Lever & Barber
 2016, "Approximate Newton Methods for Policy Search in MDPs" (their
 :math:`\\mathcal H_1 + \\mathcal H_2 + \\mathcal H_{12} + \\mathcal H_{12}^\\top`), and of Shen et al.
 2019, "Hessian Aided Policy Gradient" (an expectation over trajectories there), written
-with the resolvent instead of sums over trajectories.  One product costs two linear solves with :math:`I-\\gamma P_\\pi` (one of them
-transposed) besides the evaluation of the policy: ``O(solve)``, never ``d`` of them (measured on
+with the resolvent instead of sums over trajectories.  One product costs two linear solves with :math:`I-\\gamma P_\\pi`
+(one of them transposed) besides the evaluation of the policy: ``O(solve)``, never ``d`` of them (measured on
 garnet(10^4, 4, 5), gamma = 0.99, d = 4·10^4, matrix-free GMRES: 18 ms a product against 17 ms
 for the evaluation itself); the ``(d, d)`` matrix is ``d`` products whose solves share one
 factorisation.
@@ -58,7 +62,8 @@ __all__ = ["hessian", "hessian_vector_product", "policy_jvp", "resolvent"]
 
 # ------------------------------------------------------------ the policy's derivatives
 def policy_jvp(policy: Policy, theta: np.ndarray, Vs: np.ndarray) -> np.ndarray:
-    """:math:`\\dot\\pi(s,a) = \\nabla\\pi(a|s)^\\top v` for each column ``v`` of ``Vs (d, k)``: ``probs_shape + (k,)``."""
+    """:math:`\\dot\\pi(s,a) = \\nabla\\pi(a|s)^\\top v` for each column ``v`` of ``Vs (d, k)``:
+    ``probs_shape + (k,)``."""
     pi = policy.probs(theta)
     if isinstance(policy, Direct):
         V = Vs.reshape(*pi.shape, -1)
@@ -68,7 +73,8 @@ def policy_jvp(policy: Policy, theta: np.ndarray, Vs: np.ndarray) -> np.ndarray:
     elif isinstance(policy, LogLinear):
         zdot = np.einsum("sai,ik->sak", policy.features, Vs)
     else:
-        raise TypeError(f"the Hessian is implemented for TabularSoftmax, LogLinear and Direct; got {type(policy).__name__}")
+        raise TypeError("the Hessian is implemented for TabularSoftmax, LogLinear and Direct; "
+                        f"got {type(policy).__name__}")
     return pi[..., None] * (zdot - (pi[..., None] * zdot).sum(axis=-2, keepdims=True))
 
 
@@ -179,11 +185,13 @@ def _prepare(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluation | Non
     if evaluation is None:
         return theta, evaluate(mdp, policy.probs(theta))
     if not isinstance(evaluation, Evaluation):
-        raise TypeError(f"evaluation must be None or an Evaluation (tabular_pg.evaluate); got {type(evaluation).__name__}")
+        raise TypeError("evaluation must be None or an Evaluation (tabular_pg.evaluate); "
+                        f"got {type(evaluation).__name__}")
     return theta, evaluation
 
 
-def hessian_vector_product(mdp: FiniteMDP, policy: Policy, theta, v, evaluation: Evaluation | None = None) -> np.ndarray:
+def hessian_vector_product(mdp: FiniteMDP, policy: Policy, theta, v,
+                           evaluation: Evaluation | None = None) -> np.ndarray:
     """Exact :math:`\\nabla^2 J(\\pi_\\theta)\\, v`, shape ``(d,)``, without forming the ``(d, d)`` matrix.
 
     Parameters

@@ -133,7 +133,7 @@ class RowBlocks:
     def rmatvec(self, y: np.ndarray) -> np.ndarray:
         """:math:`P^\\top y`, shape ``(n,)``: :math:`\\sum_k P_k^\\top y_k` over the
         :data:`TRANSPOSE_BLOCKS` row blocks, added in block order."""
-        if not self.parallel:
+        if self._transposed is None:            # not parallel
             return self.P.T @ y
         parts = self._run([lambda B=B, lo=lo, hi=hi: B.T @ y[lo:hi] for lo, hi, B in self._transposed])
         out = parts[0]

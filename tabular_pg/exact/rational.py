@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from numbers import Integral
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import sympy
@@ -22,8 +22,8 @@ from sympy.polys.matrices import DomainMatrix
 from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from tabular_pg._checks import check_distributions
-from tabular_pg.mdp import FiniteMDP, reachable
 from tabular_pg.exact.evaluation import check_feasible
+from tabular_pg.mdp import FiniteMDP, reachable
 
 _MPQ = type(QQ(0))
 
@@ -177,7 +177,7 @@ class RationalMDP:
         object.__setattr__(self, "horizon", None if horizon is None else int(horizon))
 
     @classmethod
-    def from_mdp(cls, mdp: FiniteMDP, max_denominator: int | None = None) -> "RationalMDP":
+    def from_mdp(cls, mdp: FiniteMDP, max_denominator: int | None = None) -> RationalMDP:
         """The exact rational copy of a float :class:`FiniteMDP` (floats read exactly).
 
         Examples
@@ -188,7 +188,7 @@ class RationalMDP:
         9/10
         """
         S, A = mdp.n_states, mdp.n_actions
-        P = mdp.P.toarray() if mdp.is_sparse else mdp.P_sa
+        P = mdp.P_sa if isinstance(mdp.P, np.ndarray) else mdp.P.toarray()      # dense, or sparse
         return cls(P.reshape(S, A, S), mdp.R, mdp.mu, mdp.gamma, mdp.horizon, max_denominator)
 
     n_states = property(lambda self: self.P.shape[0])
@@ -232,7 +232,7 @@ class _InQQ(NamedTuple):
     P: np.ndarray
     r: np.ndarray
     mu: np.ndarray
-    gamma: object
+    gamma: Any              # a QQ element (sympy's domain elements have no common static type)
     horizon: int | None
 
 
@@ -252,7 +252,7 @@ def _as_rational_mdp(mdp, max_denominator) -> RationalMDP:
 def _check_policy(mdp: RationalMDP, pi, max_denominator) -> np.ndarray:
     """``pi (S, A)``, or ``(H, S, A)`` with a horizon, as QQ; validated."""
     pi = _distributions("pi", pi, max_denominator)
-    shapes = [(mdp.n_states, mdp.n_actions)]
+    shapes: list[tuple[int, ...]] = [(mdp.n_states, mdp.n_actions)]
     if mdp.horizon is not None:
         shapes.append((mdp.horizon, mdp.n_states, mdp.n_actions))
     if pi.shape not in shapes:
@@ -272,7 +272,8 @@ def _policy_transitions(mdp: _InQQ, pi: np.ndarray):
 
 
 def _evaluate_discounted(mdp: _InQQ, pi: np.ndarray) -> RationalEvaluation:
-    """:math:`(I-\\gamma P_\\pi) V = r_\\pi`, :math:`(I-\\gamma P_\\pi)^\\top \\tilde d = \\mu` ("Lecture 6: The Policy Gradient")."""
+    """:math:`(I-\\gamma P_\\pi) V = r_\\pi`, :math:`(I-\\gamma P_\\pi)^\\top \\tilde d = \\mu`
+    ("Lecture 6: The Policy Gradient")."""
     gamma = mdp.gamma
     P_pi, r_pi = _policy_transitions(mdp, pi)
     M = _identity(len(mdp.mu)) - gamma * P_pi
@@ -316,8 +317,11 @@ def _evaluate_episodic(mdp: _InQQ, pi: np.ndarray, terminal: np.ndarray) -> Rati
 
 
 def _evaluate_finite(mdp: _InQQ, pi: np.ndarray) -> RationalEvaluation:
-    """Backward :math:`Q_h = r + \\gamma P V_{h+1}`, forward :math:`d_{h+1} = \\sum d_h \\pi_h P` ("Policy Gradient (continued)")."""
+    """Backward :math:`Q_h = r + \\gamma P V_{h+1}`, forward :math:`d_{h+1} = \\sum d_h \\pi_h P`
+    ("Policy Gradient (continued)")."""
     (S, A, _), H, gamma = mdp.P.shape, mdp.horizon, mdp.gamma
+    if H is None:
+        raise ValueError("_evaluate_finite needs a finite horizon; got horizon=None")
     pi = np.broadcast_to(pi, (H, S, A))
     V, Q = np.empty((H, S), dtype=object), np.empty((H, S, A), dtype=object)
     V_next = np.full(S, QQ(0), dtype=object)

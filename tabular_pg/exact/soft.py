@@ -3,7 +3,8 @@
 Conventions of Cen, Cheng, Chen, Wei & Chi (2021), "Fast Global Convergence of Natural Policy
 Gradient Methods with Entropy Regularization", §2 (with temperature :math:`\\tau > 0`):
 
-.. math:: V_\\tau^\\pi(s) = \\mathbb E\\Big[\\sum_t \\gamma^t\\big(r(s_t,a_t) - \\tau\\log\\pi(a_t|s_t)\\big)\\,\\Big|\\,s_0=s\\Big],
+.. math:: V_\\tau^\\pi(s)
+          = \\mathbb E\\Big[\\sum_t \\gamma^t\\big(r(s_t,a_t) - \\tau\\log\\pi(a_t|s_t)\\big)\\,\\Big|\\,s_0=s\\Big],
           \\qquad Q_\\tau^\\pi(s,a) = r(s,a) + \\gamma\\,\\mathbb E_{s'\\sim P(\\cdot|s,a)}V_\\tau^\\pi(s'),
 
 so :math:`V_\\tau(s) = \\sum_a\\pi(a|s)(Q_\\tau(s,a) - \\tau\\log\\pi(a|s))`, the soft advantage is
@@ -31,8 +32,8 @@ from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import softmax
 
 __all__ = ["check_entropy", "policy_entropy", "entropy_weights", "log_policy", "soft_advantage",
-           "soft_max", "soft_greedy", "soft_backup", "soft_value_iteration", "contraction_fixed_point", "soft_backward_induction",
-           "soft_finite_values"]
+           "soft_max", "soft_greedy", "soft_backup", "soft_value_iteration", "contraction_fixed_point",
+           "soft_backward_induction", "soft_finite_values"]
 
 
 def check_entropy(entropy) -> float:
@@ -81,13 +82,15 @@ def soft_advantage(mdp: FiniteMDP, Q: np.ndarray, V: np.ndarray, pi: np.ndarray,
 
 
 def soft_max(mdp: FiniteMDP, Q: np.ndarray, tau: float) -> np.ndarray:
-    """The soft Bellman maximum :math:`\\tau\\log\\sum_a e^{Q(s,a)/\\tau}` (the hard max where the entropy does not count)."""
+    """The soft Bellman maximum :math:`\\tau\\log\\sum_a e^{Q(s,a)/\\tau}` (the hard max where the entropy does not
+    count)."""
     w = entropy_weights(mdp)
     return np.where(w > 0, tau * logsumexp(Q / tau, axis=-1), Q.max(axis=-1))
 
 
 def soft_greedy(Q: np.ndarray, tau: float) -> np.ndarray:
-    """:math:`\\mathrm{softmax}(Q/\\tau)` over the last axis: the maximiser of :math:`\\langle p, Q\\rangle + \\tau\\mathcal H(p)`."""
+    """:math:`\\mathrm{softmax}(Q/\\tau)` over the last axis: the maximiser of
+    :math:`\\langle p, Q\\rangle + \\tau\\mathcal H(p)`."""
     return softmax(Q / tau)
 
 
@@ -137,7 +140,7 @@ def soft_finite_values(mdp: FiniteMDP, pis: np.ndarray, tau: float) -> tuple[np.
     :math:`V_h = \\sum_a\\pi_h(Q_h) + \\tau\\mathcal H(\\pi_h)` ("Policy Gradient (continued)",
     finite-horizon recursions, with the entropy reward of Cen et al. 2021).
     """
-    H, S = mdp.horizon, mdp.n_states
+    H, S = mdp.finite_horizon, mdp.n_states
     V, Q = np.zeros((H + 1, S)), np.empty(pis.shape)
     bonus = tau * policy_entropy(pis)
     for h in range(H - 1, -1, -1):
@@ -152,7 +155,7 @@ def soft_backward_induction(mdp: FiniteMDP, tau: float) -> tuple[np.ndarray, np.
     :math:`Q^*_h = r + \\gamma PV^*_{h+1}`, :math:`V^*_h = \\tau\\log\\sum_a e^{Q^*_h/\\tau}`,
     :math:`\\pi^*_h = \\mathrm{softmax}(Q^*_h/\\tau)`: exact in one backward pass.
     """
-    H, S = mdp.horizon, mdp.n_states
+    H, S = mdp.finite_horizon, mdp.n_states
     V, Q = np.zeros((H + 1, S)), np.empty((H, S, mdp.n_actions))
     for h in range(H - 1, -1, -1):
         Q[h] = soft_backup(mdp, V[h + 1])

@@ -56,8 +56,8 @@ import scipy.sparse as sp
 
 from tabular_pg._checks import as_float_array, check_csr
 from tabular_pg.exact.evaluation import check_policy
-from tabular_pg.io.output import write_atomically
 from tabular_pg.io.interop import from_gymnasium, from_pymdptoolbox, to_gymnasium, to_pymdptoolbox
+from tabular_pg.io.output import write_atomically
 from tabular_pg.mdp import FiniteMDP
 
 __all__ = ["NamedMDP", "load", "load_named", "save", "load_policy", "from_gymnasium",
@@ -218,7 +218,7 @@ def _names(field: str, value, limit: int) -> list:
     raise ValueError(f"field {field!r} must be a positive count or a non-empty list of names; got {value!r:.80}")
 
 
-def _numbers(field: str, value, ndim: int) -> np.ndarray:
+def _numbers(field: str, value, ndim: int | None) -> np.ndarray:
     """A float array of JSON numbers: strings (even numeric ones), booleans and nulls are refused."""
     try:
         arr = np.array(value)
@@ -244,7 +244,7 @@ def _table(field: str, value, S: int, A: int, index, nested_ndims):
     entries = value.get("entries")
     widths = (4,) if field == "transitions" else (3, 4)
     lengths = {len(e) if isinstance(e, list) else -1 for e in entries} if isinstance(entries, list) else set()
-    if len(lengths) != 1 or lengths.pop() not in widths:
+    if not isinstance(entries, list) or len(lengths) != 1 or lengths.pop() not in widths:
         raise ValueError(f"field {field!r} must be a nested array or {{\"entries\": [...]}} with every entry "
                          f"a list [s, a, s', x]{'' if field == 'transitions' else ' (or every entry [s, a, x])'}")
     return _entry_matrix(field, entries, S, A, index)

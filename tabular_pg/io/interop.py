@@ -9,7 +9,7 @@ Re-exported by :mod:`tabular_pg.io`.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -126,7 +126,7 @@ def _from_triplets(row, col, p, r, S, A, mu, gamma, horizon) -> FiniteMDP:
     return FiniteMDP(P, R, mu, gamma=gamma, horizon=horizon)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _env_class():
     import gymnasium
     from gymnasium.spaces import Discrete
@@ -279,10 +279,12 @@ def to_pymdptoolbox(mdp: FiniteMDP):
     True
     """
     A = mdp.n_actions
+    P: tuple | np.ndarray
     if mdp.is_sparse:
         P = tuple(sp.csr_matrix(mdp.P[a::A]) for a in range(A))
     else:
         P = np.ascontiguousarray(mdp.P.transpose(1, 0, 2))
-    full = mdp.R_full is not None and not sp.issparse(mdp.R_full)
-    R = np.ascontiguousarray(mdp.R_full.transpose(1, 0, 2)) if full else np.array(mdp.R)
+    R_full = mdp.R_full
+    full = R_full is not None and not sp.issparse(R_full)
+    R = np.ascontiguousarray(R_full.transpose(1, 0, 2)) if R_full is not None and full else np.array(mdp.R)
     return P, R, mdp.gamma

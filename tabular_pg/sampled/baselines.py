@@ -1,10 +1,10 @@
 """Baselines of the trajectory estimators, and the per-step exact quantities they use.
 
 A baseline :math:`b_t(s)` is subtracted from the weight of :math:`\\psi_t` in value units
-("Lecture 15: Policy Optimization with Trust Regions" §1, and "Policy Gradient (continued)", "Variance reduction via a baseline": any action-independent
-baseline leaves the estimator unbiased): the exact :math:`V_t` (``"value"``), a per-(step,
-state) average of the sampled returns (``"fitted"``, biased because it reuses the
-samples), the exact variance-minimising :math:`b^*_t(s)` (``"optimal"``), or a constant.
+("Lecture 15: Policy Optimization with Trust Regions" §1, and "Policy Gradient (continued)",
+"Variance reduction via a baseline": any action-independent baseline leaves the estimator unbiased):
+the exact :math:`V_t` (``"value"``), a per-(step, state) average of the sampled returns (``"fitted"``, biased
+because it reuses the samples), the exact variance-minimising :math:`b^*_t(s)` (``"optimal"``), or a constant.
 """
 from __future__ import annotations
 
@@ -86,10 +86,12 @@ def optimal_baseline(mdp: FiniteMDP, policy: Policy, theta, T: int, reward_to_go
     The minimiser of :math:`\\mathbb E\\|\\psi_t(W_t - \\gamma^t b)\\|^2` given :math:`s_t=s` (the
     per-step variance; cross-step covariances are ignored, as in Greensmith et al. 2004):
 
-    .. math:: b^*_t(s) = \\frac{\\mathbb E[\\|\\psi_t\\|^2 W_t \\mid s_t=s]}{\\gamma^t\\,\\mathbb E[\\|\\psi_t\\|^2 \\mid s_t=s]},
+    .. math:: b^*_t(s) = \\frac{\\mathbb E[\\|\\psi_t\\|^2 W_t \\mid s_t=s]}
+                                {\\gamma^t\\,\\mathbb E[\\|\\psi_t\\|^2 \\mid s_t=s]},
 
     with :math:`\\mathbb E[W_t|s_t,a_t] = \\gamma^t Q_t(s_t,a_t)` for reward-to-go, plus the
-    expected past return given :math:`s_t` for the total return ("Lecture 15: Policy Optimization with Trust Regions", baselines).
+    expected past return given :math:`s_t` for the total return ("Lecture 15: Policy Optimization with Trust Regions",
+    baselines).
 
     Examples
     --------

@@ -81,5 +81,7 @@ def critic_values(traj: Trajectories, critic: str, n_states: int, mdp: FiniteMDP
     if critic == "fitted":
         return fitted_critic(traj, n_states, traj.horizon is not None)
     if critic == "exact":
+        if mdp is None or pi is None:
+            raise ValueError(f"critic='exact' needs mdp and pi; got mdp={type(mdp).__name__}, pi={type(pi).__name__}")
         return step_evaluation(mdp, pi, traj.T).V
     raise ValueError(f"critic must be one of {GAE_VALUES}; got {critic!r}")

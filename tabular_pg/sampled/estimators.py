@@ -19,25 +19,32 @@ with a weight :math:`W_t` that carries the full discount :math:`\\gamma^t` of st
 
 The baseline :math:`b_t(s)` is in value units (``"value"`` uses the exact :math:`V_t`), so
 a constant ``c`` subtracts :math:`\\gamma^t c`.  The state-action estimator ``visitation``
-uses :math:`(s,a)\\sim d` from geometric stopping ("Lecture 15: Policy Optimization with Trust Regions" §1).  Exact per-step
-quantities of an infinite-horizon MDP are those of the horizon-``T`` truncation the
+uses :math:`(s,a)\\sim d` from geometric stopping ("Lecture 15: Policy Optimization with Trust Regions" §1).  Exact
+per-step quantities of an infinite-horizon MDP are those of the horizon-``T`` truncation the
 trajectories were sampled on.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from tabular_pg.exact.evaluation import evaluate
 from tabular_pg._checks import as_float_array, check_finite, unit_interval
+from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
-from tabular_pg.sampled.baselines import (BASELINES, values_at_visits, baseline_values, check_baseline, fitted_values,
-                        optimal_baseline, step_evaluation)
+from tabular_pg.sampled.baselines import (
+    BASELINES,
+    baseline_values,
+    check_baseline,
+    fitted_values,
+    optimal_baseline,
+    step_evaluation,
+    values_at_visits,
+)
 from tabular_pg.sampled.critic import GAE_VALUES, critic_values
-from tabular_pg.sampled.importance import check_importance, check_truncation, importance_weights
 from tabular_pg.sampled.fisher_estimates import analytic_fisher, fisher, fisher_state_weights, natural_gradient
+from tabular_pg.sampled.importance import check_importance, check_truncation, importance_weights
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
-from tabular_pg.sampled.scores import check_inputs, weighted_scores
+from tabular_pg.sampled.scores import check_inputs, required_mdp, weighted_scores
 
 __all__ = ["reinforce", "qvalue", "gae", "visitation", "fisher", "fisher_state_weights", "analytic_fisher",
            "natural_gradient", "reinforce_weights", "qvalue_weights", "gae_weights", "check_critic", "CRITICS",
@@ -79,7 +86,8 @@ def reinforce(traj: Trajectories, policy: Policy, theta, reward_to_go: bool = Fa
     Notes
     -----
     Unbiased for any action-independent baseline, since
-    :math:`\\mathbb E_{a\\sim\\pi}[\\psi(s,a)] b(s) = 0` ("Lecture 15: Policy Optimization with Trust Regions", baselines).
+    :math:`\\mathbb E_{a\\sim\\pi}[\\psi(s,a)] b(s) = 0` ("Lecture 15: Policy Optimization with Trust Regions",
+    baselines).
 
     Examples
     --------
@@ -101,8 +109,8 @@ def reinforce_weights(traj: Trajectories, policy: Policy, theta, reward_to_go: b
                       truncation=None) -> np.ndarray:
     """REINFORCE step weights :math:`W_t = G_t - \\gamma^t b_t(s_t)`, shape ``(n, T)``; see :func:`reinforce`.
 
-    :math:`G_t = R(\\tau)` ("Lecture 6: The Policy Gradient" eq. 21) or :math:`\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}` (eq. 26).
-    No score is computed, so a policy with zero probabilities is fine.
+    :math:`G_t = R(\\tau)` ("Lecture 6: The Policy Gradient" eq. 21) or :math:`\\sum_{t'\\ge t}\\gamma^{t'}r_{t'}`
+    (eq. 26). No score is computed, so a policy with zero probabilities is fine.
     """
     check_baseline(baseline)
     theta = check_inputs(traj, policy, theta, mdp, isinstance(baseline, str) and baseline != "fitted")
@@ -122,8 +130,8 @@ def qvalue(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | None = No
     Notes
     -----
     "Policy Gradient (continued)" (policy gradient with :math:`Q_h`; value baseline gives :math:`A_h`) and
-    "Lecture 15: Policy Optimization with Trust Regions" §1.  ``critic="exact"`` uses the exact :math:`Q_t`/:math:`A_t` (the perfect
-    critic); ``critic="monte_carlo"`` the sampled reward-to-go, which is REINFORCE with
+    "Lecture 15: Policy Optimization with Trust Regions" §1.  ``critic="exact"`` uses the exact :math:`Q_t`/:math:`A_t`
+    (the perfect critic); ``critic="monte_carlo"`` the sampled reward-to-go, which is REINFORCE with
     reward-to-go (baseline :math:`V_t` for the advantage).
 
     Examples
@@ -156,7 +164,7 @@ def qvalue_weights(traj: Trajectories, policy: Policy, theta, mdp: FiniteMDP | N
         return reinforce_weights(traj, policy, theta, True, "value" if advantage else None, mdp)
     check_critic(critic)
     theta = check_inputs(traj, policy, theta, mdp, True)
-    ev = step_evaluation(mdp, policy.probs(theta), traj.T)
+    ev = step_evaluation(required_mdp(mdp), policy.probs(theta), traj.T)
     table = ev.A if advantage else ev.Q
     return table[np.arange(traj.T)[None, :], traj.states, traj.actions] * traj.discounts
 
@@ -251,15 +259,16 @@ def visitation(samples: StateActionSamples, policy: Policy, theta, mdp: FiniteMD
     "Lecture 15: Policy Optimization with Trust Regions" §1 ("one final gradient estimate"): unbiased for
     :math:`\\nabla J = \\frac{1}{1-\\gamma}\\mathbb E_{d}[\\psi Q]`.  ``critic="exact"``: exact
     :math:`Q`; ``"monte_carlo"``: the geometric-length return of :func:`sample_visitation`.
-    ``advantage=True`` subtracts the exact :math:`V(s)` (the baseline of "Lecture 15: Policy Optimization with Trust Regions").
+    ``advantage=True`` subtracts the exact :math:`V(s)`
+    (the baseline of "Lecture 15: Policy Optimization with Trust Regions").
     """
     check_critic(critic)
     theta = check_inputs(samples, policy, theta, mdp, critic == "exact" or advantage)
     if not isinstance(samples, StateActionSamples):
         raise TypeError("visitation needs StateActionSamples (tabular_pg.sampled.rollout.sample_visitation)")
-    ev = evaluate(mdp, policy.probs(theta)) if mdp is not None else None
-    q = ev.Q[samples.states, samples.actions] if critic == "exact" else samples.q_returns
-    if advantage:
+    ev = evaluate(mdp, policy.probs(theta)) if mdp is not None else None   # not None if needed (check_inputs)
+    q = ev.Q[samples.states, samples.actions] if ev is not None and critic == "exact" else samples.q_returns
+    if ev is not None and advantage:
         q = q - ev.V[samples.states]
     psi = policy.score(theta)[samples.states, samples.actions]
     g = psi * (q / (1 - samples.gamma))[:, None]

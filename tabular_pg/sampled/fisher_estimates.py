@@ -20,7 +20,8 @@ def fisher(traj, policy: Policy, theta, mdp: FiniteMDP | None = None, per_trajec
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §3: :math:`F = \\mathbb E_{s\\sim d, a\\sim\\pi}[\\psi\\psi^\\top]`.  From
+    "Lecture 15: Policy Optimization with Trust Regions" §3:
+    :math:`F = \\mathbb E_{s\\sim d, a\\sim\\pi}[\\psi\\psi^\\top]`.  From
     ``StateActionSamples`` the plain average; from trajectories
     :math:`(1-\\gamma)\\sum_t\\gamma^t\\psi_t\\psi_t^\\top` (infinite horizon, unbiased up
     to truncation), :math:`\\sum_t \\psi_t\\psi_t^\\top` (finite horizon, the convention of

@@ -24,9 +24,9 @@ that mean exactly.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import replace
+
+import numpy as np
 
 from tabular_pg._checks import as_float_array, check_distributions, positive_number
 from tabular_pg.sampled.moments_recursion import LinearSpec

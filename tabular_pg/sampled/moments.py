@@ -24,19 +24,25 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from tabular_pg.sampled.baselines import is_number
-from tabular_pg.sampled.estimators import (check_baseline, check_critic, check_lam, optimal_baseline,
-                         step_evaluation, value_table)
 from tabular_pg._checks import integer, positive_int
 from tabular_pg.exact.evaluation import evaluate
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled.baselines import is_number
+from tabular_pg.sampled.estimators import (
+    check_baseline,
+    check_critic,
+    check_lam,
+    optimal_baseline,
+    step_evaluation,
+    value_table,
+)
 from tabular_pg.sampled.importance import check_importance, check_truncation, importance_spec
 from tabular_pg.sampled.moments_blocks import linear_moments
 from tabular_pg.sampled.moments_recursion import LinearSpec
-from tabular_pg.sampled.samplers import rewards_on_support
 from tabular_pg.sampled.rollout import TRUNCATION_TOL, reward_bound, truncation_horizon
+from tabular_pg.sampled.samplers import rewards_on_support
 
 __all__ = ["truncation_bias_bound", "fitted_baseline_mean", "fisher_moments",
            "visitation_moments", "LinearSpec", "linear_moments", "moment_horizon", "reinforce_spec",
@@ -49,7 +55,8 @@ SAFE_EXPONENT = 64
 
 
 def reward_exponent(mdp: FiniteMDP) -> int:
-    """``k`` with :math:`2^k \\le \\max|r| < 2^{k+1}` when that lies outside :math:`2^{\\pm}` :data:`SAFE_EXPONENT`; else 0.
+    """``k`` with :math:`2^k \\le \\max|r| < 2^{k+1}` when that lies outside :math:`2^{\\pm}` :data:`SAFE_EXPONENT`;
+    else 0.
 
     The moments are homogeneous in the rewards (the mean of degree 1, the covariance of degree
     2), so they can be computed with the rewards divided by :math:`2^k` (exact in binary
@@ -105,7 +112,8 @@ def moment_horizon(mdp: FiniteMDP, tol: float = TRUNCATION_TOL) -> int:
 
 
 def _baseline_table(mdp, policy, theta, baseline, T, reward_to_go) -> np.ndarray:
-    """Baseline ``b_t(s)``, shape ``(T, S)``, for the baselines of :data:`~tabular_pg.sampled.estimators.BASELINES` (not "fitted")."""
+    """Baseline ``b_t(s)``, shape ``(T, S)``, for the baselines of :data:`~tabular_pg.sampled.estimators.BASELINES`
+    (not "fitted")."""
     S = mdp.n_states
     if baseline is None:
         return np.zeros((T, S))
@@ -128,9 +136,11 @@ def _spec(T, S, A, u=None, beta=0.0, zeta=0.0, eta=0.0, c=None, e=None, f=None) 
 
 def reinforce_spec(mdp, policy, theta, T, reward_to_go=False, baseline=None, behaviour=None,
                    importance="per_decision", truncation=None) -> LinearSpec:
-    """Weights of "Lecture 6: The Policy Gradient" eqs. 21 (total return: ``eta = 1``) and 26 (reward-to-go), baseline :math:`-\\gamma^t b_t(s)`.
+    """Weights of "Lecture 6: The Policy Gradient" eqs. 21 (total return: ``eta = 1``) and 26 (reward-to-go), baseline
+    :math:`-\\gamma^t b_t(s)`.
 
-    With ``behaviour`` (or ``truncation``): importance weighted (:func:`~tabular_pg.sampled.importance.importance_spec`).
+    With ``behaviour`` (or ``truncation``): importance weighted
+    (:func:`~tabular_pg.sampled.importance.importance_spec`).
     """
     S, A = mdp.n_states, mdp.n_actions
     disc = mdp.gamma ** np.arange(T)
@@ -145,7 +155,8 @@ def reinforce_spec(mdp, policy, theta, T, reward_to_go=False, baseline=None, beh
 
 
 def qvalue_spec(mdp, policy, theta, T, critic="exact", advantage=False) -> LinearSpec:
-    """Weights of "Policy Gradient (continued)": :math:`u_t = \\gamma^t Q_t` or :math:`\\gamma^t A_t` (exact critic); Monte Carlo = reward-to-go."""
+    """Weights of "Policy Gradient (continued)": :math:`u_t = \\gamma^t Q_t` or :math:`\\gamma^t A_t` (exact critic);
+    Monte Carlo = reward-to-go."""
     if critic == "monte_carlo":
         return reinforce_spec(mdp, policy, theta, T, True, "value" if advantage else None)
     check_critic(critic)
@@ -155,7 +166,8 @@ def qvalue_spec(mdp, policy, theta, T, critic="exact", advantage=False) -> Linea
 
 
 def gae_spec(mdp, policy, theta, T, lam, values="exact") -> LinearSpec:
-    """Schulman et al. (2016) eq. 16: :math:`\\rho_t = \\delta_t`, :math:`\\zeta = \\gamma\\lambda`, :math:`\\beta_t = \\gamma^t`."""
+    """Schulman et al. (2016) eq. 16: :math:`\\rho_t = \\delta_t`, :math:`\\zeta = \\gamma\\lambda`,
+    :math:`\\beta_t = \\gamma^t`."""
     S, A = mdp.n_states, mdp.n_actions
     check_lam(lam)
     if isinstance(values, str):
@@ -192,8 +204,8 @@ def visitation_moments(mdp: FiniteMDP, policy: Policy, theta, critic: str = "exa
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §1.  Mean :math:`\\frac{1}{1-\\gamma}\\sum d(s,a)\\psi Q`; second moment
-    :math:`\\frac{1}{(1-\\gamma)^2}\\sum d(s,a)\\,\\mathbb E[(\\hat Q-b)^2|s,a]\\,\\psi\\psi^\\top`.
+    "Lecture 15: Policy Optimization with Trust Regions" §1.  Mean :math:`\\frac{1}{1-\\gamma}\\sum d(s,a)\\psi Q`;
+    second moment :math:`\\frac{1}{(1-\\gamma)^2}\\sum d(s,a)\\,\\mathbb E[(\\hat Q-b)^2|s,a]\\,\\psi\\psi^\\top`.
 
     Examples
     --------
@@ -236,7 +248,8 @@ def fisher_moments(mdp: FiniteMDP, policy: Policy, theta, samples: str = "trajec
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §3.  ``samples="visitation"``: :math:`\\psi\\psi^\\top` at :math:`(s,a)\\sim d`
+    "Lecture 15: Policy Optimization with Trust Regions" §3.  ``samples="visitation"``: :math:`\\psi\\psi^\\top` at
+    :math:`(s,a)\\sim d`
     (closed form).  ``"trajectories"``: the additive functional :math:`\\sum_t w_t\\,\\psi_t\\psi_t^\\top`
     with :math:`w_t = 1` (finite horizon) or :math:`(1-\\gamma)\\gamma^t` (truncated infinite
     horizon), by the recursion of the module docstring with

@@ -45,8 +45,15 @@ import scipy.sparse as sp
 
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy, TabularSoftmax
-from tabular_pg.sampled.moments_recursion import (ConditionalMoments, FirstMoments, LinearSpec, StepTerms,
-                                                  average_over_actions, backward_step, first_order_step)
+from tabular_pg.sampled.moments_recursion import (
+    ConditionalMoments,
+    FirstMoments,
+    LinearSpec,
+    StepTerms,
+    average_over_actions,
+    backward_step,
+    first_order_step,
+)
 from tabular_pg.sampled.samplers import rewards_on_support
 
 __all__ = ["RecursionInputs", "first_moment_mean", "dense_moments", "adjoint_weights", "block_moments",
@@ -89,7 +96,7 @@ class RecursionInputs:
     kernel: np.ndarray
 
     @classmethod
-    def build(cls, mdp: FiniteMDP, spec: LinearSpec, kernel: np.ndarray) -> "RecursionInputs":
+    def build(cls, mdp: FiniteMDP, spec: LinearSpec, kernel: np.ndarray) -> RecursionInputs:
         """``kernel (T, S, A)``: the action measure of the paths (the policy, or an importance-weighted behaviour)."""
         T, S, A = spec.weight.shape
         P = sp.csr_matrix(mdp.P_sa, copy=True)
@@ -156,6 +163,8 @@ def first_moment_mean(inputs: RecursionInputs, score_rows) -> np.ndarray:
         moments = FirstMoments.zeros(S, psi.shape[1]) if moments is None else moments
         given_sa, _ = first_order_step(moments, inputs.powers[h], psi, **inputs.coefficients(h))
         moments = average_over_actions(given_sa, inputs.kernel[h], inputs.terminal)
+    if moments is None:
+        raise ValueError(f"the recursion needs T >= 1 steps; got T = {T}")
     return inputs.mu @ moments.E_Y
 
 
@@ -172,11 +181,14 @@ def dense_moments(inputs: RecursionInputs, score_rows) -> tuple[np.ndarray, np.n
         moments = ConditionalMoments.zeros(S, psi.shape[1]) if moments is None else moments
         given_sa = backward_step(moments, inputs.powers[h], psi, **inputs.coefficients(h))
         moments = average_over_actions(given_sa, inputs.kernel[h], inputs.terminal)
+    if moments is None:
+        raise ValueError(f"the recursion needs T >= 1 steps; got T = {T}")
     return inputs.mu @ moments.E_Y, np.einsum("s,sij->ij", inputs.mu, moments.E_YY)
 
 
 def adjoint_weights(inputs: RecursionInputs) -> np.ndarray:
-    r"""Row weights :math:`b^{XX}_h, b^{XY}_h, b^{YY}_h` of the matrix moments, shape ``(T, 3, S*A)`` (module docstring)."""
+    r"""Row weights :math:`b^{XX}_h, b^{XY}_h, b^{YY}_h` of the matrix moments, shape ``(T, 3, S*A)`` (module
+    docstring)."""
     T, S, A = inputs.shape
     a_XX, a_XY, a_YY = np.zeros(S), np.zeros(S), np.asarray(inputs.mu, dtype=float)
     live = np.where(inputs.terminal[None, :, None], 0.0, inputs.kernel)
@@ -194,7 +206,8 @@ def adjoint_weights(inputs: RecursionInputs) -> np.ndarray:
 
 
 def tabular_score_rows(pi_h: np.ndarray, first_block: int, d: int) -> np.ndarray:
-    r"""Tabular softmax score rows ``(S*A, d)`` of one step: row ``(s,a)`` is :math:`e_a - \pi_h(\cdot|s)` on block ``first_block + s``."""
+    r"""Tabular softmax score rows ``(S*A, d)`` of one step: row ``(s,a)`` is :math:`e_a - \pi_h(\cdot|s)` on block
+    ``first_block + s``."""
     S, A = pi_h.shape
     rows = np.zeros((S, A, d))
     cols = ((first_block + np.arange(S))[:, None] * A + np.arange(A))[:, None, :]
@@ -232,7 +245,8 @@ def tabular_rows(policy: TabularSoftmax, theta):
 
 
 def block_moments(inputs: RecursionInputs, policy: TabularSoftmax, theta) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`\mathbb E[Y_0]` ``(d,)`` and :math:`\mathbb E[Y_0Y_0^\top]` ``(d, d)`` of a tabular softmax by the block path."""
+    r""":math:`\mathbb E[Y_0]` ``(d,)`` and :math:`\mathbb E[Y_0Y_0^\top]` ``(d, d)`` of a tabular softmax by the block
+    path."""
     T, S, A = inputs.shape
     score_rows, block = tabular_rows(policy, theta)
     b = adjoint_weights(inputs)
@@ -284,7 +298,7 @@ def linear_moments(mdp: FiniteMDP, policy: Policy, theta, spec: LinearSpec,
     kernel = policy.probs(theta) if spec.kernel is None else spec.kernel
     inputs = RecursionInputs.build(mdp, spec, kernel)
     second_inputs = inputs if spec.second_kernel is None else RecursionInputs.build(mdp, spec, spec.second_kernel)
-    if blocks and path != "dense":
+    if isinstance(policy, TabularSoftmax) and blocks and path != "dense":
         score_rows = tabular_rows(policy, theta)[0]
         mean, second = block_moments(second_inputs, policy, theta)
     else:

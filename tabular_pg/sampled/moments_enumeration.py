@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from tabular_pg.sampled.registry import estimate
 from tabular_pg.exact.evaluation import check_policy
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled.registry import estimate
 from tabular_pg.sampled.rollout import Trajectories
 
 __all__ = ["enumerate_trajectories", "brute_force_moments"]
@@ -24,7 +24,7 @@ def _full_rewards(mdp: FiniteMDP) -> np.ndarray:
     S, A = mdp.n_states, mdp.n_actions
     if mdp.R_full is None:
         return np.broadcast_to(mdp.R[:, :, None], (S, A, S))
-    R = mdp.R_full.toarray() if sp.issparse(mdp.R_full) else mdp.R_full
+    R = mdp.R_full if isinstance(mdp.R_full, np.ndarray) else mdp.R_full.toarray()     # dense, or sparse
     return np.asarray(R).reshape(S, A, S)
 
 

@@ -77,6 +77,7 @@ estimators of :mod:`tabular_pg.sampled.importance`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TypeVar
 
 import numpy as np
 
@@ -136,13 +137,13 @@ class FirstMoments:
 
     E_Z: np.ndarray
     E_ZZ: np.ndarray
-    E_X: np.ndarray
-    E_XZ: np.ndarray
+    E_X: np.ndarray | None      # None when the scores to go are not carried (first_order_step)
+    E_XZ: np.ndarray | None
     E_Y: np.ndarray
     E_YZ: np.ndarray
 
     @classmethod
-    def zeros(cls, n: int, p: int) -> "FirstMoments":
+    def zeros(cls: type[_Moments], n: int, p: int) -> _Moments:
         """The moments at ``h = T`` (:math:`Z_T = X_T = Y_T = 0`)."""
         vector, n_matrices = np.zeros((n, p)), len(fields(cls)) - 6
         matrices = (np.zeros((n, p, p)),) * n_matrices if n_matrices else ()
@@ -153,9 +154,12 @@ class FirstMoments:
         return type(self)(*(None if getattr(self, field.name) is None else f(getattr(self, field.name))
                             for field in fields(self)))
 
-    def first(self) -> "FirstMoments":
+    def first(self) -> FirstMoments:
         """The six moments of first order (no matrices)."""
         return FirstMoments(*(getattr(self, field.name) for field in fields(FirstMoments)))
+
+
+_Moments = TypeVar("_Moments", bound=FirstMoments)     # FirstMoments or ConditionalMoments
 
 
 @dataclass(frozen=True)
@@ -185,9 +189,9 @@ class StepTerms:
 
     E_W: np.ndarray
     E_WW: np.ndarray
-    E_Xnext: np.ndarray
+    E_Xnext: np.ndarray | None      # None when the scores to go are not carried (first_order_step)
     E_L: np.ndarray
-    E_Xnext_W: np.ndarray
+    E_Xnext_W: np.ndarray | None
     E_WL: np.ndarray
 
 
@@ -277,6 +281,9 @@ def backward_step(next_moments: ConditionalMoments, P_signal_powers, score, weig
     E_next = _expectation(P_signal_powers)
     first, terms = first_order_step(next_moments.first(), P_signal_powers, score, weight, signal_weight,
                                     signal_decay, past_signal_weight, carry)
+    E_Xnext, E_Xnext_W = terms.E_Xnext, terms.E_Xnext_W
+    if E_Xnext is None or E_Xnext_W is None:        # first_order_step carries the scores to go by default
+        raise ValueError("backward_step needs the scores to go (first_order_step with scores_to_go=True)")
     eta, kappa = past_signal_weight, _rows(carry, 3)
     E_Xnext_L = eta * E_next(1, next_moments.E_XX) + kappa * E_next(0, next_moments.E_XY)
     E_rho_Xnext_Ynext = kappa * E_next(1, next_moments.E_XY)
@@ -285,9 +292,9 @@ def backward_step(next_moments: ConditionalMoments, P_signal_powers, score, weig
 
     score_score = _outer(score, score)
     return ConditionalMoments(
-        *(getattr(first, f.name) for f in fields(first)),
-        E_XX=score_score + _outer(score, terms.E_Xnext) + _outer(terms.E_Xnext, score) + E_next(0, next_moments.E_XX),
-        E_XY=(score_score * terms.E_W[:, None, None] + _outer(score, terms.E_L) + _outer(terms.E_Xnext_W, score)
+        **{f.name: getattr(first, f.name) for f in fields(first)},
+        E_XX=score_score + _outer(score, E_Xnext) + _outer(E_Xnext, score) + E_next(0, next_moments.E_XX),
+        E_XY=(score_score * terms.E_W[:, None, None] + _outer(score, terms.E_L) + _outer(E_Xnext_W, score)
               + E_Xnext_L),
         E_YY=score_score * terms.E_WW[:, None, None] + _outer(score, terms.E_WL) + _outer(terms.E_WL, score) + E_LL)
 

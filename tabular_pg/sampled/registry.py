@@ -12,17 +12,18 @@ read :data:`ESTIMATORS`: adding an estimator is one entry of :data:`ENTRIES`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from tabular_pg.sampled import estimators as E
-from tabular_pg.sampled import moments as M
 from tabular_pg.exact.gradient import check_policy_fits
 from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
+from tabular_pg.sampled import estimators as E
+from tabular_pg.sampled import moments as M
 from tabular_pg.sampled.baselines import check_baseline
 from tabular_pg.sampled.importance import check_importance, check_truncation
 from tabular_pg.sampled.rollout import TRUNCATION_TOL
@@ -132,7 +133,7 @@ class EstimatorSpec:
         if self.data not in DATA:
             raise ValueError(f"data must be one of {DATA}; got {self.data!r}")
         cli = tuple((str(label), MappingProxyType(dict(opts))) for label, opts in self.cli)
-        for label, opts in cli:
+        for _label, opts in cli:
             self.bind(opts)
         object.__setattr__(self, "options", tuple(self.options))
         object.__setattr__(self, "cli", cli)
@@ -187,6 +188,8 @@ class EstimatorSpec:
             mdp = M.scaled_rewards(mdp, -k)
         if self.terms is not None:
             mean, cov = M.linear_moments(mdp, policy, theta, self.terms(mdp, policy, theta, T, **bound))
+        elif self.moments is None:
+            raise ValueError(f"estimator {self.name!r} needs exactly one of terms and moments")
         elif self.moments_tol:
             mean, cov = self.moments(mdp, policy, theta, tol=tol, **bound)
         else:
@@ -207,7 +210,9 @@ _CRITIC = (Option("critic", "exact", E.check_critic), Option("advantage", False,
 
 #: Every estimator, in the order of :data:`ESTIMATORS` (and of the CLI's comparison).
 ENTRIES = (
-    EstimatorSpec(  # "Lecture 6: The Policy Gradient" eqs. 21 (total return) and 26 (reward-to-go), baselines of "Lecture 15: Policy Optimization with Trust Regions"
+    # "Lecture 6: The Policy Gradient" eqs. 21 (total return) and 26 (reward-to-go),
+    # baselines of "Lecture 15: Policy Optimization with Trust Regions"
+    EstimatorSpec(
         "reinforce", E.reinforce, (Option("reward_to_go", False, check_bool("reward_to_go")),
                                    Option("baseline", None, check_baseline, reward_units=True),
                                    Option("behaviour", None),
@@ -301,8 +306,9 @@ def estimator_moments(mdp: FiniteMDP, policy: Policy, theta, estimator: str = "r
     -----
     Backward dynamic programming over conditional moments (:mod:`tabular_pg.sampled.moments_recursion`;
     for a tabular softmax the block path of :mod:`tabular_pg.sampled.moments_blocks`) for the
-    trajectory estimators ("Lecture 6: The Policy Gradient" eqs. 21, 26; "Policy Gradient (continued)"; Schulman et al. 2016),
-    closed forms for the (s,a)~d estimator ("Lecture 15: Policy Optimization with Trust Regions" §1).  Unbiased estimators have
+    trajectory estimators ("Lecture 6: The Policy Gradient" eqs. 21, 26; "Policy Gradient (continued)";
+    Schulman et al. 2016), closed forms for the (s,a)~d estimator
+    ("Lecture 15: Policy Optimization with Trust Regions" §1).  Unbiased estimators have
     ``mean`` = :math:`\\nabla J` (of the ``T``-step truncation on an infinite horizon;
     see :func:`tabular_pg.sampled.moments.truncation_bias_bound`).
 

@@ -13,7 +13,15 @@ from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import Policy
 from tabular_pg.sampled.rollout import StateActionSamples, Trajectories
 
-__all__ = ["check_inputs", "score_rows", "row_index", "weighted_scores", "row_weight_blocks", "CHUNK_ENTRIES"]
+__all__ = ["check_inputs", "required_mdp", "score_rows", "row_index", "weighted_scores", "row_weight_blocks",
+           "CHUNK_ENTRIES"]
+
+
+def required_mdp(mdp: FiniteMDP | None) -> FiniteMDP:
+    """``mdp`` itself; ValueError if it is None (an estimator or baseline that needs the exact MDP)."""
+    if mdp is None:
+        raise ValueError(f"mdp (a FiniteMDP) is needed for this estimator/baseline; got {mdp!r}")
+    return mdp
 
 
 def check_inputs(traj, policy: Policy, theta, mdp: FiniteMDP | None, need_mdp: bool) -> np.ndarray:
@@ -22,8 +30,8 @@ def check_inputs(traj, policy: Policy, theta, mdp: FiniteMDP | None, need_mdp: b
         raise TypeError(f"traj must be Trajectories or StateActionSamples; got {type(traj).__name__}")
     if not isinstance(policy, Policy):
         raise TypeError(f"policy must be a tabular_pg Policy; got {type(policy).__name__}")
-    if need_mdp and mdp is None:
-        raise ValueError(f"mdp (a FiniteMDP) is needed for this estimator/baseline; got {mdp!r}")
+    if need_mdp:
+        required_mdp(mdp)
     if mdp is not None and not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be None or a FiniteMDP; got {type(mdp).__name__}")
     for name, n in (("states", policy.n_states), ("actions", policy.n_actions)):
