@@ -213,8 +213,8 @@ def batch_rows(shapes=((10, 3, 1000), (50, 4, 1000), (80, 4, 500), (200, 4, 200)
     for S, A, B in shapes:
         mdp = mdps.garnet(S, A, 3, seed=SEED, gamma=0.99)
         pis = tpg.policies.softmax(np.random.default_rng(SEED).normal(size=(B, S, A)))
-        t_batch, out = best_time(lambda: evaluate_batch(mdp, pis), repeats)
-        t_loop, J = best_time(lambda: np.array([tpg.evaluate(mdp, pi).J for pi in pis]), repeats)
+        t_batch, out = best_time(lambda mdp=mdp, pis=pis: evaluate_batch(mdp, pis), repeats)
+        t_loop, J = best_time(lambda mdp=mdp, pis=pis: np.array([tpg.evaluate(mdp, pi).J for pi in pis]), repeats)
         rows.append({"S": S, "A": A, "B": B, "batch_s": t_batch, "loop_s": t_loop, "solver": out.solver,
                      "max_dJ": float(np.abs(out.J - J).max() / np.abs(J).max())})
     return rows
@@ -223,7 +223,8 @@ def batch_rows(shapes=((10, 3, 1000), (50, 4, 1000), (80, 4, 500), (200, 4, 200)
 def batch_table(rows: list[dict]) -> str:
     lines = ["| S | A | policies B | evaluate_batch | its path | loop of evaluate | speed-up | max rel. diff of J |",
              "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['S']} | {r['A']} | {r['B']:,} | {r['batch_s'] * 1e3:,.1f} ms | {r['solver']} | {r['loop_s'] * 1e3:,.1f} ms | "
+    lines += [f"| {r['S']} | {r['A']} | {r['B']:,} | {r['batch_s'] * 1e3:,.1f} ms | {r['solver']} | "
+              f"{r['loop_s'] * 1e3:,.1f} ms | "
               f"{r['loop_s'] / r['batch_s']:.1f}× | {r['max_dJ']:.1e} |" for r in rows]
     return "\n".join(lines)
 

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import exact_scaling as xs  # noqa: E402
+
 import tabular_pg as tpg  # noqa: E402
 from tabular_pg.exact.evaluation import transition_matrix  # noqa: E402
 

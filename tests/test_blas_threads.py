@@ -119,6 +119,7 @@ def test_an_exception_inside_still_restores_the_setting():
 def test_warnings_from_pinned_functions_still_name_the_callers_line():
     """The pinning wrapper is one more frame: the stacklevels were raised by one."""
     import warnings
+
     from tabular_pg.exact.linsolve import ConvergenceWarning
     mdp, pol = mdps.garnet(5, 1, 1, seed=0), tpg.TabularSoftmax(5, 1)
     with warnings.catch_warnings(record=True) as caught:

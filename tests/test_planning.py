@@ -51,3 +51,12 @@ def test_episodic_optimum_needs_a_proper_policy():
 def test_value_iteration_refuses_what_it_cannot_do(rng):
     with pytest.raises(ValueError, match="gamma < 1"):
         tpg.value_iteration(random_mdp(rng, gamma=1.0, horizon=3))
+
+
+def test_an_unconverged_optimum_pairs_its_policy_with_that_policy_s_values(rng):
+    """At max_iterations, optimum returned the next greedy policy beside the previous policy's V."""
+    mdp = random_mdp(rng, S=30, A=4, gamma=0.99)
+    with pytest.warns(tpg.ConvergenceWarning):
+        opt = tpg.optimum(mdp, max_iterations=1)
+    ev = tpg.evaluate(mdp, opt.pi)
+    assert np.allclose(opt.V, ev.V, rtol=1e-10, atol=1e-10) and opt.J == pytest.approx(ev.J, rel=1e-10)

@@ -12,8 +12,14 @@ import warnings
 
 import numpy as np
 
-from tabular_pg.algorithms import (CubicNewton, NaturalPolicyGradient, PolicyGradient, PolicyMirrorDescent,
-                                   RewardWeightedRegression, run)
+from tabular_pg.algorithms import (
+    CubicNewton,
+    NaturalPolicyGradient,
+    PolicyGradient,
+    PolicyMirrorDescent,
+    RewardWeightedRegression,
+    run,
+)
 from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee
 from tabular_pg.algorithms.oracles import ExactOracle
 from tabular_pg.cli.specs import SEED
@@ -54,7 +60,7 @@ def off_policy_story(mdp: FiniteMDP, horizons=(2, 4, 8)) -> dict:
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = np.random.default_rng(SEED).normal(size=policy.n_params)
     beta = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
-    kinds = {"on-policy": {}, "per-decision": {"behaviour": beta, "importance": "per_decision"},
+    kinds: dict[str, dict] = {"on-policy": {}, "per-decision": {"behaviour": beta, "importance": "per_decision"},
              "whole trajectory": {"behaviour": beta, "importance": "trajectory"}}
     rows = []
     for H in horizons:

@@ -22,6 +22,7 @@ import ctypes
 import os
 import threading
 from contextlib import ContextDecorator
+from typing import Literal
 
 from threadpoolctl import ThreadpoolController
 
@@ -83,7 +84,7 @@ class one_blas_thread(ContextDecorator):
     True
     """
 
-    def __enter__(self) -> "one_blas_thread":
+    def __enter__(self) -> one_blas_thread:
         me = threading.get_ident()
         with _lock:
             if not _inside:
@@ -91,7 +92,7 @@ class one_blas_thread(ContextDecorator):
             _inside[me] = _inside.get(me, 0) + 1
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> Literal[False]:
         me = threading.get_ident()
         with _lock:
             _inside[me] -= 1

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
 
+from tabular_pg._checks import as_float_array, check_distributions, freeze_fields, sealed
 from tabular_pg.exact.blas import one_blas_thread
 from tabular_pg.exact.linsolve import RESIDUAL_WARN, IdentityMinusGammaP, PrecisionWarning, choose_solver, factorize
 from tabular_pg.exact.matvec import RowBlocks
-from tabular_pg._checks import as_float_array, check_distributions, freeze_fields, sealed
 from tabular_pg.exact.soft import check_entropy, entropy_weights, policy_entropy, soft_advantage, soft_finite_values
 from tabular_pg.mdp import FiniteMDP, reachable
 
 __all__ = ["Evaluation", "evaluate", "check_policy", "transition_matrix", "policy_transitions", "q_from_v",
-           "policy_values", "never_terminating_states", "check_feasible", "VALUE_LIMIT", "evaluate_soft", "MAX_AUTO_KRYLOV_WORK",
-           "check_horizon_size", "MAX_HORIZON_ENTRIES"]
+           "policy_values", "never_terminating_states", "check_feasible", "VALUE_LIMIT", "evaluate_soft",
+           "MAX_AUTO_KRYLOV_WORK", "check_horizon_size", "MAX_HORIZON_ENTRIES"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,10 +91,10 @@ def check_feasible(mdp: FiniteMDP, pi: np.ndarray, name: str = "pi", leading: tu
     Examples
     --------
     >>> mdp = FiniteMDP(np.full((1, 2, 1), 1.0), np.zeros((1, 2)), [1.0], gamma=0.5, mask=[[True, False]])
-    >>> check_feasible(mdp, np.array([[0.5, 0.5]]))
+    >>> check_feasible(mdp, np.array([[0.5, 0.5]]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: pi puts probability 0.5 on the infeasible action a=1 in state s=0 (mdp.mask is False there; 1 such pairs)
+    ValueError: pi puts probability 0.5 on the infeasible action a=1 in state s=0 (mdp.mask is False there; ...)
     """
     if mdp.mask is None:
         return
@@ -125,11 +126,12 @@ def policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
     """:func:`transition_matrix` of an already validated ``pi (S, A)``."""
     if not mdp.is_sparse:
         return np.einsum("sa,sat->st", pi, mdp.P)
-    P, A = mdp.P, mdp.n_actions
+    P, A = cast(sp.csr_matrix, mdp.P), mdp.n_actions          # is_sparse: a sparse P is stored as CSR
     data = np.repeat(pi.reshape(-1), np.diff(P.indptr))
     data *= P.data
     if not canonical:      # for products only: share the MDP's read-only column indices
-        return sp.csr_matrix((data, P.indices, np.ascontiguousarray(P.indptr[::A])), shape=(mdp.n_states,) * 2, copy=False)
+        return sp.csr_matrix((data, P.indices, np.ascontiguousarray(P.indptr[::A])), shape=(mdp.n_states,) * 2,
+                             copy=False)
     P_pi = sp.csr_matrix((data, P.indices.copy(), P.indptr[::A].copy()), shape=(mdp.n_states,) * 2)
     P_pi.sum_duplicates()
     P_pi.eliminate_zeros()
@@ -137,7 +139,8 @@ def policy_transitions(mdp: FiniteMDP, pi: np.ndarray, canonical: bool = True):
 
 
 def q_from_v(mdp: FiniteMDP, V: np.ndarray) -> np.ndarray:
-    """:math:`Q(s,a) = r(s,a) + \\gamma \\sum_{s'} P(s'|s,a) V(s')`: ``V (S,)`` gives ``(S, A)``, a batch ``V (B, S)`` gives ``(B, S, A)``."""
+    """:math:`Q(s,a) = r(s,a) + \\gamma \\sum_{s'} P(s'|s,a) V(s')`: ``V (S,)`` gives ``(S, A)``, a batch ``V (B, S)``
+    gives ``(B, S, A)``."""
     S, A = mdp.n_states, mdp.n_actions
     if V.ndim == 2:
         return mdp.R + mdp.gamma * (mdp.P_sa @ V.T).T.reshape(V.shape[0], S, A)
@@ -193,19 +196,20 @@ def _evaluate_discounted(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluat
 def _check_krylov_budget(mdp: FiniteMDP, solver: str) -> None:
     """ValueError, at once, where the automatic path was measured to take minutes (see
     :data:`MAX_AUTO_KRYLOV_WORK`); an explicit ``solver=`` runs it anyway."""
-    work = mdp.P.nnz / (1.0 - mdp.gamma)
+    nnz = mdp.P.nnz if isinstance(mdp.P, sp.csr_matrix) else mdp.P.size
+    work = nnz / (1.0 - mdp.gamma)
     if solver == "gmres" and work > MAX_AUTO_KRYLOV_WORK:
-        raise ValueError(f"evaluate: nnz(P) / (1 - gamma) = {mdp.P.nnz} / {1 - mdp.gamma:.3g} = {work:.3g} exceeds "
+        raise ValueError(f"evaluate: nnz(P) / (1 - gamma) = {nnz} / {1 - mdp.gamma:.3g} = {work:.3g} exceeds "
                          f"{MAX_AUTO_KRYLOV_WORK:g}, where solver='auto' was measured to stall for minutes; lower "
                          "gamma, give a horizon, or pass solver='gmres' or 'splu' to run it anyway")
 
 
 def check_horizon_size(mdp: FiniteMDP) -> None:
     """ValueError before allocating the ``(H, S, A)`` arrays of a finite-horizon evaluation."""
-    entries = mdp.horizon * mdp.n_states * mdp.n_actions
+    entries = mdp.finite_horizon * mdp.n_states * mdp.n_actions
     if entries > MAX_HORIZON_ENTRIES:
-        raise ValueError(f"evaluate: horizon H = {mdp.horizon} with S = {mdp.n_states}, A = {mdp.n_actions} needs arrays "
-                         f"of H*S*A = {entries} entries, beyond the limit {MAX_HORIZON_ENTRIES}")
+        raise ValueError(f"evaluate: horizon H = {mdp.horizon} with S = {mdp.n_states}, A = {mdp.n_actions} needs "
+                         f"arrays of H*S*A = {entries} entries, beyond the limit {MAX_HORIZON_ENTRIES}")
 
 
 @one_blas_thread()
@@ -274,8 +278,9 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
     r_pi = (pi * mdp.R).sum(axis=1)
     V_T, visits_T, residual, name, products = _solve_pair(_identity_minus(P_TT, 1.0), r_pi[T], mdp.mu[T], solver, 1.0)
     if not (np.all(np.abs(V_T) <= VALUE_LIMIT) and np.all(visits_T <= VALUE_LIMIT)):
-        raise ValueError(f"gamma = 1: values or expected visits exceed {VALUE_LIMIT:g} (max |V| = {np.abs(V_T).max():.3g}, "
-                         f"max visits = {visits_T.max():.3g}); episodes are too long for these rewards")
+        raise ValueError(f"gamma = 1: values or expected visits exceed {VALUE_LIMIT:g} "
+                         f"(max |V| = {np.abs(V_T).max():.3g}, max visits = {visits_T.max():.3g}); "
+                         "episodes are too long for these rewards")
     V, visits = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
     V[T], visits[T], V[endless] = V_T, visits_T, np.nan
     total = visits.sum()
@@ -287,7 +292,7 @@ def _evaluate_episodic(mdp: FiniteMDP, pi: np.ndarray, solver: str) -> Evaluatio
 def _evaluate_finite(mdp: FiniteMDP, pi: np.ndarray) -> Evaluation:
     """Backward recursion :math:`V_h = \\sum_a\\pi_h(Q_h)`, :math:`Q_h = r + \\gamma P V_{h+1}`;
     forward :math:`d_{h+1}(s') = \\sum_{s,a} d_h(s)\\pi_h(a|s)P(s'|s,a)` ("Policy Gradient (continued)")."""
-    H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    H, S, A = mdp.finite_horizon, mdp.n_states, mdp.n_actions
     pis = np.broadcast_to(pi, (H, S, A))
     Q, V = np.empty((H, S, A)), np.zeros((H + 1, S))
     for h in range(H - 1, -1, -1):
@@ -348,7 +353,8 @@ def evaluate(mdp: FiniteMDP, pi, solver: str = "auto", entropy: float = 0.0) -> 
     :math:`Q = r + \\gamma P V`, :math:`A = Q - V`,
     :math:`\\tilde d^\\top = \\mu^\\top (I-\\gamma P_\\pi)^{-1}`, :math:`d = (1-\\gamma)\\tilde d`,
     :math:`J = \\mu^\\top V = \\tfrac{1}{1-\\gamma}\\mathbb E_{s\\sim d}[r_\\pi(s)]`
-    ("Lecture 15: Policy Optimization with Trust Regions" §1, definition of :math:`d^{\\pi}_{\\mu_0}`).  Finite horizon: the
+    ("Lecture 15: Policy Optimization with Trust Regions" §1, definition of :math:`d^{\\pi}_{\\mu_0}`).  Finite
+    horizon: the
     recursions of "Policy Gradient (continued)" (:math:`Q_h = r + \\mathbb E V_{h+1}`).
 
     Examples
@@ -388,7 +394,8 @@ def evaluate_soft(mdp: FiniteMDP, pi: np.ndarray, tau: float, solver: str = "aut
     :math:`r(s,a) + \\tau\\mathcal H(\\pi(\\cdot|s))` (the entropy reward, zero at the terminal
     states of a ``gamma = 1`` task), :math:`Q_\\tau = r + \\gamma PV_\\tau`,
     :math:`A_\\tau = Q_\\tau - \\tau\\log\\pi - V_\\tau`, and
-    :math:`J_\\tau = \\mu^\\top V_\\tau = J + \\tau\\mathbb E[\\sum_t\\gamma^t\\mathcal H(\\pi(\\cdot|s_t))]`.  A stationary
+    :math:`J_\\tau = \\mu^\\top V_\\tau = J + \\tau\\mathbb E[\\sum_t\\gamma^t\\mathcal H(\\pi(\\cdot|s_t))]`.  A
+    stationary
     policy is evaluated on the MDP with that reward (the same solvers); a finite horizon by the
     backward recursion of :func:`tabular_pg.exact.soft.soft_finite_values`.
 

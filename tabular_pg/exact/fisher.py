@@ -17,6 +17,7 @@ holds either, so nothing on the algorithm path builds a dense ``(SA, SA)`` matri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 from scipy import special
@@ -129,7 +130,7 @@ class FisherMatrix:
         return F.reshape(M * A, M * A)
 
     @classmethod
-    def from_dense(cls, policy: Policy, F: np.ndarray) -> "FisherMatrix":
+    def from_dense(cls, policy: Policy, F: np.ndarray) -> FisherMatrix:
         """The blocks of a dense block-diagonal ``F (d, d)`` of a block policy (dense otherwise)."""
         F = np.asarray(F, dtype=float)
         if F.shape != (policy.n_params, policy.n_params):
@@ -148,7 +149,8 @@ def has_fisher_blocks(policy: Policy) -> bool:
 
 @one_blas_thread()
 def fisher_matrix(policy: Policy, theta, w_state: np.ndarray) -> FisherMatrix:
-    """:math:`F = \\sum_s w(s)\\mathbb E_{a\\sim\\pi_s}[\\psi\\psi^\\top]` for ``w_state`` of shape ``probs_shape[:-1]``.
+    """:math:`F = \\sum_s w(s)\\mathbb E_{a\\sim\\pi_s}[\\psi\\psi^\\top]` for ``w_state`` of shape
+    ``probs_shape[:-1]``.
 
     Blocks ``(M, A, A)`` for a tabular softmax (:math:`w(s)(\\mathrm{diag}\\,\\pi_s-\\pi_s\\pi_s^\\top)`)
     or a Direct policy (:math:`w(s)\\,\\mathrm{diag}(1/\\pi_s)`); dense ``(d, d)`` otherwise.
@@ -162,6 +164,6 @@ def fisher_matrix(policy: Policy, theta, w_state: np.ndarray) -> FisherMatrix:
     ((2, 2, 2), True)
     """
     if has_fisher_blocks(policy):
-        return FisherMatrix(policy.fisher_blocks(theta, w_state))
+        return FisherMatrix(cast(Any, policy).fisher_blocks(theta, w_state))   # the tabular softmax's method
     w = policy.check_weights("w_state", w_state, policy.probs_shape[:-1])
     return FisherMatrix(policy.fisher(theta, w[..., None] * policy.probs(theta)))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RESIDUAL_WARN", "REFINED_RTOL", "BACKWARD_TOL", "ROUNDING_FLOOR", "converged", "max_abs", "extrapolated_iteration"]
+__all__ = ["RESIDUAL_WARN", "REFINED_RTOL", "BACKWARD_TOL", "ROUNDING_FLOOR", "converged", "max_abs",
+           "extrapolated_iteration"]
 
 #: A relative residual above this triggers a :class:`~tabular_pg.exact.linsolve.PrecisionWarning`.
 RESIDUAL_WARN = 1e-10
@@ -40,7 +41,7 @@ def converged(r: np.ndarray, x: np.ndarray, nb: float) -> bool:
     scale = 2 * max_abs(x) + nb
     if nr <= 0.1 * RESIDUAL_WARN * nb and nr <= BACKWARD_TOL * scale:
         return True
-    return nr <= 0.5 * RESIDUAL_WARN * nb and nr <= ROUNDING_FLOOR * scale
+    return bool(nr <= 0.5 * RESIDUAL_WARN * nb and nr <= ROUNDING_FLOOR * scale)
 
 
 def max_abs(v: np.ndarray) -> float:
@@ -62,7 +63,8 @@ def _slow_mode_step(x_new, delta, gamma: float):
 def _shifted_residual(delta, c: float, gamma: float) -> np.ndarray:
     """Residual ``b - M est`` of the previous estimate ``est = x + c`` of the value system,
     from this step's ``delta``: with :math:`x_{k+1} = b + \\gamma P x_k` the residual of
-    :math:`x_k` is :math:`\\Delta_{k+1} = x_{k+1} - x_k`, and :math:`M\\mathbf 1 = (1-\\gamma)\\mathbf 1`.  No matvec."""
+    :math:`x_k` is :math:`\\Delta_{k+1} = x_{k+1} - x_k`, and :math:`M\\mathbf 1 = (1-\\gamma)\\mathbf 1`.  No
+    matvec."""
     return delta - c * (1 - gamma)
 
 

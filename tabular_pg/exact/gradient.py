@@ -4,8 +4,9 @@ All are re-exported by :mod:`tabular_pg.exact`.
 """
 from __future__ import annotations
 
-import numpy as np
 import warnings
+
+import numpy as np
 
 from tabular_pg._checks import real
 from tabular_pg.exact.blas import one_blas_thread
@@ -50,7 +51,8 @@ def _check(mdp: FiniteMDP, policy: Policy, theta, entropy: float = 0.0) -> tuple
 
 def _check_evaluation(evaluation, entropy) -> None:
     if not isinstance(evaluation, Evaluation):
-        raise TypeError(f"evaluation must be None or an Evaluation (tabular_pg.evaluate); got {type(evaluation).__name__}")
+        raise TypeError("evaluation must be None or an Evaluation (tabular_pg.evaluate); "
+                        f"got {type(evaluation).__name__}")
     if evaluation.entropy != check_entropy(entropy):
         raise ValueError(f"evaluation was computed with entropy={evaluation.entropy!r} but entropy={entropy!r} "
                          "was asked for")
@@ -59,7 +61,8 @@ def _check_evaluation(evaluation, entropy) -> None:
 @one_blas_thread()
 def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluation | None = None,
                     entropy: float = 0.0) -> np.ndarray:
-    """Exact :math:`\\nabla_\\theta J(\\pi_\\theta)` (or :math:`\\nabla_\\theta J_\\tau` with ``entropy = tau > 0``), shape ``(d,)``.
+    """Exact :math:`\\nabla_\\theta J(\\pi_\\theta)` (or :math:`\\nabla_\\theta J_\\tau` with ``entropy = tau > 0``),
+    shape ``(d,)``.
 
     Notes
     -----
@@ -70,7 +73,8 @@ def policy_gradient(mdp: FiniteMDP, policy: Policy, theta, evaluation: Evaluatio
 
     with :math:`\\sum_h \\gamma^h \\sum_s d_h(s)\\sum_a \\nabla\\pi_h(a|s) A_h(s,a)` on a
     finite horizon.  ``A`` replaces ``Q`` since :math:`\\sum_a\\nabla\\pi(a|s)=0` (the
-    baseline identity of "Lecture 15: Policy Optimization with Trust Regions"); it is computed as one vector-Jacobian product.
+    baseline identity of "Lecture 15: Policy Optimization with Trust Regions"); it is computed as one vector-Jacobian
+    product.
     With ``entropy = tau`` the same formula with the soft advantage
     :math:`A_\\tau = Q_\\tau - \\tau\\log\\pi - V_\\tau` of :func:`tabular_pg.evaluate` gives
     :math:`\\nabla J_\\tau` (Mei et al. 2020, "On the Global Convergence Rates of Softmax Policy
@@ -106,7 +110,8 @@ def fisher_information(mdp: FiniteMDP, policy: Policy, theta) -> np.ndarray:
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §3 with the normalised discounted visitation ``d``; on a finite horizon
+    "Lecture 15: Policy Optimization with Trust Regions" §3 with the normalised discounted visitation ``d``; on a
+    finite horizon
     :math:`F = \\sum_h \\mathbb E_{s\\sim d_h, a\\sim\\pi_h}[\\psi\\psi^\\top]`, the Hessian at
     :math:`\\theta_0` of the trajectory KL :math:`KL(p_{\\theta_0}(\\tau)\\|p_\\theta(\\tau))`.
 
@@ -136,7 +141,8 @@ def natural_gradient(mdp: FiniteMDP, policy: Policy, theta, damping: float = 0.0
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §3: :math:`\\theta_{t+1} = \\theta_t + \\alpha F^{-1} g`.  The softmax
+    "Lecture 15: Policy Optimization with Trust Regions" §3: :math:`\\theta_{t+1} = \\theta_t + \\alpha F^{-1} g`.  The
+    softmax
     Fisher is singular (constant shifts per state), hence the pseudo-inverse (eigenvalues
     below ``FISHER_RCOND`` times the largest are dropped, so states with
     :math:`d(s)\\pi(a|s)` below that scale get no natural-gradient component).  A tabular softmax takes a
@@ -174,7 +180,8 @@ def trust_region_step(mdp: FiniteMDP, policy: Policy, theta, delta: float) -> np
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §3 writes the constraint as :math:`\\Delta^\\top F\\Delta \\le \\delta` (its
+    "Lecture 15: Policy Optimization with Trust Regions" §3 writes the constraint as :math:`\\Delta^\\top F\\Delta \\le
+    \\delta` (its
     second-order expansion of the KL omits the 1/2) and so gets
     :math:`\\alpha=\\sqrt{\\delta/g^\\top F^{-1}g}`; with the correct expansion
     :math:`KL \\approx \\tfrac12\\Delta^\\top F \\Delta` the realised KL of this step is
@@ -229,11 +236,13 @@ def _exact_kl_scale(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, step: np.
 
 @one_blas_thread()
 def kl_divergence(mdp: FiniteMDP, pi_old, pi_new) -> float:
-    """:math:`d_{KL}(\\pi_{old}, \\pi_{new}) = \\mathbb E_{s\\sim d^{\\pi_{old}}}[KL(\\pi_{old}(\\cdot|s)\\|\\pi_{new}(\\cdot|s))]`.
+    """:math:`d_{KL}(\\pi_{old}, \\pi_{new}) = \\mathbb E_{s\\sim
+    d^{\\pi_{old}}}[KL(\\pi_{old}(\\cdot|s)\\|\\pi_{new}(\\cdot|s))]`.
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §2 (``d`` the normalised discounted visitation of ``pi_old``); on a finite
+    "Lecture 15: Policy Optimization with Trust Regions" §2 (``d`` the normalised discounted visitation of ``pi_old``);
+    on a finite
     horizon the trajectory KL :math:`\\sum_h \\mathbb E_{s\\sim d_h}[KL]`.  Returns ``inf``
     when ``pi_new`` gives probability 0 to an action ``pi_old`` takes in a visited state.
 

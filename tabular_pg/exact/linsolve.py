@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -22,8 +23,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from tabular_pg.exact.blas import one_blas_thread
-from tabular_pg.exact.fixed_point import (REFINED_RTOL, RESIDUAL_WARN,  # noqa: F401 (RESIDUAL_WARN re-exported)
-                                          converged, extrapolated_iteration, max_abs)
+from tabular_pg.exact.fixed_point import REFINED_RTOL, RESIDUAL_WARN, converged, extrapolated_iteration, max_abs  # noqa: F401 (RESIDUAL_WARN re-exported)
 from tabular_pg.exact.matvec import RowBlocks
 
 __all__ = ["ConvergenceWarning", "PrecisionWarning", "Factorization", "DirectSolver", "KrylovSolver", "direct_solver",
@@ -79,9 +79,9 @@ class DirectSolver:
     """Solves with ``M`` and ``M^T`` from one LU factorisation: ``name`` is ``'dense'``
     (LAPACK, ``lu`` from ``scipy.linalg.lu_factor``) or ``'splu'`` (SuperLU, :func:`sparse_lu`)."""
 
-    M: object
+    M: Any            # the (S, S) matrix: numpy array or scipy sparse
     name: str
-    lu: object = field(repr=False)
+    lu: Any = field(repr=False)
 
     @one_blas_thread()
     def solve(self, b: np.ndarray, transpose: bool = False, x0: np.ndarray | None = None) -> np.ndarray:
@@ -256,7 +256,7 @@ class IdentityMinusGammaP:
         self.counts = [0, 0] if _counts is None else _counts
 
     @property
-    def T(self) -> "IdentityMinusGammaP":
+    def T(self) -> IdentityMinusGammaP:
         return IdentityMinusGammaP(self.P_pi, self.gamma, not self.transpose, self._blocks, self.counts)
 
     def gamma_P(self, x: np.ndarray) -> np.ndarray:
@@ -284,7 +284,7 @@ class CountedProducts:
         self.counts = [0, 0] if counts is None else counts
 
     @property
-    def T(self) -> "CountedProducts":
+    def T(self) -> CountedProducts:
         return CountedProducts(self.M, not self.transpose, self.counts)
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:

@@ -138,6 +138,8 @@ def _policy_iteration(mdp: FiniteMDP, solver: str, max_iterations: int) -> Optim
         if np.array_equal(new, actions):
             return Optimum(V=V, Q=Q, pi=_one_hot(actions, A), J=_start_value(mdp, V), iterations=it,
                            proper_only=mdp.gamma == 1)
+        if it == max_iterations:            # the last evaluated policy, with its own V and Q
+            break
         actions = new
     warnings.warn(f"policy iteration did not converge in {max_iterations} iterations", ConvergenceWarning,
                   stacklevel=3)
