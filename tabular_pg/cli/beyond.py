@@ -22,6 +22,7 @@ from tabular_pg.algorithms import (
 )
 from tabular_pg.algorithms.guarantees import GUARANTEES, check_guarantee
 from tabular_pg.algorithms.oracles import ExactOracle
+from tabular_pg.cli.format import markdown_table, num, table
 from tabular_pg.cli.specs import SEED
 from tabular_pg.exact import evaluate, optimum
 from tabular_pg.exact.hessian import hessian
@@ -30,7 +31,8 @@ from tabular_pg.mdp import FiniteMDP
 from tabular_pg.policies import TabularSoftmax
 from tabular_pg.sampled.registry import estimator_moments
 
-__all__ = ["entropy_story", "hessian_story", "off_policy_story", "guarantees_story", "algorithms_story"]
+__all__ = ["entropy_story", "hessian_story", "off_policy_story", "guarantees_story", "algorithms_story", "stories",
+           "render"]
 
 
 def entropy_story(mdp: FiniteMDP, taus=(1.0, 0.3, 0.1, 0.03, 0.01)) -> dict:
@@ -102,3 +104,42 @@ def algorithms_story(mdp: FiniteMDP, iterations: int = 200, gap: float = 1e-6) -
             rows.append({"algorithm": name, "iterations": hist.iterations if reached else None,
                          "final_gap": float(J_star - hist.J[-1])})
     return {"J_star": J_star, "gap": gap, "budget": iterations, "rows": rows}
+
+
+def stories(mdp: FiniteMDP) -> dict:
+    """Every story above on ``mdp`` (the tour's garnet), keyed by name."""
+    return {"entropy": entropy_story(mdp), "hessian": hessian_story(mdp), "off_policy": off_policy_story(mdp),
+            "guarantees": guarantees_story(mdp), "algorithms": algorithms_story(mdp)}
+
+
+def render(data: dict) -> tuple:
+    """``(printed lines, Markdown)`` of :func:`stories`' ``data``."""
+    ent, hes, off, gua, alg = (data[k] for k in ("entropy", "hessian", "off_policy", "guarantees", "algorithms"))
+    parts = [
+        ("Entropy regularisation: J of the soft optimum pi*_tau (soft policy iteration) approaches "
+         f"J* = {num(ent['J_star'])} as tau falls, within tau log A / (1 - gamma) (Cen et al. 2021)",
+         ["tau", "J*_tau (soft)", "J(pi*_tau)", "J* - J(pi*_tau)", "bound"],
+         [[r["tau"], r["J_tau_star"], r["J"], r["gap"], r["bound"]] for r in ent["rows"]]),
+        ("Importance sampling: exact tr Cov of REINFORCE (reward-to-go) for a random softmax, on-policy and "
+         "from the uniform behaviour policy, as the horizon grows",
+         ["H", "on-policy", "per-decision", "whole trajectory"],
+         [[r["H"], r["on-policy"], r["per-decision"], r["whole trajectory"]] for r in off["rows"]]),
+        ("Convergence guarantees checked on every iterate of an exact run (rewards mapped to [0, 1]); "
+         "tightness = largest measured/bound (for CPI's lower bound: largest bound - measured)",
+         ["guarantee", "reference", "iterates", "violations", "tightness"],
+         [[r["name"], r["reference"], r["iterates"], r["violations"], r["tightness"]] for r in gua["rows"]]),
+        (f"Exact algorithms from the uniform policy: iterations to J >= J* - {alg['gap']:g} |J*| "
+         f"(budget {alg['budget']})",
+         ["algorithm", "iterations", "J* - J_T"],
+         [[r["algorithm"], "not reached" if r["iterations"] is None else r["iterations"], r["final_gap"]]
+          for r in alg["rows"]]),
+    ]
+    hessian_line = (f"Hessian of J at the uniform policy (d = {hes['d']}): eigenvalues in [{num(hes['min'])}, "
+                    f"{num(hes['max'])}], {hes['positive']} positive and {hes['negative']} negative: J is not "
+                    "concave in the softmax parameters, although every stationary point is a global optimum "
+                    "(Agarwal et al. 2021)")
+    lines, md = [hessian_line], [hessian_line, ""]
+    for title, headers, rows in parts:
+        lines += [title, table(headers, rows)]
+        md += [title, "", markdown_table(headers, rows), ""]
+    return lines, "\n".join(md)

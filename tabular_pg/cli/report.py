@@ -11,6 +11,7 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from tabular_pg.cli import beyond
 from tabular_pg.cli.format import markdown_table, num, table
 from tabular_pg.cli.sections import SECTIONS, SMALL, TRUNCATION, SectionResult, Setting
 from tabular_pg.cli.specs import SEED, dadashi_mdp
@@ -258,7 +259,8 @@ def _proofs(result: SectionResult, setting: Setting) -> tuple:
 
 
 #: Section name -> ``render(result, setting) -> (printed lines, Markdown)``.
-RENDERERS = {"exact": _exact, "estimators": _estimators, "algorithms": _algorithms, "proofs": _proofs}
+RENDERERS = {"exact": _exact, "estimators": _estimators, "algorithms": _algorithms, "proofs": _proofs,
+             "beyond": lambda result, setting: beyond.render(result.data)}
 
 
 def render(name: str, result: SectionResult, setting: Setting) -> tuple:

@@ -19,7 +19,7 @@ import numpy as np
 
 import mdps
 from mdps.gridworld import SUTTON_BARTO_LAYOUT
-from tabular_pg.cli import plots
+from tabular_pg.cli import beyond, plots
 from tabular_pg.cli.format import num
 from tabular_pg.cli.specs import SEED, dadashi_mdp, has_extra, zoo_mdp
 from tabular_pg.cli.train import ALGORITHMS, SAMPLED_IN_TOUR, make_algorithm, make_oracle, train_once
@@ -36,7 +36,7 @@ from tabular_pg.sampled.rollout import reward_bound, rollout, truncation_horizon
 __all__ = ["Setting", "SMALL", "SectionResult", "Section", "SECTIONS", "ESTIMATORS", "TRUNCATION",
            "mdp_summary", "softmax_at", "softmax_gradient", "exact_quantities", "estimator_rows", "episode_truncation",
            "run_proofs", "verdict_counts", "proof_verdicts", "exact_section", "estimators_section",
-           "algorithms_section", "polytope_section", "proofs_section"]
+           "algorithms_section", "polytope_section", "proofs_section", "beyond_section"]
 
 
 @dataclass(frozen=True)
@@ -395,7 +395,13 @@ def proofs_section(setting: Setting, out: Path, show: bool, prefetched: list | N
 
 
 #: The tour, in order.
+def beyond_section(setting: Setting, out: Path, show: bool) -> SectionResult:
+    """Beyond the lectures, on the garnet: soft optimum, Hessian, off-policy variance, guarantees (cli/beyond.py)."""
+    return SectionResult("Beyond the lectures", beyond.stories(zoo_mdp(setting.garnet)))
+
+
 SECTIONS = (Section("exact", exact_section),
             Section("estimators", estimators_section),
             Section("algorithms", algorithms_section),          # draws the polytope with paths
+            Section("beyond", beyond_section),
             Section("proofs", proofs_section, prefetch=proof_verdicts))
