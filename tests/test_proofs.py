@@ -95,7 +95,7 @@ ONE_SIZE = {"000.eq2", "000.quiz2", "000.quiz3", "000.quiz8", "000.eq4", "000.eq
             "000.eq14-16", "000.sec3.2.variance", "000.eq28-29", "000.eq33", "000.eq34", "000.eq35",
             "000.eq36.fixed-point", "000.eq37-38", "000.eq39", "000.eq39.equality", "000.eq40", "001.p-positive",
             "001.decomposition", "002.too-far", "002.cpi-mixture",
-            "002.kl-marginal", "002.npg-fisher",
+            "002.kl-marginal",
             "002.preconditioning", "003.iw-typo", "003.local-optimum",
             "004.raise-actions"}
 
