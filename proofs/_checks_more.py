@@ -12,7 +12,7 @@ import sympy as sp
 from ._checks_003_pg import backward
 from ._checks_003_ppo import chain_hit
 from ._core import Finding, holds_if, identity
-from ._gauss import gaussian_density, gaussian_expectation
+from ._gauss import gaussian_density, gaussian_expectation, isotropic_expectation
 from ._symbolic import (finite_mdp, grad, objective, score, softmax_policy, total_return,
                         trajectories, trajectory_score)
 
@@ -103,41 +103,45 @@ def zero_probability_paths() -> Finding:
 
 
 # ---------------------------------------------- Lecture 15: Policy Optimization with Trust Regions
-def too_far_decreases() -> Finding:
-    """Gaussian policy N(mu, 1), reward -x^2: J(mu) = -mu^2 - 1; J(mu0 + alpha grad J) - J(mu0) = 4 mu0^2 alpha (1 - alpha)."""
-    mu0, alpha = sp.Symbol("mu0", real=True), sp.Symbol("alpha", positive=True)
-    J = lambda m_: gaussian_expectation(-x**2, x, m_, 1)
-    g = sp.diff(J(mu), mu).subs(mu, mu0)
-    r = identity(J(mu0 + alpha * g) - J(mu0), 4 * mu0**2 * alpha * (1 - alpha))
-    at = (J(1 + R(3, 2) * g.subs(mu0, 1)), J(1))
-    return holds_if(r.zero, "J(mu0 + alpha grad J) - J(mu0) - 4 mu0^2 alpha (1 - alpha): " + r.report()
-                    + f"; negative for alpha > 1: mu0 = 1, alpha = 3/2 gives J = {at[0]} < J(mu0) = {at[1]}")
+def too_far_decreases(d: int = 1) -> Finding:
+    """Gaussian policy N(mu, I_d), reward -||x||^2: J(mu) = -||mu||^2 - d; J(mu0 + alpha grad J) - J(mu0) = 4 ||mu0||^2 alpha (1 - alpha)."""
+    xs, mus = sp.symbols(f"x0:{d}", real=True), sp.symbols(f"mu0:{d}", real=True)
+    alpha = sp.Symbol("alpha", positive=True)
+    J = lambda m_: isotropic_expectation(-sum(xi**2 for xi in xs), xs, m_, 1)
+    g = [sp.diff(J(mus), m_) for m_ in mus]
+    r = identity(J([m_ + alpha * gi for m_, gi in zip(mus, g)]) - J(mus),
+                 4 * sum(m_**2 for m_ in mus) * alpha * (1 - alpha))
+    e1 = {m_: int(i == 0) for i, m_ in enumerate(mus)}
+    at = (J([e1[m_] + R(3, 2) * gi.subs(e1) for m_, gi in zip(mus, g)]), J([e1[m_] for m_ in mus]))
+    return holds_if(r.zero, f"{d}-d: J(mu0 + alpha grad J) - J(mu0) - 4 ||mu0||^2 alpha (1 - alpha): " + r.report()
+                    + f"; negative for alpha > 1: mu0 = e_1, alpha = 3/2 gives J = {at[0]} < J(mu0) = {at[1]}")
 
 
-def kl_marginal() -> Finding:
-    """d_KL: E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a ~ d, pi0}[log pi0/pi] (2 states, 3 actions, symbolic d)."""
-    new, old = softmax_policy(2, 3, "z"), softmax_policy(2, 3, "y")
+def kl_marginal(A: int = 3) -> Finding:
+    """d_KL: E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a ~ d, pi0}[log pi0/pi] (2 states, ``A`` actions, symbolic d)."""
+    new, old = softmax_policy(2, A, "z"), softmax_policy(2, A, "y")
     d0 = sp.Symbol("d0", positive=True)
     d = (d0, 1 - d0)
     kl = lambda s: sum(p0 * sp.log(p0 / p) for p0, p in zip(old.pi[s], new.pi[s]))
     lhs = sum(d[s] * kl(s) for s in range(2))
-    rhs = sum(d[s] * old.pi[s][a] * (sp.log(old.pi[s][a]) - sp.log(new.pi[s][a])) for s in range(2) for a in range(3))
+    rhs = sum(d[s] * old.pi[s][a] * (sp.log(old.pi[s][a]) - sp.log(new.pi[s][a])) for s in range(2) for a in range(A))
     r = identity(sp.expand_log(lhs, force=True), sp.expand_log(rhs, force=True), domains={d0: (R(1, 9), R(8, 9))})
-    return holds_if(r.zero, "E_s KL - E_{s,a} log(pi0/pi): " + r.report())
+    return holds_if(r.zero, f"E_s KL - E_{{s,a}} log(pi0/pi), 2 states, {A} actions: " + r.report())
 
 
-def preconditioning() -> Finding:
-    """F = diag(s1, s2) on J = -(s1 (t1-c1)^2 + s2 (t2-c2)^2)/2: the natural step F^-1 grad J lands on the maximiser."""
-    s1, s2 = sp.symbols("sigma1 sigma2", positive=True)
-    t, c = sp.symbols("t1 t2", real=True), sp.symbols("c1 c2", real=True)
-    J = -(s1 * (t[0] - c[0]) ** 2 + s2 * (t[1] - c[1]) ** 2) / 2
+def preconditioning(d: int = 2) -> Finding:
+    """F = diag(s_1..s_d) on J = -sum_i s_i (t_i - c_i)^2 / 2: the natural step F^-1 grad J lands on the maximiser."""
+    s = sp.symbols(f"sigma1:{d + 1}", positive=True)
+    t, c = sp.symbols(f"t1:{d + 1}", real=True), sp.symbols(f"c1:{d + 1}", real=True)
+    J = -sum(si * (ti - ci) ** 2 for si, ti, ci in zip(s, t, c)) / 2
     g = sp.Matrix([sp.diff(J, v) for v in t])
-    step = sp.Matrix(t) + sp.diag(s1, s2).inv() * g
+    step = sp.Matrix(t) + sp.diag(*s).inv() * g
     r = identity(step, sp.Matrix(c))
     alpha = sp.Symbol("alpha", positive=True)
     plain = sp.Matrix(t) + alpha * g - sp.Matrix(c)
-    return holds_if(r.zero, "theta + F^-1 grad J - argmax: " + r.report() + f"; a plain step alpha grad J leaves "
-                    f"{list(plain.applyfunc(sp.factor))}: both coordinates vanish only if alpha = 1/sigma1 = 1/sigma2")
+    return holds_if(r.zero, f"{d} parameters: theta + F^-1 grad J - argmax: " + r.report() + "; a plain step alpha "
+                    f"grad J leaves {list(plain.applyfunc(sp.factor))}: every coordinate vanishes only if "
+                    "alpha = 1/sigma_i for all i")
 
 
 def grad_ell_everywhere(n: int = 3) -> Finding:

@@ -24,6 +24,20 @@ def gaussian_expectation(g, x, mu, sigma) -> sp.Expr:
     return sp.expand(sum(c * standard_normal_moment(k) for (k,), c in poly.terms()))
 
 
+def isotropic_expectation(g, xs, mus, sigma) -> sp.Expr:
+    """``E_{x ~ N(mu, sigma^2 I)}[g(x)]`` for a polynomial ``g`` in the coordinates ``xs``.
+
+    The coordinates are independent, so the expectation is taken one coordinate at a time.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> isotropic_expectation(x**2 * y**2, (x, y), (0, 0), 1)
+    1
+    """
+    for xi, mi in zip(xs, mus):
+        g = gaussian_expectation(g, xi, mi, sigma)
+    return g
+
+
 def gaussian_density(x, mu, sigma) -> sp.Expr:
     """The density of ``N(mu, sigma^2)`` at ``x``."""
     return sp.exp(-(x - mu) ** 2 / (2 * sigma**2)) / sp.sqrt(2 * sp.pi * sigma**2)

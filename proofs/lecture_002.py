@@ -56,9 +56,9 @@ CLAIMS = [
        "the maximiser of the first-order model is theta - theta0 = alpha grad J(theta0), alpha > 0", "holds",
        sized(kl.linear_step, DIMS), P),
     _c("too-far", "§2 'Following the gradient too far might even lead to decreasing J(theta)'",
-       "a long step along grad J can decrease J", "holds", more.too_far_decreases, P, ("Gaussian policy N(mu, 1)",)),
+       "a long step along grad J can decrease J", "holds", sized(more.too_far_decreases, (1, 2, 3)), P),
     _c("cpi-mixture", "§2 CPI incremental update", "pi^{t+1} = (1-alpha) pi^t + alpha pi' is a policy", "holds",
-       pg.cpi_mixture, P, ("3 actions",)),
+       sized(pg.cpi_mixture, (2, 3, 4)), P),
     _c("cpi-improvement", "§2 CPI incremental update (why it is conservative)",
        "J(mix) - J(pi) = alpha/(1-gamma) E_{d^mix}[E_{pi'} A^pi] (performance difference lemma)", "extension",
        gen.with_instance(gen.check_cpi_difference, pg.cpi_performance_difference), G,
@@ -67,8 +67,7 @@ CLAIMS = [
     _c("kl-nonneg", "§2 'Fact'", "KL(P|Q) >= 0 and KL(P|Q) = 0 <=> P = Q", "holds", sized(kl.kl_nonnegative, kl.ACTIONS), P),
     _c("kl-gauss", "§2 'Ex'", "KL(N(mu1, s^2 I) | N(mu2, s^2 I)) = ||mu1 - mu2||^2 / s^2", "erratum", sized(kl.kl_gaussian, (1, 2, 3)), P),
     _c("kl-marginal", "§2 d_KL ('marginalized over a')",
-       "E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a~d}[log(pi0(a|s)/pi(a|s))]", "holds", more.kl_marginal, P,
-       ("2 states, 3 actions",)),
+       "E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a~d}[log(pi0(a|s)/pi(a|s))]", "holds", sized(more.kl_marginal, (2, 3, 4)), P),
     _c("npg-fisher", "§3 Alg: Natural PG ('Estimate Fisher information matrix by F_t = ...')",
        "F_t = grad log pi(a|s) grad log pi(a|s)^T for s,a ~ d, then theta_{t+1} = theta_t + alpha F_t^-1 g_t",
        "typo/notation", sized(kl.npg_fisher_estimate, (3, 4, 5)), P,
@@ -94,7 +93,7 @@ CLAIMS = [
        sized(kl.trust_region_kl_scale, kl.ACTIONS), I, same_cause_as="ell-expansion"),
     _c("preconditioning", "§3 'preconditioning by F = diag(sigma1, sigma2) ... adjusts the stepsize'",
        "with F = diag(sigma1, sigma2) the step F^-1 grad J rescales each coordinate (exact on a quadratic)", "holds",
-       more.preconditioning, P, ("2 parameters",)),
+       sized(more.preconditioning, DIMS), P),
 ]
 
 COVERAGE = [
