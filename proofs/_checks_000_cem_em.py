@@ -85,81 +85,90 @@ def fixed_point_36() -> Finding:
                     f"update(mu) - mu away from mu*: {r_move.report()} (non-zero: the update moves mu)")
 
 
-def _em_space():
-    pol = softmax_policy(1, 3)
+def _em_space(n: int = 3):
+    """``n`` outcomes: softmax p_theta, positive returns R, a free distribution q (``n - 1`` symbols)."""
+    pol = softmax_policy(1, n)
     p = list(pol.pi[0])
-    R = sp.symbols("R0:3", positive=True)
-    q = sp.symbols("q0:2", positive=True)
-    qs = [q[0], q[1], 1 - q[0] - q[1]]
+    R = sp.symbols(f"R0:{n}", positive=True)
+    q = sp.symbols(f"q0:{n - 1}", positive=True)
+    qs = [*q, 1 - sum(q)]
     return pol.params, p, R, qs
 
 
-EM_DOM = {sp.Symbol("q0", positive=True): (sp.Rational(1, 9), sp.Rational(4, 9)),
-          sp.Symbol("q1", positive=True): (sp.Rational(1, 9), sp.Rational(4, 9))}
+def _em_dom(n):
+    """q_i in [1/9, 4/(3n)]: the last mass stays positive."""
+    return {sp.Symbol(f"q{i}", positive=True): (sp.Rational(1, 9), sp.Rational(4, 3 * n)) for i in range(n - 1)}
 
 
-def eqs_37_38() -> Finding:
+#: Numbers of outcomes of the EM bound, and dimensions of the toy objective of (37)-(38).
+OUTCOMES = (2, 3, 4)
+
+
+def eqs_37_38(k: int = 1) -> Finding:
     """(38) as printed equates argmax_theta (a parameter) with log E[R q/q] (a value of the objective).
 
-    Toy objective E[R](theta) = 1 + exp(-(theta-2)^2)/2: the printed equality compares the
-    argmax 2 with log E[R q/q] at that theta, log(3/2).  The correction (no argmax) is checked
-    on a 3-outcome space with softmax p_theta, positive R and a free q.
+    Toy objective E[R](theta) = 1 + exp(-||theta - 2||^2)/2, theta in R^k: the printed equality
+    compares the argmax (2, ..., 2) with log E[R q/q] at that theta, log(3/2).  The correction
+    (no argmax) is checked on a (k+1)-outcome space with softmax p_theta, positive R and a free q.
     """
-    th = sp.Symbol("theta", real=True)
-    J = 1 + sp.Rational(1, 2) * sp.exp(-(th - 2) ** 2)
-    argmax = sp.solve(sp.diff(sp.log(J), th), th)[0]
-    value = sp.log(J.subs(th, argmax))           # log E[R q/q] = log E[R] at the argmax
-    r = identity(argmax, value)
-    z, p, R, q = _em_space()
+    th = sp.symbols(f"theta0:{k}", real=True)
+    J = 1 + sp.Rational(1, 2) * sp.exp(-sum((ti - 2) ** 2 for ti in th))
+    star = sp.solve([sp.diff(sp.log(J), ti) for ti in th], th, dict=True)[0]
+    argmax = sp.Matrix([star[ti] for ti in th])
+    value = sp.log(J.subs(star))           # log E[R q/q] = log E[R] at the argmax
+    r = identity(argmax, sp.Matrix([value] * k))
+    z, p, R, q = _em_space(k + 1)
     lhs = sp.log(sum(Ri * pi for Ri, pi in zip(R, p)))
     rhs = sp.log(sum(qi * Ri * pi / qi for Ri, pi, qi in zip(R, p, q)))
-    rc = identity(lhs, rhs, domains=EM_DOM)
+    rc = identity(lhs, rhs, domains=_em_dom(k + 1))
     return Finding("holds" if r.zero else "erratum", "printed (37)=(38): argmax - log E[R q/q]: " + r.report(),
-                   f"argmax_theta log E[R] = {argmax} (a parameter) but log E[R q/q] there = {value} = {sp.N(value, 6)}",
+                   f"argmax_theta log E[R] = {tuple(argmax)} (a parameter) but log E[R q/q] there = {value} = "
+                   f"{sp.N(value, 6)}",
                    "log E_{p_theta}[R] = log E_q[R p_theta / q] (no argmax on either side; q > 0 wherever R p_theta > 0): "
                    + rc.report(), rc.zero)
 
 
-def eq_39() -> Finding:
-    """ELBO: log E_p[R] - E_q[log R + log p - log q] = KL(q || R p / Z) >= 0."""
-    z, p, R, q = _em_space()
+def _elbo(R, p, q):
+    return sum(qi * (sp.log(Ri) + sp.log(pi) - sp.log(qi)) for Ri, pi, qi in zip(R, p, q))
+
+
+def eq_39(n: int = 3) -> Finding:
+    """ELBO: log E_p[R] - E_q[log R + log p - log q] = KL(q || R p / Z) >= 0 (``n`` outcomes)."""
+    z, p, R, q = _em_space(n)
     Z = sum(Ri * pi for Ri, pi in zip(R, p))
-    elbo = sum(qi * (sp.log(Ri) + sp.log(pi) - sp.log(qi)) for Ri, pi, qi in zip(R, p, q))
     post = [Ri * pi / Z for Ri, pi in zip(R, p)]
     kl = sum(qi * (sp.log(qi) - sp.log(ri)) for qi, ri in zip(q, post))
-    r = identity(sp.expand_log(sp.log(Z) - elbo, force=True), sp.expand_log(kl, force=True), domains=EM_DOM)
+    dom = _em_dom(n)
+    r = identity(sp.expand_log(sp.log(Z) - _elbo(R, p, q), force=True), sp.expand_log(kl, force=True), domains=dom)
     phi = lambda u: u * sp.log(u) - u + 1
-    gibbs = identity(kl, sum(ri * phi(qi / ri) for qi, ri in zip(q, post)), domains=EM_DOM)
+    gibbs = identity(kl, sum(ri * phi(qi / ri) for qi, ri in zip(q, post)), domains=dom)
     return holds_if(r.zero and gibbs.zero,
                     f"gap - KL(q||q*): {r.report()}; KL = sum q* phi(q/q*) with phi(u)=u log u-u+1 >= 0 "
                     f"(phi(1)=0, phi'(1)=0, phi''=1/u>0): {gibbs.report()}")
 
 
-def eq_39_equality() -> Finding:
-    """Equality at q = R p / int R p."""
-    z, p, R, _ = _em_space()
+def eq_39_equality(n: int = 3) -> Finding:
+    """Equality at q = R p / int R p (``n`` outcomes)."""
+    z, p, R, _ = _em_space(n)
     Z = sum(Ri * pi for Ri, pi in zip(R, p))
     q = [Ri * pi / Z for Ri, pi in zip(R, p)]
-    elbo = sum(qi * (sp.log(Ri) + sp.log(pi) - sp.log(qi)) for Ri, pi, qi in zip(R, p, q))
-    r = identity(sp.expand_log(elbo, force=True), sp.expand_log(sp.log(Z), force=True))
+    r = identity(sp.expand_log(_elbo(R, p, q), force=True), sp.expand_log(sp.log(Z), force=True))
     return holds_if(r.zero, "ELBO(q*) - log E[R]: " + r.report(), r.counterexample())
 
 
-def eq_40() -> Finding:
-    """'>=' holds, in fact with equality: max over q of the ELBO is log E[R] for every theta."""
-    z, p, R, q = _em_space()
+def eq_40(n: int = 3) -> Finding:
+    """'>=' holds, in fact with equality: max over q of the ELBO is log E[R] for every theta (``n`` outcomes)."""
+    z, p, R, q = _em_space(n)
     Z = sum(Ri * pi for Ri, pi in zip(R, p))
-    elbo = sum(qi * (sp.log(Ri) + sp.log(pi) - sp.log(qi)) for Ri, pi, qi in zip(R, p, q))
-    qsyms = [s for s in q[:2]]
+    elbo = _elbo(R, p, q)
+    qsyms = q[:-1]
     stationary = [sp.diff(elbo, s) for s in qsyms]
-    star = {qsyms[i]: R[i] * p[i] / Z for i in range(2)}
-    r = identity(sp.Matrix(stationary).subs(star), sp.zeros(2, 1))
+    star = {qsyms[i]: R[i] * p[i] / Z for i in range(n - 1)}
+    r = identity(sp.Matrix(stationary).subs(star), sp.zeros(n - 1, 1))
     hess = sp.hessian(elbo, qsyms)
-    q2 = 1 - qsyms[0] - qsyms[1]
-    minus_h = sp.diag(1 / qsyms[0], 1 / qsyms[1]) + sp.ones(2, 2) / q2
-    concave = identity(hess, -minus_h, domains=EM_DOM)
+    minus_h = sp.diag(*[1 / s for s in qsyms]) + sp.ones(n - 1, n - 1) / q[-1]
+    concave = identity(hess, -minus_h, domains=_em_dom(n))
     return holds_if(r.zero and concave.zero,
-                    f"q* is a stationary point of the ELBO in q: {r.report()}; Hessian = -(diag(1/q0,1/q1) + "
-                    f"11^T/q2), negative definite on the simplex: {concave.report()}; so max_q ELBO = log E[R] "
+                    f"q* is a stationary point of the ELBO in q: {r.report()}; Hessian = -(diag(1/q_i) + "
+                    f"11^T/q_last), negative definite on the simplex: {concave.report()}; so max_q ELBO = log E[R] "
                     "and the two maxima in (40) are equal ('>=' holds with equality)")
-

@@ -31,7 +31,6 @@ LECTURE = "Lecture 6: The Policy Gradient"
 _c = registrar("000", LECTURE)
 G, P, I = "general", "parametric", "instance"
 MDP = ("S=2, A=2, H=2",)
-BANDIT = ("3 outcomes",)
 OUTCOMES = (2, 3, 4)
 
 
@@ -116,15 +115,13 @@ CLAIMS = [
        more.argmax_log, G),
     _c("sec5.positive", "§5 'assume (without loss of generality) that the returns are positive'",
        "shifting R by a constant c does not move the argmax: E[R + c] = E[R] + c", "holds", _outcomes(more.returns_positive), P),
-    _c("eq37-38", "eqs. (37)-(38)", "argmax_theta log E[R] = log E_pi[R q/q]", "typo/notation", cem.eqs_37_38, I,
-       ("E[R](theta) = 1 + exp(-(theta-2)^2)/2",),
+    _c("eq37-38", "eqs. (37)-(38)", "argmax_theta log E[R] = log E_pi[R q/q]", "typo/notation", sized(cem.eqs_37_38, (1, 2, 3)), I,
        reason="the argmax of (37) is carried into (38) by mistake: the chain is about the objective log E[R], "
               "and (38) = log E[R] holds (checked as the correction)"),
-    _c("eq39", "eq. (39)", "log E_pi[R] >= E_q[log R + log p_theta - log q] for any q", "holds", cem.eq_39, P, BANDIT),
-    _c("eq39.equality", "text after eq. (39)", "equality when q = R p_theta / int R p_theta", "holds", cem.eq_39_equality,
-       P, BANDIT),
+    _c("eq39", "eq. (39)", "log E_pi[R] >= E_q[log R + log p_theta - log q] for any q", "holds", sized(cem.eq_39, cem.OUTCOMES), P),
+    _c("eq39.equality", "text after eq. (39)", "equality when q = R p_theta / int R p_theta", "holds", sized(cem.eq_39_equality, cem.OUTCOMES), P),
     _c("eq40", "eq. (40)", "max_theta log E[R] >= max_{theta,q} E_q[log R + log p_theta - log q]", "holds",
-       cem.eq_40, P, BANDIT),
+       sized(cem.eq_40, cem.OUTCOMES), P),
 ]
 
 _D = "definition"
