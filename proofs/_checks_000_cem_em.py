@@ -1,60 +1,83 @@
 """Checks of §4 (CEM as a weighted average, eqs. 32-36) and §5 (EM bound, eqs. 37-40).
 
-CEM: ``p_mu = N(mu, 1)`` and ``f`` a cubic with symbolic coefficients (exact Gaussian
-moments).  EM: a finite trajectory space of three outcomes with a softmax ``p_theta``,
+CEM: ``p_mu = N(mu, I_d)`` (d = 1, 2, 3) and ``f`` a cubic with symbolic coefficients (exact
+Gaussian moments).  EM: a finite trajectory space of 2, 3 or 4 outcomes with a softmax ``p_theta``,
 positive returns ``R`` and a free distribution ``q``.
 """
 from __future__ import annotations
 
+import itertools
+
 import sympy as sp
 
 from ._core import Finding, holds_if, identity
-from ._gauss import gaussian_density, gaussian_expectation
+from ._gauss import gaussian_density, isotropic_expectation
 from ._symbolic import softmax_policy
 
-x = sp.Symbol("x", real=True)
-mu = sp.Symbol("mu", real=True)
-c = sp.symbols("c0:4", real=True)
-F = c[0] + c[1] * x + c[2] * x**2 + c[3] * x**3
+#: Dimensions of the Gaussian N(mu, I_d) of the CEM claims.
+DIMS = (1, 2, 3)
 
 
-def _E(g):
-    return gaussian_expectation(g, x, mu, 1)
+def _gauss(d):
+    """Coordinates x, mean mu and a generic cubic f (symbolic coefficients) in dimension ``d``."""
+    xs, mus = sp.symbols(f"x0:{d}", real=True), sp.symbols(f"mu0:{d}", real=True)
+    monos = [m for m in itertools.product(range(4), repeat=d) if sum(m) <= 3]
+    f = sum(sp.Symbol(f"c{i}", real=True) * sp.Mul(*[xi**k for xi, k in zip(xs, m)]) for i, m in enumerate(monos))
+    E = lambda g: isotropic_expectation(sp.expand(g), xs, mus, 1)
+    return sp.Matrix(xs), sp.Matrix(mus), f, E
 
 
-def eq_33() -> Finding:
-    """Printed: grad E[f] = E[f grad p]; with f(x) = x at mu = 0 the two sides differ."""
-    p = gaussian_density(x, 0, 1)
-    printed = sp.integrate(x * p * sp.diff(gaussian_density(x, mu, 1), mu).subs(mu, 0), (x, -sp.oo, sp.oo))
-    truth = sp.diff(_E(x), mu).subs(mu, 0)
+def _density(xs, mus):
+    return sp.Mul(*[gaussian_density(xi, mi, 1) for xi, mi in zip(xs, mus)])
+
+
+def eq_33(d: int = 1) -> Finding:
+    """Printed: grad E[f] = E[f grad p]; with f(x) = x_1 at mu = 0 the two sides differ (N(mu, I_d))."""
+    xs, mus, f, E = _gauss(d)
+    p_mu = _density(xs, mus)
+    at0 = {m_: 0 for m_ in mus}
+    integrand = xs[0] * p_mu.subs(at0) * sp.Matrix([sp.diff(p_mu, m_) for m_ in mus]).subs(at0)
+    printed = integrand.applyfunc(lambda e: sp.integrate(e, *[(xi, -sp.oo, sp.oo) for xi in xs]))
+    truth = sp.Matrix([sp.diff(E(xs[0]), m_) for m_ in mus]).subs(at0)
     r = identity(printed, truth)
-    corrected = identity(sp.diff(_E(F), mu), _E(F * (x - mu)))
-    return Finding("holds" if r.zero else "erratum", "f(x)=x, mu=0: E[f grad_mu p] - grad_mu E[f]: " + r.report(),
-                   f"f(x) = x, mu = 0: E_p[x d/dmu p(x)] = {sp.simplify(printed)} = {sp.N(printed, 6)} but d/dmu E[x] = 1",
+    corrected = identity(sp.Matrix([sp.diff(E(f), m_) for m_ in mus]), (xs - mus).applyfunc(lambda e: E(f * e)))
+    return Finding("holds" if r.zero else "erratum", f"{d}-d, f(x)=x_1, mu=0: E[f grad_mu p] - grad_mu E[f]: "
+                   + r.report(),
+                   f"f(x) = x_1, mu = 0 in dimension {d}: E_p[x_1 d/dmu_1 p(x)] = {sp.simplify(printed[0])} = "
+                   f"{sp.N(printed[0], 6)} but d/dmu_1 E[x_1] = 1",
                    "grad_mu E_p[f(x)] = E_p[f(x) grad_mu log p_mu(x)] (cubic f, symbolic mu): " + corrected.report(),
                    corrected.zero)
 
 
-def eq_34() -> Finding:
-    """Printed score: 1/2 ||mu - x||^2; the score of N(mu, 1) is x - mu."""
-    score = sp.diff(sp.log(gaussian_density(x, mu, 1)), mu)
-    r = identity(score, (mu - x) ** 2 / 2)
-    rc = identity(score, x - mu)
-    return Finding("holds" if r.zero else "erratum", "grad_mu log N(x; mu, 1) - (1/2)(mu - x)^2: " + r.report(),
-                   f"mu=0, x=1: score = {score.subs({mu: 0, x: 1})}, printed = 1/2; " + (r.counterexample() or ""),
+def eq_34(d: int = 1) -> Finding:
+    """Printed score: 1/2 ||mu - x||^2 (in every coordinate); the score of N(mu, I_d) is x - mu."""
+    xs, mus, _, _ = _gauss(d)
+    logp = sp.expand_log(sp.log(_density(xs, mus)), force=True)
+    score = sp.Matrix([sp.diff(logp, m_) for m_ in mus])
+    half_sq = ((mus - xs).T * (mus - xs))[0] / 2
+    r = identity(score, sp.Matrix([half_sq] * d))
+    rc = identity(score, xs - mus)
+    at = {**{v: 0 for v in (*xs, *mus)}, xs[0]: 1}
+    return Finding("holds" if r.zero else "erratum", f"{d}-d: grad_mu log N(x; mu, I) - (1/2)||mu - x||^2: "
+                   + r.report(),
+                   f"mu=0, x=e_1: first component of the score = {score[0].subs(at)}, printed = {half_sq.subs(at)}; "
+                   + (r.counterexample() or ""),
                    "grad_mu log p_mu(x) = x - mu ((1/2)||mu - x||^2 is -log p_mu(x) + const): " + rc.report(),
                    rc.zero)
 
 
-def eq_35() -> Finding:
-    """E[f(x)(x - mu)] = 0 <=> E[f] mu = E[f x]: follows from the corrected (34) only."""
-    r = identity(_E(F * (x - mu)), _E(F * x) - mu * _E(F))
-    printed = _E(F * (mu - x) ** 2 / 2)
-    r_printed = identity(printed, _E(F * x) - mu * _E(F))
+def eq_35(d: int = 1) -> Finding:
+    """E[f(x)(x - mu)] = 0 <=> E[f] mu = E[f x]: follows from the corrected (34) only (N(mu, I_d))."""
+    xs, mus, f, E = _gauss(d)
+    target = xs.applyfunc(lambda e: E(f * e)) - mus * E(f)
+    r = identity((xs - mus).applyfunc(lambda e: E(f * e)), target)
+    printed = E(f * ((mus - xs).T * (mus - xs))[0] / 2)
+    r_printed = identity(sp.Matrix([printed] * d), target)
     kind = "justification" if r.zero and not r_printed.zero else ("holds" if r.zero else "erratum")
-    return Finding(kind, f"with score x-mu: E[f(x)(x-mu)] - (E[fx] - mu E[f]): {r.report()}; "
+    return Finding(kind, f"{d}-d, with score x-mu: E[f(x)(x-mu)] - (E[fx] - mu E[f]): {r.report()}; "
                    f"with printed (34): {r_printed.report()}",
-                   "setting the printed (34) to zero is E[f (mu-x)^2/2] = 0, not (35): " + (r_printed.counterexample() or ""),
+                   "setting the printed (34) to zero is E[f ||mu-x||^2/2] = 0, not (35): "
+                   + (r_printed.counterexample() or ""),
                    "E[f(x)(x - mu)] = 0  <=>  E[f(x)] mu = E[f(x) x] (from grad_mu log p = x - mu)", r.zero)
 
 
@@ -73,16 +96,18 @@ def eq_36(k: int = 4) -> Finding:
                     f"f = 1 on samples {list(elites)}, 0 elsewhere, gives the elite mean: {r3.report()}")
 
 
-def fixed_point_36() -> Finding:
-    """mu = E_mu[f x]/E_mu[f] is a fixed-point condition: it holds at the stationary mu of E[f]."""
-    f = c[1] * x - x**2  # E[f] = c1 mu - mu^2 - 1, maximised at mu = c1/2
-    update = _E(f * x) / _E(f)
-    star = sp.solve(sp.diff(_E(f), mu), mu)[0]
-    r_fixed = identity(update.subs(mu, star), star)
-    r_move = identity(update, mu)
+def fixed_point_36(d: int = 1) -> Finding:
+    """mu = E_mu[f x]/E_mu[f] is a fixed-point condition: it holds at the stationary mu of E[f] (N(mu, I_d))."""
+    xs, mus, _, E = _gauss(d)
+    cs = sp.Matrix(sp.symbols(f"c1:{d + 1}", real=True))
+    f = (cs.T * xs)[0] - (xs.T * xs)[0]     # E[f] = c.mu - ||mu||^2 - d, maximised at mu = c/2
+    update = xs.applyfunc(lambda e: E(f * e)) / E(f)
+    star = sp.solve([sp.diff(E(f), m_) for m_ in mus], list(mus), dict=True)[0]
+    r_fixed = identity(update.subs(star), mus.subs(star))
+    r_move = identity(update, mus)
     ok = r_fixed.zero and not r_move.zero
-    return holds_if(ok, f"f = c1 x - x^2: stationary mu* = {star}; update(mu*) - mu*: {r_fixed.report()}; "
-                    f"update(mu) - mu away from mu*: {r_move.report()} (non-zero: the update moves mu)")
+    return holds_if(ok, f"{d}-d, f = c.x - ||x||^2: stationary mu* = {tuple(mus.subs(star))}; update(mu*) - mu*: "
+                    f"{r_fixed.report()}; update(mu) - mu away from mu*: {r_move.report()} (non-zero: the update moves mu)")
 
 
 def _em_space(n: int = 3):
