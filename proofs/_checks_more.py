@@ -39,33 +39,32 @@ def returns_positive(n: int = 3) -> Finding:
     return holds_if(r.zero, "E[R + c] - (E[R] + c): " + r.report() + " (the shift c > -min R makes R positive)")
 
 
-def gradient_ascent_step() -> Finding:
-    """(4): d/deta f(x + eta grad f) at eta = 0 is ||grad f||^2 >= 0 (generic cubic f of two variables)."""
-    x1, x2, eta = sp.symbols("x1 x2 eta", real=True)
-    cs = sp.symbols("c0:10", real=True)
-    monos = [m for m in itertools.product(range(4), repeat=2) if sum(m) <= 3]
-    f = sum(c * x1**i * x2**j for c, (i, j) in zip(cs, monos))
-    g = [sp.diff(f, v) for v in (x1, x2)]
-    moved = f.subs({x1: x1 + eta * g[0], x2: x2 + eta * g[1]}, simultaneous=True)
-    r = identity(sp.diff(moved, eta).subs(eta, 0), g[0] ** 2 + g[1] ** 2)
-    return holds_if(r.zero, "d/deta f(x + eta grad f)|_0 - ||grad f||^2: " + r.report()
+def gradient_ascent_step(d: int = 2) -> Finding:
+    """(4): d/deta f(x + eta grad f) at eta = 0 is ||grad f||^2 >= 0 (generic cubic f of ``d`` variables)."""
+    xs, eta = sp.symbols(f"x1:{d + 1}", real=True), sp.Symbol("eta", real=True)
+    monos = [m for m in itertools.product(range(4), repeat=d) if sum(m) <= 3]
+    f = sum(sp.Symbol(f"c{i}", real=True) * sp.Mul(*[v**k for v, k in zip(xs, m)]) for i, m in enumerate(monos))
+    g = [sp.diff(f, v) for v in xs]
+    moved = f.subs({v: v + eta * gv for v, gv in zip(xs, g)}, simultaneous=True)
+    r = identity(sp.diff(moved, eta).subs(eta, 0), sum(gv**2 for gv in g))
+    return holds_if(r.zero, f"{d} variables: d/deta f(x + eta grad f)|_0 - ||grad f||^2: " + r.report()
                     + " (> 0 where grad f != 0: a small enough step increases f)")
 
 
-def gradient_inside_integral() -> Finding:
-    """(7)-(8): d/dmu int R p_mu dx = int R d/dmu p_mu dx, p_mu = N(mu, 1), R a generic quadratic (integrated)."""
-    cs = sp.symbols("c0:3", real=True)
-    Rx = cs[0] + cs[1] * x + cs[2] * x**2
+def gradient_inside_integral(degree: int = 2) -> Finding:
+    """(7)-(8): d/dmu int R p_mu dx = int R d/dmu p_mu dx, p_mu = N(mu, 1), R a generic polynomial (integrated)."""
+    Rx = sum(sp.Symbol(f"c{k}", real=True) * x**k for k in range(degree + 1))
     u = sp.Symbol("u", real=True)                       # x = mu + u: the bounds stay (-oo, oo)
     integrand = sp.expand(sp.powsimp((Rx * sp.diff(gaussian_density(x, mu, 1), mu)).subs(x, mu + u)))
     inside = sp.integrate(integrand, (u, -sp.oo, sp.oo))
     r = identity(sp.diff(gaussian_expectation(Rx, x, mu, 1), mu), inside)
-    return holds_if(r.zero, "d/dmu E[R] - int R dp/dmu dx (bounds do not depend on mu): " + r.report())
+    return holds_if(r.zero, f"R of degree {degree}: d/dmu E[R] - int R dp/dmu dx (bounds do not depend on mu): "
+                    + r.report())
 
 
-def plug_into_13() -> Finding:
-    """'Plugging (16) into Eq. 13': the k-sample estimator (1/k) sum R(tau) sum_t grad log pi(a_t|s_t) is unbiased."""
-    m = finite_mdp(S=1, A=2, H=2, seed=12)
+def plug_into_13(size=(1, 2, 2)) -> Finding:
+    """'Plugging (16) into Eq. 13': the k-sample estimator (1/k) sum R(tau) sum_t grad log pi(a_t|s_t) is unbiased (k = 2)."""
+    m = finite_mdp(*size, seed=12)
     trajs = trajectories(m)
     z = m.policy.params
     f = lambda t: total_return(m, t) * trajectory_score(m, t)
@@ -73,7 +72,7 @@ def plug_into_13() -> Finding:
     for pair in itertools.product(trajs, repeat=2):
         est += pair[0].prob * pair[1].prob * (f(pair[0]) + f(pair[1])) / 2
     r = identity(est, grad(objective(m), z))
-    return holds_if(r.zero, "E over all pairs of the k = 2 estimator - grad J (S=1, A=2, H=2): " + r.report())
+    return holds_if(r.zero, f"E over all {len(trajs)}^2 pairs of the k = 2 estimator - grad J: " + r.report())
 
 
 # ------------------------------------------------------- Lindauer, RL: Policy Search -- Analytic Gradient
