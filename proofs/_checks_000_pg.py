@@ -144,12 +144,13 @@ def footnote_1(size=SIZE) -> Finding:
     return holds_if(all(r.zero for r in rs), " | ".join(f"t={h}: {r.report()}" for h, r in enumerate(rs)))
 
 
-def eqs_28_29() -> Finding:
-    """BC: the data distribution is fixed, so the gradient passes inside."""
-    pol = softmax_policy(2, 2)
-    data = [(0, 1), (1, 0), (1, 1), (0, 1)]
+def eqs_28_29(sa=(2, 2)) -> Finding:
+    """BC: the data distribution is fixed, so the gradient passes inside (S states, A actions, 2 S A data points)."""
+    S, A = sa
+    pol = softmax_policy(S, A)
+    data = [(s, a) for s in range(S) for a in range(A)] + [(s, (s + 1) % A) for s in range(S)] * A
     obj = sum(sp.log(pol.pi[s][a]) for s, a in data) / len(data)
-    rhs = sum((score(pol, s, a) for s, a in data), sp.zeros(4, 1)) / len(data)
+    rhs = sum((score(pol, s, a) for s, a in data), sp.zeros(S * A, 1)) / len(data)
     r = identity(grad(obj, pol.params), rhs)
     return holds_if(r.zero, f"dataset {data}: " + r.report(), r.counterexample())
 

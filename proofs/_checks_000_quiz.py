@@ -169,26 +169,29 @@ def monte_carlo_of_grad_p_is_wrong(n: int = 3) -> Finding:
     return Finding("holds" if not r.zero else "erratum", res)
 
 
-def dynamics_vanish(H: int = 2) -> Finding:
+#: (S, A, H) of the MDPs with symbolic dynamics.
+SYMBOLIC_SIZES = ((2, 2, 2), (3, 2, 2), (2, 2, 3))
+
+
+def dynamics_vanish(size=(2, 2, 2)) -> Finding:
     """eqs. (14)-(16) (and 001): grad log p(tau) = sum_t grad log pi(a_t|s_t), symbolic P, mu."""
-    m = finite_mdp(S=2, A=2, H=H, dynamics="symbolic")
+    m = finite_mdp(*size, dynamics="symbolic")
     reports = []
     ok = True
     for t in trajectories(m):
         r = identity(grad(sp.log(t.prob), m.policy.params), trajectory_score(m, t),
-                     domains={s: (sp.Rational(1, 9), sp.Rational(8, 9)) for s in t.dynamics.free_symbols})
+                     domains={s: (sp.Rational(1, 9), sp.Rational(4, 9)) for s in t.dynamics.free_symbols})
         ok &= r.zero
         reports.append(r)
     res = f"all {len(reports)} trajectories (transition and start symbols p..., m...): " + reports[0].report()
     return holds_if(ok, res, next((r.counterexample() for r in reports if not r.zero), None))
 
 
-
-def trajectory_distribution() -> Finding:
+def trajectory_distribution(size=(2, 2, 2)) -> Finding:
     """eq. (2): p_0(s_0) prod_{t=0}^T p(s_{t+1}|s_t,a_t) pi(a_t|s_t) sums to 1 over (s_0..s_{T+1}, a_0..a_T)."""
-    m = finite_mdp(S=2, A=2, H=2, dynamics="symbolic")
+    m = finite_mdp(*size, dynamics="symbolic")
     trajs = trajectories(m, final_state=True)
     dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for t in trajs for s in t.dynamics.free_symbols}
     r = identity(sum(t.prob for t in trajs), 1, domains=dom)
-    return holds_if(r.zero, f"T = 1, {len(trajs)} trajectories, symbolic p_0, p and softmax pi: sum - 1: " + r.report(),
+    return holds_if(r.zero, f"T = {m.H - 1}, {len(trajs)} trajectories, symbolic p_0, p and softmax pi: sum - 1: " + r.report(),
                     r.counterexample())

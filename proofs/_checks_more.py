@@ -84,11 +84,11 @@ def value_as_sum(size=(2, 2, 2)) -> Finding:
     return holds_if(r.zero, "sum_tau P R - mu^T V_0 (dynamic programming): " + r.report())
 
 
-def zero_probability_paths() -> Finding:
+def zero_probability_paths(size=(2, 2, 2)) -> Finding:
     """The P/P step needs P(tau) > 0: with a zero transition, paths of probability 0 have grad P = 0 and drop out."""
-    m = finite_mdp(S=2, A=2, H=2, seed=2)
+    m = finite_mdp(*size, seed=2)
     P = list(map(list, m.P))
-    P[0][0] = (sp.Integer(1), sp.Integer(0))               # s=0, a=0 never leads to s'=1
+    P[0][0] = (sp.Integer(1),) + (sp.Integer(0),) * (m.S - 1)   # s=0, a=0 never leads to s' != 0
     m = type(m)(m.S, m.A, m.H, tuple(map(tuple, P)), m.r, m.mu, m.gamma, m.policy)
     trajs = trajectories(m, final_state=True)
     z = m.policy.params

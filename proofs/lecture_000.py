@@ -30,7 +30,6 @@ LECTURE = "Lecture 6: The Policy Gradient"
 
 _c = registrar("000", LECTURE)
 G, P, I = "general", "parametric", "instance"
-MDP = ("S=2, A=2, H=2",)
 OUTCOMES = (2, 3, 4)
 
 
@@ -43,7 +42,7 @@ def _mdps(check):
 
 CLAIMS = [
     _c("eq2", "eq. (2)", "pi_theta(tau) = p_0(s_0) prod_{t=0}^T p(s_{t+1}|s_t,a_t) pi_theta(a_t|s_t) is a distribution",
-       "holds", quiz.trajectory_distribution, P, MDP),
+       "holds", sized(quiz.trajectory_distribution, quiz.SYMBOLIC_SIZES), P),
     _c("quiz1", "quiz item 1", "grad_x log x = 1/x", "holds", quiz.quiz1, G),
     _c("quiz2", "quiz item 2", "grad_x log f(x) = f'(x)/f(x)", "holds", quiz.quiz2, G),
     _c("quiz3", "quiz item 3", "grad_theta log f_theta(x) = grad_theta f_theta(x)/f_theta(x)", "holds", sized(quiz.quiz3, (1, 2, 3)), P),
@@ -75,7 +74,7 @@ CLAIMS = [
     _c("sec3.1.mc-grad-p", "§3.1 (Incorrect math) after eq. (13)",
        "int R grad pi ~ (1/k) sum R grad pi(tau) is incorrect", "holds", _outcomes(quiz.monte_carlo_of_grad_p_is_wrong), P),
     _c("eq14-16", "eqs. (14)-(16)", "grad log pi(tau) = sum_t grad log pi(a_t|s_t) (dynamics terms vanish)",
-       "holds", quiz.dynamics_vanish, P, MDP),
+       "holds", sized(quiz.dynamics_vanish, quiz.SYMBOLIC_SIZES), P),
     _c("eq17-19", "eqs. (17)-(19)", "grad f = int grad pi R = int pi (grad pi/pi) R = E[grad log pi R]",
        "holds", _mdps(pg.eqs_17_19), I),
     _c("eq20", "eq. (20)", "= E[(grad log prod_t p(s_{t+1}|s_t,a_t) pi(a_t|s_t)) p(s_0) R(tau)]", "erratum",
@@ -96,8 +95,7 @@ CLAIMS = [
     _c("sec3.2.variance", "§3.2 text after eq. (27)",
        "removing the rewards before t (reward to go) decreases the variance of the estimator", "erratum",
        pg.variance_claim, I, ("S=1, A=2, H=2",)),
-    _c("eq28-29", "eqs. (28)-(29)", "grad E_D[log pi(a|s)] = E_D[grad log pi(a|s)]", "holds", pg.eqs_28_29, P,
-       ("S=2, A=2, 4 data points",)),
+    _c("eq28-29", "eqs. (28)-(29)", "grad E_D[log pi(a|s)] = E_D[grad log pi(a|s)]", "holds", sized(pg.eqs_28_29, ((2, 2), (2, 3), (3, 2))), P),
     _c("sec3.4", "§3.4 reward-weighted regression",
        "the policy gradient is behavioural cloning on on-policy data with each term weighted by its reward",
        "holds", _mdps(pg.weighted_bc), I),
