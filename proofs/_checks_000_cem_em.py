@@ -7,6 +7,7 @@ positive returns ``R`` and a free distribution ``q``.
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import sympy as sp
 
@@ -18,6 +19,7 @@ from ._symbolic import softmax_policy
 DIMS = (1, 2, 3)
 
 
+@lru_cache(maxsize=None)
 def _gauss(d):
     """Coordinates x, mean mu and a generic cubic f (symbolic coefficients) in dimension ``d``."""
     xs, mus = sp.symbols(f"x0:{d}", real=True), sp.symbols(f"mu0:{d}", real=True)
@@ -25,6 +27,13 @@ def _gauss(d):
     f = sum(sp.Symbol(f"c{i}", real=True) * sp.Mul(*[xi**k for xi, k in zip(xs, m)]) for i, m in enumerate(monos))
     E = lambda g: isotropic_expectation(sp.expand(g), xs, mus, 1)
     return sp.Matrix(xs), sp.Matrix(mus), f, E
+
+
+@lru_cache(maxsize=None)
+def _score_moments(d):
+    """``(E[f (x - mu)], E[f x] - mu E[f])`` for the generic cubic f of :func:`_gauss` (shared by (33) and (35))."""
+    xs, mus, f, E = _gauss(d)
+    return (xs - mus).applyfunc(lambda e: E(f * e)), xs.applyfunc(lambda e: E(f * e)) - mus * E(f)
 
 
 def _density(xs, mus):
@@ -40,7 +49,7 @@ def eq_33(d: int = 1) -> Finding:
     printed = integrand.applyfunc(lambda e: sp.integrate(e, *[(xi, -sp.oo, sp.oo) for xi in xs]))
     truth = sp.Matrix([sp.diff(E(xs[0]), m_) for m_ in mus]).subs(at0)
     r = identity(printed, truth)
-    corrected = identity(sp.Matrix([sp.diff(E(f), m_) for m_ in mus]), (xs - mus).applyfunc(lambda e: E(f * e)))
+    corrected = identity(sp.Matrix([sp.diff(E(f), m_) for m_ in mus]), _score_moments(d)[0])
     return Finding("holds" if r.zero else "erratum", f"{d}-d, f(x)=x_1, mu=0: E[f grad_mu p] - grad_mu E[f]: "
                    + r.report(),
                    f"f(x) = x_1, mu = 0 in dimension {d}: E_p[x_1 d/dmu_1 p(x)] = {sp.simplify(printed[0])} = "
@@ -69,8 +78,8 @@ def eq_34(d: int = 1) -> Finding:
 def eq_35(d: int = 1) -> Finding:
     """E[f(x)(x - mu)] = 0 <=> E[f] mu = E[f x]: follows from the corrected (34) only (N(mu, I_d))."""
     xs, mus, f, E = _gauss(d)
-    target = xs.applyfunc(lambda e: E(f * e)) - mus * E(f)
-    r = identity((xs - mus).applyfunc(lambda e: E(f * e)), target)
+    with_score, target = _score_moments(d)
+    r = identity(with_score, target)
     printed = E(f * ((mus - xs).T * (mus - xs))[0] / 2)
     r_printed = identity(sp.Matrix([printed] * d), target)
     kind = "justification" if r.zero and not r_printed.zero else ("holds" if r.zero else "erratum")
@@ -138,7 +147,7 @@ def eqs_37_38(k: int = 1) -> Finding:
     """
     th = sp.symbols(f"theta0:{k}", real=True)
     J = 1 + sp.Rational(1, 2) * sp.exp(-sum((ti - 2) ** 2 for ti in th))
-    star = sp.solve([sp.diff(sp.log(J), ti) for ti in th], th, dict=True)[0]
+    star = {ti: sp.solve(sp.diff(sp.log(J), ti), ti)[0] for ti in th}   # the gradient is separable
     argmax = sp.Matrix([star[ti] for ti in th])
     value = sp.log(J.subs(star))           # log E[R q/q] = log E[R] at the argmax
     r = identity(argmax, sp.Matrix([value] * k))

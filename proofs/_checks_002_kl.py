@@ -54,7 +54,7 @@ def _ell_printed(z, y):
 
 def _taylor2(expr, z, y, v):
     """Coefficients (c0, c1, c2) of ``expr`` at theta = theta0 + t v, as series in ``t``."""
-    e = expr.subs({z[i]: y[i] * sp.exp(t * v[i]) for i in range(len(z))})
+    e = sp.expand_log(expr, force=True).subs({z[i]: y[i] * sp.exp(t * v[i]) for i in range(len(z))})
     return [sp.cancel(sp.expand_log(sp.diff(e, t, k).subs(t, 0), force=True) / sp.factorial(k)) for k in range(3)]
 
 

@@ -69,7 +69,7 @@ CLAIMS = [
        "holds", _outcomes(quiz.monte_carlo_unbiased), P),
     _c("eq13.plug", "'Plugging this into Eq. 13' (before eq. (17))",
        "(16) in (13): (1/k) sum_tau R(tau) sum_t grad log pi(a_t|s_t) estimates grad E[R] without bias", "holds",
-       sized(more.plug_into_13, ((1, 2, 2), (1, 3, 2), (2, 2, 2))), I,
+       sized(more.plug_into_13, ((1, 2, 2), (2, 2, 1), (1, 2, 3))), I,
        reason="holds; note that (17)-(19) then restart from eq. (8), not from eq. (13)"),
     _c("sec3.1.mc-grad-p", "§3.1 (Incorrect math) after eq. (13)",
        "int R grad pi ~ (1/k) sum R grad pi(tau) is incorrect", "holds", _outcomes(quiz.monte_carlo_of_grad_p_is_wrong), P),

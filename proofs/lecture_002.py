@@ -87,7 +87,7 @@ CLAIMS = [
        gen.with_instance(gen.check_fisher_hessian, kl.hessian_is_fisher), G),
     _c("trust-region", "§3 'Claim: closed form' with the constraint D^T F D <= delta",
        "theta = theta0 + alpha F^-1 grad J, alpha = (delta / grad J^T F^-1 grad J)^(1/2)", "holds",
-       sized(kl.trust_region_closed_form, DIMS), P),
+       sized(kl.trust_region_closed_form, (1, 2, 3)), P),
     _c("trust-region-kl", "§3 trust region from d_KL(theta0, theta) <= delta",
        "the constraint d_KL <= delta becomes (theta-theta0)^T F (theta-theta0) <= delta", "erratum",
        sized(kl.trust_region_kl_scale, kl.ACTIONS), I, same_cause_as="ell-expansion"),
