@@ -94,7 +94,7 @@ CLAIMS = [
        _mdps(pg.footnote_1), I),
     _c("sec3.2.variance", "§3.2 text after eq. (27)",
        "removing the rewards before t (reward to go) decreases the variance of the estimator", "erratum",
-       pg.variance_claim, I, ("S=1, A=2, H=2",)),
+       sized(pg.variance_claim, tuple(pg.VARIANCE_POINTS)), I),
     _c("eq28-29", "eqs. (28)-(29)", "grad E_D[log pi(a|s)] = E_D[grad log pi(a|s)]", "holds", sized(pg.eqs_28_29, ((2, 2), (2, 3), (3, 2))), P),
     _c("sec3.4", "§3.4 reward-weighted regression",
        "the policy gradient is behavioural cloning on on-policy data with each term weighted by its reward",
