@@ -192,19 +192,21 @@ def advantage_constant() -> Finding:
                     + "; |A| <= max r - min r for every H while Q_h grows like (H - h) E_pi r")
 
 
-def local_optimum() -> Finding:
-    """s0: 'exit' pays 1/2, 'go' leads to s1 where 'good' pays 1 and 'bad' 0.  Direct policy (eps = P(go), delta = P(good)).
+def local_optimum(L: int = 1) -> Finding:
+    """s0: 'exit' pays 1/2, 'go' enters a chain of ``L`` states; choosing 'right' at each (prob delta_i) pays 1 at its end.
 
-    J(eps, delta) = 1/2 + eps (delta - 1/2): at (0, 0) no feasible direction increases J (dJ/deps = -1/2,
-    dJ/ddelta = 0), a local maximum with J = 1/2 < J* = 1.
+    Direct policy, eps = P(go): J = 1/2 + eps (prod_i delta_i - 1/2).  At eps = 0, delta = 0 no feasible
+    direction increases J (dJ/deps = -1/2, dJ/ddelta_i = 0): a local maximum with J = 1/2 < J* = 1.
     """
-    eps, delta = sp.symbols("epsilon delta", positive=True)
-    pi = ((1 - eps, eps), (delta, 1 - delta))         # s0: (exit, go); s1: (good, bad)
-    J = pi[0][0] * R(1, 2) + pi[0][1] * (pi[1][0] * 1 + pi[1][1] * 0)
-    r = identity(J - R(1, 2), eps * (delta - R(1, 2)))
-    grad0 = [sp.diff(J, v).subs({eps: 0, delta: 0}) for v in (eps, delta)]
-    return holds_if(r.zero and grad0[0] < 0, f"J - 1/2 - eps (delta - 1/2): {r.report()}; gradient at (0, 0) = "
-                    f"{grad0}: J <= 1/2 on eps >= 0, delta < 1/2 while J* = J(1, 1) = {J.subs({eps: 1, delta: 1})}")
+    eps, delta = sp.Symbol("epsilon", positive=True), sp.symbols(f"delta1:{L + 1}", positive=True)
+    J = (1 - eps) * R(1, 2) + eps * sp.Mul(*delta) * 1     # a wrong action anywhere in the chain pays 0
+    r = identity(J - R(1, 2), eps * (sp.Mul(*delta) - R(1, 2)))
+    corner = {v: 0 for v in (eps, *delta)}
+    grad0 = [sp.diff(J, v).subs(corner) for v in (eps, *delta)]
+    best = J.subs({v: 1 for v in (eps, *delta)})
+    return holds_if(r.zero and grad0[0] < 0, f"chain of {L}: J - 1/2 - eps (prod delta - 1/2): {r.report()}; "
+                    f"gradient at the corner (eps, delta) = 0: {grad0}: J <= 1/2 near it while J* = J(1, ..., 1) "
+                    f"= {best}")
 
 
 def stop_updating_typo(n: int = 2) -> Finding:
@@ -221,22 +223,22 @@ def stop_updating_typo(n: int = 2) -> Finding:
 
 
 # ------------------------------------------------------- Levine, CS 285 Lecture 5: Policy Gradients
-def actions_raised() -> Finding:
+def actions_raised(H: int = 3) -> Finding:
     """A step along grad log pi(tau) raises log pi(tau) but can lower one of its actions (a state visited twice).
 
-    One state, 2 actions, tau's actions (0, 1, 1), uniform policy: the rate of log pi(a_0) along
-    g = sum_t grad log pi(a_t) is score(0) . g = -1/2.
+    One state, 2 actions, tau's actions (0, 1, ..., 1) over ``H`` steps, uniform policy: the rate of
+    log pi(a_0) along g = sum_t grad log pi(a_t) is score(0) . g = (2 - H)/2 < 0 for H >= 3.
     """
-    m = finite_mdp(S=1, A=2, H=3)
+    m = finite_mdp(S=1, A=2, H=H)
     pol = m.policy
-    acts = (0, 1, 1)
+    acts = (0,) + (1,) * (H - 1)
     g = sum((score(pol, 0, a) for a in acts), sp.zeros(2, 1))
     uniform = {z: 1 for z in pol.params}
     rates = [(score(pol, 0, a).T * g)[0].subs(uniform) for a in acts]
     r = identity(sp.Min(rates[0], 0), 0)
     rc = identity(sum((score(pol, 0, a).T * g)[0] for a in acts), (g.T * g)[0])
-    return Finding("holds" if r.zero else "erratum", "min(rate of log pi(a_0|s), 0): " + r.report(),
-                   f"one state, 2 actions, uniform policy, tau = (s,0),(s,1),(s,1): rates of log pi(a_t|s_t) along "
+    return Finding("holds" if r.zero else "erratum", f"H = {H}: min(rate of log pi(a_0|s), 0): " + r.report(),
+                   f"one state, 2 actions, uniform policy, tau's actions {acts}: rates of log pi(a_t|s_t) along "
                    f"grad log pi(tau) = {rates}: pi(a_0|s) decreases although pi(tau) increases",
                    "the rates sum to ||grad log pi(tau)||^2 >= 0 (the trajectory's log-likelihood rises); each action "
                    "rises when tau visits each state once (tabular scores at distinct states are orthogonal): "
