@@ -146,8 +146,10 @@ def eqs_37_38(k: int = 1) -> Finding:
     (no argmax) is checked on a (k+1)-outcome space with softmax p_theta, positive R and a free q.
     """
     th = sp.symbols(f"theta0:{k}", real=True)
-    J = 1 + sp.Rational(1, 2) * sp.exp(-sum((ti - 2) ** 2 for ti in th))
-    star = {ti: sp.solve(sp.diff(sp.log(J), ti), ti)[0] for ti in th}   # the gradient is separable
+    bump = sp.exp(-sum((ti - 2) ** 2 for ti in th))
+    J = 1 + sp.Rational(1, 2) * bump
+    # d log J / d theta_i = (dJ/dtheta_i) / J with J > 0 and dJ/dtheta_i = bump * (polynomial in theta_i), bump > 0
+    star = {ti: sp.solve(sp.cancel(sp.diff(J, ti) / bump), ti)[0] for ti in th}
     argmax = sp.Matrix([star[ti] for ti in th])
     value = sp.log(J.subs(star))           # log E[R q/q] = log E[R] at the argmax
     r = identity(argmax, sp.Matrix([value] * k))

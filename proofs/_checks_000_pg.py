@@ -189,7 +189,7 @@ def variance_claim(H: int = 2) -> Finding:
     (r0, r1), w = VARIANCE_POINTS[H]
     point = {m.r[0][0]: r0, m.r[0][1]: r1, z0: w, z1: 1}
     pi = f"({w}/{w + 1}, 1/{w + 1})"
-    gap = sp.cancel(second_full - second_rtg).xreplace(point)
+    gap = sp.cancel((second_full - second_rtg).xreplace(point))
     printed = identity(sp.Min(gap, 0), 0)        # the lecture: the gap is never negative
     return Finding("holds" if printed.zero else "erratum",
                    f"Var(full) - Var(reward-to-go) (equal means: {means.zero}) at r = ({r0}, {r1}), pi = {pi}: {gap}",

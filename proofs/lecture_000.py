@@ -64,7 +64,7 @@ CLAIMS = [
        "holds", _mdps(quiz.log_derivative_chain), I),
     _c("eq8.inside", "text after eq. (10) ('bounds of the integral do not depend on theta')",
        "grad_theta int R(tau) pi_theta(tau) dtau = int R(tau) grad_theta pi_theta(tau) dtau", "holds",
-       sized(more.gradient_inside_integral, (2, 3, 4)), P),
+       sized(more.gradient_inside_integral, (1, 2, 3)), P),
     _c("eq12-13", "eqs. (12)-(13)", "(1/k) sum R(tau) grad log pi(tau), tau ~ pi, estimates grad E[R]",
        "holds", _outcomes(quiz.monte_carlo_unbiased), P),
     _c("eq13.plug", "'Plugging this into Eq. 13' (before eq. (17))",
