@@ -144,12 +144,13 @@ def footnote_1(size=SIZE) -> Finding:
     return holds_if(all(r.zero for r in rs), " | ".join(f"t={h}: {r.report()}" for h, r in enumerate(rs)))
 
 
-def eqs_28_29() -> Finding:
-    """BC: the data distribution is fixed, so the gradient passes inside."""
-    pol = softmax_policy(2, 2)
-    data = [(0, 1), (1, 0), (1, 1), (0, 1)]
+def eqs_28_29(sa=(2, 2)) -> Finding:
+    """BC: the data distribution is fixed, so the gradient passes inside (S states, A actions, 2 S A data points)."""
+    S, A = sa
+    pol = softmax_policy(S, A)
+    data = [(s, a) for s in range(S) for a in range(A)] + [(s, (s + 1) % A) for s in range(S)] * A
     obj = sum(sp.log(pol.pi[s][a]) for s, a in data) / len(data)
-    rhs = sum((score(pol, s, a) for s, a in data), sp.zeros(4, 1)) / len(data)
+    rhs = sum((score(pol, s, a) for s, a in data), sp.zeros(S * A, 1)) / len(data)
     r = identity(grad(obj, pol.params), rhs)
     return holds_if(r.zero, f"dataset {data}: " + r.report(), r.counterexample())
 
@@ -169,9 +170,13 @@ def weighted_bc(size=SIZE) -> Finding:
                     + r.report(), r.counterexample())
 
 
-def variance_claim() -> Finding:
-    """'Removing [past rewards] decreases variance': not always (one state, 2 actions, H = 2)."""
-    m = finite_mdp(S=1, A=2, H=2, seed=0, gamma=1)
+#: Per horizon H, rewards r = (r0, r1) and softmax weights z = (z0, 1) where reward to go has the larger variance.
+VARIANCE_POINTS = {2: ((4, -5), 15), 3: ((-2, 6), 31), 4: ((-2, 6), 63)}
+
+
+def variance_claim(H: int = 2) -> Finding:
+    """'Removing [past rewards] decreases variance': not always (one state, 2 actions, H = 2, 3, 4)."""
+    m = finite_mdp(S=1, A=2, H=H, seed=0, gamma=1)
     trajs = trajectories(m)
     sq = lambda v: (v.T * v)[0]
     delta = lambda t: full_return(m, t) - reward_to_go(m, t)  # sum_t score_t * (rewards before t)
@@ -181,12 +186,14 @@ def variance_claim() -> Finding:
                              expectation(lambda t: 2 * (reward_to_go(m, t).T * delta(t))[0] + sq(delta(t)), trajs))
     means = identity(expectation(lambda t: full_return(m, t), trajs), expectation(lambda t: reward_to_go(m, t), trajs))
     z0, z1 = m.policy.params
-    point = {m.r[0][0]: 4, m.r[0][1]: -5, z0: 15, z1: 1}
-    gap = sp.cancel(second_full - second_rtg).xreplace(point)
+    (r0, r1), w = VARIANCE_POINTS[H]
+    point = {m.r[0][0]: r0, m.r[0][1]: r1, z0: w, z1: 1}
+    pi = f"({w}/{w + 1}, 1/{w + 1})"
+    gap = sp.cancel((second_full - second_rtg).xreplace(point))
     printed = identity(sp.Min(gap, 0), 0)        # the lecture: the gap is never negative
     return Finding("holds" if printed.zero else "erratum",
-                   f"Var(full) - Var(reward-to-go) (equal means: {means.zero}) at r = (4, -5), pi = (15/16, 1/16): {gap}",
-                   f"one state, actions with rewards r = (4, -5), softmax z = (15, 1) (pi = (15/16, 1/16)), H = 2, "
+                   f"Var(full) - Var(reward-to-go) (equal means: {means.zero}) at r = ({r0}, {r1}), pi = {pi}: {gap}",
+                   f"one state, actions with rewards r = ({r0}, {r1}), softmax z = ({w}, 1) (pi = {pi}), H = {H}, "
                    f"gamma = 1: Var(full return) - Var(reward to go) = {gap} < 0 (trace of the covariance)",
                    "dropping past rewards keeps the estimator unbiased (footnote 1); the variance changes by "
                    "Var(full) - Var(rtg) = E[2 g_rtg . D + ||D||^2], D = sum_t grad log pi(a_t|s_t) sum_{t'<t} "

@@ -1,8 +1,8 @@
 """Checks of the calculus quiz and of §3 (log-derivative trick) of "Lecture 6: The Policy Gradient".
 
-Generic functions are replaced by generic families with symbolic coefficients (so the
-random substitutions pick random members): ``f(x) = c0 + c1 x + c2 x^2 + c3 exp(c4 x)``,
-``p_theta`` a softmax over three outcomes (finite X) or ``N(mu, sigma^2)``.
+Items 1-3 are proved for an arbitrary (undefined) function; elsewhere generic functions are
+generic families with symbolic coefficients (so the random substitutions pick random members):
+``p_theta`` a softmax over 2, 3 or 4 outcomes (finite X) or ``N(mu, sigma^2)`` with a polynomial R.
 """
 from __future__ import annotations
 
@@ -16,16 +16,6 @@ from ._symbolic import (expectation, finite_mdp, grad, objective, softmax_policy
                         trajectories, trajectory_score)
 
 x = sp.Symbol("x", positive=True)
-c = sp.symbols("c0:5", real=True)
-theta = sp.symbols("theta0:2", real=True)
-
-
-def _f():
-    return c[0] + c[1] * x + c[2] * x**2 + c[3] * sp.exp(c[4] * x)
-
-
-def _f_theta():
-    return sp.exp(theta[0] * x) + theta[1] ** 2 * x**2 + 1
 
 
 def _bandit(n=3):
@@ -41,17 +31,21 @@ def quiz1() -> Finding:
 
 
 def quiz2() -> Finding:
-    f = _f()
-    r = identity(sp.diff(sp.log(f), x), sp.diff(f, x) / f, domains={c[i]: (sp.Rational(1, 5), 3) for i in range(4)})
-    return holds_if(r.zero, "blank: f'(x)/f(x). " + r.report(), r.counterexample())
+    """d/dx log f(x) = f'(x)/f(x) for an arbitrary (undefined) positive differentiable f: a proof, no sampling."""
+    f = sp.Function("f", positive=True)(x)
+    r = identity(sp.diff(sp.log(f), x), sp.diff(f, x) / f, n=0)
+    return holds_if(r.zero, "blank: f'(x)/f(x), for every positive differentiable f. " + r.report())
 
 
-def quiz3() -> Finding:
-    f = _f_theta()
-    lhs = sp.Matrix([sp.diff(sp.log(f), t) for t in theta])
-    rhs = sp.Matrix([sp.diff(f, t) for t in theta]) / f
-    r = identity(lhs, rhs)
-    return holds_if(r.zero, "blank: grad_theta f_theta(x) / f_theta(x). " + r.report(), r.counterexample())
+def quiz3(k: int = 2) -> Finding:
+    """grad_theta log f_theta(x) = grad_theta f_theta(x) / f_theta(x), f an arbitrary function of ``k`` parameters."""
+    th = sp.symbols(f"theta0:{k}", real=True)
+    f = sp.Function("f", positive=True)(*th, x)
+    lhs = sp.Matrix([sp.diff(sp.log(f), t) for t in th])
+    rhs = sp.Matrix([sp.diff(f, t) for t in th]) / f
+    r = identity(lhs, rhs, n=0)
+    return holds_if(r.zero, f"blank: grad_theta f_theta(x) / f_theta(x), every positive differentiable f of {k} "
+                    "parameters. " + r.report())
 
 
 def quiz4(n: int = 3) -> Finding:
@@ -88,16 +82,17 @@ def quiz7(n: int = 3) -> Finding:
     return holds_if(r1.zero and r2.zero, res, r1.counterexample() or r2.counterexample())
 
 
-def quiz8() -> Finding:
-    """Continuous case: p = N(mu, sigma^2), R a cubic with symbolic coefficients."""
+def quiz8(degree: int = 3) -> Finding:
+    """Continuous case: p = N(mu, sigma^2), R a polynomial of ``degree`` with symbolic coefficients."""
     mu, sigma = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True)
     y = sp.Symbol("y", real=True)
-    R = c[0] + c[1] * y + c[2] * y**2 + c[3] * y**3
+    R = sum(sp.Symbol(f"c{k}", real=True) * y**k for k in range(degree + 1))
     logp = sp.log(gaussian_density(y, mu, sigma))
     J = gaussian_expectation(R, y, mu, sigma)
     rhs = [gaussian_expectation(sp.expand(R * sp.simplify(sp.diff(logp, v))), y, mu, sigma) for v in (mu, sigma)]
     r = identity(sp.Matrix([sp.diff(J, mu), sp.diff(J, sigma)]), sp.Matrix(rhs))
-    return holds_if(r.zero, "blank: E_p[R(x) grad log p(x)], p = N(mu, sigma^2), grad in (mu, sigma). " + r.report(), r.counterexample())
+    return holds_if(r.zero, f"blank: E_p[R(x) grad log p(x)], p = N(mu, sigma^2), R of degree {degree}, grad in "
+                    "(mu, sigma). " + r.report(), r.counterexample())
 
 
 MDP_SIZES = ((2, 2, 2), (1, 3, 2), (1, 2, 3))
@@ -174,26 +169,29 @@ def monte_carlo_of_grad_p_is_wrong(n: int = 3) -> Finding:
     return Finding("holds" if not r.zero else "erratum", res)
 
 
-def dynamics_vanish(H: int = 2) -> Finding:
+#: (S, A, H) of the MDPs with symbolic dynamics (trajectories end in s_H, so H = 1 has a transition).
+SYMBOLIC_SIZES = ((2, 2, 1), (3, 2, 1), (2, 2, 2))
+
+
+def dynamics_vanish(size=(2, 2, 2)) -> Finding:
     """eqs. (14)-(16) (and 001): grad log p(tau) = sum_t grad log pi(a_t|s_t), symbolic P, mu."""
-    m = finite_mdp(S=2, A=2, H=H, dynamics="symbolic")
+    m = finite_mdp(*size, dynamics="symbolic")
     reports = []
     ok = True
-    for t in trajectories(m):
+    for t in trajectories(m, final_state=True):
         r = identity(grad(sp.log(t.prob), m.policy.params), trajectory_score(m, t),
-                     domains={s: (sp.Rational(1, 9), sp.Rational(8, 9)) for s in t.dynamics.free_symbols})
+                     domains={s: (sp.Rational(1, 9), sp.Rational(4, 9)) for s in t.dynamics.free_symbols})
         ok &= r.zero
         reports.append(r)
     res = f"all {len(reports)} trajectories (transition and start symbols p..., m...): " + reports[0].report()
     return holds_if(ok, res, next((r.counterexample() for r in reports if not r.zero), None))
 
 
-
-def trajectory_distribution() -> Finding:
+def trajectory_distribution(size=(2, 2, 2)) -> Finding:
     """eq. (2): p_0(s_0) prod_{t=0}^T p(s_{t+1}|s_t,a_t) pi(a_t|s_t) sums to 1 over (s_0..s_{T+1}, a_0..a_T)."""
-    m = finite_mdp(S=2, A=2, H=2, dynamics="symbolic")
+    m = finite_mdp(*size, dynamics="symbolic")
     trajs = trajectories(m, final_state=True)
     dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for t in trajs for s in t.dynamics.free_symbols}
     r = identity(sum(t.prob for t in trajs), 1, domains=dom)
-    return holds_if(r.zero, f"T = 1, {len(trajs)} trajectories, symbolic p_0, p and softmax pi: sum - 1: " + r.report(),
+    return holds_if(r.zero, f"T = {m.H - 1}, {len(trajs)} trajectories, symbolic p_0, p and softmax pi: sum - 1: " + r.report(),
                     r.counterexample())

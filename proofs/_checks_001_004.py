@@ -70,16 +70,16 @@ def monte_carlo_001(sa=(2, 2), n=2) -> Finding:
     return holds_if(r.zero, f"H=1 (T=1), all {len(trajs)}^{n} pairs: " + r.report(), r.counterexample())
 
 
-def decomposition_001() -> Finding:
-    """grad log P(tau) = sum_{t=0}^{T-1} grad log pi(a_t|s_t) with symbolic mu and P (T = 2)."""
-    m = finite_mdp(S=2, A=2, H=2, dynamics="symbolic")
+def decomposition_001(size=(2, 2, 2)) -> Finding:
+    """grad log P(tau) = sum_{t=0}^{T-1} grad log pi(a_t|s_t) with symbolic mu and P (T = H)."""
+    m = finite_mdp(*size, dynamics="symbolic")
     ok, rep = True, ""
     for t in trajectories(m, final_state=True):
         dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for s in t.dynamics.free_symbols}
         r = identity(grad(sp.log(t.prob), m.policy.params), trajectory_score(m, t), domains=dom)
         ok &= r.zero
         rep = r.report()
-    return holds_if(ok, "every trajectory (s_0..s_2, symbolic mu and P): " + rep)
+    return holds_if(ok, f"every trajectory (s_0..s_{m.H}, symbolic mu and P): " + rep)
 
 
 def log_gradient_004(sa=(2, 2)) -> Finding:

@@ -80,16 +80,16 @@ def _mix(pi, greedy):
                  for s in range(len(pi)))
 
 
-def cpi_mixture() -> Finding:
-    """(1-alpha) pi + alpha pi' is a distribution for alpha in [0, 1]."""
+def cpi_mixture(n: int = 3) -> Finding:
+    """(1-alpha) pi + alpha pi' is a distribution for alpha in [0, 1] (``n`` actions)."""
     m, pi, _, greedy = _cpi_setup()
-    p = sp.symbols("p0:3", positive=True)
-    q = sp.symbols("q0:3", positive=True)
-    mixed = [(1 - alpha) * p[i] / sum(p) + alpha * q[i] / sum(q) for i in range(3)]
+    p = sp.symbols(f"p0:{n}", positive=True)
+    q = sp.symbols(f"q0:{n}", positive=True)
+    mixed = [(1 - alpha) * p[i] / sum(p) + alpha * q[i] / sum(q) for i in range(n)]
     r = identity(sum(mixed), 1, domains={alpha: (0, 1)})
     nonneg = all(((1 - alpha) * x + alpha * y).subs(alpha, t) >= 0 for row, grow in zip(pi, greedy)
                  for x, y in zip(row, grow) for t in (0, sp.Rational(1, 2), 1))
-    return holds_if(r.zero and nonneg, f"sum of the mixture - 1 (generic 3-point p, q): {r.report()}; each entry a "
+    return holds_if(r.zero and nonneg, f"sum of the mixture - 1 (generic {n}-point p, q): {r.report()}; each entry a "
                     "convex combination of non-negatives (checked on the CPI example)")
 
 

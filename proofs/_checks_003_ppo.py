@@ -16,27 +16,28 @@ from ._symbolic import softmax_policy
 R = sp.Rational
 
 
-def iw_typo() -> Finding:
+def iw_typo(n: int = 2) -> Finding:
     """Printed: E_{a~pi_t}[pi_theta(.|s)/pi_t(a|s) A]; pi_theta(.|s) does not depend on a (read as its mass 1).
 
-    One state, pi_t = (1/3, 2/3), Q = (1, 0), pi_theta = (1/2, 1/2): the printed right side is
-    sum_a A(a) = E_{a~uniform}-free, against E_{a~pi_theta}[A].
+    One state, ``n`` actions, pi_t proportional to (1, 2, ..., n), Q = e_1, pi_theta uniform: the
+    printed right side is sum_a A(a), against E_{a~pi_theta}[A].
     """
-    pt, p, Q = [R(1, 3), R(2, 3)], [R(1, 2), R(1, 2)], [1, 0]
+    pt = [R(k, n * (n + 1) // 2) for k in range(1, n + 1)]
+    p, Q = [R(1, n)] * n, [1] + [0] * (n - 1)
     V = sum(a * b for a, b in zip(pt, Q))
     A = [q - V for q in Q]
     lhs = sum(pa * Aa for pa, Aa in zip(p, A))
     printed = sum(pta * 1 / pta * Aa for pta, Aa in zip(pt, A))      # pi_theta(.|s) has mass 1
     r = identity(printed, lhs)
-    new, old = softmax_policy(1, 3, "z"), softmax_policy(1, 3, "y")
-    As = sp.symbols("A0:3", real=True)
-    rc = identity(sum(new.pi[0][a] * As[a] for a in range(3)),
-                  sum(old.pi[0][a] * new.pi[0][a] / old.pi[0][a] * As[a] for a in range(3)))
-    return Finding("holds" if r.zero else "erratum", "printed IW line - E_{pi_theta}[A]: " + r.report(),
-                   f"pi_t = (1/3, 2/3), Q = (1, 0) so A = {A}; pi_theta = (1/2, 1/2): E_{{a~pi_theta}}[A] = {lhs} "
+    new, old = softmax_policy(1, n, "z"), softmax_policy(1, n, "y")
+    As = sp.symbols(f"A0:{n}", real=True)
+    rc = identity(sum(new.pi[0][a] * As[a] for a in range(n)),
+                  sum(old.pi[0][a] * new.pi[0][a] / old.pi[0][a] * As[a] for a in range(n)))
+    return Finding("holds" if r.zero else "erratum", f"{n} actions: printed IW line - E_{{pi_theta}}[A]: " + r.report(),
+                   f"pi_t = {tuple(pt)}, Q = {tuple(Q)} so A = {A}; pi_theta uniform: E_{{a~pi_theta}}[A] = {lhs} "
                    f"but E_{{a~pi_t}}[pi_theta(.|s)/pi_t(a|s) A] = {printed}",
                    "E_{a~pi_theta(.|s)}[A(s,a)] = E_{a~pi_t(.|s)}[pi_theta(a|s)/pi_t(a|s) A(s,a)] "
-                   "(generic 3-action softmaxes): " + rc.report(), rc.zero)
+                   f"(generic {n}-action softmaxes): " + rc.report(), rc.zero)
 
 
 def _clip(r, eps):

@@ -12,7 +12,7 @@ import sympy as sp
 from ._checks_003_pg import backward
 from ._checks_003_ppo import chain_hit
 from ._core import Finding, holds_if, identity
-from ._gauss import gaussian_density, gaussian_expectation
+from ._gauss import gaussian_density, gaussian_expectation, isotropic_expectation
 from ._symbolic import (finite_mdp, grad, objective, score, softmax_policy, total_return,
                         trajectories, trajectory_score)
 
@@ -39,33 +39,32 @@ def returns_positive(n: int = 3) -> Finding:
     return holds_if(r.zero, "E[R + c] - (E[R] + c): " + r.report() + " (the shift c > -min R makes R positive)")
 
 
-def gradient_ascent_step() -> Finding:
-    """(4): d/deta f(x + eta grad f) at eta = 0 is ||grad f||^2 >= 0 (generic cubic f of two variables)."""
-    x1, x2, eta = sp.symbols("x1 x2 eta", real=True)
-    cs = sp.symbols("c0:10", real=True)
-    monos = [m for m in itertools.product(range(4), repeat=2) if sum(m) <= 3]
-    f = sum(c * x1**i * x2**j for c, (i, j) in zip(cs, monos))
-    g = [sp.diff(f, v) for v in (x1, x2)]
-    moved = f.subs({x1: x1 + eta * g[0], x2: x2 + eta * g[1]}, simultaneous=True)
-    r = identity(sp.diff(moved, eta).subs(eta, 0), g[0] ** 2 + g[1] ** 2)
-    return holds_if(r.zero, "d/deta f(x + eta grad f)|_0 - ||grad f||^2: " + r.report()
+def gradient_ascent_step(d: int = 2) -> Finding:
+    """(4): d/deta f(x + eta grad f) at eta = 0 is ||grad f||^2 >= 0 (generic cubic f of ``d`` variables)."""
+    xs, eta = sp.symbols(f"x1:{d + 1}", real=True), sp.Symbol("eta", real=True)
+    monos = [m for m in itertools.product(range(4), repeat=d) if sum(m) <= 3]
+    f = sum(sp.Symbol(f"c{i}", real=True) * sp.Mul(*[v**k for v, k in zip(xs, m)]) for i, m in enumerate(monos))
+    g = [sp.diff(f, v) for v in xs]
+    moved = f.subs({v: v + eta * gv for v, gv in zip(xs, g)}, simultaneous=True)
+    r = identity(sp.diff(moved, eta).subs(eta, 0), sum(gv**2 for gv in g))
+    return holds_if(r.zero, f"{d} variables: d/deta f(x + eta grad f)|_0 - ||grad f||^2: " + r.report()
                     + " (> 0 where grad f != 0: a small enough step increases f)")
 
 
-def gradient_inside_integral() -> Finding:
-    """(7)-(8): d/dmu int R p_mu dx = int R d/dmu p_mu dx, p_mu = N(mu, 1), R a generic quadratic (integrated)."""
-    cs = sp.symbols("c0:3", real=True)
-    Rx = cs[0] + cs[1] * x + cs[2] * x**2
+def gradient_inside_integral(degree: int = 2) -> Finding:
+    """(7)-(8): d/dmu int R p_mu dx = int R d/dmu p_mu dx, p_mu = N(mu, 1), R a generic polynomial (integrated)."""
+    Rx = sum(sp.Symbol(f"c{k}", real=True) * x**k for k in range(degree + 1))
     u = sp.Symbol("u", real=True)                       # x = mu + u: the bounds stay (-oo, oo)
     integrand = sp.expand(sp.powsimp((Rx * sp.diff(gaussian_density(x, mu, 1), mu)).subs(x, mu + u)))
     inside = sp.integrate(integrand, (u, -sp.oo, sp.oo))
     r = identity(sp.diff(gaussian_expectation(Rx, x, mu, 1), mu), inside)
-    return holds_if(r.zero, "d/dmu E[R] - int R dp/dmu dx (bounds do not depend on mu): " + r.report())
+    return holds_if(r.zero, f"R of degree {degree}: d/dmu E[R] - int R dp/dmu dx (bounds do not depend on mu): "
+                    + r.report())
 
 
-def plug_into_13() -> Finding:
-    """'Plugging (16) into Eq. 13': the k-sample estimator (1/k) sum R(tau) sum_t grad log pi(a_t|s_t) is unbiased."""
-    m = finite_mdp(S=1, A=2, H=2, seed=12)
+def plug_into_13(size=(1, 2, 2)) -> Finding:
+    """'Plugging (16) into Eq. 13': the k-sample estimator (1/k) sum R(tau) sum_t grad log pi(a_t|s_t) is unbiased (k = 2)."""
+    m = finite_mdp(*size, seed=12)
     trajs = trajectories(m)
     z = m.policy.params
     f = lambda t: total_return(m, t) * trajectory_score(m, t)
@@ -73,7 +72,7 @@ def plug_into_13() -> Finding:
     for pair in itertools.product(trajs, repeat=2):
         est += pair[0].prob * pair[1].prob * (f(pair[0]) + f(pair[1])) / 2
     r = identity(est, grad(objective(m), z))
-    return holds_if(r.zero, "E over all pairs of the k = 2 estimator - grad J (S=1, A=2, H=2): " + r.report())
+    return holds_if(r.zero, f"E over all {len(trajs)}^2 pairs of the k = 2 estimator - grad J: " + r.report())
 
 
 # ------------------------------------------------------- Lindauer, RL: Policy Search -- Analytic Gradient
@@ -85,11 +84,11 @@ def value_as_sum(size=(2, 2, 2)) -> Finding:
     return holds_if(r.zero, "sum_tau P R - mu^T V_0 (dynamic programming): " + r.report())
 
 
-def zero_probability_paths() -> Finding:
+def zero_probability_paths(size=(2, 2, 2)) -> Finding:
     """The P/P step needs P(tau) > 0: with a zero transition, paths of probability 0 have grad P = 0 and drop out."""
-    m = finite_mdp(S=2, A=2, H=2, seed=2)
+    m = finite_mdp(*size, seed=2)
     P = list(map(list, m.P))
-    P[0][0] = (sp.Integer(1), sp.Integer(0))               # s=0, a=0 never leads to s'=1
+    P[0][0] = (sp.Integer(1),) + (sp.Integer(0),) * (m.S - 1)   # s=0, a=0 never leads to s' != 0
     m = type(m)(m.S, m.A, m.H, tuple(map(tuple, P)), m.r, m.mu, m.gamma, m.policy)
     trajs = trajectories(m, final_state=True)
     z = m.policy.params
@@ -103,41 +102,45 @@ def zero_probability_paths() -> Finding:
 
 
 # ---------------------------------------------- Lecture 15: Policy Optimization with Trust Regions
-def too_far_decreases() -> Finding:
-    """Gaussian policy N(mu, 1), reward -x^2: J(mu) = -mu^2 - 1; J(mu0 + alpha grad J) - J(mu0) = 4 mu0^2 alpha (1 - alpha)."""
-    mu0, alpha = sp.Symbol("mu0", real=True), sp.Symbol("alpha", positive=True)
-    J = lambda m_: gaussian_expectation(-x**2, x, m_, 1)
-    g = sp.diff(J(mu), mu).subs(mu, mu0)
-    r = identity(J(mu0 + alpha * g) - J(mu0), 4 * mu0**2 * alpha * (1 - alpha))
-    at = (J(1 + R(3, 2) * g.subs(mu0, 1)), J(1))
-    return holds_if(r.zero, "J(mu0 + alpha grad J) - J(mu0) - 4 mu0^2 alpha (1 - alpha): " + r.report()
-                    + f"; negative for alpha > 1: mu0 = 1, alpha = 3/2 gives J = {at[0]} < J(mu0) = {at[1]}")
+def too_far_decreases(d: int = 1) -> Finding:
+    """Gaussian policy N(mu, I_d), reward -||x||^2: J(mu) = -||mu||^2 - d; J(mu0 + alpha grad J) - J(mu0) = 4 ||mu0||^2 alpha (1 - alpha)."""
+    xs, mus = sp.symbols(f"x0:{d}", real=True), sp.symbols(f"mu0:{d}", real=True)
+    alpha = sp.Symbol("alpha", positive=True)
+    J = lambda m_: isotropic_expectation(-sum(xi**2 for xi in xs), xs, m_, 1)
+    g = [sp.diff(J(mus), m_) for m_ in mus]
+    r = identity(J([m_ + alpha * gi for m_, gi in zip(mus, g)]) - J(mus),
+                 4 * sum(m_**2 for m_ in mus) * alpha * (1 - alpha))
+    e1 = {m_: int(i == 0) for i, m_ in enumerate(mus)}
+    at = (J([e1[m_] + R(3, 2) * gi.subs(e1) for m_, gi in zip(mus, g)]), J([e1[m_] for m_ in mus]))
+    return holds_if(r.zero, f"{d}-d: J(mu0 + alpha grad J) - J(mu0) - 4 ||mu0||^2 alpha (1 - alpha): " + r.report()
+                    + f"; negative for alpha > 1: mu0 = e_1, alpha = 3/2 gives J = {at[0]} < J(mu0) = {at[1]}")
 
 
-def kl_marginal() -> Finding:
-    """d_KL: E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a ~ d, pi0}[log pi0/pi] (2 states, 3 actions, symbolic d)."""
-    new, old = softmax_policy(2, 3, "z"), softmax_policy(2, 3, "y")
+def kl_marginal(A: int = 3) -> Finding:
+    """d_KL: E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a ~ d, pi0}[log pi0/pi] (2 states, ``A`` actions, symbolic d)."""
+    new, old = softmax_policy(2, A, "z"), softmax_policy(2, A, "y")
     d0 = sp.Symbol("d0", positive=True)
     d = (d0, 1 - d0)
     kl = lambda s: sum(p0 * sp.log(p0 / p) for p0, p in zip(old.pi[s], new.pi[s]))
     lhs = sum(d[s] * kl(s) for s in range(2))
-    rhs = sum(d[s] * old.pi[s][a] * (sp.log(old.pi[s][a]) - sp.log(new.pi[s][a])) for s in range(2) for a in range(3))
+    rhs = sum(d[s] * old.pi[s][a] * (sp.log(old.pi[s][a]) - sp.log(new.pi[s][a])) for s in range(2) for a in range(A))
     r = identity(sp.expand_log(lhs, force=True), sp.expand_log(rhs, force=True), domains={d0: (R(1, 9), R(8, 9))})
-    return holds_if(r.zero, "E_s KL - E_{s,a} log(pi0/pi): " + r.report())
+    return holds_if(r.zero, f"E_s KL - E_{{s,a}} log(pi0/pi), 2 states, {A} actions: " + r.report())
 
 
-def preconditioning() -> Finding:
-    """F = diag(s1, s2) on J = -(s1 (t1-c1)^2 + s2 (t2-c2)^2)/2: the natural step F^-1 grad J lands on the maximiser."""
-    s1, s2 = sp.symbols("sigma1 sigma2", positive=True)
-    t, c = sp.symbols("t1 t2", real=True), sp.symbols("c1 c2", real=True)
-    J = -(s1 * (t[0] - c[0]) ** 2 + s2 * (t[1] - c[1]) ** 2) / 2
+def preconditioning(d: int = 2) -> Finding:
+    """F = diag(s_1..s_d) on J = -sum_i s_i (t_i - c_i)^2 / 2: the natural step F^-1 grad J lands on the maximiser."""
+    s = sp.symbols(f"sigma1:{d + 1}", positive=True)
+    t, c = sp.symbols(f"t1:{d + 1}", real=True), sp.symbols(f"c1:{d + 1}", real=True)
+    J = -sum(si * (ti - ci) ** 2 for si, ti, ci in zip(s, t, c)) / 2
     g = sp.Matrix([sp.diff(J, v) for v in t])
-    step = sp.Matrix(t) + sp.diag(s1, s2).inv() * g
+    step = sp.Matrix(t) + sp.diag(*s).inv() * g
     r = identity(step, sp.Matrix(c))
     alpha = sp.Symbol("alpha", positive=True)
     plain = sp.Matrix(t) + alpha * g - sp.Matrix(c)
-    return holds_if(r.zero, "theta + F^-1 grad J - argmax: " + r.report() + f"; a plain step alpha grad J leaves "
-                    f"{list(plain.applyfunc(sp.factor))}: both coordinates vanish only if alpha = 1/sigma1 = 1/sigma2")
+    return holds_if(r.zero, f"{d} parameters: theta + F^-1 grad J - argmax: " + r.report() + "; a plain step alpha "
+                    f"grad J leaves {list(plain.applyfunc(sp.factor))}: every coordinate vanishes only if "
+                    "alpha = 1/sigma_i for all i")
 
 
 def grad_ell_everywhere(n: int = 3) -> Finding:
@@ -189,19 +192,21 @@ def advantage_constant() -> Finding:
                     + "; |A| <= max r - min r for every H while Q_h grows like (H - h) E_pi r")
 
 
-def local_optimum() -> Finding:
-    """s0: 'exit' pays 1/2, 'go' leads to s1 where 'good' pays 1 and 'bad' 0.  Direct policy (eps = P(go), delta = P(good)).
+def local_optimum(L: int = 1) -> Finding:
+    """s0: 'exit' pays 1/2, 'go' enters a chain of ``L`` states; choosing 'right' at each (prob delta_i) pays 1 at its end.
 
-    J(eps, delta) = 1/2 + eps (delta - 1/2): at (0, 0) no feasible direction increases J (dJ/deps = -1/2,
-    dJ/ddelta = 0), a local maximum with J = 1/2 < J* = 1.
+    Direct policy, eps = P(go): J = 1/2 + eps (prod_i delta_i - 1/2).  At eps = 0, delta = 0 no feasible
+    direction increases J (dJ/deps = -1/2, dJ/ddelta_i = 0): a local maximum with J = 1/2 < J* = 1.
     """
-    eps, delta = sp.symbols("epsilon delta", positive=True)
-    pi = ((1 - eps, eps), (delta, 1 - delta))         # s0: (exit, go); s1: (good, bad)
-    J = pi[0][0] * R(1, 2) + pi[0][1] * (pi[1][0] * 1 + pi[1][1] * 0)
-    r = identity(J - R(1, 2), eps * (delta - R(1, 2)))
-    grad0 = [sp.diff(J, v).subs({eps: 0, delta: 0}) for v in (eps, delta)]
-    return holds_if(r.zero and grad0[0] < 0, f"J - 1/2 - eps (delta - 1/2): {r.report()}; gradient at (0, 0) = "
-                    f"{grad0}: J <= 1/2 on eps >= 0, delta < 1/2 while J* = J(1, 1) = {J.subs({eps: 1, delta: 1})}")
+    eps, delta = sp.Symbol("epsilon", positive=True), sp.symbols(f"delta1:{L + 1}", positive=True)
+    J = (1 - eps) * R(1, 2) + eps * sp.Mul(*delta) * 1     # a wrong action anywhere in the chain pays 0
+    r = identity(J - R(1, 2), eps * (sp.Mul(*delta) - R(1, 2)))
+    corner = {v: 0 for v in (eps, *delta)}
+    grad0 = [sp.diff(J, v).subs(corner) for v in (eps, *delta)]
+    best = J.subs({v: 1 for v in (eps, *delta)})
+    return holds_if(r.zero and grad0[0] < 0, f"chain of {L}: J - 1/2 - eps (prod delta - 1/2): {r.report()}; "
+                    f"gradient at the corner (eps, delta) = 0: {grad0}: J <= 1/2 near it while J* = J(1, ..., 1) "
+                    f"= {best}")
 
 
 def stop_updating_typo(n: int = 2) -> Finding:
@@ -218,22 +223,22 @@ def stop_updating_typo(n: int = 2) -> Finding:
 
 
 # ------------------------------------------------------- Levine, CS 285 Lecture 5: Policy Gradients
-def actions_raised() -> Finding:
+def actions_raised(H: int = 3) -> Finding:
     """A step along grad log pi(tau) raises log pi(tau) but can lower one of its actions (a state visited twice).
 
-    One state, 2 actions, tau's actions (0, 1, 1), uniform policy: the rate of log pi(a_0) along
-    g = sum_t grad log pi(a_t) is score(0) . g = -1/2.
+    One state, 2 actions, tau's actions (0, 1, ..., 1) over ``H`` steps, uniform policy: the rate of
+    log pi(a_0) along g = sum_t grad log pi(a_t) is score(0) . g = (2 - H)/2 < 0 for H >= 3.
     """
-    m = finite_mdp(S=1, A=2, H=3)
+    m = finite_mdp(S=1, A=2, H=H)
     pol = m.policy
-    acts = (0, 1, 1)
+    acts = (0,) + (1,) * (H - 1)
     g = sum((score(pol, 0, a) for a in acts), sp.zeros(2, 1))
     uniform = {z: 1 for z in pol.params}
     rates = [(score(pol, 0, a).T * g)[0].subs(uniform) for a in acts]
     r = identity(sp.Min(rates[0], 0), 0)
     rc = identity(sum((score(pol, 0, a).T * g)[0] for a in acts), (g.T * g)[0])
-    return Finding("holds" if r.zero else "erratum", "min(rate of log pi(a_0|s), 0): " + r.report(),
-                   f"one state, 2 actions, uniform policy, tau = (s,0),(s,1),(s,1): rates of log pi(a_t|s_t) along "
+    return Finding("holds" if r.zero else "erratum", f"H = {H}: min(rate of log pi(a_0|s), 0): " + r.report(),
+                   f"one state, 2 actions, uniform policy, tau's actions {acts}: rates of log pi(a_t|s_t) along "
                    f"grad log pi(tau) = {rates}: pi(a_0|s) decreases although pi(tau) increases",
                    "the rates sum to ||grad log pi(tau)||^2 >= 0 (the trajectory's log-likelihood rises); each action "
                    "rises when tau visits each state once (tabular scores at distinct states are orthogonal): "

@@ -9,6 +9,8 @@ mu**2 + 1
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 
@@ -17,11 +19,31 @@ def standard_normal_moment(k: int) -> sp.Integer:
     return sp.Integer(0) if k % 2 else sp.factorial2(k - 1)
 
 
+@lru_cache(maxsize=None)
+def raw_moment(k: int, mu, sigma) -> sp.Expr:
+    """``E[x^k]`` for ``x ~ N(mu, sigma^2)``: ``sum_j C(k, j) mu^(k-j) sigma^j E[u^j]`` (binomial expansion)."""
+    return sp.expand(sum(sp.binomial(k, j) * mu ** (k - j) * sigma**j * standard_normal_moment(j)
+                         for j in range(k + 1)))
+
+
 def gaussian_expectation(g, x, mu, sigma) -> sp.Expr:
-    """``E_{x ~ N(mu, sigma^2)}[g(x)]`` for a polynomial ``g`` in ``x``."""
-    u = sp.Dummy("u")
-    poly = sp.Poly(sp.expand(sp.sympify(g).subs(x, mu + sigma * u)), u)
-    return sp.expand(sum(c * standard_normal_moment(k) for (k,), c in poly.terms()))
+    """``E_{x ~ N(mu, sigma^2)}[g(x)]`` for a polynomial ``g`` in ``x`` (its coefficients may hold other symbols)."""
+    poly = sp.Poly(sp.expand(sp.sympify(g)), x)
+    return sp.expand(sum(c * raw_moment(k, mu, sigma) for (k,), c in poly.terms()))
+
+
+def isotropic_expectation(g, xs, mus, sigma) -> sp.Expr:
+    """``E_{x ~ N(mu, sigma^2 I)}[g(x)]`` for a polynomial ``g`` in the coordinates ``xs``.
+
+    The coordinates are independent, so the expectation is taken one coordinate at a time.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> isotropic_expectation(x**2 * y**2, (x, y), (0, 0), 1)
+    1
+    """
+    for xi, mi in zip(xs, mus):
+        g = gaussian_expectation(g, xi, mi, sigma)
+    return g
 
 
 def gaussian_density(x, mu, sigma) -> sp.Expr:

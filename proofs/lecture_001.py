@@ -18,8 +18,10 @@ from ._coverage import Item
 
 LECTURE = "Lindauer, RL: Policy Search — Analytic Gradient (LUH 2021)"
 
+#: (S, A, H) with trajectories (s_0, a_0, ..., s_H) summed exactly under symbolic dynamics.
+SMALL = ((2, 2, 1), (3, 2, 1), (2, 2, 2))
+
 _c = registrar("001", LECTURE)
-MDP = ("S=2, A=2, T=2",)
 
 CLAIMS = [
     _c("r-index", "slides 1-2 (tau, R(tau))",
@@ -34,12 +36,12 @@ CLAIMS = [
        sized(chk.lr_steps_001, chk.SA_SIZES), "instance"),
     _c("p-positive", "slide 'Likelihood Ratio Policy Gradient II' (the P/P step) and 'differentiable whenever non-zero'",
        "the P/P step needs P(tau; theta) > 0; paths with P = 0 (for all theta) contribute grad P R = 0", "holds",
-       more.zero_probability_paths, "instance", MDP),
+       sized(more.zero_probability_paths, SMALL), "instance"),
     _c("mc", "slide 'Likelihood Ratio Policy Gradient III'",
        "grad V ~ (1/m) sum_i R(tau_i) grad log P(tau_i; theta)", "holds", sized(chk.monte_carlo_001, chk.SA_SIZES), "instance"),
     _c("decomposition", "slide 'Decomposing the Trajectories'",
        "grad log P(tau; theta) = sum_{t=0}^{T-1} grad log pi(a_t|s_t): no dynamics model required", "holds",
-       chk.decomposition_001, "parametric", MDP),
+       sized(chk.decomposition_001, SMALL), "parametric"),
 ]
 
 COVERAGE = [

@@ -37,7 +37,8 @@ LECTURE = "Lecture 15: Policy Optimization with Trust Regions"
 
 _c = registrar("002", LECTURE)
 G, P, I = "general", "parametric", "instance"
-SOFTMAX3 = ("one state, 3 actions",)
+#: Numbers of parameters of the first-order model and the trust region.
+DIMS = (2, 3, 4)
 
 CLAIMS = [
     _c("pg-q", "§1 Claim (s,a ~ d_mu0)", "g = 1/(1-gamma) grad log pi(a|s) Q(s,a), s,a ~ d, is unbiased for grad J",
@@ -53,48 +54,46 @@ CLAIMS = [
        "holds", gen.with_instance(gen.check_advantage, pg.advantage_form), G),
     _c("linear-step", "§2 'The maximum occurs when theta - theta0 is parallel to grad J(theta0)'",
        "the maximiser of the first-order model is theta - theta0 = alpha grad J(theta0), alpha > 0", "holds",
-       kl.linear_step, P, ("2 parameters",)),
+       sized(kl.linear_step, DIMS), P),
     _c("too-far", "§2 'Following the gradient too far might even lead to decreasing J(theta)'",
-       "a long step along grad J can decrease J", "holds", more.too_far_decreases, P, ("Gaussian policy N(mu, 1)",)),
+       "a long step along grad J can decrease J", "holds", sized(more.too_far_decreases, (1, 2, 3)), P),
     _c("cpi-mixture", "§2 CPI incremental update", "pi^{t+1} = (1-alpha) pi^t + alpha pi' is a policy", "holds",
-       pg.cpi_mixture, P, ("3 actions",)),
+       sized(pg.cpi_mixture, (2, 3, 4)), P),
     _c("cpi-improvement", "§2 CPI incremental update (why it is conservative)",
        "J(mix) - J(pi) = alpha/(1-gamma) E_{d^mix}[E_{pi'} A^pi] (performance difference lemma)", "extension",
        gen.with_instance(gen.check_cpi_difference, pg.cpi_performance_difference), G,
        reason="the lecture states only the CPI update; the performance difference of the mixture "
               "(Kakade & Langford 2002, Lemma 6.1) is our addition explaining why a small alpha is safe"),
-    _c("kl-nonneg", "§2 'Fact'", "KL(P|Q) >= 0 and KL(P|Q) = 0 <=> P = Q", "holds", kl.kl_nonnegative, P, ("3 outcomes",)),
+    _c("kl-nonneg", "§2 'Fact'", "KL(P|Q) >= 0 and KL(P|Q) = 0 <=> P = Q", "holds", sized(kl.kl_nonnegative, kl.ACTIONS), P),
     _c("kl-gauss", "§2 'Ex'", "KL(N(mu1, s^2 I) | N(mu2, s^2 I)) = ||mu1 - mu2||^2 / s^2", "erratum", sized(kl.kl_gaussian, (1, 2, 3)), P),
     _c("kl-marginal", "§2 d_KL ('marginalized over a')",
-       "E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a~d}[log(pi0(a|s)/pi(a|s))]", "holds", more.kl_marginal, P,
-       ("2 states, 3 actions",)),
+       "E_{s~d}[KL(pi0(.|s) | pi(.|s))] = E_{s,a~d}[log(pi0(a|s)/pi(a|s))]", "holds", sized(more.kl_marginal, (2, 3, 4)), P),
     _c("npg-fisher", "§3 Alg: Natural PG ('Estimate Fisher information matrix by F_t = ...')",
        "F_t = grad log pi(a|s) grad log pi(a|s)^T for s,a ~ d, then theta_{t+1} = theta_t + alpha F_t^-1 g_t",
-       "typo/notation", kl.npg_fisher_estimate, P, SOFTMAX3,
+       "typo/notation", sized(kl.npg_fisher_estimate, (3, 4, 5)), P,
        reason="the expectation over s,a ~ d is meant (the slide writes the one-sample outer product, "
               "which is singular)"),
     _c("ell-hessian", "§3 definition of ell and 'Claim: Hess ell(theta0) = F'",
-       "ell(theta) = E[log(pi_theta/pi_theta0)] has Hess ell(theta0) = F", "erratum", kl.ell_sign_and_hessian, P,
-       SOFTMAX3),
+       "ell(theta) = E[log(pi_theta/pi_theta0)] has Hess ell(theta0) = F", "erratum", sized(kl.ell_sign_and_hessian, kl.ACTIONS), P),
     _c("ell-zero-grad", "§3 Claim and proof", "ell(theta0) = 0 and grad ell(theta0) = 0", "holds",
-       kl.ell_value_and_gradient, P, SOFTMAX3),
+       sized(kl.ell_value_and_gradient, kl.ACTIONS), P),
     _c("grad-ell", "§3 proof ('grad ell(theta) = E[-grad pi/pi]')",
        "grad_theta ell(theta) = E_{s,a~pi_theta0}[-grad pi_theta(a|s)/pi_theta(a|s)] at every theta", "holds",
        sized(more.grad_ell_everywhere, (2, 3, 4)), P),
     _c("ell-expansion", "§3 'A second order approximation'",
-       "ell(theta) ~ ell(theta0) + grad ell^T D + D^T Hess ell(theta0) D", "erratum", kl.ell_expansion, P, SOFTMAX3),
+       "ell(theta) ~ ell(theta0) + grad ell^T D + D^T Hess ell(theta0) D", "erratum", sized(kl.ell_expansion, kl.ACTIONS), P),
     _c("hessian-fisher", "§3 proof of the Hessian ('0 by same logic as above')",
        "Hess = E[-Hess pi/pi + grad pi grad pi^T/pi^2]; first term 0 at theta0; so Hess = F", "holds",
        gen.with_instance(gen.check_fisher_hessian, kl.hessian_is_fisher), G),
     _c("trust-region", "§3 'Claim: closed form' with the constraint D^T F D <= delta",
        "theta = theta0 + alpha F^-1 grad J, alpha = (delta / grad J^T F^-1 grad J)^(1/2)", "holds",
-       kl.trust_region_closed_form, P, ("2 parameters",)),
+       sized(kl.trust_region_closed_form, (1, 2, 3)), P),
     _c("trust-region-kl", "§3 trust region from d_KL(theta0, theta) <= delta",
        "the constraint d_KL <= delta becomes (theta-theta0)^T F (theta-theta0) <= delta", "erratum",
-       kl.trust_region_kl_scale, I, SOFTMAX3, same_cause_as="ell-expansion"),
+       sized(kl.trust_region_kl_scale, kl.ACTIONS), I, same_cause_as="ell-expansion"),
     _c("preconditioning", "§3 'preconditioning by F = diag(sigma1, sigma2) ... adjusts the stepsize'",
        "with F = diag(sigma1, sigma2) the step F^-1 grad J rescales each coordinate (exact on a quadratic)", "holds",
-       more.preconditioning, P, ("2 parameters",)),
+       sized(more.preconditioning, DIMS), P),
 ]
 
 COVERAGE = [

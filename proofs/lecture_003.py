@@ -68,7 +68,7 @@ CLAIMS = [
     _c("v-not-optimal", "slide 'Value function as a baseline', point 2",
        "V is not the theoretically optimal baseline", "holds", sized(pg.v_not_optimal_baseline, (2, 3, 4)), P),
     _c("iw-typo", "PPO slide 'IW trick'", "E_{a~pi_theta}[A] = E_{a~pi_t}[pi_theta(.|s)/pi_t(a|s) A]", "typo/notation",
-       ppo.iw_typo, I, ("one state, 2 actions",),
+       sized(ppo.iw_typo, (2, 3, 4)), I,
        reason="pi_theta(.|s) is written for pi_theta(a|s); the next builds of the slide print the right ratio"),
     _c("l-hat", "PPO slide 'ell-hat(theta) = sum_{s,a} pi_theta/pi_theta_t A'",
        "the sample sum over N draws a ~ pi_t has mean N E_{a~pi_theta}[A]", "holds", sized(more.sample_surrogate, (2, 3, 4)), P),
@@ -93,8 +93,7 @@ CLAIMS = [
        "a uniform reset makes P(hit) at least 1/(H+1) instead of 3^-H", "holds", more.reset_uniform, I,
        tuple(f"chain, H={h}" for h in range(2, 7))),
     _c("local-optimum", "Summary ('PG can stuck at local optimal')",
-       "policy gradient can stop at a local optimum that is not globally optimal", "holds", more.local_optimum, I,
-       ("2 states, direct parametrisation",)),
+       "policy gradient can stop at a local optimum that is not globally optimal", "holds", sized(more.local_optimum, (1, 2, 3)), I),
 ]
 
 COVERAGE = [

@@ -40,8 +40,8 @@ CLAIMS = [
        "a gradient step given by E_tau[grad log pi(tau)] makes the trajectory tau more probable", "erratum",
        sized(chk.interpretation_004, chk.SA_SIZES), "instance"),
     _c("raise-actions", "§Interpretation ('increasing the likelihood of a trajectory ... of the actions a_t')",
-       "a step raising pi(tau) raises the likelihood of each of its actions a_t", "erratum", more.actions_raised,
-       "instance", ("one state, 2 actions, 3 steps",)),
+       "a step raising pi(tau) raises the likelihood of each of its actions a_t", "erratum", sized(more.actions_raised, (3, 4, 5)),
+       "instance"),
     _c("causality", "§The causality issue (the text ends before the formula)", "r(tau) = sum_t r(s_t,a_t) moved inside: "
        "grad J = E[sum_t grad log pi(a_t|s_t) sum_t' r(s_t',a_t')]", "extension", sized(chk.causality_004, ((1, 2, 3), (2, 2, 2), (1, 3, 2))), "instance",
        reason="the lecture's text is truncated right after announcing this step; we check the step it announces"),
