@@ -7,7 +7,7 @@ positive returns ``R`` and a free distribution ``q``.
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -19,7 +19,7 @@ from ._symbolic import softmax_policy
 DIMS = (1, 2, 3)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gauss(d):
     """Coordinates x, mean mu and a generic cubic f (symbolic coefficients) in dimension ``d``."""
     xs, mus = sp.symbols(f"x0:{d}", real=True), sp.symbols(f"mu0:{d}", real=True)
@@ -29,7 +29,7 @@ def _gauss(d):
     return sp.Matrix(xs), sp.Matrix(mus), f, E
 
 
-@lru_cache(maxsize=None)
+@cache
 def _score_moments(d):
     """``(E[f (x - mu)], E[f x] - mu E[f])`` for the generic cubic f of :func:`_gauss` (shared by (33) and (35))."""
     xs, mus, f, E = _gauss(d)

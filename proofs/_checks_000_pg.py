@@ -7,13 +7,23 @@ lecture module runs them at.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
 from ._core import Finding, holds_if, identity
-from ._symbolic import (expectation, finite_mdp, grad, objective, rewards, score, softmax_policy,
-                        total_return, trajectories, trajectory_score)
+from ._symbolic import (
+    expectation,
+    finite_mdp,
+    grad,
+    objective,
+    rewards,
+    score,
+    softmax_policy,
+    total_return,
+    trajectories,
+    trajectory_score,
+)
 
 gamma = sp.Symbol("gamma", positive=True)
 DOM = {gamma: (sp.Rational(1, 10), sp.Rational(9, 10))}
@@ -23,7 +33,7 @@ SIZE = (2, 2, 2)
 SIZES = ((2, 2, 2), (1, 3, 2), (1, 2, 3))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _setup(size=SIZE):
     S, A, H = size
     m = finite_mdp(S=S, A=A, H=H, seed=3, gamma=gamma)

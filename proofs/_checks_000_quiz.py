@@ -12,8 +12,16 @@ import sympy as sp
 
 from ._core import Finding, holds_if, identity
 from ._gauss import gaussian_density, gaussian_expectation
-from ._symbolic import (expectation, finite_mdp, grad, objective, softmax_policy, total_return,
-                        trajectories, trajectory_score)
+from ._symbolic import (
+    expectation,
+    finite_mdp,
+    grad,
+    objective,
+    softmax_policy,
+    total_return,
+    trajectories,
+    trajectory_score,
+)
 
 x = sp.Symbol("x", positive=True)
 

@@ -10,9 +10,7 @@ import itertools
 import sympy as sp
 
 from ._core import Finding, holds_if, identity
-from ._symbolic import (expectation, finite_mdp, grad, objective, score, total_return, trajectories,
-                        trajectory_score)
-
+from ._symbolic import expectation, finite_mdp, grad, objective, score, total_return, trajectories, trajectory_score
 
 #: (S, A) of the MDPs each check runs at.
 SA_SIZES = ((2, 2), (1, 3), (1, 2))

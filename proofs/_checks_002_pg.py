@@ -5,7 +5,7 @@ symbolic ``gamma`` in (0, 1), symbolic tabular softmax (``z = exp(theta)``).
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -16,7 +16,7 @@ from ._symbolic import grad, score
 DOM = {gamma: (sp.Rational(1, 10), sp.Rational(9, 10))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _setup():
     m = discounted_mdp(seed=5)
     ev = evaluate(m, m.policy.pi)

@@ -5,13 +5,22 @@ Finite horizon, gamma = 1: ``V_H = 0``, ``Q_h(s,a) = r(s,a) + sum_s' P(s'|s,a) V
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
 from ._core import Finding, holds_if, identity
-from ._symbolic import (expectation, finite_mdp, grad, objective, rand_policy_point, score, total_return,
-                        trajectories, trajectory_score)
+from ._symbolic import (
+    expectation,
+    finite_mdp,
+    grad,
+    objective,
+    rand_policy_point,
+    score,
+    total_return,
+    trajectories,
+    trajectory_score,
+)
 
 
 def backward(m, pi):
@@ -32,7 +41,7 @@ SIZE = (2, 2, 2)
 SIZES = ((2, 2, 2), (1, 3, 2), (1, 2, 3))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _setup(size=SIZE):
     S, A, H = size
     m = finite_mdp(S=S, A=A, H=H, seed=7)

@@ -13,8 +13,7 @@ from ._checks_003_pg import backward
 from ._checks_003_ppo import chain_hit
 from ._core import Finding, holds_if, identity
 from ._gauss import gaussian_density, gaussian_expectation, isotropic_expectation
-from ._symbolic import (finite_mdp, grad, objective, score, softmax_policy, total_return,
-                        trajectories, trajectory_score)
+from ._symbolic import finite_mdp, grad, objective, score, softmax_policy, total_return, trajectories, trajectory_score
 
 R = sp.Rational
 x, mu = sp.Symbol("x", real=True), sp.Symbol("mu", real=True)

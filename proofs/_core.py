@@ -31,8 +31,8 @@ import contextlib
 import contextvars
 import random
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import sympy as sp
 

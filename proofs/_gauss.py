@@ -9,7 +9,7 @@ mu**2 + 1
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -19,7 +19,7 @@ def standard_normal_moment(k: int) -> sp.Integer:
     return sp.Integer(0) if k % 2 else sp.factorial2(k - 1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def raw_moment(k: int, mu, sigma) -> sp.Expr:
     """``E[x^k]`` for ``x ~ N(mu, sigma^2)``: ``sum_j C(k, j) mu^(k-j) sigma^j E[u^j]`` (binomial expansion)."""
     return sp.expand(sum(sp.binomial(k, j) * mu ** (k - j) * sigma**j * standard_normal_moment(j)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -53,7 +53,7 @@ def grad(expr, params) -> sp.Matrix:
     return sp.Matrix([p * sp.diff(expr, p) for p in params])
 
 
-@lru_cache(maxsize=None)
+@cache
 def score(policy: Policy, s: int, a: int) -> sp.ImmutableMatrix:
     """``grad log pi(a|s)`` for the tabular softmax: ``e_(s,a) - pi(.|s)`` on state ``s`` (cached, immutable)."""
     return sp.ImmutableMatrix(grad(sp.log(policy.pi[s][a]), policy.params).applyfunc(sp.cancel))
