@@ -35,11 +35,9 @@ __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
 TRUNCATION_TOL = 1e-8
 #: Episodic (gamma = 1, no horizon) rollouts stop with an error after this many steps.
 MAX_EPISODE_STEPS = 1_000_000
-#: A rollout draws its uniforms and steps a chunk at a time: about this many (step,
-#: trajectory) draws, so that the chunk's uniforms and codes stay in cache...
-CHUNK_DRAWS = 2 ** 17
-#: ... and at most this many steps (episodes of unknown length draw at most this far ahead).
-MAX_CHUNK_STEPS = 64
+#: Uniforms are drawn and steps walked a chunk at a time: ~CHUNK_DRAWS (step, trajectory) pairs (in
+#: cache), at most MAX_CHUNK_STEPS steps (how far episodes of unknown length draw ahead).
+CHUNK_DRAWS, MAX_CHUNK_STEPS = 2 ** 17, 64
 
 
 def _indices(name: str, x) -> np.ndarray:
@@ -257,8 +255,7 @@ class _Steps:
         self.buffers = self._allocate(T if T is not None else 64)
 
     def _allocate(self, T: int):
-        n = self.n
-        return [np.empty((T, n), np.int32), np.empty((T, n), np.int32), np.empty((T, n)), np.empty((T, n), bool)]
+        return [np.empty((T, self.n), dtype) for dtype in (np.int32, np.int32, float, bool)]
 
     def _reserve(self, c: int) -> None:
         size = self.buffers[0].shape[0]
@@ -269,16 +266,12 @@ class _Steps:
             self.buffers = bigger
 
     def record(self, smp, s: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-        """Store the ``c`` steps of one :meth:`~tabular_pg.sampled.samplers.Sampler.walk` from ``s (n,)``.
-
-        States, actions and rewards are looked up from the codes in bulk; rewards are 0 where
-        the episode has ended.  Returns the mask ``(c, n)`` of the chunk.
-        """
+        """Store the ``c`` steps of one :meth:`~tabular_pg.sampled.samplers.Sampler.walk` from ``s (n,)``, looked
+        up from its codes in bulk (rewards 0 where the episode has ended); returns the chunk's mask ``(c, n)``."""
         c = first.shape[0]
         self._reserve(c)
         states, actions, rewards, mask = (b[self.t:self.t + c] for b in self.buffers)
-        action_of, state_of, reward_of = smp.emissions
-        states[0] = s
+        (action_of, state_of, reward_of), states[0] = smp.emissions, s
         np.take(state_of, last[:-1], out=states[1:], mode="wrap")   # codes are valid: "wrap" only skips
         np.take(action_of, first, out=actions, mode="wrap")         # numpy's buffered copy of out (2x)
         np.take(reward_of, last, out=rewards, mode="wrap")

@@ -24,6 +24,9 @@ wide and the rollout draws at least :data:`JOINT_BUILD_DRAWS` steps per joint ta
 ``"inverse_cdf"`` takes ``"table"`` or ``"search"``.  No method ever draws an entry of
 weight zero (infeasible actions stay infeasible).  The successor tables depend on the MDP
 only and are built once per MDP (:func:`transitions`); a new policy rebuilds only its own.
+A rollout walks a chunk of steps at a time (:meth:`Sampler.walk`) and keeps only the codes of
+the draws; the joint alias rows of one width run on codes ``2 j + keep`` (two gathers a step),
+and actions, states and rewards are looked up from the codes in bulk (:attr:`Sampler.emissions`).
 """
 from __future__ import annotations
 
