@@ -338,13 +338,15 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
         _check_episodes_end(mdp, pi)
     smp = sampler(mdp, pi, method, draws=n * (T or 64))
     s = smp.states(rng.random(n))
-    steps, chunk = _Steps(n, T), max(1, min(MAX_CHUNK_STEPS, CHUNK_DRAWS // n))
+    steps, chunk = _Steps(n, T), max(1, min(MAX_CHUNK_STEPS, CHUNK_DRAWS // n, T or MAX_CHUNK_STEPS))
+    uniforms, first = np.empty((chunk, smp.n_uniforms, n)), np.empty((chunk, n), np.intp)
+    last = first if smp.joint else np.empty((chunk, n), np.intp)
     while (steps.t < T) if T is not None else not smp.model.terminal[s].all():
         if T is None and steps.t >= MAX_EPISODE_STEPS:
             raise ValueError(f"episodes did not terminate within {MAX_EPISODE_STEPS} steps; give a horizon")
         t, c = steps.t, min(chunk, (T if T is not None else MAX_EPISODE_STEPS) - steps.t)
-        first, last, s_next = smp.walk(s, t, rng.random((c, smp.n_uniforms, n)))
-        mask = steps.record(smp, s, first, last)
+        s_next = smp.walk(s, t, rng.random(out=uniforms[:c]), first[:c], last[:c])
+        mask = steps.record(smp, s, first[:c], last[:c])
         s = s_next
         if T is None and not mask[-1].any():                   # every episode over: stop at the first such step
             steps.t = t + int(np.argmin(mask.any(axis=1)))

@@ -263,36 +263,37 @@ class Sampler:
         return action.astype(np.int32), state.astype(np.int32), reward
 
     @functools.cached_property
-    def _pair_of(self) -> np.ndarray:
-        """Row ``s*A + a`` of ``P`` of each slot of ``first`` (not joint)."""
-        return self.first.entry % (self.n_states * self.n_actions)
+    def _pair_of(self) -> np.ndarray | None:
+        """Row ``s*A + a`` of ``P`` of each slot of ``first`` (not joint); None where it is the slot itself."""
+        pair = self.first.entry % (self.n_states * self.n_actions)
+        return None if np.array_equal(pair, np.arange(pair.size)) else pair
 
     @functools.cached_property
     def _code_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``(threshold, base)`` by code: ``cdf`` of slot ``code // 2`` and ``2 W s'`` of the state drawn."""
         return np.repeat(self.first.cdf, 2), self.emissions[1].astype(np.intp) * (2 * self.first.width)
 
-    def walk(self, s: np.ndarray, h: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Steps ``h .. h+c-1`` from states ``s (n,)`` with uniforms ``u (c, n_uniforms, n)``.
+    def walk(self, s: np.ndarray, h: int, u: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Steps ``h .. h+c-1`` from states ``s (n,)`` with uniforms ``u (c, n_uniforms, n)`` (overwritten).
 
-        Returns ``(first, last, s_next)``: the codes ``(c, n)`` of the action draws and of the
-        successor draws (one array when joint; see :attr:`emissions`) and the states ``(n,)``
-        after the last step.  The same draws as :meth:`advance` step by step: same uniforms,
-        same trajectories.
+        Writes the codes ``(c, n)`` of the action draws into ``first`` and of the successor
+        draws into ``last`` (the same array when joint; see :attr:`emissions`); returns the
+        states ``(n,)`` after the last step.  The same draws as :meth:`advance` step by step:
+        same uniforms, same trajectories.  The caller's buffers are reused chunk after chunk
+        (fresh ones cost page faults).
         """
         if self.coded:
-            return self._walk_coded(s, h, u)
-        c, n = u.shape[0], s.size
-        first = np.empty((c, n), np.intp)
-        last = first if self.joint else np.empty((c, n), np.intp)
+            return self._walk_coded(s, h, u, first)
+        c = u.shape[0]
         for i in range(c):
             first[i] = self.first.draw(s + (h + i) * self.n_states if self.per_step else s, u[i, 0])
             if not self.joint:
-                last[i] = self.model.succ.draw(np.take(self._pair_of, first[i]), u[i, 1])
+                rows = first[i] if self._pair_of is None else np.take(self._pair_of, first[i])
+                last[i] = self.model.succ.draw(rows, u[i, 1])
             s = np.take(self.state_of, last[i])
-        return first, last, s
+        return s
 
-    def _walk_coded(self, s: np.ndarray, h: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _walk_coded(self, s: np.ndarray, h: int, u: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """:meth:`walk` for the joint alias rows of one width ``W``: two gathers a step.
 
         As :meth:`RowSampler.draw`, ``x = u W`` picks slot ``j = row W + floor(x)``, kept iff
@@ -300,8 +301,8 @@ class Sampler:
         by one look-up, and the action, state and reward afterwards by bulk look-ups.
         """
         W, threshold, base_of = self.first.width, *self._code_tables
-        x = u[:, 0] * W                                            # (c, n)
-        codes = x.astype(np.intp)
+        x = np.multiply(u[:, 0], W, out=u[:, 0])                   # (c, n)
+        np.copyto(codes, x, casting="unsafe")                      # floor(x): x >= 0
         codes *= 2
         if self.per_step:
             codes += (2 * W * self.n_states) * np.arange(h, h + u.shape[0])[:, None]
@@ -311,7 +312,7 @@ class Sampler:
             np.less(x_k, np.take(threshold, k, out=cut, mode="wrap"), out=keep)
             k += keep
             np.take(base_of, k, out=base, mode="wrap")
-        return codes, codes, np.take(self.emissions[1], codes[-1]).astype(np.intp)
+        return np.take(self.emissions[1], codes[-1]).astype(np.intp)
 
 
 def _joint(model: Transitions, pi: np.ndarray, A: int) -> tuple[RowSampler, np.ndarray, np.ndarray, np.ndarray]:
