@@ -203,7 +203,7 @@ def stepwise_rollout(mdp, pi, n, rng, T, method):
 def test_chunked_rollout_equals_the_step_by_step_draws(rng, method, case):
     # rollout walks chunks of steps (coded joint alias draws, bulk look-ups afterwards): it must
     # give exactly the trajectories of the same uniforms drawn step by step through advance,
-    # over several chunks (n = 5000 -> 26 steps a chunk), for every method.
+    # over several chunks (n = 5000 -> 6 steps a chunk), for every method.
     T, n = 60, 5000
     if case in ("episodic", "until_terminated"):
         mdp = episodic_mdp(rng)

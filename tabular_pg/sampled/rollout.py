@@ -37,7 +37,7 @@ TRUNCATION_TOL = 1e-8
 MAX_EPISODE_STEPS = 1_000_000
 #: Uniforms are drawn and steps walked a chunk at a time: ~CHUNK_DRAWS (step, trajectory) pairs (in
 #: cache), at most MAX_CHUNK_STEPS steps (how far episodes of unknown length draw ahead).
-CHUNK_DRAWS, MAX_CHUNK_STEPS = 2 ** 17, 64
+CHUNK_DRAWS, MAX_CHUNK_STEPS = 2 ** 15, 64
 
 
 def _indices(name: str, x) -> np.ndarray:
