@@ -183,3 +183,41 @@ def test_bad_method():
         rollout(mdp, np.ones((1, 1)), 2, np.random.default_rng(0), method="fast")
     with pytest.raises(ValueError, match="method must be one of"):
         row_sampler(np.ones(2), np.array([0, 2]), "joint")
+
+
+def stepwise_rollout(mdp, pi, n, rng, T, method):
+    """The rollout one step at a time through Sampler.advance (the reference for the chunked walk)."""
+    smp = sampler(mdp, pi, method, draws=n * T)
+    s = smp.states(rng.random(n))
+    states, actions, rewards = [], [], []
+    for h in range(T):
+        a, s_next, r = smp.advance(h, s, rng.random((smp.n_uniforms, n)))
+        states.append(s), actions.append(a), rewards.append(r)
+        s = s_next
+    alive = ~np.isin(np.array(states).T, mdp.terminal_states())
+    return np.array(states).T, np.array(actions).T, np.where(alive, np.array(rewards).T, 0.0), alive
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("case", ["dense", "sparse", "per_step", "episodic", "until_terminated"])
+def test_chunked_rollout_equals_the_step_by_step_draws(rng, method, case):
+    # rollout walks chunks of steps (coded joint alias draws, bulk look-ups afterwards): it must
+    # give exactly the trajectories of the same uniforms drawn step by step through advance,
+    # over several chunks (n = 5000 -> 6 steps a chunk), for every method.
+    T, n = 60, 5000
+    if case in ("episodic", "until_terminated"):
+        mdp = episodic_mdp(rng)
+    else:
+        mdp = random_mdp(rng, S=10, A=3, gamma=0.9, horizon=T if case == "per_step" else None)
+        if case == "sparse":
+            mdp = tpg.FiniteMDP(sp.csr_matrix(mdp.P_sa), mdp.R, mdp.mu, gamma=0.9)
+    pi = random_policy(rng, mdp.n_states, mdp.n_actions, H=T if case == "per_step" else None)
+    horizon = None if case in ("per_step", "until_terminated") else T
+    traj = rollout(mdp, pi, n, np.random.default_rng(11), horizon=horizon, method=method)
+    if case == "until_terminated":                    # stops at the first step where every episode is over
+        T = traj.T
+        assert traj.mask[:, -1].any()
+        assert rollout(mdp, pi, n, np.random.default_rng(11), horizon=T + 1, method=method).mask[:, -1].sum() == 0
+    expected = stepwise_rollout(mdp, pi, n, np.random.default_rng(11), T, method)
+    for name, x in zip(("states", "actions", "rewards", "mask"), expected):
+        np.testing.assert_array_equal(getattr(traj, name), x, err_msg=name)

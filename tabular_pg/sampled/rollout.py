@@ -35,6 +35,9 @@ __all__ = ["Trajectories", "StateActionSamples", "rollout", "sample_visitation",
 TRUNCATION_TOL = 1e-8
 #: Episodic (gamma = 1, no horizon) rollouts stop with an error after this many steps.
 MAX_EPISODE_STEPS = 1_000_000
+#: Uniforms are drawn and steps walked a chunk at a time: ~CHUNK_DRAWS (step, trajectory) pairs (in
+#: cache), at most MAX_CHUNK_STEPS steps (how far episodes of unknown length draw ahead).
+CHUNK_DRAWS, MAX_CHUNK_STEPS = 2 ** 15, 64
 
 
 def _indices(name: str, x) -> np.ndarray:
@@ -245,27 +248,40 @@ def _check_episodes_end(mdp: FiniteMDP, pi: np.ndarray) -> None:
 
 
 class _Steps:
-    """Step-major buffers ``(T, n)`` (grown when ``T`` is unknown); the batch sees them as ``(n, T)``."""
+    """Step-major buffers ``(T, n)`` (grown when ``T`` is unknown), filled a chunk of steps at a time."""
 
     def __init__(self, n: int, T: int | None):
         self.t, self.n = 0, n
         self.buffers = self._allocate(T if T is not None else 64)
 
     def _allocate(self, T: int):
-        n = self.n
-        return [np.empty((T, n), np.int32), np.empty((T, n), np.int32), np.empty((T, n)), np.empty((T, n), bool)]
+        return [np.empty((T, self.n), dtype) for dtype in (np.int32, np.int32, float, bool)]
 
-    def record(self, s: np.ndarray, a: np.ndarray, r: np.ndarray, alive: np.ndarray | None) -> None:
-        """Store step ``t``; the reward is written as 0 where the episode has ended (``alive`` None: nowhere)."""
-        if self.t == self.buffers[0].shape[0]:
-            bigger = self._allocate(2 * self.t)
+    def _reserve(self, c: int) -> None:
+        size = self.buffers[0].shape[0]
+        if self.t + c > size:
+            bigger = self._allocate(max(2 * size, self.t + c))
             for new, old in zip(bigger, self.buffers):
-                new[:self.t] = old
+                new[:self.t] = old[:self.t]
             self.buffers = bigger
-        states, actions, rewards, mask = (b[self.t] for b in self.buffers)
-        states[...], actions[...] = s, a
-        mask[...], rewards[...] = (True, r) if alive is None else (alive, np.where(alive, r, 0.0))
-        self.t += 1
+
+    def record(self, smp, s: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Store the ``c`` steps of one :meth:`~tabular_pg.sampled.samplers.Sampler.walk` from ``s (n,)``, looked
+        up from its codes in bulk (rewards 0 where the episode has ended); returns the chunk's mask ``(c, n)``."""
+        c = first.shape[0]
+        self._reserve(c)
+        states, actions, rewards, mask = (b[self.t:self.t + c] for b in self.buffers)
+        (action_of, state_of, reward_of), states[0] = smp.emissions, s
+        np.take(state_of, last[:-1], out=states[1:], mode="wrap")   # codes are valid: "wrap" only skips
+        np.take(action_of, first, out=actions, mode="wrap")         # numpy's buffered copy of out (2x)
+        np.take(reward_of, last, out=rewards, mode="wrap")
+        if smp.model.ends:
+            np.logical_not(np.take(smp.model.terminal, states), out=mask)
+            rewards[~mask] = 0.0
+        else:
+            mask[...] = True
+        self.t += c
+        return mask
 
     def arrays(self):
         """The ``(n, T)`` views (transposes, no copy) of the step-major buffers trimmed to ``T`` steps."""
@@ -322,13 +338,19 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
         _check_episodes_end(mdp, pi)
     smp = sampler(mdp, pi, method, draws=n * (T or 64))
     s = smp.states(rng.random(n))
-    steps = _Steps(n, T)
+    steps, chunk = _Steps(n, T), max(1, min(MAX_CHUNK_STEPS, CHUNK_DRAWS // n, T or MAX_CHUNK_STEPS))
+    uniforms, first = np.empty((chunk, smp.n_uniforms, n)), np.empty((chunk, n), np.intp)
+    last = first if smp.joint else np.empty((chunk, n), np.intp)
     while (steps.t < T) if T is not None else not smp.model.terminal[s].all():
         if T is None and steps.t >= MAX_EPISODE_STEPS:
             raise ValueError(f"episodes did not terminate within {MAX_EPISODE_STEPS} steps; give a horizon")
-        a, s_next, r = smp.advance(steps.t, s, rng.random((smp.n_uniforms, n)))
-        steps.record(s, a, r, ~smp.model.terminal[s] if smp.model.ends else None)
+        t, c = steps.t, min(chunk, (T if T is not None else MAX_EPISODE_STEPS) - steps.t)
+        s_next = smp.walk(s, t, rng.random(out=uniforms[:c]), first[:c], last[:c])
+        mask = steps.record(smp, s, first[:c], last[:c])
         s = s_next
+        if T is None and not mask[-1].any():                   # every episode over: stop at the first such step
+            steps.t = t + int(np.argmin(mask.any(axis=1)))
+            break
     return Trajectories.sampled(*steps.arrays(), mdp.gamma, mdp.horizon)
 
 

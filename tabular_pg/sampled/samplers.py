@@ -24,6 +24,9 @@ wide and the rollout draws at least :data:`JOINT_BUILD_DRAWS` steps per joint ta
 ``"inverse_cdf"`` takes ``"table"`` or ``"search"``.  No method ever draws an entry of
 weight zero (infeasible actions stay infeasible).  The successor tables depend on the MDP
 only and are built once per MDP (:func:`transitions`); a new policy rebuilds only its own.
+A rollout walks a chunk of steps at a time (:meth:`Sampler.walk`) and keeps only the codes of
+the draws; the joint alias rows of one width run on codes ``2 j + keep`` (two gathers a step),
+and actions, states and rewards are looked up from the codes in bulk (:attr:`Sampler.emissions`).
 """
 from __future__ import annotations
 
@@ -239,6 +242,77 @@ class Sampler:
         if not self.joint:
             k = self.model.succ.draw(s * self.n_actions + a, u[1])
         return a, np.take(self.state_of, k), np.take(self.reward_of, k)
+
+    @property
+    def coded(self) -> bool:
+        """Whether :meth:`walk` runs the joint alias draw on codes (one row width: the dense fast path)."""
+        return self.joint and self.first.method == "alias" and self.first.width is not None
+
+    @functools.cached_property
+    def emissions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(action, state, reward)`` of each code :meth:`walk` returns, shapes ``(codes,)``: int32, int32, float.
+
+        The action is read from the codes of the first draw, state and reward from those of the
+        last.  Codes are slots, or with :attr:`coded` ``2 j + keep`` for the alias draw of slot
+        ``j`` (``keep``: the slot's own entry, else its alias).
+        """
+        action, state, reward = self.action_of, self.state_of, self.reward_of
+        if self.coded:
+            slot = np.stack([self.first.alias, np.arange(action.size)], axis=1).reshape(-1)
+            action, state, reward = action[slot], state[slot], reward[slot]
+        return action.astype(np.int32), state.astype(np.int32), reward
+
+    @functools.cached_property
+    def _pair_of(self) -> np.ndarray | None:
+        """Row ``s*A + a`` of ``P`` of each slot of ``first`` (not joint); None where it is the slot itself."""
+        pair = self.first.entry % (self.n_states * self.n_actions)
+        return None if np.array_equal(pair, np.arange(pair.size)) else pair
+
+    @functools.cached_property
+    def _code_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(threshold, base)`` by code: ``cdf`` of slot ``code // 2`` and ``2 W s'`` of the state drawn."""
+        return np.repeat(self.first.cdf, 2), self.emissions[1].astype(np.intp) * (2 * self.first.width)
+
+    def walk(self, s: np.ndarray, h: int, u: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Steps ``h .. h+c-1`` from states ``s (n,)`` with uniforms ``u (c, n_uniforms, n)`` (overwritten).
+
+        Writes the codes ``(c, n)`` of the action draws into ``first`` and of the successor
+        draws into ``last`` (the same array when joint; see :attr:`emissions`); returns the
+        states ``(n,)`` after the last step.  The same draws as :meth:`advance` step by step:
+        same uniforms, same trajectories.  The caller's buffers are reused chunk after chunk
+        (fresh ones cost page faults).
+        """
+        if self.coded:
+            return self._walk_coded(s, h, u, first)
+        c = u.shape[0]
+        for i in range(c):
+            first[i] = self.first.draw(s + (h + i) * self.n_states if self.per_step else s, u[i, 0])
+            if not self.joint:
+                rows = first[i] if self._pair_of is None else np.take(self._pair_of, first[i])
+                last[i] = self.model.succ.draw(rows, u[i, 1])
+            s = np.take(self.state_of, last[i])
+        return s
+
+    def _walk_coded(self, s: np.ndarray, h: int, u: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """:meth:`walk` for the joint alias rows of one width ``W``: two gathers a step.
+
+        As :meth:`RowSampler.draw`, ``x = u W`` picks slot ``j = row W + floor(x)``, kept iff
+        ``x < cdf[j]``; the code ``2 j + keep`` then gives the next row's offset ``2 W s'``
+        by one look-up, and the action, state and reward afterwards by bulk look-ups.
+        """
+        W, threshold, base_of = self.first.width, *self._code_tables
+        x = np.multiply(u[:, 0], W, out=u[:, 0])                   # (c, n)
+        np.copyto(codes, x, casting="unsafe")                      # floor(x): x >= 0
+        codes *= 2
+        if self.per_step:
+            codes += (2 * W * self.n_states) * np.arange(h, h + u.shape[0])[:, None]
+        base, cut, keep = s * (2 * W), np.empty(s.size), np.empty(s.size, bool)
+        for k, x_k in zip(codes, x):                               # mode="wrap": valid codes, no buffered out
+            k += base
+            np.less(x_k, np.take(threshold, k, out=cut, mode="wrap"), out=keep)
+            k += keep
+            np.take(base_of, k, out=base, mode="wrap")
+        return np.take(self.emissions[1], codes[-1]).astype(np.intp)
 
 
 def _joint(model: Transitions, pi: np.ndarray, A: int) -> tuple[RowSampler, np.ndarray, np.ndarray, np.ndarray]:
