@@ -30,8 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tabular_pg as tpg  # noqa: E402
 from estimators import python_loop_steps, python_tables  # noqa: E402
+
+import tabular_pg as tpg  # noqa: E402
 from mdps import garnet  # noqa: E402
 from tabular_pg.sampled import samplers  # noqa: E402
 from tabular_pg.sampled.rollout import Trajectories, rollout  # noqa: E402
@@ -62,7 +63,8 @@ def throughput(quick: bool) -> None:
             python_loop_steps(tables, mdp.n_actions, loop_n, T, np.random.default_rng(SEED))
             times["loop"].append((time.perf_counter() - t0) * n / loop_n)        # scaled to n trajectories
             for m in METHODS:
-                times[m].append(best(lambda: rollout(mdp, pi, n, np.random.default_rng(SEED), horizon=T, method=m), 1))
+                times[m].append(best(lambda mdp=mdp, pi=pi, m=m: rollout(mdp, pi, n, np.random.default_rng(SEED),
+                                                                         horizon=T, method=m), 1))
         rate = {m: n * T / min(ts) for m, ts in times.items()}
         loop = rate["loop"]
         print(f"{name:28s} {loop:12.3e} " + " ".join(f"{rate[m]:12.3e}" for m in METHODS)
@@ -76,14 +78,16 @@ def table_costs(quick: bool) -> None:
     rng = np.random.default_rng(SEED)
     for name, mdp in [("dense garnet S=64 A=4 b=64", garnet(64, 4, 64, seed=0, gamma=0.99)),
                       ("dense garnet S=500 A=4 b=500", garnet(500, 4, 500, seed=2, gamma=0.99)),
-                      ("sparse garnet S=10^4 A=4 b=5", garnet(10_000, 4, 5, seed=1, gamma=0.99, sparse=True))][:2 if quick else 3]:
+                      ("sparse garnet S=10^4 A=4 b=5", garnet(10_000, 4, 5, seed=1, gamma=0.99, sparse=True)),
+                      ][:2 if quick else 3]:
         pi = tpg.policies.softmax(rng.normal(size=(mdp.n_states, mdp.n_actions)))
         P = samplers.transitions(mdp).P
-        succ = {m: best(lambda: samplers.row_sampler(P.data, P.indptr.astype(np.intp), m), 3)
+        succ = {m: best(lambda P=P, m=m: samplers.row_sampler(P.data, P.indptr.astype(np.intp), m), 3)
                 for m in ("inverse_cdf", "alias")}
         flat, starts = pi.reshape(-1), np.arange(0, pi.size + 1, mdp.n_actions)
-        rows = {m: best(lambda: samplers.row_sampler(flat, starts, m), 3) for m in ("inverse_cdf", "alias")}
-        joint = best(lambda: samplers.sampler(mdp, pi, "joint"), 3)          # successor tables cached
+        rows = {m: best(lambda flat=flat, starts=starts, m=m: samplers.row_sampler(flat, starts, m), 3)
+                for m in ("inverse_cdf", "alias")}
+        joint = best(lambda mdp=mdp, pi=pi: samplers.sampler(mdp, pi, "joint"), 3)          # successor tables cached
         print(f"{name:28s} {1e3 * succ['inverse_cdf']:17.1f} {1e3 * succ['alias']:11.1f} "
               f"{1e3 * rows['inverse_cdf']:9.2f} {1e3 * rows['alias']:9.2f} {1e3 * joint:9.1f}")
 
@@ -100,7 +104,8 @@ def draw_costs() -> None:
         cost = {}
         for method in ("table", "alias"):
             table = samplers.row_sampler(weights, starts, method)
-            cost[method] = min(timeit.repeat(lambda: table.draw(rows, u), number=50, repeat=5)) / 50
+            cost[method] = min(timeit.repeat(lambda table=table, rows=rows, u=u: table.draw(rows, u), number=50,
+                                             repeat=5)) / 50
         print(f"{w:6d} {1e6 * cost['table']:8.1f} {1e6 * cost['alias']:8.1f}")
 
 

@@ -6,11 +6,11 @@ the sampler; bounds are 5 binomial standard errors of the exact probabilities, f
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import episodic_mdp, random_mdp, random_policy
 
 import tabular_pg as tpg
-from conftest import episodic_mdp, random_mdp, random_policy
-from tabular_pg.sampled.rollout import Trajectories, rollout
 from tabular_pg.sampled.alias import alias_tables
+from tabular_pg.sampled.rollout import Trajectories, rollout
 from tabular_pg.sampled.samplers import METHODS, row_sampler, sampler
 
 ROW_METHODS = ("alias", "table", "search")
@@ -140,12 +140,12 @@ def exact_return_moments(mdp, pi):
     S = mdp.n_states
     live = np.setdiff1d(np.arange(S), mdp.terminal_states())
     P_pi = np.einsum("sa,sat->st", pi, mdp.P)[np.ix_(live, live)]
-    I = np.eye(live.size)
+    eye = np.eye(live.size)
     V = np.zeros(S)
-    V[live] = np.linalg.solve(I - P_pi, (pi * mdp.R).sum(axis=1)[live])
+    V[live] = np.linalg.solve(eye - P_pi, (pi * mdp.R).sum(axis=1)[live])
     b = (pi * (mdp.R ** 2 + 2 * mdp.R * (mdp.P @ V))).sum(axis=1)
     M = np.zeros(S)
-    M[live] = np.linalg.solve(I - P_pi, b[live])
+    M[live] = np.linalg.solve(eye - P_pi, b[live])
     J = mdp.mu @ V
     return J, mdp.mu @ M - J ** 2
 

@@ -2,16 +2,16 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import episodic_mdp, random_mdp, random_policy
 
 import tabular_pg as tpg
-from conftest import episodic_mdp, random_mdp, random_policy
 from tabular_pg.sampled.estimators import reinforce
-from tabular_pg.sampled.rollout import (Trajectories, reward_bound, rollout, sample_visitation,
-                                 truncation_horizon)
+from tabular_pg.sampled.rollout import Trajectories, reward_bound, rollout, sample_visitation, truncation_horizon
 
 
 def chain(H: int) -> tpg.FiniteMDP:
-    """The chain of "Policy Gradient (continued)": states 0..H-1 and an absorbing goal H; action 0 advances, actions 1, 2
+    """The chain of "Policy Gradient (continued)": states 0..H-1 and an absorbing goal H; action 0 advances, actions 1,
+    2
     return to 0; reward 1 for advancing from H-1; horizon H, gamma 1."""
     S = H + 1
     P = np.zeros((S, 3, S))
@@ -79,7 +79,8 @@ def test_state_action_frequencies_match_occupancy(rng):
 
 def test_full_rewards_are_sampled_per_successor(rng):
     S, A = 3, 2
-    P = rng.random((S, A, S)); P /= P.sum(axis=2, keepdims=True)
+    P = rng.random((S, A, S))
+    P /= P.sum(axis=2, keepdims=True)
     R = rng.normal(size=(S, A, S))
     mdp = tpg.FiniteMDP(P, R, np.ones(S) / S, gamma=0.9, horizon=2)
     traj = rollout(mdp, np.full((S, A), 0.5), 200, np.random.default_rng(3))

@@ -11,7 +11,8 @@ Randomness comes only from the ``rng`` argument.
 Horizons: the MDP's own ``horizon`` when it has one; otherwise a truncation ``T`` at which
 the neglected discounted return is below ``tol`` (:func:`truncation_horizon`), or, for
 ``gamma = 1`` episodic tasks, until every episode has terminated.  The
-state-action samples :math:`(s, a) \\sim d^\\pi` of "Lecture 15: Policy Optimization with Trust Regions" come from geometric
+state-action samples :math:`(s, a) \\sim d^\\pi` of "Lecture 15: Policy Optimization with Trust Regions" come from
+geometric
 stopping (:func:`sample_visitation`), which is exactly unbiased.
 """
 from __future__ import annotations
@@ -22,8 +23,17 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from tabular_pg._checks import (as_float_array, check_finite, check_gamma, check_horizon, check_rng, positive_int,
-                                readonly, real, sealed)
+from tabular_pg._checks import (
+    as_float_array,
+    check_finite,
+    check_gamma,
+    check_horizon,
+    check_rng,
+    positive_int,
+    readonly,
+    real,
+    sealed,
+)
 from tabular_pg.exact.evaluation import check_policy, never_terminating_states, policy_transitions
 from tabular_pg.mdp import FiniteMDP, reachable
 from tabular_pg.sampled.samplers import METHODS, sampler
@@ -101,7 +111,7 @@ class Trajectories:
 
     @classmethod
     def sampled(cls, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, mask: np.ndarray,
-                gamma: float, horizon: int | None) -> "Trajectories":
+                gamma: float, horizon: int | None) -> Trajectories:
         """Wrap arrays a sampler has just produced (and alone holds), without validating or copying.
 
         For :func:`rollout`: int32 ``states``/``actions``, float ``rewards`` already 0 past
@@ -134,7 +144,8 @@ class Trajectories:
         return self.gamma ** np.arange(self.T)
 
     def returns(self) -> np.ndarray:
-        """Discounted returns :math:`R(\\tau) = \\sum_t \\gamma^t r_t`, shape ``(n,)`` ("Lecture 6: The Policy Gradient" eq. 3)."""
+        """Discounted returns :math:`R(\\tau) = \\sum_t \\gamma^t r_t`, shape ``(n,)`` ("Lecture 6: The Policy
+        Gradient" eq. 3)."""
         return self.rewards @ self.discounts
 
     def rewards_to_go(self) -> np.ndarray:
@@ -351,7 +362,8 @@ def rollout(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator, horizon: int |
         if T is None and not mask[-1].any():                   # every episode over: stop at the first such step
             steps.t = t + int(np.argmin(mask.any(axis=1)))
             break
-    return Trajectories.sampled(*steps.arrays(), mdp.gamma, mdp.horizon)
+    states, actions, rewards, mask = steps.arrays()
+    return Trajectories.sampled(states, actions, rewards, mask, mdp.gamma, mdp.horizon)
 
 
 def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> StateActionSamples:
@@ -366,7 +378,8 @@ def sample_visitation(mdp: FiniteMDP, pi, n: int, rng: np.random.Generator) -> S
 
     Notes
     -----
-    "Lecture 15: Policy Optimization with Trust Regions" §1: :math:`d(s,a) = (1-\\gamma)\\sum_t \\gamma^t P(s_t=s, a_t=a)`.  With
+    "Lecture 15: Policy Optimization with Trust Regions" §1: :math:`d(s,a) = (1-\\gamma)\\sum_t \\gamma^t P(s_t=s,
+    a_t=a)`.  With
     :math:`T \\sim \\mathrm{Geom}(1-\\gamma)` on :math:`\\{0,1,\\dots\\}`, :math:`P(T=t)=(1-\\gamma)\\gamma^t`,
     so :math:`(s_T, a_T) \\sim d` exactly.  Continuing from there for an independent
     :math:`K \\sim \\mathrm{Geom}(1-\\gamma)` steps, the undiscounted sum

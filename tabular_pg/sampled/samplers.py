@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import weakref
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -113,6 +114,16 @@ class RowSampler:
     width: int | None
     entry: np.ndarray
 
+    @property
+    def _width(self) -> int:
+        """``width``, set where every row has the same (padded) width (the coded walk needs one)."""
+        return cast(int, self.width)
+
+    @property
+    def _alias(self) -> np.ndarray:
+        """``alias``, which every method but ``"table"`` sets (the slot each slot falls back to)."""
+        return cast(np.ndarray, self.alias)
+
     def draw(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Slots drawn from ``rows (m,)`` with uniforms ``u (m,)`` in [0, 1), shape ``(m,)``."""
         if self.method == "table":
@@ -121,7 +132,7 @@ class RowSampler:
                 index += np.take(column, rows) <= u
             return index
         if self.method == "search":
-            return np.minimum(np.searchsorted(self.cdf, rows + u, side="right"), np.take(self.alias, rows))
+            return np.minimum(np.searchsorted(self.cdf, rows + u, side="right"), np.take(self._alias, rows))
         if self.width is not None:
             x = u * self.width
             k = rows * self.width + x.astype(np.intp)
@@ -129,7 +140,7 @@ class RowSampler:
             first = np.take(self.starts, rows)
             x = u * (np.take(self.starts, rows + 1) - first)
             k = first + x.astype(np.intp)
-        return np.where(x < np.take(self.cdf, k), k, np.take(self.alias, k))     # keep slot j iff x - j < prob_j
+        return np.where(x < np.take(self.cdf, k), k, np.take(self._alias, k))    # keep slot j iff x - j < prob_j
 
 
 def row_sampler(weights: np.ndarray, starts: np.ndarray, method: str = "auto") -> RowSampler:
@@ -150,7 +161,8 @@ def row_sampler(weights: np.ndarray, starts: np.ndarray, method: str = "auto") -
         return RowSampler("alias", slot_starts, local + prob, alias, uniform, entry)
     cdf = _cumulative_rows(weights, starts)
     if method == "search" or (method != "table" and width > NARROW_ROWS):
-        return RowSampler("search", starts, cdf + row_of, _last_positive(weights, starts), None, np.arange(weights.size))
+        return RowSampler("search", starts, cdf + row_of, _last_positive(weights, starts), None,
+                          np.arange(weights.size))
     table = np.ones((width, counts.size))                          # column j: j-th cumulative weight
     table[np.arange(cdf.size) - starts[row_of], row_of] = cdf
     return RowSampler("table", starts, table, None, None, np.arange(weights.size))
@@ -187,7 +199,8 @@ def rewards_on_support(mdp: FiniteMDP, P: sp.csr_matrix, rows: np.ndarray) -> np
     return mdp.R_full.reshape(P.shape)[rows, P.indices]
 
 
-_TRANSITIONS = weakref.WeakKeyDictionary()                    # FiniteMDP -> {method: Transitions}
+#: FiniteMDP -> {method: Transitions}, dropped with the MDP.
+_TRANSITIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def transitions(mdp: FiniteMDP, method: str = "auto") -> Transitions:
@@ -258,7 +271,7 @@ class Sampler:
         """
         action, state, reward = self.action_of, self.state_of, self.reward_of
         if self.coded:
-            slot = np.stack([self.first.alias, np.arange(action.size)], axis=1).reshape(-1)
+            slot = np.stack([self.first._alias, np.arange(action.size)], axis=1).reshape(-1)
             action, state, reward = action[slot], state[slot], reward[slot]
         return action.astype(np.int32), state.astype(np.int32), reward
 
@@ -271,7 +284,7 @@ class Sampler:
     @functools.cached_property
     def _code_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``(threshold, base)`` by code: ``cdf`` of slot ``code // 2`` and ``2 W s'`` of the state drawn."""
-        return np.repeat(self.first.cdf, 2), self.emissions[1].astype(np.intp) * (2 * self.first.width)
+        return np.repeat(self.first.cdf, 2), self.emissions[1].astype(np.intp) * (2 * self.first._width)
 
     def walk(self, s: np.ndarray, h: int, u: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Steps ``h .. h+c-1`` from states ``s (n,)`` with uniforms ``u (c, n_uniforms, n)`` (overwritten).
@@ -300,7 +313,7 @@ class Sampler:
         ``x < cdf[j]``; the code ``2 j + keep`` then gives the next row's offset ``2 W s'``
         by one look-up, and the action, state and reward afterwards by bulk look-ups.
         """
-        W, threshold, base_of = self.first.width, *self._code_tables
+        W, threshold, base_of = self.first._width, *self._code_tables
         x = np.multiply(u[:, 0], W, out=u[:, 0])                   # (c, n)
         np.copyto(codes, x, casting="unsafe")                      # floor(x): x >= 0
         codes *= 2
