@@ -149,7 +149,7 @@ def eq_27(size=SIZE) -> Finding:
 def footnote_1(size=SIZE) -> Finding:
     """The removed term E[score_t sum_{t'<t} gamma^t' r_t'] is exactly zero for each t."""
     m, trajs, _ = _setup(size)
-    rs = [identity(expectation(lambda t: _past_and_score(m, t, h)[0] * _past_and_score(m, t, h)[1], trajs),
+    rs = [identity(expectation(lambda t, h=h: _past_and_score(m, t, h)[0] * _past_and_score(m, t, h)[1], trajs),
                    _zeros(m), domains=DOM) for h in range(m.H)]
     return holds_if(all(r.zero for r in rs), " | ".join(f"t={h}: {r.report()}" for h, r in enumerate(rs)))
 

@@ -183,7 +183,7 @@ SYMBOLIC_SIZES = ((2, 2, 1), (3, 2, 1), (2, 2, 2))
 
 def dynamics_vanish(size=(2, 2, 2)) -> Finding:
     """eqs. (14)-(16) (and 001): grad log p(tau) = sum_t grad log pi(a_t|s_t), symbolic P, mu."""
-    m = finite_mdp(*size, dynamics="symbolic")
+    m = finite_mdp(size[0], size[1], size[2], dynamics="symbolic")
     reports = []
     ok = True
     for t in trajectories(m, final_state=True):
@@ -197,7 +197,7 @@ def dynamics_vanish(size=(2, 2, 2)) -> Finding:
 
 def trajectory_distribution(size=(2, 2, 2)) -> Finding:
     """eq. (2): p_0(s_0) prod_{t=0}^T p(s_{t+1}|s_t,a_t) pi(a_t|s_t) sums to 1 over (s_0..s_{T+1}, a_0..a_T)."""
-    m = finite_mdp(*size, dynamics="symbolic")
+    m = finite_mdp(size[0], size[1], size[2], dynamics="symbolic")
     trajs = trajectories(m, final_state=True)
     dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for t in trajs for s in t.dynamics.free_symbols}
     r = identity(sum(t.prob for t in trajs), 1, domains=dom)

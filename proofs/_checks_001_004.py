@@ -70,7 +70,7 @@ def monte_carlo_001(sa=(2, 2), n=2) -> Finding:
 
 def decomposition_001(size=(2, 2, 2)) -> Finding:
     """grad log P(tau) = sum_{t=0}^{T-1} grad log pi(a_t|s_t) with symbolic mu and P (T = H)."""
-    m = finite_mdp(*size, dynamics="symbolic")
+    m = finite_mdp(size[0], size[1], size[2], dynamics="symbolic")
     ok, rep = True, ""
     for t in trajectories(m, final_state=True):
         dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for s in t.dynamics.free_symbols}
@@ -140,7 +140,7 @@ def interpretation_004(sa=(2, 2)) -> Finding:
 
 def causality_004(size=(1, 2, 3)) -> Finding:
     """r(tau) = sum_{t=1}^T r(s_t,a_t) moved inside the sum over t: still grad J (default T = 3, one state)."""
-    m = finite_mdp(*size, seed=6)
+    m = finite_mdp(size[0], size[1], size[2], seed=6)
     trajs = trajectories(m)
     gJ = grad(objective(m), m.policy.params)
     rhs = expectation(lambda t: sum((score(m.policy, t.states[h], t.actions[h]) * m.r[t.states[k]][t.actions[k]]

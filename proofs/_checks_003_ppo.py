@@ -88,7 +88,7 @@ def chain_hit(H: int, moves=(1, 0, -1), start: int = 0) -> sp.Rational:
     """
     dist = {start: sp.Integer(1)}
     for _ in range(H):
-        new = {}
+        new: dict = {}
         for s, p in dist.items():
             for step in moves:
                 nxt = s if s == H else min(max(s + step, 0), H)

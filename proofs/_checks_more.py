@@ -63,7 +63,7 @@ def gradient_inside_integral(degree: int = 2) -> Finding:
 
 def plug_into_13(size=(1, 2, 2)) -> Finding:
     """'Plugging (16) into Eq. 13': the k-sample estimator (1/k) sum R(tau) sum_t grad log pi(a_t|s_t) is unbiased (k = 2)."""
-    m = finite_mdp(*size, seed=12)
+    m = finite_mdp(size[0], size[1], size[2], seed=12)
     trajs = trajectories(m)
     z = m.policy.params
     f = lambda t: total_return(m, t) * trajectory_score(m, t)
@@ -77,7 +77,7 @@ def plug_into_13(size=(1, 2, 2)) -> Finding:
 # ------------------------------------------------------- Lindauer, RL: Policy Search -- Analytic Gradient
 def value_as_sum(size=(2, 2, 2)) -> Finding:
     """V(theta) = E[sum_t R(s_t, a_t)] = sum_tau P(tau) R(tau): the backward recursion against the trajectory sum."""
-    m = finite_mdp(*size, seed=13)
+    m = finite_mdp(size[0], size[1], size[2], seed=13)
     Q, V, d = backward(m, m.policy.pi)
     r = identity(objective(m), sum(m.mu[s] * V[0][s] for s in range(m.S)))
     return holds_if(r.zero, "sum_tau P R - mu^T V_0 (dynamic programming): " + r.report())
@@ -85,7 +85,7 @@ def value_as_sum(size=(2, 2, 2)) -> Finding:
 
 def zero_probability_paths(size=(2, 2, 2)) -> Finding:
     """The P/P step needs P(tau) > 0: with a zero transition, paths of probability 0 have grad P = 0 and drop out."""
-    m = finite_mdp(*size, seed=2)
+    m = finite_mdp(size[0], size[1], size[2], seed=2)
     P = list(map(list, m.P))
     P[0][0] = (sp.Integer(1),) + (sp.Integer(0),) * (m.S - 1)   # s=0, a=0 never leads to s' != 0
     m = type(m)(m.S, m.A, m.H, tuple(map(tuple, P)), m.r, m.mu, m.gamma, m.policy)

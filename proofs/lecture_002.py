@@ -36,7 +36,7 @@ from ._coverage import Item
 LECTURE = "Lecture 15: Policy Optimization with Trust Regions"
 
 _c = registrar("002", LECTURE)
-G, P, I = "general", "parametric", "instance"
+G, P, INST = "general", "parametric", "instance"
 #: Numbers of parameters of the first-order model and the trust region.
 DIMS = (2, 3, 4)
 
@@ -90,7 +90,7 @@ CLAIMS = [
        sized(kl.trust_region_closed_form, (1, 2, 3)), P),
     _c("trust-region-kl", "§3 trust region from d_KL(theta0, theta) <= delta",
        "the constraint d_KL <= delta becomes (theta-theta0)^T F (theta-theta0) <= delta", "erratum",
-       sized(kl.trust_region_kl_scale, kl.ACTIONS), I, same_cause_as="ell-expansion"),
+       sized(kl.trust_region_kl_scale, kl.ACTIONS), INST, same_cause_as="ell-expansion"),
     _c("preconditioning", "§3 'preconditioning by F = diag(sigma1, sigma2) ... adjusts the stepsize'",
        "with F = diag(sigma1, sigma2) the step F^-1 grad J rescales each coordinate (exact on a quadratic)", "holds",
        sized(more.preconditioning, DIMS), P),
