@@ -15,6 +15,7 @@ names it in ``same_cause_as`` and is not counted twice.
 >>> len(CLAIMS) >= 30
 True
 """
+
 from __future__ import annotations
 
 import os
@@ -28,11 +29,38 @@ CLAIMS = [c for lecture in LECTURES for c in lecture.CLAIMS]
 BY_ID = {c.id: c for c in CLAIMS}
 
 #: The checks that take about a second or more (scheduled first).
-SLOW = ("002.pg-q", "000.eq24-25", "000.sec3.4", "004.indices", "000.eq17-19", "000.eq20", "000.quiz10",
-        "002.advantage", "003.variance-h3", "000.eq26", "000.eq27", "003.advantage", "001.decomposition")
+SLOW = (
+    "002.pg-q",
+    "000.eq24-25",
+    "000.sec3.4",
+    "004.indices",
+    "000.eq17-19",
+    "000.eq20",
+    "000.quiz10",
+    "002.advantage",
+    "003.variance-h3",
+    "000.eq26",
+    "000.eq27",
+    "003.advantage",
+    "001.decomposition",
+)
 
-__all__ = ["CLAIMS", "BY_ID", "GRADES", "FAULTS", "TIERS", "Claim", "Finding", "Verdict", "check_all", "check",
-           "report", "as_json", "summary", "main"]
+__all__ = [
+    "CLAIMS",
+    "BY_ID",
+    "GRADES",
+    "FAULTS",
+    "TIERS",
+    "Claim",
+    "Finding",
+    "Verdict",
+    "check_all",
+    "check",
+    "report",
+    "as_json",
+    "summary",
+    "main",
+]
 
 
 def check(claim_id: str) -> Verdict:
@@ -60,7 +88,7 @@ def check_all(errata_only: bool = False, workers: int | None = None, ids=None) -
     if errata_only:
         ids = [i for i in ids if BY_ID[i].expected in FAULTS]
     if workers > 1 and len(ids) > 1:
-        order = sorted(ids, key=lambda i: i not in SLOW)             # longest first: the workers finish together
+        order = sorted(ids, key=lambda i: i not in SLOW)  # longest first: the workers finish together
         with ProcessPoolExecutor(workers) as pool:
             done = dict(zip(order, pool.map(check, order)))
         return [done[i] for i in ids]
@@ -76,8 +104,14 @@ def summary(verdicts) -> dict:
     grades = {g: sum(v.kind == g for v in verdicts) for g in GRADES}
     tiers = {t: sum(v.tier == t for v in verdicts) for t in TIERS}
     distinct = [v.claim_id for v in verdicts if v.kind in ("erratum", "justification") and not v.same_cause_as]
-    return {"claims": len(verdicts), "grades": grades, "tiers": tiers, "distinct_errors": len(distinct),
-            "distinct_error_ids": distinct, "unexpected": [v.claim_id for v in verdicts if not v.as_expected]}
+    return {
+        "claims": len(verdicts),
+        "grades": grades,
+        "tiers": tiers,
+        "distinct_errors": len(distinct),
+        "distinct_error_ids": distinct,
+        "unexpected": [v.claim_id for v in verdicts if not v.as_expected],
+    }
 
 
 def _row(v: Verdict) -> str:
@@ -110,9 +144,13 @@ def report(verdicts) -> str:
     lines += [_row(v) for v in verdicts]
     counts = ", ".join(f"{n} {g}" for g, n in s["grades"].items() if n)
     tiers = ", ".join(f"{n} {t}" for t, n in s["tiers"].items() if n)
-    lines += ["", f"{s['claims']} claims: {counts}; tiers: {tiers}",
-              f"distinct errors of the lectures: {s['distinct_errors']} "
-              "(errata and wrong justifications, repeats of the same cause counted once)", ""]
+    lines += [
+        "",
+        f"{s['claims']} claims: {counts}; tiers: {tiers}",
+        f"distinct errors of the lectures: {s['distinct_errors']} "
+        "(errata and wrong justifications, repeats of the same cause counted once)",
+        "",
+    ]
     for v in verdicts:
         if v.kind != "holds" or v.reason:
             lines += _detail(v)
@@ -121,10 +159,24 @@ def report(verdicts) -> str:
 
 def as_json(verdicts) -> dict:
     """The verdicts as JSON-ready records (id, lecture, location, statement, grade, tier, ...)."""
-    keys = ("lecture", "location", "statement", "tier", "sizes", "residual", "counterexample", "correction",
-            "correction_holds", "reason", "same_cause_as", "expected")
-    rows = [{"id": v.claim_id, "grade": v.kind, **{k: getattr(v, k) for k in keys}, "as_expected": v.as_expected}
-            for v in verdicts]
+    keys = (
+        "lecture",
+        "location",
+        "statement",
+        "tier",
+        "sizes",
+        "residual",
+        "counterexample",
+        "correction",
+        "correction_holds",
+        "reason",
+        "same_cause_as",
+        "expected",
+    )
+    rows = [
+        {"id": v.claim_id, "grade": v.kind, **{k: getattr(v, k) for k in keys}, "as_expected": v.as_expected}
+        for v in verdicts
+    ]
     return {"summary": summary(verdicts), "claims": rows}
 
 
@@ -132,6 +184,7 @@ def main(argv=None) -> int:
     """``python -m proofs [--errata] [--claim ID ...] [--json]``; exit 1 if a verdict is not the registered one."""
     import argparse
     import json
+
     parser = argparse.ArgumentParser(prog="python -m proofs", description=main.__doc__)
     parser.add_argument("--errata", action="store_true", help="run and show only the faults of the lectures")
     parser.add_argument("--claim", action="append", metavar="ID", help="run and show only this claim (repeatable)")

@@ -1,4 +1,5 @@
 """``python -m proofs``: print the verdict table and the errata with their corrections."""
+
 import sys
 
 from proofs import main

@@ -4,6 +4,7 @@ CEM: ``p_mu = N(mu, I_d)`` (d = 1, 2, 3) and ``f`` a cubic with symbolic coeffic
 Gaussian moments).  EM: a finite trajectory space of 2, 3 or 4 outcomes with a softmax ``p_theta``,
 positive returns ``R`` and a free distribution ``q``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -50,12 +51,14 @@ def eq_33(d: int = 1) -> Finding:
     truth = sp.Matrix([sp.diff(E(xs[0]), m_) for m_ in mus]).subs(at0)
     r = identity(printed, truth)
     corrected = identity(sp.Matrix([sp.diff(E(f), m_) for m_ in mus]), _score_moments(d)[0])
-    return Finding("holds" if r.zero else "erratum", f"{d}-d, f(x)=x_1, mu=0: E[f grad_mu p] - grad_mu E[f]: "
-                   + r.report(),
-                   f"f(x) = x_1, mu = 0 in dimension {d}: E_p[x_1 d/dmu_1 p(x)] = {sp.simplify(printed[0])} = "
-                   f"{sp.N(printed[0], 6)} but d/dmu_1 E[x_1] = 1",
-                   "grad_mu E_p[f(x)] = E_p[f(x) grad_mu log p_mu(x)] (cubic f, symbolic mu): " + corrected.report(),
-                   corrected.zero)
+    return Finding(
+        "holds" if r.zero else "erratum",
+        f"{d}-d, f(x)=x_1, mu=0: E[f grad_mu p] - grad_mu E[f]: " + r.report(),
+        f"f(x) = x_1, mu = 0 in dimension {d}: E_p[x_1 d/dmu_1 p(x)] = {sp.simplify(printed[0])} = "
+        f"{sp.N(printed[0], 6)} but d/dmu_1 E[x_1] = 1",
+        "grad_mu E_p[f(x)] = E_p[f(x) grad_mu log p_mu(x)] (cubic f, symbolic mu): " + corrected.report(),
+        corrected.zero,
+    )
 
 
 def eq_34(d: int = 1) -> Finding:
@@ -67,12 +70,14 @@ def eq_34(d: int = 1) -> Finding:
     r = identity(score, sp.Matrix([half_sq] * d))
     rc = identity(score, xs - mus)
     at = {**{v: 0 for v in (*xs, *mus)}, xs[0]: 1}
-    return Finding("holds" if r.zero else "erratum", f"{d}-d: grad_mu log N(x; mu, I) - (1/2)||mu - x||^2: "
-                   + r.report(),
-                   f"mu=0, x=e_1: first component of the score = {score[0].subs(at)}, printed = {half_sq.subs(at)}; "
-                   + (r.counterexample() or ""),
-                   "grad_mu log p_mu(x) = x - mu ((1/2)||mu - x||^2 is -log p_mu(x) + const): " + rc.report(),
-                   rc.zero)
+    return Finding(
+        "holds" if r.zero else "erratum",
+        f"{d}-d: grad_mu log N(x; mu, I) - (1/2)||mu - x||^2: " + r.report(),
+        f"mu=0, x=e_1: first component of the score = {score[0].subs(at)}, printed = {half_sq.subs(at)}; "
+        + (r.counterexample() or ""),
+        "grad_mu log p_mu(x) = x - mu ((1/2)||mu - x||^2 is -log p_mu(x) + const): " + rc.report(),
+        rc.zero,
+    )
 
 
 def eq_35(d: int = 1) -> Finding:
@@ -83,11 +88,14 @@ def eq_35(d: int = 1) -> Finding:
     printed = E(f * ((mus - xs).T * (mus - xs))[0] / 2)
     r_printed = identity(sp.Matrix([printed] * d), target)
     kind = "justification" if r.zero and not r_printed.zero else ("holds" if r.zero else "erratum")
-    return Finding(kind, f"{d}-d, with score x-mu: E[f(x)(x-mu)] - (E[fx] - mu E[f]): {r.report()}; "
-                   f"with printed (34): {r_printed.report()}",
-                   "setting the printed (34) to zero is E[f ||mu-x||^2/2] = 0, not (35): "
-                   + (r_printed.counterexample() or ""),
-                   "E[f(x)(x - mu)] = 0  <=>  E[f(x)] mu = E[f(x) x] (from grad_mu log p = x - mu)", r.zero)
+    return Finding(
+        kind,
+        f"{d}-d, with score x-mu: E[f(x)(x-mu)] - (E[fx] - mu E[f]): {r.report()}; "
+        f"with printed (34): {r_printed.report()}",
+        "setting the printed (34) to zero is E[f ||mu-x||^2/2] = 0, not (35): " + (r_printed.counterexample() or ""),
+        "E[f(x)(x - mu)] = 0  <=>  E[f(x)] mu = E[f(x) x] (from grad_mu log p = x - mu)",
+        r.zero,
+    )
 
 
 def eq_36(k: int = 4) -> Finding:
@@ -100,23 +108,28 @@ def eq_36(k: int = 4) -> Finding:
     elites = range(0, k, 2)
     elite = weighted.subs({f: int(i in elites) for i, f in enumerate(fs)})
     r3 = identity(elite, sum(xs[i] for i in elites) / len(elites))
-    return holds_if(r1.zero and r2.zero and r3.zero,
-                    f"ratio = weighted sum: {r1.report()}; weights sum to 1: {r2.report()}; "
-                    f"f = 1 on samples {list(elites)}, 0 elsewhere, gives the elite mean: {r3.report()}")
+    return holds_if(
+        r1.zero and r2.zero and r3.zero,
+        f"ratio = weighted sum: {r1.report()}; weights sum to 1: {r2.report()}; "
+        f"f = 1 on samples {list(elites)}, 0 elsewhere, gives the elite mean: {r3.report()}",
+    )
 
 
 def fixed_point_36(d: int = 1) -> Finding:
     """mu = E_mu[f x]/E_mu[f] is a fixed-point condition: it holds at the stationary mu of E[f] (N(mu, I_d))."""
     xs, mus, _, E = _gauss(d)
     cs = sp.Matrix(sp.symbols(f"c1:{d + 1}", real=True))
-    f = (cs.T * xs)[0] - (xs.T * xs)[0]     # E[f] = c.mu - ||mu||^2 - d, maximised at mu = c/2
+    f = (cs.T * xs)[0] - (xs.T * xs)[0]  # E[f] = c.mu - ||mu||^2 - d, maximised at mu = c/2
     update = xs.applyfunc(lambda e: E(f * e)) / E(f)
     star = sp.solve([sp.diff(E(f), m_) for m_ in mus], list(mus), dict=True)[0]
     r_fixed = identity(update.subs(star), mus.subs(star))
     r_move = identity(update, mus)
     ok = r_fixed.zero and not r_move.zero
-    return holds_if(ok, f"{d}-d, f = c.x - ||x||^2: stationary mu* = {tuple(mus.subs(star))}; update(mu*) - mu*: "
-                    f"{r_fixed.report()}; update(mu) - mu away from mu*: {r_move.report()} (non-zero: the update moves mu)")
+    return holds_if(
+        ok,
+        f"{d}-d, f = c.x - ||x||^2: stationary mu* = {tuple(mus.subs(star))}; update(mu*) - mu*: "
+        f"{r_fixed.report()}; update(mu) - mu away from mu*: {r_move.report()} (non-zero: the update moves mu)",
+    )
 
 
 def _em_space(n: int = 3):
@@ -151,17 +164,20 @@ def eqs_37_38(k: int = 1) -> Finding:
     # d log J / d theta_i = (dJ/dtheta_i) / J with J > 0 and dJ/dtheta_i = bump * (polynomial in theta_i), bump > 0
     star = {ti: sp.solve(sp.cancel(sp.diff(J, ti) / bump), ti)[0] for ti in th}
     argmax = sp.Matrix([star[ti] for ti in th])
-    value = sp.log(J.subs(star))           # log E[R q/q] = log E[R] at the argmax
+    value = sp.log(J.subs(star))  # log E[R q/q] = log E[R] at the argmax
     r = identity(argmax, sp.Matrix([value] * k))
     z, p, R, q = _em_space(k + 1)
     lhs = sp.log(sum(Ri * pi for Ri, pi in zip(R, p)))
     rhs = sp.log(sum(qi * Ri * pi / qi for Ri, pi, qi in zip(R, p, q)))
     rc = identity(lhs, rhs, domains=_em_dom(k + 1))
-    return Finding("holds" if r.zero else "erratum", "printed (37)=(38): argmax - log E[R q/q]: " + r.report(),
-                   f"argmax_theta log E[R] = {tuple(argmax)} (a parameter) but log E[R q/q] there = {value} = "
-                   f"{sp.N(value, 6)}",
-                   "log E_{p_theta}[R] = log E_q[R p_theta / q] (no argmax on either side; q > 0 wherever R p_theta > 0): "
-                   + rc.report(), rc.zero)
+    return Finding(
+        "holds" if r.zero else "erratum",
+        "printed (37)=(38): argmax - log E[R q/q]: " + r.report(),
+        f"argmax_theta log E[R] = {tuple(argmax)} (a parameter) but log E[R q/q] there = {value} = {sp.N(value, 6)}",
+        "log E_{p_theta}[R] = log E_q[R p_theta / q] (no argmax on either side; q > 0 wherever R p_theta > 0): "
+        + rc.report(),
+        rc.zero,
+    )
 
 
 def _elbo(R, p, q):
@@ -178,9 +194,11 @@ def eq_39(n: int = 3) -> Finding:
     r = identity(sp.expand_log(sp.log(Z) - _elbo(R, p, q), force=True), sp.expand_log(kl, force=True), domains=dom)
     phi = lambda u: u * sp.log(u) - u + 1
     gibbs = identity(kl, sum(ri * phi(qi / ri) for qi, ri in zip(q, post)), domains=dom)
-    return holds_if(r.zero and gibbs.zero,
-                    f"gap - KL(q||q*): {r.report()}; KL = sum q* phi(q/q*) with phi(u)=u log u-u+1 >= 0 "
-                    f"(phi(1)=0, phi'(1)=0, phi''=1/u>0): {gibbs.report()}")
+    return holds_if(
+        r.zero and gibbs.zero,
+        f"gap - KL(q||q*): {r.report()}; KL = sum q* phi(q/q*) with phi(u)=u log u-u+1 >= 0 "
+        f"(phi(1)=0, phi'(1)=0, phi''=1/u>0): {gibbs.report()}",
+    )
 
 
 def eq_39_equality(n: int = 3) -> Finding:
@@ -204,7 +222,9 @@ def eq_40(n: int = 3) -> Finding:
     hess = sp.hessian(elbo, qsyms)
     minus_h = sp.diag(*[1 / s for s in qsyms]) + sp.ones(n - 1, n - 1) / q[-1]
     concave = identity(hess, -minus_h, domains=_em_dom(n))
-    return holds_if(r.zero and concave.zero,
-                    f"q* is a stationary point of the ELBO in q: {r.report()}; Hessian = -(diag(1/q_i) + "
-                    f"11^T/q_last), negative definite on the simplex: {concave.report()}; so max_q ELBO = log E[R] "
-                    "and the two maxima in (40) are equal ('>=' holds with equality)")
+    return holds_if(
+        r.zero and concave.zero,
+        f"q* is a stationary point of the ELBO in q: {r.report()}; Hessian = -(diag(1/q_i) + "
+        f"11^T/q_last), negative definite on the simplex: {concave.report()}; so max_q ELBO = log E[R] "
+        "and the two maxima in (40) are equal ('>=' holds with equality)",
+    )

@@ -5,6 +5,7 @@ T = 1); the MDP has random rational dynamics, symbolic rewards ``r{s}{a}``, symb
 discount ``gamma`` in (0, 1) and a symbolic softmax policy.  ``SIZES`` are the sizes the
 lecture module runs them at.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -72,13 +73,19 @@ def eq_20(size=SIZE) -> Finding:
     """(20) as printed multiplies by p(s_0) outside the log."""
     m, trajs, gJ = _setup(size)
     z = m.policy.params
-    printed = expectation(lambda t: grad(sp.log(t.prob / m.mu[t.states[0]]), z) * m.mu[t.states[0]] * total_return(m, t), trajs)
+    printed = expectation(
+        lambda t: grad(sp.log(t.prob / m.mu[t.states[0]]), z) * m.mu[t.states[0]] * total_return(m, t), trajs
+    )
     corrected = expectation(lambda t: grad(sp.log(t.prob), z) * total_return(m, t), trajs)
     r, rc = identity(printed, gJ, domains=DOM, symbolic=False), identity(corrected, gJ, domains=DOM)
-    return Finding("holds" if r.zero else "erratum", "printed (20) - grad J: " + r.report(),
-                   f"start distribution mu = {list(m.mu)}; " + (r.counterexample() or ""),
-                   "E[(grad log [p(s_0) prod_t p(s_{t+1}|s_t,a_t) pi(a_t|s_t)]) R(tau)]: "
-                   "p(s_0) belongs inside the log (then its gradient vanishes)", rc.zero)
+    return Finding(
+        "holds" if r.zero else "erratum",
+        "printed (20) - grad J: " + r.report(),
+        f"start distribution mu = {list(m.mu)}; " + (r.counterexample() or ""),
+        "E[(grad log [p(s_0) prod_t p(s_{t+1}|s_t,a_t) pi(a_t|s_t)]) R(tau)]: "
+        "p(s_0) belongs inside the log (then its gradient vanishes)",
+        rc.zero,
+    )
 
 
 def eqs_21_22(size=SIZE) -> Finding:
@@ -113,19 +120,24 @@ def eqs_24_25(size=SIZE) -> Finding:
     ex_ey = E(lambda t: _past_and_score(m, t, h)[0]) * E(lambda t: _past_and_score(m, t, h)[1])
     r_value = identity(exy, ex_ey, domains=DOM)
     sq = lambda t: _past_and_score(m, t, h)[1].applyfunc(lambda v: v**2)
-    r_indep = identity(E(lambda t: _past_and_score(m, t, h)[0] * sq(t)),
-                       E(lambda t: _past_and_score(m, t, h)[0]) * E(sq), domains=DOM)
-    cond = [identity(sum((m.policy.pi[s][a] * score(m.policy, s, a) for a in range(m.A)), _zeros(m)),
-                     _zeros(m)) for s in range(m.S)]
+    r_indep = identity(
+        E(lambda t: _past_and_score(m, t, h)[0] * sq(t)), E(lambda t: _past_and_score(m, t, h)[0]) * E(sq), domains=DOM
+    )
+    cond = [
+        identity(sum((m.policy.pi[s][a] * score(m.policy, s, a) for a in range(m.A)), _zeros(m)), _zeros(m))
+        for s in range(m.S)
+    ]
     kind = "justification" if r_value.zero and not r_indep.zero else ("holds" if r_value.zero else "erratum")
-    return Finding(kind,
-                   f"(23)=(24)+(25) in value: {r_value.report()}; independence test "
-                   f"E[X g(Y)] - E[X]E[g(Y)], g = componentwise square: {r_indep.report()}",
-                   "past reward X = r(s_0,a_0) and score Y = grad log pi(a_1|s_1) are dependent "
-                   "(s_1 depends on a_0): " + (r_indep.counterexample() or ""),
-                   "E[X Y] = E[X E[Y | s_0,a_0,s_1]] = 0 because sum_a pi(a|s) grad log pi(a|s) = 0 "
-                   "for every s; the expectation does not factorise, the cross term vanishes by the tower rule",
-                   all(r.zero for r in cond))
+    return Finding(
+        kind,
+        f"(23)=(24)+(25) in value: {r_value.report()}; independence test "
+        f"E[X g(Y)] - E[X]E[g(Y)], g = componentwise square: {r_indep.report()}",
+        "past reward X = r(s_0,a_0) and score Y = grad log pi(a_1|s_1) are dependent "
+        "(s_1 depends on a_0): " + (r_indep.counterexample() or ""),
+        "E[X Y] = E[X E[Y | s_0,a_0,s_1]] = 0 because sum_a pi(a|s) grad log pi(a|s) = 0 "
+        "for every s; the expectation does not factorise, the cross term vanishes by the tower rule",
+        all(r.zero for r in cond),
+    )
 
 
 def eq_26(size=SIZE) -> Finding:
@@ -141,16 +153,25 @@ def eq_27(size=SIZE) -> Finding:
     r = identity(expectation(lambda t: full_return(m, t), trajs), e26, domains=DOM)
     t = trajs[-1]
     r_int = identity(full_return(m, t), reward_to_go(m, t), domains=DOM)
-    return holds_if(r.zero, f"E[(27)] - E[(26)]: {r.report()}; the integrands differ (on states {t.states}, actions "
-                    f"{t.actions}: {r_int.report()}), so (27) is the full-return estimator of (22) with the same mean",
-                    r.counterexample())
+    return holds_if(
+        r.zero,
+        f"E[(27)] - E[(26)]: {r.report()}; the integrands differ (on states {t.states}, actions "
+        f"{t.actions}: {r_int.report()}), so (27) is the full-return estimator of (22) with the same mean",
+        r.counterexample(),
+    )
 
 
 def footnote_1(size=SIZE) -> Finding:
     """The removed term E[score_t sum_{t'<t} gamma^t' r_t'] is exactly zero for each t."""
     m, trajs, _ = _setup(size)
-    rs = [identity(expectation(lambda t, h=h: _past_and_score(m, t, h)[0] * _past_and_score(m, t, h)[1], trajs),
-                   _zeros(m), domains=DOM) for h in range(m.H)]
+    rs = [
+        identity(
+            expectation(lambda t, h=h: _past_and_score(m, t, h)[0] * _past_and_score(m, t, h)[1], trajs),
+            _zeros(m),
+            domains=DOM,
+        )
+        for h in range(m.H)
+    ]
     return holds_if(all(r.zero for r in rs), " | ".join(f"t={h}: {r.report()}" for h, r in enumerate(rs)))
 
 
@@ -171,13 +192,15 @@ def weighted_bc(size=SIZE) -> Finding:
     old = softmax_policy(m.S, m.A, name="y")
     data = trajectories(m, old)
     pol = m.policy
-    bc = sum(t.prob * total_return(m, t) * sum(sp.log(pol.pi[s][a]) for s, a in zip(t.states, t.actions))
-             for t in data)
+    bc = sum(t.prob * total_return(m, t) * sum(sp.log(pol.pi[s][a]) for s, a in zip(t.states, t.actions)) for t in data)
     at_old = dict(zip(pol.params, old.params))
     lhs = grad(bc, pol.params).subs(at_old)
     r = identity(lhs, gJ.subs(at_old), domains=DOM)
-    return holds_if(r.zero, "grad_theta E_{tau~theta0}[R(tau) sum_t log pi_theta(a_t|s_t)] at theta=theta0 - grad J(theta0): "
-                    + r.report(), r.counterexample())
+    return holds_if(
+        r.zero,
+        "grad_theta E_{tau~theta0}[R(tau) sum_t log pi_theta(a_t|s_t)] at theta=theta0 - grad J(theta0): " + r.report(),
+        r.counterexample(),
+    )
 
 
 #: Per horizon H, rewards r = (r0, r1) and softmax weights z = (z0, 1) where reward to go has the larger variance.
@@ -192,20 +215,23 @@ def variance_claim(H: int = 2) -> Finding:
     delta = lambda t: full_return(m, t) - reward_to_go(m, t)  # sum_t score_t * (rewards before t)
     second_full = expectation(lambda t: sq(full_return(m, t)), trajs)
     second_rtg = expectation(lambda t: sq(reward_to_go(m, t)), trajs)
-    decomposition = identity(second_full - second_rtg,
-                             expectation(lambda t: 2 * (reward_to_go(m, t).T * delta(t))[0] + sq(delta(t)), trajs))
+    decomposition = identity(
+        second_full - second_rtg, expectation(lambda t: 2 * (reward_to_go(m, t).T * delta(t))[0] + sq(delta(t)), trajs)
+    )
     means = identity(expectation(lambda t: full_return(m, t), trajs), expectation(lambda t: reward_to_go(m, t), trajs))
     z0, z1 = m.policy.params
     (r0, r1), w = VARIANCE_POINTS[H]
     point = {m.r[0][0]: r0, m.r[0][1]: r1, z0: w, z1: 1}
     pi = f"({w}/{w + 1}, 1/{w + 1})"
     gap = sp.cancel((second_full - second_rtg).xreplace(point))
-    printed = identity(sp.Min(gap, 0), 0)        # the lecture: the gap is never negative
-    return Finding("holds" if printed.zero else "erratum",
-                   f"Var(full) - Var(reward-to-go) (equal means: {means.zero}) at r = ({r0}, {r1}), pi = {pi}: {gap}",
-                   f"one state, actions with rewards r = ({r0}, {r1}), softmax z = ({w}, 1) (pi = {pi}), H = {H}, "
-                   f"gamma = 1: Var(full return) - Var(reward to go) = {gap} < 0 (trace of the covariance)",
-                   "dropping past rewards keeps the estimator unbiased (footnote 1); the variance changes by "
-                   "Var(full) - Var(rtg) = E[2 g_rtg . D + ||D||^2], D = sum_t grad log pi(a_t|s_t) sum_{t'<t} "
-                   "gamma^t' r_t', which can have either sign: " + decomposition.report(),
-                   decomposition.zero and means.zero)
+    printed = identity(sp.Min(gap, 0), 0)  # the lecture: the gap is never negative
+    return Finding(
+        "holds" if printed.zero else "erratum",
+        f"Var(full) - Var(reward-to-go) (equal means: {means.zero}) at r = ({r0}, {r1}), pi = {pi}: {gap}",
+        f"one state, actions with rewards r = ({r0}, {r1}), softmax z = ({w}, 1) (pi = {pi}), H = {H}, "
+        f"gamma = 1: Var(full return) - Var(reward to go) = {gap} < 0 (trace of the covariance)",
+        "dropping past rewards keeps the estimator unbiased (footnote 1); the variance changes by "
+        "Var(full) - Var(rtg) = E[2 g_rtg . D + ||D||^2], D = sum_t grad log pi(a_t|s_t) sum_{t'<t} "
+        "gamma^t' r_t', which can have either sign: " + decomposition.report(),
+        decomposition.zero and means.zero,
+    )

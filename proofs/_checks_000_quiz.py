@@ -4,6 +4,7 @@ Items 1-3 are proved for an arbitrary (undefined) function; elsewhere generic fu
 generic families with symbolic coefficients (so the random substitutions pick random members):
 ``p_theta`` a softmax over 2, 3 or 4 outcomes (finite X) or ``N(mu, sigma^2)`` with a polynomial R.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -52,8 +53,10 @@ def quiz3(k: int = 2) -> Finding:
     lhs = sp.Matrix([sp.diff(sp.log(f), t) for t in th])
     rhs = sp.Matrix([sp.diff(f, t) for t in th]) / f
     r = identity(lhs, rhs, n=0)
-    return holds_if(r.zero, f"blank: grad_theta f_theta(x) / f_theta(x), every positive differentiable f of {k} "
-                    "parameters. " + r.report())
+    return holds_if(
+        r.zero,
+        f"blank: grad_theta f_theta(x) / f_theta(x), every positive differentiable f of {k} parameters. " + r.report(),
+    )
 
 
 def quiz4(n: int = 3) -> Finding:
@@ -75,8 +78,10 @@ def quiz6(n: int = 3) -> Finding:
     lhs = grad(sum(Ri * sp.log(pi) for Ri, pi in zip(R, p)), z)
     rhs = sum((Ri * grad(pi, z) / pi for Ri, pi in zip(R, p)), sp.zeros(len(z), 1))
     r = identity(lhs, rhs)
-    res = ("blank: int R(x) grad p/p dx (= int R grad log p dx; an integral against dx, "
-           "not an expectation under p: it is NOT the gradient of E_p[R]). " + r.report())
+    res = (
+        "blank: int R(x) grad p/p dx (= int R grad log p dx; an integral against dx, "
+        "not an expectation under p: it is NOT the gradient of E_p[R]). " + r.report()
+    )
     return holds_if(r.zero, res, r.counterexample())
 
 
@@ -99,8 +104,11 @@ def quiz8(degree: int = 3) -> Finding:
     J = gaussian_expectation(R, y, mu, sigma)
     rhs = [gaussian_expectation(sp.expand(R * sp.simplify(sp.diff(logp, v))), y, mu, sigma) for v in (mu, sigma)]
     r = identity(sp.Matrix([sp.diff(J, mu), sp.diff(J, sigma)]), sp.Matrix(rhs))
-    return holds_if(r.zero, f"blank: E_p[R(x) grad log p(x)], p = N(mu, sigma^2), R of degree {degree}, grad in "
-                    "(mu, sigma). " + r.report(), r.counterexample())
+    return holds_if(
+        r.zero,
+        f"blank: E_p[R(x) grad log p(x)], p = N(mu, sigma^2), R of degree {degree}, grad in (mu, sigma). " + r.report(),
+        r.counterexample(),
+    )
 
 
 MDP_SIZES = ((2, 2, 2), (1, 3, 2), (1, 2, 3))
@@ -135,8 +143,7 @@ def gradient_inside_is_wrong(n: int = 3) -> Finding:
     true = grad(sum(Ri * pi for Ri, pi in zip(R, p)), z)
     r = identity(true, inside)
     res = "E_p[grad R] = 0 identically; grad E_p[R] - 0: " + r.report()
-    return Finding("holds" if not r.zero else "erratum", res,
-                   None if not r.zero else "grad E[R] vanished identically")
+    return Finding("holds" if not r.zero else "erratum", res, None if not r.zero else "grad E[R] vanished identically")
 
 
 def log_derivative_chain(size=(2, 2, 2)) -> Finding:
@@ -164,7 +171,9 @@ def monte_carlo_unbiased(n: int = 3, k: int = 2) -> Finding:
         prob = sp.Mul(*[p[i] for i in xs])
         est += prob * sum((R[i] * grad(sp.log(p[i]), z) for i in xs), sp.zeros(len(z), 1)) / k
     r = identity(gJ, est)
-    return holds_if(r.zero, f"E over all {len(p)}^{k} samples of the k={k} estimator - grad J: " + r.report(), r.counterexample())
+    return holds_if(
+        r.zero, f"E over all {len(p)}^{k} samples of the k={k} estimator - grad J: " + r.report(), r.counterexample()
+    )
 
 
 def monte_carlo_of_grad_p_is_wrong(n: int = 3) -> Finding:
@@ -187,8 +196,11 @@ def dynamics_vanish(size=(2, 2, 2)) -> Finding:
     reports = []
     ok = True
     for t in trajectories(m, final_state=True):
-        r = identity(grad(sp.log(t.prob), m.policy.params), trajectory_score(m, t),
-                     domains={s: (sp.Rational(1, 9), sp.Rational(4, 9)) for s in t.dynamics.free_symbols})
+        r = identity(
+            grad(sp.log(t.prob), m.policy.params),
+            trajectory_score(m, t),
+            domains={s: (sp.Rational(1, 9), sp.Rational(4, 9)) for s in t.dynamics.free_symbols},
+        )
         ok &= r.zero
         reports.append(r)
     res = f"all {len(reports)} trajectories (transition and start symbols p..., m...): " + reports[0].report()
@@ -201,5 +213,8 @@ def trajectory_distribution(size=(2, 2, 2)) -> Finding:
     trajs = trajectories(m, final_state=True)
     dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for t in trajs for s in t.dynamics.free_symbols}
     r = identity(sum(t.prob for t in trajs), 1, domains=dom)
-    return holds_if(r.zero, f"T = {m.H - 1}, {len(trajs)} trajectories, symbolic p_0, p and softmax pi: sum - 1: " + r.report(),
-                    r.counterexample())
+    return holds_if(
+        r.zero,
+        f"T = {m.H - 1}, {len(trajs)} trajectories, symbolic p_0, p and softmax pi: sum - 1: " + r.report(),
+        r.counterexample(),
+    )

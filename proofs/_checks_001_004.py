@@ -3,6 +3,7 @@
 Both use finite-horizon symbolic MDPs with trajectories that end in a state
 (``tau = (s_0, a_0, ..., a_{T-1}, s_T)``), summed exactly; gamma = 1.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,22 +34,27 @@ def reward_index_001(sa=(2, 2)) -> Finding:
     r = identity(gV, printed, symbolic=False)
     m1, trajs1, gV1 = _lr_setup(H=1, S=sa[0], A=sa[1])
     rc = identity(gV1, expectation(lambda t: total_return(m1, t) * trajectory_score(m1, t), trajs1))
-    return Finding("holds" if r.zero else "erratum",
-                   "T=1, R = r(s_0,a_0) + r(s_1,a_1) (a_1 ~ pi drawn to give R a meaning), score summed to T-1=0: "
-                   "grad V - E[R sum_{t<T} grad log pi]: " + r.report(),
-                   "the score misses a_T's term: " + (r.counterexample() or ""),
-                   "R(tau) = sum_{t=0}^{T-1} R(s_t, a_t) (the actions tau contains); then grad V = "
-                   "E[R(tau) sum_{t=0}^{T-1} grad log pi(a_t|s_t)]: " + rc.report(), rc.zero)
+    return Finding(
+        "holds" if r.zero else "erratum",
+        "T=1, R = r(s_0,a_0) + r(s_1,a_1) (a_1 ~ pi drawn to give R a meaning), score summed to T-1=0: "
+        "grad V - E[R sum_{t<T} grad log pi]: " + r.report(),
+        "the score misses a_T's term: " + (r.counterexample() or ""),
+        "R(tau) = sum_{t=0}^{T-1} R(s_t, a_t) (the actions tau contains); then grad V = "
+        "E[R(tau) sum_{t=0}^{T-1} grad log pi(a_t|s_t)]: " + rc.report(),
+        rc.zero,
+    )
 
 
 def lr_steps_001(sa=(2, 2)) -> Finding:
     """grad sum P R = sum grad P R = sum (P/P) grad P R = sum P R grad P / P = sum P R grad log P."""
     m, trajs, gV = _lr_setup(S=sa[0], A=sa[1])
     z = m.policy.params
-    lines = [sum((grad(t.prob, z) * total_return(m, t) for t in trajs), _zeros(m)),
-             sum((t.prob / t.prob * grad(t.prob, z) * total_return(m, t) for t in trajs), _zeros(m)),
-             sum((t.prob * total_return(m, t) * grad(t.prob, z) / t.prob for t in trajs), _zeros(m)),
-             sum((t.prob * total_return(m, t) * grad(sp.log(t.prob), z) for t in trajs), _zeros(m))]
+    lines = [
+        sum((grad(t.prob, z) * total_return(m, t) for t in trajs), _zeros(m)),
+        sum((t.prob / t.prob * grad(t.prob, z) * total_return(m, t) for t in trajs), _zeros(m)),
+        sum((t.prob * total_return(m, t) * grad(t.prob, z) / t.prob for t in trajs), _zeros(m)),
+        sum((t.prob * total_return(m, t) * grad(sp.log(t.prob), z) for t in trajs), _zeros(m)),
+    ]
     rs = [identity(gV, lines[0])] + [identity(a, b, seed=i) for i, (a, b) in enumerate(zip(lines, lines[1:]))]
     return holds_if(all(r.zero for r in rs), " | ".join(r.report() for r in rs))
 
@@ -63,7 +69,9 @@ def _mean_of_n(m, trajs, n, f, scale):
 def monte_carlo_001(sa=(2, 2), n=2) -> Finding:
     """(1/m) sum_i R(tau_i) grad log P(tau_i) has mean grad V (m = 2, exact over all pairs)."""
     m, trajs, gV = _lr_setup(H=1, S=sa[0], A=sa[1])
-    est = _mean_of_n(m, trajs, n, lambda t: total_return(m, t) * grad(sp.log(t.prob), m.policy.params), sp.Rational(1, n))
+    est = _mean_of_n(
+        m, trajs, n, lambda t: total_return(m, t) * grad(sp.log(t.prob), m.policy.params), sp.Rational(1, n)
+    )
     r = identity(gV, est)
     return holds_if(r.zero, f"H=1 (T=1), all {len(trajs)}^{n} pairs: " + r.report(), r.counterexample())
 
@@ -92,8 +100,11 @@ def indices_004(sa=(2, 2)) -> Finding:
     dom = {s: (sp.Rational(1, 9), sp.Rational(4, 9)) for t in trajs for s in t.dynamics.free_symbols}
     r_sum = identity(sum(t.prob for t in trajs), 1, domains=dom)
     r = identity(gJ, expectation(lambda t: trajectory_score(m, t) * total_return(m, t), trajs), domains=dom)
-    return holds_if(r_sum.zero and r.zero, f"T=2, s_1..s_3, symbolic dynamics: sum pi(tau) - 1: {r_sum.report()}; "
-                    f"grad J - E[(sum_t grad log pi) r(tau)]: {r.report()}")
+    return holds_if(
+        r_sum.zero and r.zero,
+        f"T=2, s_1..s_3, symbolic dynamics: sum pi(tau) - 1: {r_sum.report()}; "
+        f"grad J - E[(sum_t grad log pi) r(tau)]: {r.report()}",
+    )
 
 
 def mc_equality_004(sa=(2, 2)) -> Finding:
@@ -104,9 +115,14 @@ def mc_equality_004(sa=(2, 2)) -> Finding:
     r = identity(g1, gJ, symbolic=False)
     est = _mean_of_n(m, trajs, 2, lambda t: trajectory_score(m, t) * total_return(m, t), sp.Rational(1, 2))
     rc = identity(est, gJ)
-    return Finding("holds" if r.zero else "erratum", "N = 1, tau = (s=0, a=0, s'=0): estimate - grad J: " + r.report(),
-                   "N = 1, tau = (s_1, a_1, s_2) = (0, 0, 0): estimate - grad J " + (r.counterexample() or ""), "E[(1/N) sum_i (sum_t grad log pi(a_t^i|s_t^i)) r(tau^i)] = grad J "
-                   "(the sample average only estimates it; N = 2, exact over all pairs): " + rc.report(), rc.zero)
+    return Finding(
+        "holds" if r.zero else "erratum",
+        "N = 1, tau = (s=0, a=0, s'=0): estimate - grad J: " + r.report(),
+        "N = 1, tau = (s_1, a_1, s_2) = (0, 0, 0): estimate - grad J " + (r.counterexample() or ""),
+        "E[(1/N) sum_i (sum_t grad log pi(a_t^i|s_t^i)) r(tau^i)] = grad J "
+        "(the sample average only estimates it; N = 2, exact over all pairs): " + rc.report(),
+        rc.zero,
+    )
 
 
 def dropped_one_over_n_004(sa=(2, 2)) -> Finding:
@@ -115,8 +131,12 @@ def dropped_one_over_n_004(sa=(2, 2)) -> Finding:
     f = lambda t: trajectory_score(m, t) * total_return(m, t)
     sums = {n: _mean_of_n(m, trajs, n, f, 1) for n in (1, 2)}
     rs = [identity(sums[n], n * gJ) for n in (1, 2)]
-    return holds_if(all(r.zero for r in rs), "E[sum_{i=1}^N g_i] - N grad J, N = 1, 2: " + " | ".join(r.report() for r in rs)
-                    + "; so the step alpha sum_i g_i is the 1/N-step with learning rate alpha N")
+    return holds_if(
+        all(r.zero for r in rs),
+        "E[sum_{i=1}^N g_i] - N grad J, N = 1, 2: "
+        + " | ".join(r.report() for r in rs)
+        + "; so the step alpha sum_i g_i is the 1/N-step with learning rate alpha N",
+    )
 
 
 def interpretation_004(sa=(2, 2)) -> Finding:
@@ -129,13 +149,16 @@ def interpretation_004(sa=(2, 2)) -> Finding:
     g = grad(sp.log(tau.prob), z)
     rate = (grad(tau.prob, z).T * g)[0]
     rc = identity(rate, tau.prob * (g.T * g)[0])
-    return Finding("erratum" if r.zero else "holds",
-                   "E_tau[grad log pi(tau)]: " + r.report(),
-                   "E[grad log pi(tau)] = 0 identically (every component, every theta): that step does not move "
-                   "theta, so it makes no trajectory more probable",
-                   "for a sampled tau, a step along grad log pi(tau) raises pi(tau) at the rate "
-                   "grad pi(tau) . grad log pi(tau) = pi(tau) ||grad log pi(tau)||^2 >= 0; weighting by r(tau) sets "
-                   "the sign: " + rc.report(), rc.zero)
+    return Finding(
+        "erratum" if r.zero else "holds",
+        "E_tau[grad log pi(tau)]: " + r.report(),
+        "E[grad log pi(tau)] = 0 identically (every component, every theta): that step does not move "
+        "theta, so it makes no trajectory more probable",
+        "for a sampled tau, a step along grad log pi(tau) raises pi(tau) at the rate "
+        "grad pi(tau) . grad log pi(tau) = pi(tau) ||grad log pi(tau)||^2 >= 0; weighting by r(tau) sets "
+        "the sign: " + rc.report(),
+        rc.zero,
+    )
 
 
 def causality_004(size=(1, 2, 3)) -> Finding:
@@ -143,8 +166,18 @@ def causality_004(size=(1, 2, 3)) -> Finding:
     m = finite_mdp(size[0], size[1], size[2], seed=6)
     trajs = trajectories(m)
     gJ = grad(objective(m), m.policy.params)
-    rhs = expectation(lambda t: sum((score(m.policy, t.states[h], t.actions[h]) * m.r[t.states[k]][t.actions[k]]
-                                     for h in range(m.H) for k in range(m.H)), _zeros(m)), trajs)
+    rhs = expectation(
+        lambda t: sum(
+            (
+                score(m.policy, t.states[h], t.actions[h]) * m.r[t.states[k]][t.actions[k]]
+                for h in range(m.H)
+                for k in range(m.H)
+            ),
+            _zeros(m),
+        ),
+        trajs,
+    )
     r = identity(gJ, rhs)
-    return holds_if(r.zero, "grad J - E[sum_t sum_t' grad log pi(a_t|s_t) r(s_t', a_t')]: " + r.report(),
-                    r.counterexample())
+    return holds_if(
+        r.zero, "grad J - E[sum_t sum_t' grad log pi(a_t|s_t) r(s_t', a_t')]: " + r.report(), r.counterexample()
+    )

@@ -3,6 +3,7 @@
 Finite horizon, gamma = 1: ``V_H = 0``, ``Q_h(s,a) = r(s,a) + sum_s' P(s'|s,a) V_{h+1}(s')``,
 ``V_h(s) = sum_a pi(a|s) Q_h(s,a)``, ``d_0 = mu``, ``d_{h+1}(s') = sum_{s,a} d_h(s) pi(a|s) P(s'|s,a)``.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -54,8 +55,10 @@ def _zeros(m):
 
 
 def _sum_h_d(m, d, f):
-    return sum((d[h][s] * m.policy.pi[s][a] * f(h, s, a) for h in range(m.H) for s in range(m.S)
-                for a in range(m.A)), _zeros(m))
+    return sum(
+        (d[h][s] * m.policy.pi[s][a] * f(h, s, a) for h in range(m.H) for s in range(m.S) for a in range(m.A)),
+        _zeros(m),
+    )
 
 
 def rho(size=SIZE) -> Finding:
@@ -71,11 +74,17 @@ def rho_typo(size=SIZE) -> Finding:
     m, trajs, _, (Q, V, d) = _setup(size)
     pi = m.policy.pi
     r = identity(objective(m), sum(m.mu[s] * V[0][s] for s in range(m.S)))
-    garbled = sum(t.prob / pi[t.states[1]][t.actions[1]] * pi[t.states[0]][t.actions[1]] * total_return(m, t)
-                  for t in trajs)
+    garbled = sum(
+        t.prob / pi[t.states[1]][t.actions[1]] * pi[t.states[0]][t.actions[1]] * total_return(m, t) for t in trajs
+    )
     rg = identity(garbled, objective(m), symbolic=False)
-    return holds_if(r.zero, "first build rho = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_1): E_rho[R] - mu^T V_0: "
-                    + r.report() + "; the garbled build pi(a_1|s_0) would give E[R] - J: " + rg.report())
+    return holds_if(
+        r.zero,
+        "first build rho = mu(s_0) pi(a_0|s_0) P(s_1|s_0,a_0) pi(a_1|s_1): E_rho[R] - mu^T V_0: "
+        + r.report()
+        + "; the garbled build pi(a_1|s_0) would give E[R] - J: "
+        + rg.report(),
+    )
 
 
 def pg_trajectory(size=SIZE) -> Finding:
@@ -89,7 +98,9 @@ def g_unbiased(size=(1, 3, 3)) -> Finding:
     S, A, H = size
     m = finite_mdp(S=S, A=A, H=H, seed=8)
     trajs = trajectories(m)
-    r = identity(grad(objective(m), m.policy.params), expectation(lambda t: trajectory_score(m, t) * total_return(m, t), trajs))
+    r = identity(
+        grad(objective(m), m.policy.params), expectation(lambda t: trajectory_score(m, t) * total_return(m, t), trajs)
+    )
     return holds_if(r.zero, f"E[g] - grad J ({len(trajs)} trajectories): " + r.report(), r.counterexample())
 
 
@@ -101,15 +112,21 @@ def variance_h_cubed() -> Finding:
         trajs = trajectories(m)
         at = {z: 1 for z in m.policy.params} if H > 3 else {}
         gJ = grad(objective(m), m.policy.params).subs(at)
-        var = sum(t.prob.subs(at) * sum(x**2 for x in (trajectory_score(m, t) * total_return(m, t)).subs(at) - gJ)
-                  for t in trajs)
+        var = sum(
+            t.prob.subs(at) * sum(x**2 for x in (trajectory_score(m, t) * total_return(m, t)).subs(at) - gJ)
+            for t in trajs
+        )
         pi = m.policy.pi[0]
         c = sum(pi[a] * sum(x**2 for x in score(m.policy, 0, a)) for a in range(2)).subs(at)
         r = identity(var, H**3 * c)
         ok &= r.zero and identity(gJ, sp.zeros(2, 1)).zero
         rows.append(f"H={H}: {sp.factor(sp.cancel(var)) if not at else var}")
-    return holds_if(ok, "exact E||g - grad J||^2 (grad J = 0): " + "; ".join(rows) +
-                    " = H^3 sum_a pi_a ||e_a - pi||^2 (symbolic policy for H<=3, uniform after): order H^3 attained")
+    return holds_if(
+        ok,
+        "exact E||g - grad J||^2 (grad J = 0): "
+        + "; ".join(rows)
+        + " = H^3 sum_a pi_a ||e_a - pi||^2 (symbolic policy for H<=3, uniform after): order H^3 attained",
+    )
 
 
 def q_recursion(size=SIZE) -> Finding:
@@ -136,8 +153,9 @@ def baseline(size=SIZE) -> Finding:
     m, trajs, gJ, (Q, V, d) = _setup(size)
     b = [[sp.Symbol(f"b{h}{s}", real=True) for s in range(m.S)] for h in range(m.H)]
     r = identity(gJ, _sum_h_d(m, d, lambda h, s, a: score(m.policy, s, a) * (Q[h][s][a] - b[h][s])))
-    return holds_if(r.zero, "grad J - sum_h E_{d_h}[grad ln pi (Q_h - b_h(s))], symbolic b: " + r.report(),
-                    r.counterexample())
+    return holds_if(
+        r.zero, "grad J - sum_h E_{d_h}[grad ln pi (Q_h - b_h(s))], symbolic b: " + r.report(), r.counterexample()
+    )
 
 
 def advantage(size=SIZE) -> Finding:
@@ -152,7 +170,7 @@ def v_not_optimal_baseline(A: int = 2) -> Finding:
     Symbolic in the policy for 2 actions; for more, at a random rational policy (symbolic Q).
     """
     m = finite_mdp(S=1, A=A, H=1)
-    at = {} if A <= 2 else rand_policy_point(m.policy, A)      # beyond 2 actions: a random rational policy
+    at = {} if A <= 2 else rand_policy_point(m.policy, A)  # beyond 2 actions: a random rational policy
     pi, Q = [p.subs(at) for p in m.policy.pi[0]], m.r[0]
     w = [sum(x**2 for x in score(m.policy, 0, a)).subs(at) for a in range(A)]
     b = sp.Symbol("b", real=True)
@@ -162,7 +180,10 @@ def v_not_optimal_baseline(A: int = 2) -> Finding:
     r_stat = identity(sp.diff(second, b).subs(b, bstar), 0)
     r_gap = identity(second.subs(b, V) - second.subs(b, bstar), sum(pi[a] * w[a] for a in range(A)) * (V - bstar) ** 2)
     r_diff = identity(bstar, V, symbolic=False)
-    return holds_if(r_stat.zero and r_gap.zero and not r_diff.zero,
-                    "b* = E[||score||^2 Q]/E[||score||^2] is stationary: " + r_stat.report() +
-                    f"; Var(V) - Var(b*) = E||score||^2 (V - b*)^2 >= 0: {r_gap.report()}; "
-                    f"b* - V: {r_diff.report()} (non-zero: V is not optimal)")
+    return holds_if(
+        r_stat.zero and r_gap.zero and not r_diff.zero,
+        "b* = E[||score||^2 Q]/E[||score||^2] is stationary: "
+        + r_stat.report()
+        + f"; Var(V) - Var(b*) = E||score||^2 (V - b*)^2 >= 0: {r_gap.report()}; "
+        f"b* - V: {r_diff.report()} (non-zero: V is not optimal)",
+    )

@@ -3,6 +3,7 @@
 One function per claim, grouped by lecture; each decides its printed statement through
 :func:`proofs._core.identity` (so the mutation test can flip it).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,8 +26,12 @@ def argmax_log() -> Finding:
     """(37): argmax E[R] = argmax log E[R] for E[R] > 0: d log J = J'/J has J's zeros and sign (undefined J)."""
     J = sp.Function("J", positive=True)(th)
     r = identity(sp.diff(sp.log(J), th), sp.diff(J, th) / J, n=0)
-    return holds_if(r.zero, "for every positive differentiable J(theta): d/dtheta log J - J'/J: " + r.report()
-                    + "; J > 0, so log J and J have the same stationary points and are increasing together")
+    return holds_if(
+        r.zero,
+        "for every positive differentiable J(theta): d/dtheta log J - J'/J: "
+        + r.report()
+        + "; J > 0, so log J and J have the same stationary points and are increasing together",
+    )
 
 
 def returns_positive(n: int = 3) -> Finding:
@@ -46,23 +51,29 @@ def gradient_ascent_step(d: int = 2) -> Finding:
     g = [sp.diff(f, v) for v in xs]
     moved = f.subs({v: v + eta * gv for v, gv in zip(xs, g)}, simultaneous=True)
     r = identity(sp.diff(moved, eta).subs(eta, 0), sum(gv**2 for gv in g))
-    return holds_if(r.zero, f"{d} variables: d/deta f(x + eta grad f)|_0 - ||grad f||^2: " + r.report()
-                    + " (> 0 where grad f != 0: a small enough step increases f)")
+    return holds_if(
+        r.zero,
+        f"{d} variables: d/deta f(x + eta grad f)|_0 - ||grad f||^2: "
+        + r.report()
+        + " (> 0 where grad f != 0: a small enough step increases f)",
+    )
 
 
 def gradient_inside_integral(degree: int = 2) -> Finding:
     """(7)-(8): d/dmu int R p_mu dx = int R d/dmu p_mu dx, p_mu = N(mu, 1), R a generic polynomial (integrated)."""
     Rx = sum(sp.Symbol(f"c{k}", real=True) * x**k for k in range(degree + 1))
-    u = sp.Symbol("u", real=True)                       # x = mu + u: the bounds stay (-oo, oo)
+    u = sp.Symbol("u", real=True)  # x = mu + u: the bounds stay (-oo, oo)
     integrand = sp.expand(sp.powsimp((Rx * sp.diff(gaussian_density(x, mu, 1), mu)).subs(x, mu + u)))
     inside = sp.integrate(integrand, (u, -sp.oo, sp.oo))
     r = identity(sp.diff(gaussian_expectation(Rx, x, mu, 1), mu), inside)
-    return holds_if(r.zero, f"R of degree {degree}: d/dmu E[R] - int R dp/dmu dx (bounds do not depend on mu): "
-                    + r.report())
+    return holds_if(
+        r.zero, f"R of degree {degree}: d/dmu E[R] - int R dp/dmu dx (bounds do not depend on mu): " + r.report()
+    )
 
 
 def plug_into_13(size=(1, 2, 2)) -> Finding:
-    """'Plugging (16) into Eq. 13': the k-sample estimator (1/k) sum R(tau) sum_t grad log pi(a_t|s_t) is unbiased (k = 2)."""
+    """'Plugging (16) into Eq. 13': the k-sample estimator (1/k) sum R(tau) sum_t grad log pi(a_t|s_t) is unbiased (k =
+    2)."""
     m = finite_mdp(size[0], size[1], size[2], seed=12)
     trajs = trajectories(m)
     z = m.policy.params
@@ -87,7 +98,7 @@ def zero_probability_paths(size=(2, 2, 2)) -> Finding:
     """The P/P step needs P(tau) > 0: with a zero transition, paths of probability 0 have grad P = 0 and drop out."""
     m = finite_mdp(size[0], size[1], size[2], seed=2)
     P = list(map(list, m.P))
-    P[0][0] = (sp.Integer(1),) + (sp.Integer(0),) * (m.S - 1)   # s=0, a=0 never leads to s' != 0
+    P[0][0] = (sp.Integer(1),) + (sp.Integer(0),) * (m.S - 1)  # s=0, a=0 never leads to s' != 0
     m = type(m)(m.S, m.A, m.H, tuple(map(tuple, P)), m.r, m.mu, m.gamma, m.policy)
     trajs = trajectories(m, final_state=True)
     z = m.policy.params
@@ -95,24 +106,32 @@ def zero_probability_paths(size=(2, 2, 2)) -> Finding:
     dead = sum((grad(t.prob, z) * total_return(m, t) for t in trajs if t.dynamics == 0), sp.zeros(len(z), 1))
     lr = sum((t.prob * total_return(m, t) * grad(sp.log(t.prob), z) for t in live), sp.zeros(len(z), 1))
     r = identity(grad(objective(m), z), lr + dead)
-    return holds_if(r.zero and dead == sp.zeros(len(z), 1),
-                    f"{len(trajs) - len(live)} of {len(trajs)} paths have P = 0 for every theta (their grad P R = "
-                    f"{list(dead)}); grad V - sum_(P>0) P R grad log P: " + r.report())
+    return holds_if(
+        r.zero and dead == sp.zeros(len(z), 1),
+        f"{len(trajs) - len(live)} of {len(trajs)} paths have P = 0 for every theta (their grad P R = "
+        f"{list(dead)}); grad V - sum_(P>0) P R grad log P: " + r.report(),
+    )
 
 
 # ---------------------------------------------- Lecture 15: Policy Optimization with Trust Regions
 def too_far_decreases(d: int = 1) -> Finding:
-    """Gaussian policy N(mu, I_d), reward -||x||^2: J(mu) = -||mu||^2 - d; J(mu0 + alpha grad J) - J(mu0) = 4 ||mu0||^2 alpha (1 - alpha)."""
+    """Gaussian policy N(mu, I_d), reward -||x||^2: J(mu) = -||mu||^2 - d; J(mu0 + alpha grad J) - J(mu0) = 4 ||mu0||^2
+    alpha (1 - alpha)."""
     xs, mus = sp.symbols(f"x0:{d}", real=True), sp.symbols(f"mu0:{d}", real=True)
     alpha = sp.Symbol("alpha", positive=True)
     J = lambda m_: isotropic_expectation(-sum(xi**2 for xi in xs), xs, m_, 1)
     g = [sp.diff(J(mus), m_) for m_ in mus]
-    r = identity(J([m_ + alpha * gi for m_, gi in zip(mus, g)]) - J(mus),
-                 4 * sum(m_**2 for m_ in mus) * alpha * (1 - alpha))
+    r = identity(
+        J([m_ + alpha * gi for m_, gi in zip(mus, g)]) - J(mus), 4 * sum(m_**2 for m_ in mus) * alpha * (1 - alpha)
+    )
     e1 = {m_: int(i == 0) for i, m_ in enumerate(mus)}
     at = (J([e1[m_] + R(3, 2) * gi.subs(e1) for m_, gi in zip(mus, g)]), J([e1[m_] for m_ in mus]))
-    return holds_if(r.zero, f"{d}-d: J(mu0 + alpha grad J) - J(mu0) - 4 ||mu0||^2 alpha (1 - alpha): " + r.report()
-                    + f"; negative for alpha > 1: mu0 = e_1, alpha = 3/2 gives J = {at[0]} < J(mu0) = {at[1]}")
+    return holds_if(
+        r.zero,
+        f"{d}-d: J(mu0 + alpha grad J) - J(mu0) - 4 ||mu0||^2 alpha (1 - alpha): "
+        + r.report()
+        + f"; negative for alpha > 1: mu0 = e_1, alpha = 3/2 gives J = {at[0]} < J(mu0) = {at[1]}",
+    )
 
 
 def kl_marginal(A: int = 3) -> Finding:
@@ -137,9 +156,12 @@ def preconditioning(d: int = 2) -> Finding:
     r = identity(step, sp.Matrix(c))
     alpha = sp.Symbol("alpha", positive=True)
     plain = sp.Matrix(t) + alpha * g - sp.Matrix(c)
-    return holds_if(r.zero, f"{d} parameters: theta + F^-1 grad J - argmax: " + r.report() + "; a plain step alpha "
-                    f"grad J leaves {list(plain.applyfunc(sp.factor))}: every coordinate vanishes only if "
-                    "alpha = 1/sigma_i for all i")
+    return holds_if(
+        r.zero,
+        f"{d} parameters: theta + F^-1 grad J - argmax: " + r.report() + "; a plain step alpha "
+        f"grad J leaves {list(plain.applyfunc(sp.factor))}: every coordinate vanishes only if "
+        "alpha = 1/sigma_i for all i",
+    )
 
 
 def grad_ell_everywhere(n: int = 3) -> Finding:
@@ -161,12 +183,18 @@ def reset_uniform() -> Finding:
         rows.append((H, p_reset))
     shortfall = sp.Matrix([sp.Min(p - R(1, H + 1), 0) for H, p in rows])
     r = identity(shortfall, sp.zeros(len(rows), 1))
-    return holds_if(r.zero, "min(P_reset(hit) - 1/(H+1), 0), H = 2..6: " + r.report() + "; " + ", ".join(
-        f"H={H}: {p} vs 3^-H = {R(1, 3**H)}" for H, p in rows))
+    return holds_if(
+        r.zero,
+        "min(P_reset(hit) - 1/(H+1), 0), H = 2..6: "
+        + r.report()
+        + "; "
+        + ", ".join(f"H={H}: {p} vs 3^-H = {R(1, 3**H)}" for H, p in rows),
+    )
 
 
 def sample_surrogate(n: int = 3) -> Finding:
-    """l_hat(theta) = sum_i pi_theta(a_i|s)/pi_t(a_i|s) A(s, a_i), a_i ~ pi_t: E[l_hat] = N E_{a~pi_theta}[A] (N = 2, n actions)."""
+    """l_hat(theta) = sum_i pi_theta(a_i|s)/pi_t(a_i|s) A(s, a_i), a_i ~ pi_t: E[l_hat] = N E_{a~pi_theta}[A] (N = 2, n
+    actions)."""
     new, old = softmax_policy(1, n, "z"), softmax_policy(1, n, "y")
     A = sp.symbols(f"A0:{n}", real=True)
     p, pt = new.pi[0], old.pi[0]
@@ -176,36 +204,46 @@ def sample_surrogate(n: int = 3) -> Finding:
 
 
 def advantage_constant() -> Finding:
-    """Reward r(a) per step, one state: Q_h = r(a) + (H-h-1) E_pi r grows with H, A_h = r(a) - E_pi r does not (H = 1..4)."""
+    """Reward r(a) per step, one state: Q_h = r(a) + (H-h-1) E_pi r grows with H, A_h = r(a) - E_pi r does not (H =
+    1..4)."""
     ok, rows = True, []
     for H in range(1, 5):
         m = finite_mdp(S=1, A=2, H=H)
         Q, V, _ = backward(m, m.policy.pi)
         mean_r = sum(m.policy.pi[0][a] * m.r[0][a] for a in range(2))
         for h in range(H):
-            res = identity(sp.Matrix([Q[h][0][a] - V[h][0] for a in range(2)]),
-                           sp.Matrix([m.r[0][a] - mean_r for a in range(2)]))
+            res = identity(
+                sp.Matrix([Q[h][0][a] - V[h][0] for a in range(2)]), sp.Matrix([m.r[0][a] - mean_r for a in range(2)])
+            )
             ok &= res.zero
             rows.append(res)
-    return holds_if(ok, "A_h(a) - (r(a) - E_pi r), every h < H, H = 1..4: " + rows[-1].report()
-                    + "; |A| <= max r - min r for every H while Q_h grows like (H - h) E_pi r")
+    return holds_if(
+        ok,
+        "A_h(a) - (r(a) - E_pi r), every h < H, H = 1..4: "
+        + rows[-1].report()
+        + "; |A| <= max r - min r for every H while Q_h grows like (H - h) E_pi r",
+    )
 
 
 def local_optimum(L: int = 1) -> Finding:
-    """s0: 'exit' pays 1/2, 'go' enters a chain of ``L`` states; choosing 'right' at each (prob delta_i) pays 1 at its end.
+    """s0: 'exit' pays 1/2, 'go' enters a chain of ``L`` states; choosing 'right' at each (prob delta_i) pays 1 at its
+    end.
 
     Direct policy, eps = P(go): J = 1/2 + eps (prod_i delta_i - 1/2).  At eps = 0, delta = 0 no feasible
     direction increases J (dJ/deps = -1/2, dJ/ddelta_i = 0): a local maximum with J = 1/2 < J* = 1.
     """
     eps, delta = sp.Symbol("epsilon", positive=True), sp.symbols(f"delta1:{L + 1}", positive=True)
-    J = (1 - eps) * R(1, 2) + eps * sp.Mul(*delta) * 1     # a wrong action anywhere in the chain pays 0
+    J = (1 - eps) * R(1, 2) + eps * sp.Mul(*delta) * 1  # a wrong action anywhere in the chain pays 0
     r = identity(J - R(1, 2), eps * (sp.Mul(*delta) - R(1, 2)))
     corner = {v: 0 for v in (eps, *delta)}
     grad0 = [sp.diff(J, v).subs(corner) for v in (eps, *delta)]
     best = J.subs({v: 1 for v in (eps, *delta)})
-    return holds_if(r.zero and grad0[0] < 0, f"chain of {L}: J - 1/2 - eps (prod delta - 1/2): {r.report()}; "
-                    f"gradient at the corner (eps, delta) = 0: {grad0}: J <= 1/2 near it while J* = J(1, ..., 1) "
-                    f"= {best}")
+    return holds_if(
+        r.zero and grad0[0] < 0,
+        f"chain of {L}: J - 1/2 - eps (prod delta - 1/2): {r.report()}; "
+        f"gradient at the corner (eps, delta) = 0: {grad0}: J <= 1/2 near it while J* = J(1, ..., 1) "
+        f"= {best}",
+    )
 
 
 def stop_updating_typo(n: int = 2) -> Finding:
@@ -214,11 +252,15 @@ def stop_updating_typo(n: int = 2) -> Finding:
     printed = new.pi[0][0] / new.pi[0][0]
     meant = new.pi[0][0] / old.pi[0][0]
     r = identity(printed, meant)
-    return Finding("holds" if r.zero else "erratum", "printed ratio pi_theta/pi_theta - pi_theta/pi_theta_t: "
-                   + r.report(), "pi_theta(a|s)/pi_theta(a|s) = 1 for every theta: the printed criterion never "
-                   "fires, while clip(pi_theta/pi_theta_t, 1-eps, 1+eps) does",
-                   "stop updating pi_theta(a|s) once it is too different from pi_theta_t(a|s) (the ratio "
-                   "pi_theta/pi_theta_t leaves [1-eps, 1+eps])", True)
+    return Finding(
+        "holds" if r.zero else "erratum",
+        "printed ratio pi_theta/pi_theta - pi_theta/pi_theta_t: " + r.report(),
+        "pi_theta(a|s)/pi_theta(a|s) = 1 for every theta: the printed criterion never "
+        "fires, while clip(pi_theta/pi_theta_t, 1-eps, 1+eps) does",
+        "stop updating pi_theta(a|s) once it is too different from pi_theta_t(a|s) (the ratio "
+        "pi_theta/pi_theta_t leaves [1-eps, 1+eps])",
+        True,
+    )
 
 
 # ------------------------------------------------------- Levine, CS 285 Lecture 5: Policy Gradients
@@ -236,9 +278,12 @@ def actions_raised(H: int = 3) -> Finding:
     rates = [(score(pol, 0, a).T * g)[0].subs(uniform) for a in acts]
     r = identity(sp.Min(rates[0], 0), 0)
     rc = identity(sum((score(pol, 0, a).T * g)[0] for a in acts), (g.T * g)[0])
-    return Finding("holds" if r.zero else "erratum", f"H = {H}: min(rate of log pi(a_0|s), 0): " + r.report(),
-                   f"one state, 2 actions, uniform policy, tau's actions {acts}: rates of log pi(a_t|s_t) along "
-                   f"grad log pi(tau) = {rates}: pi(a_0|s) decreases although pi(tau) increases",
-                   "the rates sum to ||grad log pi(tau)||^2 >= 0 (the trajectory's log-likelihood rises); each action "
-                   "rises when tau visits each state once (tabular scores at distinct states are orthogonal): "
-                   + rc.report(), rc.zero)
+    return Finding(
+        "holds" if r.zero else "erratum",
+        f"H = {H}: min(rate of log pi(a_0|s), 0): " + r.report(),
+        f"one state, 2 actions, uniform policy, tau's actions {acts}: rates of log pi(a_t|s_t) along "
+        f"grad log pi(tau) = {rates}: pi(a_0|s) decreases although pi(tau) increases",
+        "the rates sum to ||grad log pi(tau)||^2 >= 0 (the trajectory's log-likelihood rises); each action "
+        "rises when tau visits each state once (tabular scores at distinct states are orthogonal): " + rc.report(),
+        rc.zero,
+    )

@@ -25,6 +25,7 @@ True
 >>> identity(x**2, x, seed=0).zero
 False
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,13 +34,20 @@ import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sympy as sp
 
 KINDS = ("holds", "erratum", "justification")
 #: Grades of a claim, and the outcome of its check each grade stands for.
-GRADES = {"holds": "holds", "extension": "holds", "not an error": "holds", "erratum": "erratum",
-          "typo/notation": "erratum", "justification": "justification"}
+GRADES = {
+    "holds": "holds",
+    "extension": "holds",
+    "not an error": "holds",
+    "erratum": "erratum",
+    "typo/notation": "erratum",
+    "justification": "justification",
+}
 #: Grades that are a fault of the lecture (shown by ``--errata``).
 FAULTS = ("erratum", "typo/notation", "justification")
 TIERS = ("general", "parametric", "instance")
@@ -139,10 +147,24 @@ class Claim:
         holds = kind not in FAULTS and GRADES.get(kind) == "holds"
         correction, evidence = split_evidence(f.correction)
         residual = f.residual + (f" | correction checked: {evidence}" if evidence else "")
-        return Verdict(self.id, holds, kind, self.expected, self.source, self.statement,
-                       residual, f.counterexample, correction, f.correction_holds,
-                       self.lecture, self.location, self.tier, self.sizes, self.reason,
-                       self.same_cause_as)
+        return Verdict(
+            self.id,
+            holds,
+            kind,
+            self.expected,
+            self.source,
+            self.statement,
+            residual,
+            f.counterexample,
+            correction,
+            f.correction_holds,
+            self.lecture,
+            self.location,
+            self.tier,
+            self.sizes,
+            self.reason,
+            self.same_cause_as,
+        )
 
 
 @dataclass(frozen=True)
@@ -223,8 +245,7 @@ def _symbolic_zero(expr):
     return out[0] if len(out) == 1 else sp.Matrix(out)
 
 
-def identity(lhs, rhs, seed: int = 0, n: int = 3, domains: Mapping | None = None,
-             symbolic: bool = True) -> Identity:
+def identity(lhs, rhs, seed: int = 0, n: int = 3, domains: Mapping | None = None, symbolic: bool = True) -> Identity:
     """Decide ``lhs == rhs`` by simplify backed by ``n`` random rational substitutions.
 
     Raises ``ArithmeticError`` when simplify reaches 0 but a substitution does not.
@@ -271,11 +292,15 @@ def _flat_value(v):
     return list(v) if isinstance(v, tuple) else [v]
 
 
-def holds_if(ok: bool, residual: str, counterexample: str | None = None,
-             correction: str | None = None, correction_holds: bool | None = None) -> Finding:
+def holds_if(
+    ok: bool,
+    residual: str,
+    counterexample: str | None = None,
+    correction: str | None = None,
+    correction_holds: bool | None = None,
+) -> Finding:
     """A ``holds`` finding when ``ok``; otherwise an erratum with what was given."""
-    return Finding("holds" if ok else "erratum", residual, counterexample, correction,
-                   correction_holds)
+    return Finding("holds" if ok else "erratum", residual, counterexample, correction, correction_holds)
 
 
 _EVIDENCE = re.compile(r"[:;]?\s*(?=simplify (?:->|skipped))")
@@ -293,7 +318,7 @@ def split_evidence(text: str | None) -> tuple:
     return (parts[0].rstrip(" :;"), parts[1]) if len(parts) == 2 else (text, None)
 
 
-_MUTATION = contextvars.ContextVar("proofs_mutation", default=None)
+_MUTATION: contextvars.ContextVar[list | None] = contextvars.ContextVar("proofs_mutation", default=None)
 
 
 def perturb(lhs, rhs):
@@ -338,6 +363,7 @@ def sized(check: Callable[..., Finding], sizes: tuple) -> Callable[[], Finding]:
     residual lists each size; the counterexample and correction come from the first size
     that shows them.
     """
+
     def run() -> Finding:
         found = []
         for size in sizes:
@@ -346,11 +372,16 @@ def sized(check: Callable[..., Finding], sizes: tuple) -> Callable[[], Finding]:
         kind = max((f.kind for _, f in found), key=_SEVERITY.index)
         first = next((f for _, f in found if f.kind == kind), found[0][1])
         at = next((z for z, f in found if f is first), sizes[0])
-        return Finding(kind, " || ".join(f"{_size_name(z)}: {f.residual}" for z, f in found),
-                       None if first.counterexample is None else f"{_size_name(at)}: {first.counterexample}",
-                       first.correction, all(f.correction_holds for _, f in found) if first.correction else None)
+        return Finding(
+            kind,
+            " || ".join(f"{_size_name(z)}: {f.residual}" for z, f in found),
+            None if first.counterexample is None else f"{_size_name(at)}: {first.counterexample}",
+            first.correction,
+            all(f.correction_holds for _, f in found) if first.correction else None,
+        )
+
     run.__name__, run.__doc__ = getattr(check, "__name__", "check"), check.__doc__
-    run.sizes = tuple(_size_name(z) for z in sizes)
+    cast(Any, run).sizes = tuple(_size_name(z) for z in sizes)      # an attribute of the function object
     return run
 
 
@@ -374,9 +405,18 @@ def registrar(lecture: str, title: str) -> Callable[..., Claim]:
     ``c(id, where, statement, grade, check, tier="instance", sizes=(), reason=None,
     same_cause_as=None)``.
     """
-    def make(id_: str, where: str, statement: str, expected: str, check: Callable[[], Finding],
-             tier: str = "instance", sizes: tuple = (), reason: str | None = None,
-             same_cause_as: str | None = None) -> Claim:
+
+    def make(
+        id_: str,
+        where: str,
+        statement: str,
+        expected: str,
+        check: Callable[[], Finding],
+        tier: str = "instance",
+        sizes: tuple = (),
+        reason: str | None = None,
+        same_cause_as: str | None = None,
+    ) -> Claim:
         if expected not in GRADES:
             raise ValueError(f"expected must be one of {tuple(GRADES)}, found {expected!r}")
         if tier not in TIERS:
@@ -384,8 +424,18 @@ def registrar(lecture: str, title: str) -> Callable[..., Claim]:
         if expected in ("not an error", "typo/notation", "extension") and not reason:
             raise ValueError(f"claim {lecture}.{id_}: grade {expected!r} needs a reason")
         sizes = tuple(sizes) or getattr(check, "sizes", ())
-        return Claim(f"{lecture}.{id_}", f"{title}, {where}", statement, expected, check,
-                     title, where, tier, sizes, reason,
-                     None if same_cause_as is None else f"{lecture}.{same_cause_as}")
-    return make
+        return Claim(
+            f"{lecture}.{id_}",
+            f"{title}, {where}",
+            statement,
+            expected,
+            check,
+            title,
+            where,
+            tier,
+            sizes,
+            reason,
+            None if same_cause_as is None else f"{lecture}.{same_cause_as}",
+        )
 
+    return make

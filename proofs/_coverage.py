@@ -5,6 +5,7 @@ quantitative claim, each mapped to the claim that checks it or to the reason it 
 ...           Item("eq. (2)", "an identity", claim="000.eq2"), Item("eq. (3)", "not yet")])
 0.5
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,6 +12,7 @@ Examples
 >>> sp.cancel(sum(ev.d)) == 1
 True
 """
+
 from __future__ import annotations
 
 import random

@@ -7,6 +7,7 @@ Examples
 >>> gaussian_expectation(x**2, x, mu, 1)
 mu**2 + 1
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -22,8 +23,9 @@ def standard_normal_moment(k: int) -> sp.Integer:
 @cache
 def raw_moment(k: int, mu, sigma) -> sp.Expr:
     """``E[x^k]`` for ``x ~ N(mu, sigma^2)``: ``sum_j C(k, j) mu^(k-j) sigma^j E[u^j]`` (binomial expansion)."""
-    return sp.expand(sum(sp.binomial(k, j) * mu ** (k - j) * sigma**j * standard_normal_moment(j)
-                         for j in range(k + 1)))
+    return sp.expand(
+        sum(sp.binomial(k, j) * mu ** (k - j) * sigma**j * standard_normal_moment(j) for j in range(k + 1))
+    )
 
 
 def gaussian_expectation(g, x, mu, sigma) -> sp.Expr:
@@ -48,7 +50,7 @@ def isotropic_expectation(g, xs, mus, sigma) -> sp.Expr:
 
 def gaussian_density(x, mu, sigma) -> sp.Expr:
     """The density of ``N(mu, sigma^2)`` at ``x``."""
-    return sp.exp(-(x - mu) ** 2 / (2 * sigma**2)) / sp.sqrt(2 * sp.pi * sigma**2)
+    return sp.exp(-((x - mu) ** 2) / (2 * sigma**2)) / sp.sqrt(2 * sp.pi * sigma**2)
 
 
 def gaussian_log_ratio(x, mu1, mu2, sigma) -> sp.Expr:

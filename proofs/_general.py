@@ -13,6 +13,7 @@ equations ``V = Pi Q``, ``Q = r + gamma P V`` and the resolvent ``Minv (I - gamm
 A proof is a chain of expansions and rewrites that ends in 0; since nothing depends on the
 sizes or on the entries, the identity holds for every finite MDP (Puterman 1994, §6.1).
 """
+
 from __future__ import annotations
 
 import sympy as sp
@@ -129,35 +130,55 @@ def _report(named) -> str:
 
 
 def _finding(named, scope="every S, A (non-commutative matrix ring)") -> Finding:
-    return holds_if(all(r.zero for _, r in named), f"{scope} -- " + _report(named),
-                    next((f"{name}: residual {r.symbolic}" for name, r in named if not r.zero), None))
+    return holds_if(
+        all(r.zero for _, r in named),
+        f"{scope} -- " + _report(named),
+        next((f"{name}: residual {r.symbolic}" for name, r in named if not r.zero), None),
+    )
 
 
 def check_pg_theorem() -> Finding:
     """grad J . D = muT Minv D Q = 1/(1-gamma) E_{s~d}[sum_a D(s,a) Q(s,a)], D(s, a) = pi grad log pi."""
     step, score = pg_theorem()
-    return _finding([("(I - gamma Pi P) Minv D Q = D Q (dV solves the differentiated Bellman equation)", step),
-                     ("muT dV = d^T D Q/(1-gamma)", score)])
+    return _finding(
+        [
+            ("(I - gamma Pi P) Minv D Q = D Q (dV solves the differentiated Bellman equation)", step),
+            ("muT dV = d^T D Q/(1-gamma)", score),
+        ]
+    )
 
 
 def check_one_step() -> Finding:
     first, zeroth = one_step_recursion()
-    return _finding([("t-coefficient of V(t) - Pi(t) Q(t) is dV - (D Q + gamma Pi P dV)", first),
-                     ("t^0: Bellman", zeroth)])
+    return _finding(
+        [("t-coefficient of V(t) - Pi(t) Q(t) is dV - (D Q + gamma Pi P dV)", first), ("t^0: Bellman", zeroth)]
+    )
 
 
 def check_visitation() -> Finding:
     me, de = visitation_sums_to_one()
     step, base = geometric_series()
-    return _finding([("(I - gamma P_pi) e = (1-gamma) e", me), ("d^T e = 1", de),
-                     ("induction step (I-X) S_(T+1) = I - X^(T+1)", step), ("base T = 0", base)])
+    return _finding(
+        [
+            ("(I - gamma P_pi) e = (1-gamma) e", me),
+            ("d^T e = 1", de),
+            ("induction step (I-X) S_(T+1) = I - X^(T+1)", step),
+            ("base T = 0", base),
+        ]
+    )
 
 
 def check_advantage() -> Finding:
     step, score = pg_theorem()
     mean, baseline = advantage_mean_and_baseline()
-    return _finding([("PG theorem", step), ("score form", score), ("E_pi[A] = Pi A = 0", mean),
-                     ("baseline term D E b = 0", baseline)])
+    return _finding(
+        [
+            ("PG theorem", step),
+            ("score form", score),
+            ("E_pi[A] = Pi A = 0", mean),
+            ("baseline term D E b = 0", baseline),
+        ]
+    )
 
 
 def check_baseline() -> Finding:
@@ -180,13 +201,18 @@ def surrogate_gradient():
 
 def check_surrogate() -> Finding:
     value, slope = surrogate_gradient()
-    return _finding([("l(theta_t) = d^T Pi A = 0", value),
-                     ("D-derivative d^T D A - (1-gamma) muT Minv D Q (D E = 0)", slope)])
+    return _finding(
+        [("l(theta_t) = d^T Pi A = 0", value), ("D-derivative d^T D A - (1-gamma) muT Minv D Q (D E = 0)", slope)]
+    )
 
 
 def check_cpi_difference() -> Finding:
-    return _finding([("performance difference (I - gamma Pi' P)(V' - V) = (Pi' - Pi) Q", performance_difference()),
-                     ("mixture: V' - V = alpha Minv' (G Q - V)", cpi_mixture_difference())])
+    return _finding(
+        [
+            ("performance difference (I - gamma Pi' P)(V' - V) = (Pi' - Pi) Q", performance_difference()),
+            ("mixture: V' - V = alpha Minv' (G Q - V)", cpi_mixture_difference()),
+        ]
+    )
 
 
 def check_fisher_hessian() -> Finding:
@@ -196,18 +222,27 @@ def check_fisher_hessian() -> Finding:
     terms = sp.Matrix(2, 2, lambda j, k: -sp.diff(p, th[j], th[k]) / p + sp.diff(p, th[j]) * sp.diff(p, th[k]) / p**2)
     r_point = identity(H, terms, n=0)
     r_first = identity(p * (-sp.diff(p, th[0], th[1]) / p), -sp.diff(p, th[0], th[1]), n=0)
-    return _finding([("Hess(-log p) = -Hess p/p + grad p grad p^T/p^2 for undefined p(theta)", r_point),
-                     ("p * (-Hess p / p) = -Hess p, which sums over x to -Hess 1 = 0", r_first)],
-                    "every smooth family p_theta(x) on a finite space, any number of outcomes")
+    return _finding(
+        [
+            ("Hess(-log p) = -Hess p/p + grad p grad p^T/p^2 for undefined p(theta)", r_point),
+            ("p * (-Hess p / p) = -Hess p, which sums over x to -Hess 1 = 0", r_first),
+        ],
+        "every smooth family p_theta(x) on a finite space, any number of outcomes",
+    )
 
 
 def with_instance(general, instance):
     """A check that needs both the general proof and its corroboration on a concrete MDP."""
+
     def check() -> Finding:
         g, i = general(), instance()
         ok = g.kind == "holds" and i.kind == "holds"
-        return holds_if(ok, f"general: {g.residual} || corroborated on an instance: {i.residual}",
-                        g.counterexample or i.counterexample)
+        return holds_if(
+            ok,
+            f"general: {g.residual} || corroborated on an instance: {i.residual}",
+            g.counterexample or i.counterexample,
+        )
+
     check.__name__ = f"{general.__name__}_and_{instance.__name__}"
     check.__doc__ = f"{general.__doc__}\n\nCorroborated by: {instance.__doc__}"
     return check

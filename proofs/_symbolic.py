@@ -16,6 +16,7 @@ Examples
 >>> sum(t.prob for t in trajectories(m)).simplify()
 1
 """
+
 from __future__ import annotations
 
 import itertools

@@ -10,6 +10,7 @@ verdict does not flip under its mutation does not depend on what it claims to ch
 >>> MUTATIONS["003.chain-hitting"].transform
 'equate'
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,11 @@ class Mutation:
 
     @property
     def description(self) -> str:
-        what = ("add 1/7 to the left side (a true identity made false)" if self.transform == "perturb"
-                else "replace the printed side by the derived side (a false formula made true)")
+        what = (
+            "add 1/7 to the left side (a true identity made false)"
+            if self.transform == "perturb"
+            else "replace the printed side by the derived side (a false formula made true)"
+        )
         return f"identity #{self.index} of {self.claim_id}: {what}"
 
 
@@ -45,7 +49,7 @@ OVERRIDES = {
     "000.sec3.inside": Mutation("000.sec3.inside", "equate"),
     "000.sec3.1.mc-grad-p": Mutation("000.sec3.1.mc-grad-p", "equate"),
     "000.sec3.2.variance": Mutation("000.sec3.2.variance", "equate", 2),  # after the decomposition and the means
-    "002.baseline": Mutation("002.baseline", "perturb", 1),          # identity #0 is E_pi[A] = 0
+    "002.baseline": Mutation("002.baseline", "perturb", 1),  # identity #0 is E_pi[A] = 0
     # the printed statement needs a non-zero: F_t invertible, E[grad log pi(tau)] a direction
     "002.npg-fisher": Mutation("002.npg-fisher", "perturb"),
     "004.interpretation": Mutation("004.interpretation", "perturb"),
