@@ -42,8 +42,9 @@ def entropy_story(mdp: FiniteMDP, taus=(1.0, 0.3, 0.1, 0.03, 0.01)) -> dict:
     rows = []
     for tau in taus:
         soft = optimum(mdp, entropy=tau)
-        rows.append({"tau": tau, "J_tau_star": soft.J, "J": evaluate(mdp, soft.pi).J,
-                     "gap": J_star - evaluate(mdp, soft.pi).J, "bound": tau * np.log(mdp.n_actions) / (1 - mdp.gamma)})
+        J = evaluate(mdp, soft.pi).J
+        rows.append({"tau": tau, "J_tau_star": soft.J, "J": J, "gap": J_star - J,
+                     "bound": tau * np.log(mdp.n_actions) / (1 - mdp.gamma)})
     return {"J_star": J_star, "rows": rows}
 
 
